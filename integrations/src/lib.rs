@@ -1,1 +1,35 @@
-//! placeholder
+//! Framework adapters for the `session` crate: a Poem middleware with
+//! extractors (feature `poem`) and a Rocket fairing with request guards
+//! (feature `rocket`).
+//!
+//! The request lifecycle lives once, in [`session::RequestSession`]; each
+//! adapter only translates: cookies in, `Set-Cookie` and `Vary` out, errors to
+//! statuses. Both build the store that the settings select when the app starts.
+//!
+//! # Poem
+//!
+//! ```no_run
+//! use poem::{get, handler, listener::TcpListener, EndpointExt, Route, Server};
+//! use session_integrations::poem::{Session, SessionMiddleware};
+//!
+//! #[handler]
+//! fn count(session: Session) -> poem::Result<String> {
+//!     let n: u32 = session.get("count")?.unwrap_or(0) + 1;
+//!     session.insert("count", &n)?;
+//!     Ok(n.to_string())
+//! }
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! // Reads ./Session.toml (or $SESSION_CONFIG) and SESSION_* variables.
+//! let sessions = SessionMiddleware::from_config().await?;
+//! let app = Route::new().at("/count", get(count)).with(sessions);
+//! Server::new(TcpListener::bind("127.0.0.1:8000")).run(app).await?;
+//! # Ok(()) }
+//! ```
+
+mod startup;
+
+#[cfg(feature = "poem")]
+pub mod poem;
+
+pub use startup::StartupError;

@@ -1,0 +1,108 @@
+//! The middleware: open before the endpoint, finish after it.
+
+use poem::http::header::{COOKIE, SET_COOKIE, VARY};
+use poem::http::{HeaderValue, StatusCode};
+use poem::{Endpoint, IntoResponse, Middleware, Request, Response, Result};
+use session::{FinishOutcome, RequestSession, SessionManager, Settings};
+
+use crate::StartupError;
+
+/// Server-side sessions for a Poem app.
+#[derive(Clone, Debug)]
+pub struct SessionMiddleware {
+    manager: SessionManager,
+}
+
+impl SessionMiddleware {
+    /// Loads the settings from `./Session.toml` (or `$SESSION_CONFIG`) and
+    /// `SESSION_*` variables, and builds the store they select.
+    pub async fn from_config() -> Result<Self, StartupError> {
+        Self::from_settings(Settings::load()?).await
+    }
+
+    /// Builds the store that `settings` select.
+    pub async fn from_settings(settings: Settings) -> Result<Self, StartupError> {
+        Ok(Self::new(SessionManager::from_settings(settings).await?))
+    }
+
+    /// Uses a manager the app built, for example over its own store.
+    pub fn new(manager: SessionManager) -> Self {
+        Self { manager }
+    }
+
+    /// The manager, for by-id operations and tests.
+    pub fn manager(&self) -> &SessionManager {
+        &self.manager
+    }
+}
+
+impl<E: Endpoint> Middleware<E> for SessionMiddleware {
+    type Output = SessionEndpoint<E>;
+
+    fn transform(&self, inner: E) -> Self::Output {
+        SessionEndpoint { inner, manager: self.manager.clone() }
+    }
+}
+
+/// The endpoint [`SessionMiddleware`] wraps around the app.
+#[derive(Debug)]
+pub struct SessionEndpoint<E> {
+    inner: E,
+    manager: SessionManager,
+}
+
+impl<E: Endpoint> Endpoint for SessionEndpoint<E> {
+    type Output = Response;
+
+    async fn call(&self, mut req: Request) -> Result<Self::Output> {
+        let cookies = req.headers().get_all(COOKIE).iter().filter_map(|v| v.to_str().ok());
+        let request_session = self.manager.open(cookies);
+        req.extensions_mut().insert(request_session.clone());
+
+        match self.inner.call(req).await {
+            Ok(output) => {
+                let mut response = output.into_response();
+                Ok(finish(&request_session, response.status(), &mut response).await.unwrap_or(response))
+            }
+            Err(error) => {
+                if !request_session.is_loaded() {
+                    return Err(error);
+                }
+                let mut response = error.into_response();
+                let replaced = finish(&request_session, response.status(), &mut response).await;
+                Err(poem::Error::from_response(replaced.unwrap_or(response)))
+            }
+        }
+    }
+}
+
+/// Finishes the session and applies the outcome to `response`. Returns a
+/// replacement response when finishing failed.
+async fn finish(request_session: &RequestSession, status: StatusCode, response: &mut Response) -> Option<Response> {
+    match request_session.finish(status.as_u16()).await {
+        Ok(outcome) => {
+            apply(outcome, response);
+            None
+        }
+        Err(error) => {
+            tracing::error!(%error, "finishing the session failed; the response is replaced");
+            let status = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            Some(error.public_message().with_status(status).into_response())
+        }
+    }
+}
+
+fn apply(outcome: FinishOutcome, response: &mut Response) {
+    let headers = response.headers_mut();
+    if outcome.vary_cookie {
+        headers.append(VARY, HeaderValue::from_static("Cookie"));
+    }
+    if let Some(cookie) = outcome.set_cookie {
+        match HeaderValue::from_str(&cookie) {
+            Ok(value) => {
+                headers.append(SET_COOKIE, value);
+            }
+            Err(_) => tracing::error!("a Set-Cookie value was not a valid header; check the cookie settings"),
+        }
+    }
+}

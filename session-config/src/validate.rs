@@ -1,0 +1,613 @@
+//! Validation of a parsed `Settings`: one-key rules ([`ConfigError::Invalid`]), cross-key
+//! rules ([`ConfigError::Rule`]) and warnings.
+//!
+//! Not checked here, on purpose: that `sqlalchemy_bind_key` names an entry of
+//! `sqlalchemy_binds`. The app may register a pool under that name in code, which only
+//! the `session` crate can see.
+
+use std::time::Duration;
+
+use crate::error::{ConfigError, ConfigWarning, RuleKind};
+use crate::keys::Key;
+use crate::settings::{SameSite, SessionType, Settings};
+use crate::source::Provenance;
+use crate::values::render_str;
+
+/// memcached's key limit, in bytes.
+pub(crate) const MEMCACHED_MAX_KEY: usize = 250;
+/// Flask-Session's `session_id` column: `String(255)`, in characters.
+pub(crate) const SQL_MAX_KEY: usize = 255;
+/// Shorter secrets than this log a warning.
+pub(crate) const MIN_SECRET_BYTES: usize = 32;
+
+const REDIS_URL: &str = "a Redis URL: redis://host[:port][/db], rediss://host[:port][/db], redis+unix:///path or unix:///path";
+const MEMCACHED_SERVER: &str = "a memcached server as host:port, such as 127.0.0.1:11211";
+const MONGO_URL: &str = "a MongoDB URL: mongodb://host[:port][,host[:port]…][/db][?options] or mongodb+srv://host[/db][?options]";
+const SQL_URL: &str =
+    "a database URL: postgres://…, postgresql://…, mysql://…, mariadb://… or sqlite:…";
+const COOKIE_NAME: &str = "a non-empty cookie name of ASCII letters, digits and !#$%&'*+-.^_`|~ (no spaces, quotes, control characters or ()<>@,;:\\/[]?={})";
+
+/// Checks everything; returns the warnings (not logged here).
+pub(crate) fn check(
+    s: &Settings,
+    prov: &Provenance,
+    release: bool,
+) -> Result<Vec<ConfigWarning>, ConfigError> {
+    let v = Checker { s, prov };
+    v.durations()?;
+    v.numbers()?;
+    v.files()?;
+    v.cookie()?;
+    v.backends()?;
+    v.cross_key()?;
+    Ok(v.warnings(release))
+}
+
+struct Checker<'a> {
+    s: &'a Settings,
+    prov: &'a Provenance,
+}
+
+impl Checker<'_> {
+    /// The value of `key` as given, or `typed` rendered when it is a default.
+    fn shown(&self, key: Key, typed: impl FnOnce() -> String) -> String {
+        self.prov.shown(key).map_or_else(typed, str::to_owned)
+    }
+
+    /// `cookie_secure (default)`: a key as spelled in its source, with the source.
+    fn other(&self, key: Key) -> String {
+        format!("{} ({})", self.prov.key_name(key), self.prov.origin(key))
+    }
+
+    fn invalid(&self, key: Key, value: String, expected: impl Into<String>) -> ConfigError {
+        let origin = self.prov.origin(key).clone();
+        ConfigError::Invalid {
+            setting: key,
+            key: origin.key_name(key),
+            origin,
+            value,
+            expected: expected.into(),
+        }
+    }
+
+    /// An `Invalid` error quoting the whole value of `key`.
+    fn invalid_whole(
+        &self,
+        key: Key,
+        typed: impl FnOnce() -> String,
+        expected: impl Into<String>,
+    ) -> ConfigError {
+        let value = self.shown(key, typed);
+        self.invalid(key, value, expected)
+    }
+
+    fn rule(
+        &self,
+        rule: RuleKind,
+        key: Key,
+        typed: impl FnOnce() -> String,
+        expected: String,
+    ) -> ConfigError {
+        let origin = self.prov.origin(key).clone();
+        ConfigError::Rule {
+            rule,
+            setting: key,
+            key: origin.key_name(key),
+            origin,
+            value: self.shown(key, typed),
+            expected,
+        }
+    }
+
+    fn durations(&self) -> Result<(), ConfigError> {
+        let s = self.s;
+        let positive = [
+            (Key::PermanentSessionLifetime, s.permanent_session_lifetime),
+            (Key::ConnectTimeout, s.connect_timeout),
+            (Key::OperationTimeout, s.operation_timeout),
+        ];
+        for (key, d) in positive {
+            if d.is_zero() {
+                return Err(self.invalid_whole(
+                    key,
+                    || show_duration(d),
+                    "a duration greater than zero, such as \"31d\", \"2s\" or \"500ms\"",
+                ));
+            }
+        }
+        if let Some(d) = s.cleanup_interval.filter(|d| d.is_zero()) {
+            return Err(self.invalid_whole(
+                Key::CleanupInterval,
+                || show_duration(d),
+                "a duration greater than zero, or an empty string for none",
+            ));
+        }
+        Ok(())
+    }
+
+    fn numbers(&self) -> Result<(), ConfigError> {
+        let s = self.s;
+        for (key, n) in [
+            (Key::CleanupNRequests, s.cleanup_n_requests),
+            (Key::PoolSize, s.pool_size),
+        ] {
+            if n == Some(0) {
+                return Err(self.invalid_whole(
+                    key,
+                    || "0".to_owned(),
+                    format!("an integer from 1 to {}, or an empty string for none", u32::MAX),
+                ));
+            }
+        }
+        if !(0.0..=1.0).contains(&s.refresh_threshold) {
+            return Err(self.invalid_whole(
+                Key::RefreshThreshold,
+                || s.refresh_threshold.to_string(),
+                "a number from 0.0 to 1.0 (the share of the TTL that may remain before a touch is written)",
+            ));
+        }
+        if s.max_session_bytes == 0 {
+            return Err(self.invalid_whole(
+                Key::MaxSessionBytes,
+                || "0".to_owned(),
+                "a size in bytes greater than 0, such as 65536",
+            ));
+        }
+        Ok(())
+    }
+
+    fn files(&self) -> Result<(), ConfigError> {
+        let s = self.s;
+        if s.file_dir.as_os_str().is_empty() {
+            return Err(self.invalid_whole(Key::FileDir, || "\"\"".to_owned(), "a non-empty path"));
+        }
+        let mode = s.file_mode.get();
+        if mode & 0o600 != 0o600 {
+            return Err(self.invalid_whole(
+                Key::FileMode,
+                || s.file_mode.to_string(),
+                "a file mode that lets the owner read and write, such as \"0600\"",
+            ));
+        }
+        Ok(())
+    }
+
+    fn cookie(&self) -> Result<(), ConfigError> {
+        let c = &self.s.cookie;
+        if !valid_cookie_name(&c.name) {
+            return Err(self.invalid_whole(
+                Key::CookieName,
+                || render_str(Key::CookieName, &c.name),
+                COOKIE_NAME,
+            ));
+        }
+        if !c.path.starts_with('/') || c.path.chars().any(|ch| ch == ';' || ch.is_control()) {
+            return Err(self.invalid_whole(
+                Key::CookiePath,
+                || render_str(Key::CookiePath, &c.path),
+                "a path that starts with \"/\", without \";\" or control characters",
+            ));
+        }
+        if let Some(domain) = &c.domain {
+            if !valid_domain(domain) {
+                return Err(self.invalid_whole(
+                    Key::CookieDomain,
+                    || render_str(Key::CookieDomain, domain),
+                    "a domain name such as example.com or .example.com (ASCII letters, digits, dots and hyphens), or an empty string for none",
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn backends(&self) -> Result<(), ConfigError> {
+        let s = self.s;
+        if s.redis.is_empty() {
+            return Err(self.invalid_whole(Key::Redis, || "[]".to_owned(), "at least one Redis URL"));
+        }
+        if let Some(bad) = s.redis.iter().find(|u| !valid_redis_url(u.as_str())) {
+            let shown = render_str(Key::Redis, bad.as_str());
+            return Err(self.invalid(Key::Redis, shown, REDIS_URL));
+        }
+        if s.memcached.is_empty() {
+            return Err(self.invalid_whole(
+                Key::Memcached,
+                || "[]".to_owned(),
+                "at least one memcached server as host:port",
+            ));
+        }
+        if let Some(bad) = s.memcached.iter().find(|m| !valid_host_port(m, true)) {
+            let shown = render_str(Key::Memcached, bad);
+            return Err(self.invalid(Key::Memcached, shown, MEMCACHED_SERVER));
+        }
+        if !valid_mongo_url(s.mongodb.as_str()) {
+            return Err(self.invalid_whole(
+                Key::MongoDb,
+                || render_str(Key::MongoDb, s.mongodb.as_str()),
+                MONGO_URL,
+            ));
+        }
+        if !valid_mongo_db(&s.mongodb_db) {
+            return Err(self.invalid_whole(
+                Key::MongoDbDb,
+                || render_str(Key::MongoDbDb, &s.mongodb_db),
+                "a MongoDB database name: 1 to 63 bytes, without /\\. \"$*<>:|? or NUL",
+            ));
+        }
+        let coll = &s.mongodb_collect;
+        if coll.is_empty()
+            || coll.contains(['$', '\0'])
+            || coll.starts_with("system.")
+            || coll.len() > 255
+        {
+            return Err(self.invalid_whole(
+                Key::MongoDbCollect,
+                || render_str(Key::MongoDbCollect, coll),
+                "a MongoDB collection name: 1 to 255 bytes, without $ or NUL, not starting with \"system.\"",
+            ));
+        }
+        if !valid_sql_url(s.sqlalchemy.as_str()) {
+            return Err(self.invalid_whole(
+                Key::SqlAlchemy,
+                || render_str(Key::SqlAlchemy, s.sqlalchemy.as_str()),
+                SQL_URL,
+            ));
+        }
+        for (name, url) in &s.sqlalchemy_binds {
+            if name.is_empty() || !valid_sql_url(url.as_str()) {
+                let shown = format!(
+                    "{} = {}",
+                    render_str(Key::SqlAlchemyBinds, name),
+                    render_str(Key::SqlAlchemyBinds, url.as_str())
+                );
+                return Err(self.invalid(
+                    Key::SqlAlchemyBinds,
+                    shown,
+                    format!("a non-empty bind name and {SQL_URL}"),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn cross_key(&self) -> Result<(), ConfigError> {
+        let s = self.s;
+        let c = &s.cookie;
+        let yes = || "true".to_owned();
+
+        if s.use_signer && s.secret_key.is_none() {
+            let secret = match self.prov.shown(Key::SecretKey) {
+                Some(_) => format!("{} is empty", self.other(Key::SecretKey)),
+                None => "it is not set".to_owned(),
+            };
+            return Err(self.rule(
+                RuleKind::SignerWithoutSecret,
+                Key::UseSigner,
+                yes,
+                format!("a secret key to sign with: set SECRET_KEY (secret_key in Session.toml) when signing is on; {secret}"),
+            ));
+        }
+        if c.same_site == Some(SameSite::None) && !c.secure {
+            return Err(self.rule(
+                RuleKind::SameSiteNoneWithoutSecure,
+                Key::CookieSameSite,
+                || "\"None\"".to_owned(),
+                format!(
+                    "{} to be true as well: browsers reject SameSite=None cookies without Secure",
+                    self.other(Key::CookieSecure)
+                ),
+            ));
+        }
+        if c.partitioned && !c.secure {
+            return Err(self.rule(
+                RuleKind::PartitionedWithoutSecure,
+                Key::CookiePartitioned,
+                yes,
+                format!(
+                    "{} to be true as well: browsers reject Partitioned cookies without Secure",
+                    self.other(Key::CookieSecure)
+                ),
+            ));
+        }
+        let name = || render_str(Key::CookieName, &c.name);
+        if has_prefix(&c.name, "__Host-") {
+            let problem = if !c.secure {
+                Some(format!("{} to be true", self.other(Key::CookieSecure)))
+            } else if c.path != "/" {
+                Some(format!(
+                    "{} to be \"/\" (it is {})",
+                    self.other(Key::CookiePath),
+                    render_str(Key::CookiePath, &c.path)
+                ))
+            } else {
+                c.domain.as_ref().map(|d| {
+                    format!(
+                        "no {} (it is {})",
+                        self.other(Key::CookieDomain),
+                        render_str(Key::CookieDomain, d)
+                    )
+                })
+            };
+            if let Some(problem) = problem {
+                return Err(self.rule(
+                    RuleKind::HostPrefix,
+                    Key::CookieName,
+                    name,
+                    format!("{problem}: a __Host- cookie must be Secure, with Path=/ and no Domain"),
+                ));
+            }
+        }
+        if has_prefix(&c.name, "__Secure-") && !c.secure {
+            return Err(self.rule(
+                RuleKind::SecurePrefix,
+                Key::CookieName,
+                name,
+                format!(
+                    "{} to be true: a __Secure- cookie must be Secure",
+                    self.other(Key::CookieSecure)
+                ),
+            ));
+        }
+        self.key_prefix()
+    }
+
+    fn key_prefix(&self) -> Result<(), ConfigError> {
+        let s = self.s;
+        let prefix = || render_str(Key::KeyPrefix, &s.key_prefix);
+        let sid = s.id_length.sid_chars();
+        let id = format!(
+            "a session id of {} bytes ({}) is {sid} characters",
+            s.id_length.get(),
+            self.other(Key::IdLength)
+        );
+        match s.session_type {
+            SessionType::Memcached => {
+                if s.key_prefix.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                    return Err(self.rule(
+                        RuleKind::MemcachedKeyCharacters,
+                        Key::KeyPrefix,
+                        prefix,
+                        format!(
+                            "a prefix without spaces or control characters, which memcached keys cannot hold ({} is memcached)",
+                            self.other(Key::Type)
+                        ),
+                    ));
+                }
+                let len = s.key_prefix.len();
+                if len + sid > MEMCACHED_MAX_KEY {
+                    return Err(self.rule(
+                        RuleKind::KeyTooLong,
+                        Key::KeyPrefix,
+                        prefix,
+                        format!(
+                            "a prefix of at most {} bytes (it is {len}): memcached keys hold {MEMCACHED_MAX_KEY} bytes and {id}",
+                            MEMCACHED_MAX_KEY.saturating_sub(sid)
+                        ),
+                    ));
+                }
+            }
+            SessionType::SqlAlchemy => {
+                let len = s.key_prefix.chars().count();
+                if len + sid > SQL_MAX_KEY {
+                    return Err(self.rule(
+                        RuleKind::KeyTooLong,
+                        Key::KeyPrefix,
+                        prefix,
+                        format!(
+                            "a prefix of at most {} characters (it is {len}): the SQL session_id column holds {SQL_MAX_KEY} and {id}",
+                            SQL_MAX_KEY.saturating_sub(sid)
+                        ),
+                    ));
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn warnings(&self, release: bool) -> Vec<ConfigWarning> {
+        let s = self.s;
+        let mut out = Vec::new();
+        if let Some(secret) = &s.secret_key {
+            let len = secret.expose().len();
+            if len < MIN_SECRET_BYTES {
+                out.push(ConfigWarning::ShortSecret {
+                    key: self.prov.key_name(Key::SecretKey),
+                    origin: self.prov.origin(Key::SecretKey).clone(),
+                    len,
+                });
+            }
+        }
+        for (i, secret) in s.secret_key_fallbacks.iter().enumerate() {
+            let len = secret.expose().len();
+            if len < MIN_SECRET_BYTES {
+                out.push(ConfigWarning::ShortSecret {
+                    key: format!("{}[{i}]", self.prov.key_name(Key::SecretKeyFallbacks)),
+                    origin: self.prov.origin(Key::SecretKeyFallbacks).clone(),
+                    len,
+                });
+            }
+        }
+        if release && !s.cookie.secure && s.session_type != SessionType::Null {
+            out.push(ConfigWarning::InsecureCookie {
+                key: self.prov.key_name(Key::CookieSecure),
+                origin: self.prov.origin(Key::CookieSecure).clone(),
+            });
+        }
+        out
+    }
+}
+
+fn show_duration(d: Duration) -> String {
+    format!("{}s", d.as_secs_f64())
+}
+
+/// Cookie name prefixes match case-insensitively, as browsers now do (RFC 6265bis).
+fn has_prefix(name: &str, prefix: &str) -> bool {
+    name.get(..prefix.len())
+        .is_some_and(|head| head.eq_ignore_ascii_case(prefix))
+}
+
+/// An RFC 6265 cookie-name token.
+pub(crate) fn valid_cookie_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.bytes().all(|b| {
+            (0x21..0x7f).contains(&b) && !b"()<>@,;:\\\"/[]?={}".contains(&b)
+        })
+}
+
+fn valid_domain(domain: &str) -> bool {
+    let d = domain.strip_prefix('.').unwrap_or(domain);
+    !d.is_empty()
+        && d.len() <= 253
+        && d
+            .split('.')
+            .all(|label| !label.is_empty() && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
+}
+
+fn valid_host(host: &str) -> bool {
+    !host.is_empty()
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'))
+}
+
+fn valid_port(port: &str) -> bool {
+    !port.is_empty()
+        && port.bytes().all(|b| b.is_ascii_digit())
+        && port.parse::<u16>().is_ok_and(|p| p > 0)
+}
+
+/// `host:port`, `[v6]:port`; the port may be optional.
+pub(crate) fn valid_host_port(s: &str, require_port: bool) -> bool {
+    let (host_ok, port) = if let Some(rest) = s.strip_prefix('[') {
+        let Some((v6, after)) = rest.split_once(']') else {
+            return false;
+        };
+        let port = match after {
+            "" => None,
+            a => match a.strip_prefix(':') {
+                Some(p) => Some(p),
+                None => return false,
+            },
+        };
+        (v6.parse::<std::net::Ipv6Addr>().is_ok(), port)
+    } else {
+        match s.split_once(':') {
+            Some((host, port)) => (valid_host(host), Some(port)),
+            None => (valid_host(s), None),
+        }
+    };
+    host_ok && port.map_or(!require_port, valid_port)
+}
+
+pub(crate) fn valid_redis_url(u: &str) -> bool {
+    let Ok(url) = url::Url::parse(u) else {
+        return false;
+    };
+    match url.scheme() {
+        "redis" | "rediss" => url.host_str().is_some_and(|h| !h.is_empty()),
+        "redis+unix" | "unix" => url.path().len() > 1,
+        _ => false,
+    }
+}
+
+pub(crate) fn valid_mongo_url(u: &str) -> bool {
+    let (srv, rest) = if let Some(rest) = u.strip_prefix("mongodb+srv://") {
+        (true, rest)
+    } else if let Some(rest) = u.strip_prefix("mongodb://") {
+        (false, rest)
+    } else {
+        return false;
+    };
+    let authority = rest.find(['/', '?']).map_or(rest, |end| &rest[..end]);
+    let hosts = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    if hosts.is_empty() {
+        return false;
+    }
+    if srv {
+        valid_host(hosts)
+    } else {
+        hosts.split(',').all(|h| valid_host_port(h, false))
+    }
+}
+
+pub(crate) fn valid_sql_url(u: &str) -> bool {
+    let lower = u.to_ascii_lowercase();
+    if let Some(rest) = lower.strip_prefix("sqlite:") {
+        return !rest.trim_start_matches('/').is_empty();
+    }
+    ["postgres://", "postgresql://", "mysql://", "mariadb://"]
+        .iter()
+        .any(|scheme| lower.starts_with(scheme))
+        && url::Url::parse(u).is_ok()
+}
+
+fn valid_mongo_db(db: &str) -> bool {
+    !db.is_empty() && db.len() <= 63 && !db.contains(['/', '\\', '.', ' ', '"', '$', '*', '<', '>', ':', '|', '?', '\0'])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cookie_names() {
+        assert!(valid_cookie_name("session"));
+        assert!(valid_cookie_name("__Host-sid"));
+        assert!(valid_cookie_name("a!#$%&'*+-.^_`|~"));
+        for bad in ["", "a b", "a;b", "a=b", "a\"b", "é", "a\tb", "a,b", "(x)"] {
+            assert!(!valid_cookie_name(bad), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn urls() {
+        for ok in [
+            "redis://127.0.0.1:6379",
+            "redis://:pw@host/0",
+            "rediss://user:pw@host:6380",
+            "redis+unix:///tmp/redis.sock",
+            "unix:///tmp/redis.sock",
+        ] {
+            assert!(valid_redis_url(ok), "{ok}");
+        }
+        for bad in ["http://x", "redis://", "redis:x", "127.0.0.1:6379", "redis://h:99999", ""] {
+            assert!(!valid_redis_url(bad), "{bad}");
+        }
+        for ok in [
+            "mongodb://127.0.0.1:27017",
+            "mongodb://u:p@h1:1,h2:2/db?replicaSet=rs",
+            "mongodb://[::1]:27017",
+            "mongodb+srv://cluster.example.com/db",
+        ] {
+            assert!(valid_mongo_url(ok), "{ok}");
+        }
+        for bad in ["mongodb://", "mongo://h", "mongodb://h:x", "mongodb+srv://h:1", "mongodb://h1,,h2"] {
+            assert!(!valid_mongo_url(bad), "{bad}");
+        }
+        for ok in [
+            "sqlite://flask_session.db?mode=rwc",
+            "sqlite::memory:",
+            "postgres://u:p@localhost/db",
+            "postgresql://localhost:5432/test",
+            "mysql://root@127.0.0.1:3306/test",
+            "mariadb://root@127.0.0.1/test",
+        ] {
+            assert!(valid_sql_url(ok), "{ok}");
+        }
+        for bad in ["sqlite:", "sqlite://", "postgresql+psycopg2://h/db", "oracle://h", "postgres://h:bad/db"] {
+            assert!(!valid_sql_url(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn host_ports() {
+        assert!(valid_host_port("127.0.0.1:11211", true));
+        assert!(valid_host_port("cache.local:11211", true));
+        assert!(valid_host_port("[::1]:11211", true));
+        for bad in ["127.0.0.1", ":11211", "h:0", "h:70000", "h:1:2", "[::1]", "a b:1", ""] {
+            assert!(!valid_host_port(bad, true), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,9 @@
+use session::SessionData;
+
+#[derive(SessionData)]
+enum Choice {
+    A,
+    B,
+}
+
+fn main() {}

@@ -1,0 +1,8 @@
+use session::SessionData;
+
+#[derive(SessionData)]
+struct Borrowed<'a> {
+    name: &'a str,
+}
+
+fn main() {}

@@ -1,0 +1,8 @@
+use session::{SessionData, Timestamp};
+
+#[derive(SessionData)]
+struct Data {
+    seen: Timestamp,
+}
+
+fn main() {}

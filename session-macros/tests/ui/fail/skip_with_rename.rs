@@ -1,0 +1,9 @@
+use session::SessionData;
+
+#[derive(SessionData)]
+struct Data {
+    #[session(skip, rename = "x")]
+    a: u32,
+}
+
+fn main() {}

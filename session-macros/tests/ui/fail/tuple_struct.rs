@@ -1,0 +1,6 @@
+use session::SessionData;
+
+#[derive(SessionData)]
+struct Pair(u32, String);
+
+fn main() {}

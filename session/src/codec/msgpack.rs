@@ -1,0 +1,132 @@
+//! The msgpack session encoding, compatible with msgspec: a top-level map with
+//! string keys. Values are sliced out as their exact bytes, never re-encoded.
+
+use rmp::encode;
+
+use super::DecodeError;
+use crate::map::SessionMap;
+use crate::value::MAX_DEPTH;
+
+/// Decodes a whole stored session. The buffer must hold exactly one map.
+pub fn decode(buf: &[u8]) -> Result<SessionMap, DecodeError> {
+    let mut cursor = Cursor { buf, pos: 0 };
+    let len = cursor.map_len()?;
+    let mut map = SessionMap::new();
+    for _ in 0..len {
+        let key = cursor.str()?;
+        let start = cursor.pos;
+        cursor.skip_value(MAX_DEPTH)?;
+        map.insert_raw(key, buf[start..cursor.pos].to_vec());
+    }
+    if cursor.pos != buf.len() {
+        return Err(DecodeError::TrailingBytes);
+    }
+    Ok(map)
+}
+
+/// Encodes the map: a map header, then each key and its stored value bytes.
+pub fn encode(map: &SessionMap) -> Vec<u8> {
+    let size: usize = map.iter_raw().map(|(k, v)| k.len() + v.len() + 5).sum();
+    let mut out = Vec::with_capacity(size + 5);
+    // Writes into a Vec cannot fail, and map lengths fit u32 (a session is
+    // capped far below that), so the results are ignored on purpose.
+    let _ = encode::write_map_len(&mut out, map.len() as u32);
+    for (key, raw) in map.iter_raw() {
+        let _ = encode::write_str(&mut out, key);
+        out.extend_from_slice(raw);
+    }
+    out
+}
+
+/// A bounds-checked reader over untrusted bytes. Every length is checked
+/// against what remains before anything is allocated.
+struct Cursor<'a> {
+    buf: &'a [u8],
+    pos: usize,
+}
+
+impl Cursor<'_> {
+    fn byte(&mut self) -> Result<u8, DecodeError> {
+        let b = *self.buf.get(self.pos).ok_or(DecodeError::Truncated)?;
+        self.pos += 1;
+        Ok(b)
+    }
+
+    fn take(&mut self, n: usize) -> Result<&[u8], DecodeError> {
+        let end = self.pos.checked_add(n).ok_or(DecodeError::Truncated)?;
+        let slice = self.buf.get(self.pos..end).ok_or(DecodeError::Truncated)?;
+        self.pos = end;
+        Ok(slice)
+    }
+
+    fn uint(&mut self, width: usize) -> Result<usize, DecodeError> {
+        let bytes = self.take(width)?;
+        Ok(bytes.iter().fold(0usize, |acc, b| (acc << 8) | usize::from(*b)))
+    }
+
+    fn map_len(&mut self) -> Result<usize, DecodeError> {
+        match self.byte()? {
+            b @ 0x80..=0x8f => Ok(usize::from(b & 0x0f)),
+            0xde => self.uint(2),
+            0xdf => self.uint(4),
+            _ => Err(DecodeError::NotAMap),
+        }
+    }
+
+    fn str(&mut self) -> Result<String, DecodeError> {
+        let len = match self.byte()? {
+            b @ 0xa0..=0xbf => usize::from(b & 0x1f),
+            0xd9 => self.uint(1)?,
+            0xda => self.uint(2)?,
+            0xdb => self.uint(4)?,
+            _ => return Err(DecodeError::NonStringKey),
+        };
+        let bytes = self.take(len)?;
+        String::from_utf8(bytes.to_vec()).map_err(|_| DecodeError::InvalidUtf8)
+    }
+
+    /// Steps over one value, checking its structure and nesting depth.
+    fn skip_value(&mut self, depth: usize) -> Result<(), DecodeError> {
+        let depth = depth.checked_sub(1).ok_or(DecodeError::TooDeep)?;
+        let marker = self.byte()?;
+        let (skip, items) = match marker {
+            0x00..=0x7f | 0xe0..=0xff | 0xc0 | 0xc2 | 0xc3 => (0, 0),
+            0x80..=0x8f => (0, 2 * usize::from(marker & 0x0f)),
+            0x90..=0x9f => (0, usize::from(marker & 0x0f)),
+            0xa0..=0xbf => (usize::from(marker & 0x1f), 0),
+            0xc4 | 0xd9 => (self.uint(1)?, 0),
+            0xc5 | 0xda => (self.uint(2)?, 0),
+            0xc6 | 0xdb => (self.uint(4)?, 0),
+            0xc7 => (self.uint(1)? + 1, 0),
+            0xc8 => (self.uint(2)? + 1, 0),
+            0xc9 => (self.uint(4)? + 1, 0),
+            0xca => (4, 0),
+            0xcb => (8, 0),
+            0xcc | 0xd0 => (1, 0),
+            0xcd | 0xd1 => (2, 0),
+            0xce | 0xd2 => (4, 0),
+            0xcf | 0xd3 => (8, 0),
+            0xd4 => (2, 0),
+            0xd5 => (3, 0),
+            0xd6 => (5, 0),
+            0xd7 => (9, 0),
+            0xd8 => (17, 0),
+            0xdc => (0, self.uint(2)?),
+            0xdd => (0, self.uint(4)?),
+            0xde => (0, 2 * self.uint(2)?),
+            0xdf => (0, 2usize.saturating_mul(self.uint(4)?)),
+            0xc1 => return Err(DecodeError::ReservedMarker),
+        };
+        if (0xa0..=0xbf).contains(&marker) || (0xd9..=0xdb).contains(&marker) {
+            std::str::from_utf8(self.take(skip)?).map_err(|_| DecodeError::InvalidUtf8)?;
+        } else {
+            self.take(skip)?;
+        }
+        // Each item needs at least one byte, so a huge declared count fails on
+        // the bytes actually present, not on an allocation.
+        for _ in 0..items {
+            self.skip_value(depth)?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,148 @@
+//! Reading the session cookie from `Cookie` headers and writing `Set-Cookie`.
+//!
+//! Set-Cookie is formatted here, once, so both framework adapters send the same
+//! bytes; a deletion cookie carries every attribute of the cookie it deletes so
+//! browsers honour it.
+
+use std::fmt::Write;
+use std::time::{Duration, SystemTime};
+
+use session_config::{CookieSettings, SameSite};
+use time::OffsetDateTime;
+
+/// Every value of cookie `name` in one `Cookie` request header, in order.
+pub fn values_named<'a>(header: &'a str, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+    header.split(';').filter_map(move |pair| {
+        let (key, value) = pair.split_once('=')?;
+        (key.trim() == name).then(|| value.trim().trim_matches('"'))
+    })
+}
+
+/// Formats `Set-Cookie` values from the cookie settings.
+#[derive(Debug, Clone)]
+pub struct CookieWriter {
+    settings: CookieSettings,
+    /// `; Domain=…; Path=…; Secure; HttpOnly; SameSite=…; Partitioned`,
+    /// computed once because it never changes.
+    attributes: String,
+}
+
+impl CookieWriter {
+    /// A writer for these settings.
+    pub fn new(settings: CookieSettings) -> Self {
+        let mut attributes = String::new();
+        if let Some(domain) = &settings.domain {
+            let _ = write!(attributes, "; Domain={domain}");
+        }
+        let _ = write!(attributes, "; Path={}", settings.path);
+        if settings.secure {
+            attributes.push_str("; Secure");
+        }
+        if settings.http_only {
+            attributes.push_str("; HttpOnly");
+        }
+        match settings.same_site {
+            Some(SameSite::Lax) => attributes.push_str("; SameSite=Lax"),
+            Some(SameSite::Strict) => attributes.push_str("; SameSite=Strict"),
+            Some(SameSite::None) => attributes.push_str("; SameSite=None"),
+            None => {}
+        }
+        if settings.partitioned {
+            attributes.push_str("; Partitioned");
+        }
+        Self { settings, attributes }
+    }
+
+    /// The cookie name.
+    pub fn name(&self) -> &str {
+        &self.settings.name
+    }
+
+    /// A cookie carrying `value`; with `lifetime` it is persistent (`Expires`),
+    /// without it a browser-session cookie.
+    pub fn session_cookie(&self, value: &str, lifetime: Option<Duration>) -> String {
+        let mut out = format!("{}={}", self.settings.name, value);
+        if let Some(lifetime) = lifetime {
+            let expires = SystemTime::now().checked_add(lifetime).unwrap_or(SystemTime::now());
+            let _ = write!(out, "; Expires={}", http_date(expires));
+        }
+        out.push_str(&self.attributes);
+        out
+    }
+
+    /// A cookie that makes the browser drop the session cookie.
+    pub fn deletion_cookie(&self) -> String {
+        format!(
+            "{}=; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Max-Age=0{}",
+            self.settings.name, self.attributes
+        )
+    }
+}
+
+/// An IMF-fixdate, as HTTP wants: `Sun, 06 Nov 1994 08:49:37 GMT`.
+pub fn http_date(at: SystemTime) -> String {
+    let t = OffsetDateTime::from(at);
+    const DAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    format!(
+        "{}, {:02} {} {:04} {:02}:{:02}:{:02} GMT",
+        DAYS[usize::from(t.weekday().number_days_from_monday())],
+        t.day(),
+        MONTHS[usize::from(u8::from(t.month()) - 1)],
+        t.year(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    )
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn settings() -> CookieSettings {
+        CookieSettings {
+            name: "session".into(),
+            domain: Some("example.com".into()),
+            path: "/app".into(),
+            http_only: true,
+            secure: true,
+            same_site: Some(SameSite::Strict),
+            partitioned: true,
+        }
+    }
+
+    #[test]
+    fn finds_every_value_of_the_name() {
+        let found: Vec<_> = values_named("a=1; session=x; sessionx=y; session = \"z\"", "session").collect();
+        assert_eq!(found, ["x", "z"]);
+        assert_eq!(values_named("garbage;;=;", "session").count(), 0);
+    }
+
+    #[test]
+    fn deletion_cookie_keeps_every_attribute() {
+        let writer = CookieWriter::new(settings());
+        assert_eq!(
+            writer.deletion_cookie(),
+            "session=; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Max-Age=0; Domain=example.com; Path=/app; Secure; HttpOnly; SameSite=Strict; Partitioned"
+        );
+    }
+
+    #[test]
+    fn persistent_cookie_has_expires_and_session_cookie_has_none() {
+        let writer = CookieWriter::new(settings());
+        assert!(writer.session_cookie("v", Some(Duration::from_secs(60))).contains("; Expires="));
+        assert!(!writer.session_cookie("v", None).contains("Expires"));
+        assert!(writer.session_cookie("v", None).starts_with("session=v; Domain=example.com"));
+    }
+
+    #[test]
+    fn http_date_is_imf_fixdate() {
+        assert_eq!(http_date(SystemTime::UNIX_EPOCH), "Thu, 01 Jan 1970 00:00:00 GMT");
+        assert_eq!(
+            http_date(SystemTime::UNIX_EPOCH + Duration::from_secs(784_111_777)),
+            "Sun, 06 Nov 1994 08:49:37 GMT"
+        );
+    }
+}

@@ -1,0 +1,115 @@
+//! Typed sessions: a plain struct whose fields are keys of the session map.
+//!
+//! `#[derive(SessionData)]` implements [`SessionData`]; [`Typed`] is the view a
+//! handler holds. The view reads only its own keys, and at write-back compares
+//! each field's encoding with its encoding just after load, so touching a field
+//! without changing it writes nothing.
+
+use std::ops::{Deref, DerefMut};
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::map::SessionMap;
+use crate::session::Session;
+use crate::value::{to_msgpack, ValueError};
+
+/// msgpack `nil`: a field encoding to it removes its key (`Option::None`).
+const MSGPACK_NIL: u8 = 0xc0;
+
+/// A struct whose fields are session keys. Derive it with
+/// `#[derive(SessionData)]` rather than implementing it by hand.
+pub trait SessionData: Sized + Send + 'static {
+    /// The session keys this type owns, in field order.
+    const KEYS: &'static [&'static str];
+
+    /// Reads the owned keys from the map. A missing key, or one holding a value
+    /// of the wrong type, becomes the field's default (the latter with a
+    /// warning): bad data never locks a user out.
+    fn from_map(map: &SessionMap) -> Self;
+
+    /// Each owned key's encoded value, aligned with [`Self::KEYS`]; `None`
+    /// removes the key.
+    fn to_fields(&self) -> Result<Vec<Option<Vec<u8>>>, ValueError>;
+}
+
+/// Reads one field for generated code: the stored value, or `default()` when
+/// the key is missing or holds another type.
+pub fn read_field<F: DeserializeOwned>(map: &SessionMap, key: &str, default: impl FnOnce() -> F) -> F {
+    match map.get::<F>(key) {
+        Ok(Some(value)) => value,
+        Ok(None) => default(),
+        Err(error) => {
+            tracing::warn!(key, %error, "session value has an unexpected type; using the field's default");
+            default()
+        }
+    }
+}
+
+/// Encodes one field for generated code; a value encoding to nil removes the
+/// key.
+pub fn encode_field<F: Serialize + ?Sized>(key: &str, value: &F) -> Result<Option<Vec<u8>>, ValueError> {
+    let raw = to_msgpack(key, value)?;
+    Ok((raw != [MSGPACK_NIL]).then_some(raw))
+}
+
+/// A typed view of the request's session, with `Deref`/`DerefMut` to `T`.
+///
+/// Changes are written back into the shared map when the view is dropped, and
+/// encoded for the store at finish.
+pub struct Typed<T: SessionData> {
+    value: T,
+    baseline: Vec<Option<Vec<u8>>>,
+    session: Session,
+}
+
+impl<T: SessionData> Typed<T> {
+    pub(crate) fn load(session: Session) -> Self {
+        let value = T::from_map(&session.lock().map);
+        let baseline = value.to_fields().unwrap_or_else(|error| {
+            session.record_error(error);
+            Vec::new()
+        });
+        Self { value, baseline, session }
+    }
+
+    /// Writes changed fields into the session map now, rather than at drop.
+    pub fn sync(&mut self) -> Result<(), ValueError> {
+        let fields = self.value.to_fields()?;
+        self.session.write_fields(T::KEYS, &self.baseline, fields.clone());
+        self.baseline = fields;
+        Ok(())
+    }
+
+    /// The untyped session this view belongs to.
+    pub fn session(&self) -> &Session {
+        &self.session
+    }
+}
+
+impl<T: SessionData> Deref for Typed<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.value
+    }
+}
+
+impl<T: SessionData> DerefMut for Typed<T> {
+    fn deref_mut(&mut self) -> &mut T {
+        &mut self.value
+    }
+}
+
+impl<T: SessionData> Drop for Typed<T> {
+    fn drop(&mut self) {
+        if let Err(error) = self.sync() {
+            self.session.record_error(error);
+        }
+    }
+}
+
+impl<T: SessionData + std::fmt::Debug> std::fmt::Debug for Typed<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Typed").field(&self.value).finish()
+    }
+}

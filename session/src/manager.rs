@@ -1,0 +1,162 @@
+//! The [`SessionManager`]: settings, store, signer and codec, shared by every
+//! request. Adapters call [`SessionManager::open`] per request; admin tools use
+//! the by-id operations.
+
+use std::sync::Arc;
+
+use session_config::Settings;
+
+use crate::codec::{Codec, DecodeError};
+use crate::cookie::{values_named, CookieWriter};
+use crate::errors::LoadError;
+use crate::id::SessionId;
+use crate::map::SessionMap;
+use crate::request::{CookieFound, RequestSession};
+use crate::signing::{Signer, Verified};
+use crate::store::{self, BuildError, SessionStore, StoreError};
+
+/// Holds everything the lifecycle needs. Cheap to clone.
+#[derive(Clone)]
+pub struct SessionManager {
+    pub(crate) inner: Arc<ManagerInner>,
+}
+
+pub(crate) struct ManagerInner {
+    pub(crate) settings: Settings,
+    pub(crate) store: Arc<dyn SessionStore>,
+    pub(crate) signer: Option<Signer>,
+    pub(crate) codec: Codec,
+    pub(crate) cookies: CookieWriter,
+}
+
+impl std::fmt::Debug for SessionManager {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionManager")
+            .field("backend", &self.inner.store.backend())
+            .field("signed", &self.inner.signer.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl SessionManager {
+    /// Builds the store the settings select and a manager over it.
+    pub async fn from_settings(settings: Settings) -> Result<Self, BuildError> {
+        let store = store::from_settings(&settings).await?;
+        Self::new(settings, store)
+    }
+
+    /// A manager over a store the app built itself.
+    pub fn new(settings: Settings, store: Arc<dyn SessionStore>) -> Result<Self, BuildError> {
+        let signer = if settings.use_signer {
+            let secret = settings.secret_key.as_ref().ok_or(BuildError::SignerWithoutSecret)?;
+            Some(Signer::new(
+                secret.expose(),
+                settings.secret_key_fallbacks.iter().map(|s| s.expose()),
+            ))
+        } else {
+            None
+        };
+        let codec = Codec::new(settings.serialization_format, settings.max_session_bytes);
+        let cookies = CookieWriter::new(settings.cookie.clone());
+        Ok(Self { inner: Arc::new(ManagerInner { settings, store, signer, codec, cookies }) })
+    }
+
+    /// The settings in force.
+    pub fn settings(&self) -> &Settings {
+        &self.inner.settings
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<dyn SessionStore> {
+        &self.inner.store
+    }
+
+    /// The cookie name adapters read.
+    pub fn cookie_name(&self) -> &str {
+        self.inner.cookies.name()
+    }
+
+    /// Step 1 of the lifecycle, cheap and without I/O: finds the first valid
+    /// session cookie in the request's `Cookie` headers. Nothing invalid will
+    /// ever reach the store.
+    pub fn open<'a>(&self, cookie_headers: impl IntoIterator<Item = &'a str>) -> RequestSession {
+        let name = self.cookie_name();
+        let mut found = CookieFound::Absent;
+        for value in cookie_headers.into_iter().flat_map(|h| values_named(h, name)) {
+            match self.verify(value) {
+                Some(valid) => {
+                    found = valid;
+                    break;
+                }
+                None => found = CookieFound::Invalid,
+            }
+        }
+        RequestSession::new(self.clone(), found)
+    }
+
+    fn verify(&self, value: &str) -> Option<CookieFound> {
+        match &self.inner.signer {
+            Some(signer) => signer.verify(value).map(|verified| match verified {
+                Verified::Current(id) => CookieFound::Valid { id, resign: false },
+                Verified::Fallback(id) => CookieFound::Valid { id, resign: true },
+            }),
+            None => SessionId::parse(value).map(|id| CookieFound::Valid { id, resign: false }),
+        }
+    }
+
+    /// The cookie value for a sid: signed when the signer is on.
+    pub(crate) fn cookie_value(&self, id: &SessionId) -> String {
+        match &self.inner.signer {
+            Some(signer) => signer.sign(id),
+            None => id.expose().to_owned(),
+        }
+    }
+
+    /// The store key of a sid.
+    pub(crate) fn store_key(&self, id: &SessionId) -> String {
+        format!("{}{}", self.inner.settings.key_prefix, id.expose())
+    }
+
+    /// Reads a session by sid, outside a request (admin tools, websockets).
+    /// `Ok(None)` when it is missing or cannot be decoded.
+    pub async fn load_by_id(&self, sid: &str) -> Result<Option<SessionMap>, LoadError> {
+        let Some(id) = SessionId::parse(sid) else { return Ok(None) };
+        let raw = self.inner.store.load(&self.store_key(&id)).await?;
+        Ok(raw.and_then(|raw| self.decode_logged(&id, &raw).ok()).map(|(map, _)| map))
+    }
+
+    /// Deletes a session by sid, outside a request (log a user out everywhere).
+    pub async fn delete_by_id(&self, sid: &str) -> Result<(), StoreError> {
+        match SessionId::parse(sid) {
+            Some(id) => self.inner.store.delete(&self.store_key(&id)).await,
+            None => Ok(()),
+        }
+    }
+
+    /// Moves a stored session to a new sid, outside a request; the new sid, or
+    /// `None` when there was no such session. The new record is written before
+    /// the old one is deleted.
+    pub async fn regenerate_by_id(&self, sid: &str) -> Result<Option<SessionId>, crate::errors::FinishError> {
+        let Some(old) = SessionId::parse(sid) else { return Ok(None) };
+        let old_key = self.store_key(&old);
+        let Some(raw) = self.inner.store.load(&old_key).await? else { return Ok(None) };
+        let new = SessionId::generate(self.inner.settings.id_length.get())
+            .map_err(|e| crate::errors::FinishError::Store(StoreError::failed("session", "regenerate", e)))?;
+        let ttl = self.inner.settings.permanent_session_lifetime;
+        self.inner.store.save(&self.store_key(&new), &raw, ttl, store::SaveHint::New).await?;
+        self.inner.store.delete(&old_key).await?;
+        Ok(Some(new))
+    }
+
+    /// Decodes a stored value, logging (without data or raw sid) when it cannot.
+    pub(crate) fn decode_logged(&self, id: &SessionId, raw: &[u8]) -> Result<(SessionMap, crate::codec::Decoded), DecodeError> {
+        self.inner.codec.decode(raw).inspect_err(|error| {
+            tracing::warn!(
+                session = %id,
+                backend = self.inner.store.backend(),
+                %error,
+                "stored session cannot be decoded; starting a fresh session"
+            );
+        })
+    }
+}

@@ -1,0 +1,233 @@
+//! One request's session: opened from the cookie, loaded lazily on first use,
+//! finished after the handler. Adapters call these three steps and only
+//! translate their results into their framework's terms.
+
+use std::sync::Arc;
+
+use tokio::sync::OnceCell;
+
+use crate::codec::Decoded;
+use crate::errors::{FinishError, LoadError};
+use crate::finish::{plan, Facts, Plan};
+use crate::id::SessionId;
+use crate::manager::SessionManager;
+use crate::session::{Baseline, Session, SessionState};
+use crate::store::SaveHint;
+
+/// What `open` found in the request's cookies.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum CookieFound {
+    /// No cookie with the session's name.
+    Absent,
+    /// Cookies with the name, none valid (bad shape or bad signature).
+    Invalid,
+    /// A valid cookie; `resign` when a fallback key signed it.
+    Valid { id: SessionId, resign: bool },
+}
+
+/// The response-side result of finish, for the adapter to apply.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FinishOutcome {
+    /// A `Set-Cookie` header value to add, if any.
+    pub set_cookie: Option<String>,
+    /// Whether to add `Vary: Cookie` (the session was loaded).
+    pub vary_cookie: bool,
+}
+
+/// The session state of one request. Cheap to clone: the adapter keeps one
+/// handle to finish with and puts another where guards and extractors find it.
+#[derive(Clone, Debug)]
+pub struct RequestSession {
+    inner: Arc<RequestInner>,
+}
+
+#[derive(Debug)]
+struct RequestInner {
+    manager: SessionManager,
+    cookie: CookieFound,
+    loaded: OnceCell<Session>,
+}
+
+impl RequestSession {
+    pub(crate) fn new(manager: SessionManager, cookie: CookieFound) -> Self {
+        Self { inner: Arc::new(RequestInner { manager, cookie, loaded: OnceCell::new() }) }
+    }
+
+    /// The manager this request belongs to.
+    pub fn manager(&self) -> &SessionManager {
+        &self.inner.manager
+    }
+
+    /// Step 2: loads the session with one store read, the first time it is
+    /// asked for; later calls share the same map.
+    pub async fn load(&self) -> Result<Session, LoadError> {
+        self.inner.loaded.get_or_try_init(|| self.load_from_store()).await.cloned()
+    }
+
+    /// Whether a guard or extractor has loaded the session.
+    pub fn is_loaded(&self) -> bool {
+        self.inner.loaded.initialized()
+    }
+
+    async fn load_from_store(&self) -> Result<Session, LoadError> {
+        let manager = &self.inner.manager;
+        let settings = manager.settings();
+        let id_bytes = settings.id_length.get();
+        let (id, resign) = match &self.inner.cookie {
+            CookieFound::Valid { id, resign } => (id.clone(), *resign),
+            CookieFound::Absent => return self.fresh(false),
+            CookieFound::Invalid => return self.fresh(true),
+        };
+        let key = manager.store_key(&id);
+        let store = &manager.inner.store;
+        let raw = if settings.refresh_each_request {
+            store.load_and_touch(&key, settings.permanent_session_lifetime).await?
+        } else {
+            store.load(&key).await?
+        };
+        let Some(raw) = raw else {
+            // A client-chosen or expired sid is never adopted.
+            return self.fresh(true);
+        };
+        let Ok((map, decoded)) = manager.decode_logged(&id, &raw) else {
+            // The record may be another app's (legacy pickle): no deletion cookie.
+            return self.fresh(false);
+        };
+        let baseline = match decoded {
+            Decoded::AsConfigured => Baseline::Encoded(raw),
+            Decoded::AsOther => manager
+                .inner
+                .codec
+                .encode(&map)
+                .map_or(Baseline::Unencodable, Baseline::Encoded),
+        };
+        let state = SessionState {
+            map,
+            stored_id: Some(id.clone()),
+            id,
+            baseline,
+            touched: false,
+            regenerated: false,
+            stale_cookie: false,
+            resign,
+            pending_error: None,
+        };
+        Ok(Session::new(state, id_bytes))
+    }
+
+    fn fresh(&self, stale_cookie: bool) -> Result<Session, LoadError> {
+        let settings = self.inner.manager.settings();
+        let mut map = crate::map::SessionMap::new();
+        if settings.permanent {
+            map.set_permanent(true);
+        }
+        let state = SessionState {
+            map,
+            id: SessionId::generate(settings.id_length.get())?,
+            stored_id: None,
+            baseline: Baseline::New,
+            touched: false,
+            regenerated: false,
+            stale_cookie,
+            resign: false,
+            pending_error: None,
+        };
+        Ok(Session::new(state, settings.id_length.get()))
+    }
+
+    /// Step 3, after the handler: persists what changed and says which headers
+    /// to add. A store failure here should replace the response with the
+    /// error's opaque status.
+    pub async fn finish(&self, status: u16) -> Result<FinishOutcome, FinishError> {
+        let Some(session) = self.inner.loaded.get() else {
+            return Ok(FinishOutcome::default()); // row 1
+        };
+        let manager = &self.inner.manager;
+        let settings = manager.settings();
+        let outcome_vary = FinishOutcome { set_cookie: None, vary_cookie: true };
+
+        // Take what finish needs and release the lock before any await.
+        let (facts, encoded, id, stored_id) = {
+            let mut state = session.lock();
+            if let Some(error) = state.pending_error.take() {
+                return Err(error.into());
+            }
+            let server_error = status >= 500;
+            let empty = state.map.is_empty();
+            let needs_encoding = !server_error && !empty && (state.touched || matches!(state.baseline, Baseline::New));
+            let encoded = if needs_encoding { Some(manager.inner.codec.encode(&state.map)?) } else { None };
+            let modified = match (&encoded, &state.baseline) {
+                (None, _) => false,
+                (Some(_), Baseline::New | Baseline::Unencodable) => true,
+                (Some(now), Baseline::Encoded(before)) => now != before,
+            };
+            let facts = Facts {
+                loaded: true,
+                server_error,
+                empty,
+                record_existed: state.stored_id.is_some(),
+                stale_cookie: state.stale_cookie,
+                regenerated: state.regenerated,
+                modified,
+                verified_with_fallback: state.resign,
+                refresh_each_request: settings.refresh_each_request,
+                permanent: state.map.is_permanent(),
+            };
+            (facts, encoded, state.id.clone(), state.stored_id.clone())
+        };
+
+        let store = &manager.inner.store;
+        let ttl = settings.permanent_session_lifetime;
+        let cookies = &manager.inner.cookies;
+        let session_cookie = || {
+            let lifetime = facts.permanent.then_some(ttl);
+            Some(cookies.session_cookie(&manager.cookie_value(&id), lifetime))
+        };
+        let set_cookie = match plan(facts) {
+            Plan::Nothing => None,
+            Plan::ExpireCookie => Some(cookies.deletion_cookie()),
+            Plan::DeleteRecord => {
+                if let Some(old) = &stored_id {
+                    store.delete(&manager.store_key(old)).await?;
+                }
+                Some(cookies.deletion_cookie())
+            }
+            Plan::SaveRegenerated => {
+                let bytes = match encoded {
+                    Some(bytes) => bytes,
+                    None => manager.inner.codec.encode(&session.lock().map)?,
+                };
+                store.save(&manager.store_key(&id), &bytes, ttl, SaveHint::New).await?;
+                if let Some(old) = &stored_id {
+                    store.delete(&manager.store_key(old)).await?;
+                }
+                session_cookie()
+            }
+            Plan::Save => {
+                let bytes = encoded.unwrap_or_default();
+                let hint = if stored_id.is_some() { SaveHint::Existing } else { SaveHint::New };
+                store.save(&manager.store_key(&id), &bytes, ttl, hint).await?;
+                session_cookie()
+            }
+            Plan::CookieOnly => session_cookie(),
+        };
+        self.maybe_cleanup();
+        Ok(FinishOutcome { set_cookie, ..outcome_vary })
+    }
+
+    /// `SESSION_CLEANUP_N_REQUESTS`: about one request in N+1 starts a cleanup
+    /// pass, off the request's critical path.
+    fn maybe_cleanup(&self) {
+        let Some(n) = self.inner.manager.settings().cleanup_n_requests else { return };
+        if rand::random_range(0..=n) != 0 {
+            return;
+        }
+        let store = self.inner.manager.inner.store.clone();
+        tokio::spawn(async move {
+            match store.cleanup().await {
+                Ok(removed) => tracing::debug!(removed, backend = store.backend(), "session cleanup pass"),
+                Err(error) => tracing::warn!(%error, "session cleanup pass failed"),
+            }
+        });
+    }
+}

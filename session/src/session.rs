@@ -1,0 +1,182 @@
+//! The loaded session of one request, shared by every guard or extractor that
+//! asks for it: one map per request, whatever number of views.
+
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::data::{SessionData, Typed};
+use crate::id::SessionId;
+use crate::map::SessionMap;
+use crate::value::ValueError;
+
+/// What the finish step compares against to decide whether the map changed.
+#[derive(Debug, Clone)]
+pub(crate) enum Baseline {
+    /// No record was loaded: any non-empty map is a change.
+    New,
+    /// The canonical encoding of the map as loaded.
+    Encoded(Vec<u8>),
+    /// The loaded map has no encoding in the configured format; any mutation
+    /// counts as a change.
+    Unencodable,
+}
+
+/// Everything the lifecycle tracks about a loaded session.
+#[derive(Debug)]
+pub(crate) struct SessionState {
+    pub(crate) map: SessionMap,
+    /// The sid the cookie will carry.
+    pub(crate) id: SessionId,
+    /// The sid whose record was read from the store, if one was.
+    pub(crate) stored_id: Option<SessionId>,
+    pub(crate) baseline: Baseline,
+    /// A mutating call happened since load; without one, no encode is needed.
+    pub(crate) touched: bool,
+    pub(crate) regenerated: bool,
+    /// A cookie was sent but named no live record: invalid, badly signed, or
+    /// missing from the store.
+    pub(crate) stale_cookie: bool,
+    /// The cookie verified with a fallback key and should be re-signed.
+    pub(crate) resign: bool,
+    /// A typed view failed to write back; reported at finish.
+    pub(crate) pending_error: Option<ValueError>,
+}
+
+/// A handle on the request's session. Cheap to clone; every clone sees the
+/// same map. Reads and writes are synchronous: the store is only involved at
+/// load and at finish.
+///
+/// Concurrent requests on one session are last-writer-wins on the whole map,
+/// as in Flask.
+#[derive(Debug, Clone)]
+pub struct Session {
+    state: Arc<Mutex<SessionState>>,
+    /// The id length for a regenerated sid.
+    id_bytes: usize,
+}
+
+impl Session {
+    pub(crate) fn new(state: SessionState, id_bytes: usize) -> Self {
+        Self { state: Arc::new(Mutex::new(state)), id_bytes }
+    }
+
+    pub(crate) fn lock(&self) -> MutexGuard<'_, SessionState> {
+        // Every mutation below completes under the lock, so a panic elsewhere
+        // cannot leave the map half-changed: the data stays usable.
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The value under `key`; `Ok(None)` when absent, an error when it does not
+    /// fit `T`.
+    pub fn get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, ValueError> {
+        self.lock().map.get(key)
+    }
+
+    /// The value under `key` in its JSON form (binary as base64, timestamps as
+    /// RFC 3339), whatever its type; `None` when absent or not representable.
+    pub fn get_json(&self, key: &str) -> Option<serde_json::Value> {
+        let state = self.lock();
+        let raw = state.map.get_raw(key)?;
+        crate::codec::value_to_json(key, raw).ok()
+    }
+
+    /// Stores `value` under `key`.
+    pub fn insert<T: Serialize + ?Sized>(&self, key: &str, value: &T) -> Result<(), ValueError> {
+        let mut state = self.lock();
+        state.map.insert(key, value)?;
+        state.touched = true;
+        Ok(())
+    }
+
+    /// Removes `key`; true if it was present.
+    pub fn remove(&self, key: &str) -> bool {
+        let mut state = self.lock();
+        state.touched = true;
+        state.map.remove(key)
+    }
+
+    /// Whether `key` is present.
+    pub fn contains_key(&self, key: &str) -> bool {
+        self.lock().map.contains_key(key)
+    }
+
+    /// The keys, in order, `_permanent` included.
+    pub fn keys(&self) -> Vec<String> {
+        self.lock().map.keys().map(str::to_owned).collect()
+    }
+
+    /// True when the session holds no key but `_permanent`.
+    pub fn is_empty(&self) -> bool {
+        self.lock().map.is_empty()
+    }
+
+    /// Empties the session. At finish the record is deleted and the browser
+    /// told to drop the cookie.
+    pub fn clear(&self) {
+        let mut state = self.lock();
+        state.map.clear();
+        state.touched = true;
+    }
+
+    /// Moves the session to a new sid, keeping its data: call it on login to
+    /// defeat session fixation. The old record is deleted at finish, after the
+    /// new one is written. On an empty session it does nothing.
+    pub fn regenerate(&self) -> Result<(), crate::id::RandomSourceError> {
+        let mut state = self.lock();
+        if state.map.is_empty() {
+            return Ok(());
+        }
+        state.id = SessionId::generate(self.id_bytes)?;
+        state.regenerated = true;
+        state.touched = true;
+        Ok(())
+    }
+
+    /// Whether the cookie outlives the browser session.
+    pub fn is_permanent(&self) -> bool {
+        self.lock().map.is_permanent()
+    }
+
+    /// Sets the permanent flag (stored as `_permanent`, as Flask does).
+    pub fn set_permanent(&self, permanent: bool) {
+        let mut state = self.lock();
+        state.map.set_permanent(permanent);
+        state.touched = true;
+    }
+
+    /// A copy of the whole map, for inspection.
+    pub fn snapshot(&self) -> SessionMap {
+        self.lock().map.clone()
+    }
+
+    /// A typed view of the keys `T` owns. Its changes are written back into
+    /// this session's map when it is dropped (or by [`Typed::sync`]).
+    pub fn typed<T: SessionData>(&self) -> Typed<T> {
+        Typed::load(self.clone())
+    }
+
+    /// Applies the changed fields of a typed view: only keys whose encoding
+    /// differs from `before` are written, so a value `T` could not read is never
+    /// overwritten just because it was read.
+    pub(crate) fn write_fields(&self, keys: &[&str], before: &[Option<Vec<u8>>], after: Vec<Option<Vec<u8>>>) {
+        let mut state = self.lock();
+        for ((key, old), new) in keys.iter().zip(before).zip(after) {
+            if *old == new {
+                continue;
+            }
+            state.touched = true;
+            match new {
+                Some(raw) => state.map.insert_raw((*key).to_owned(), raw),
+                None => {
+                    state.map.remove(key);
+                }
+            }
+        }
+    }
+
+    pub(crate) fn record_error(&self, error: ValueError) {
+        self.lock().pending_error.get_or_insert(error);
+    }
+}

@@ -1,0 +1,73 @@
+//! Store errors, typed by what the caller should do about them.
+
+use session_config::SessionType;
+
+/// Boxed source error of a backend client.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// How a store failure should surface.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreErrorKind {
+    /// The backend cannot be reached (refused, reset, timed out, pool
+    /// exhausted): HTTP 503.
+    Unavailable,
+    /// The backend answered with a failure (authentication, a bad query, a full
+    /// disk): HTTP 500.
+    Failed,
+    /// `SESSION_TYPE` is `null`: sessions are disabled and cannot be written.
+    Disabled,
+}
+
+/// A store operation failed. The source is kept for the log.
+#[derive(Debug, thiserror::Error)]
+#[error("{backend} store: {operation} failed ({kind:?}): {source}")]
+pub struct StoreError {
+    /// Which backend.
+    pub backend: &'static str,
+    /// Which operation, such as `load`.
+    pub operation: &'static str,
+    /// What it means for the request.
+    pub kind: StoreErrorKind,
+    /// The client's error.
+    #[source]
+    pub source: BoxError,
+}
+
+impl StoreError {
+    /// An unreachable-backend error (503).
+    pub fn unavailable(backend: &'static str, operation: &'static str, source: impl Into<BoxError>) -> Self {
+        Self { backend, operation, kind: StoreErrorKind::Unavailable, source: source.into() }
+    }
+
+    /// A backend failure (500).
+    pub fn failed(backend: &'static str, operation: &'static str, source: impl Into<BoxError>) -> Self {
+        Self { backend, operation, kind: StoreErrorKind::Failed, source: source.into() }
+    }
+}
+
+/// The store selected by the settings could not be built at start-up.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    /// The backend's cargo feature is off.
+    #[error("SESSION_TYPE is {session_type}, but the `session` crate was built without its `{feature}` feature")]
+    NotCompiled {
+        /// The configured type.
+        session_type: SessionType,
+        /// The feature that would provide it.
+        feature: &'static str,
+    },
+    /// `use_signer` is on but no `secret_key` is set.
+    #[error("SESSION_USE_SIGNER is on but SECRET_KEY is not set")]
+    SignerWithoutSecret,
+    /// The backend could not be reached or prepared.
+    #[error("could not start the {backend} session store at {location}: {source}")]
+    Backend {
+        /// Which backend.
+        backend: &'static str,
+        /// Where, with any password redacted.
+        location: String,
+        /// The client's error.
+        #[source]
+        source: BoxError,
+    },
+}

@@ -1,0 +1,100 @@
+//! Storage backends behind one small, object-safe trait: bytes in, bytes out.
+//! The codec sits above it, so a store never sees serde or the session map.
+//!
+//! Each backend is one file, behind its own cargo feature. [`from_settings`]
+//! builds the one that `SESSION_TYPE` selects.
+
+mod error;
+#[cfg(feature = "filesystem")]
+pub mod filesystem;
+#[cfg(feature = "memory")]
+pub mod memory;
+pub mod null;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use session_config::{SessionType, Settings};
+
+pub use error::{BuildError, StoreError, StoreErrorKind};
+
+/// Whether a save writes a session that was loaded from the store or a new one.
+/// SQL stores use it to update first or insert first, so no id is burnt on a
+/// conflict; other stores ignore it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SaveHint {
+    /// The record was read from the store in this request.
+    Existing,
+    /// The record is new (a new or regenerated session).
+    New,
+}
+
+/// A session store. Keys are `key_prefix + sid`; values are encoded sessions.
+///
+/// Implementations honour `connect_timeout` and `operation_timeout`, report an
+/// unreachable server as [`StoreErrorKind::Unavailable`], and never block the
+/// async runtime.
+#[async_trait]
+pub trait SessionStore: Send + Sync + 'static {
+    /// A short name for logs and errors, such as `redis`.
+    fn backend(&self) -> &'static str;
+
+    /// The stored value, or `None` when it is missing or expired.
+    async fn load(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError>;
+
+    /// The sliding-expiry read: load and reset the TTL, in one round trip where
+    /// the server allows it. The default loads, then touches on a hit.
+    async fn load_and_touch(&self, key: &str, ttl: Duration) -> Result<Option<Vec<u8>>, StoreError> {
+        let value = self.load(key).await?;
+        if value.is_some() {
+            self.touch(key, ttl).await?;
+        }
+        Ok(value)
+    }
+
+    /// Writes the value with a time to live.
+    async fn save(&self, key: &str, value: &[u8], ttl: Duration, hint: SaveHint) -> Result<(), StoreError>;
+
+    /// Resets the time to live without rewriting the value.
+    async fn touch(&self, key: &str, ttl: Duration) -> Result<(), StoreError>;
+
+    /// Deletes the key; deleting a missing key is not an error.
+    async fn delete(&self, key: &str) -> Result<(), StoreError>;
+
+    /// Removes expired records and returns how many; a no-op where the server
+    /// expires keys itself.
+    async fn cleanup(&self) -> Result<u64, StoreError> {
+        Ok(0)
+    }
+}
+
+/// Builds the store that `settings.session_type` selects.
+pub async fn from_settings(settings: &Settings) -> Result<Arc<dyn SessionStore>, BuildError> {
+    match settings.session_type {
+        SessionType::Null => {
+            tracing::info!("SESSION_TYPE is null: sessions are disabled; a write will fail");
+            Ok(Arc::new(null::NullStore))
+        }
+        #[cfg(feature = "memory")]
+        SessionType::Memory => Ok(Arc::new(memory::MemoryStore::new())),
+        #[cfg(feature = "filesystem")]
+        SessionType::Filesystem => Ok(Arc::new(filesystem::FileStore::from_settings(settings).await?)),
+        other => Err(BuildError::NotCompiled {
+            session_type: other,
+            feature: feature_for(other),
+        }),
+    }
+}
+
+fn feature_for(session_type: SessionType) -> &'static str {
+    match session_type {
+        SessionType::Null => "",
+        SessionType::Memory => "memory",
+        SessionType::Redis => "redis",
+        SessionType::Memcached => "memcached",
+        SessionType::Filesystem => "filesystem",
+        SessionType::MongoDb => "mongodb",
+        SessionType::SqlAlchemy => "sql",
+    }
+}

@@ -1,0 +1,224 @@
+//! Typed values in the session map: serde to and from msgpack, plus the two
+//! types msgpack has and serde lacks, binary ([`Bytes`]) and the timestamp
+//! extension ([`Timestamp`]).
+
+use std::fmt;
+
+use serde::de::{self, DeserializeOwned, Deserializer, SeqAccess, Visitor};
+use serde::ser::Serializer;
+use serde::{Deserialize, Serialize};
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+
+/// A value could not be converted to or from its msgpack form.
+#[derive(Debug, thiserror::Error)]
+pub enum ValueError {
+    /// The Rust value could not be serialized.
+    #[error("could not encode session key {key:?}: {message}")]
+    Encode {
+        /// The session key.
+        key: String,
+        /// What serde reported.
+        message: String,
+    },
+    /// The stored value does not have the requested type.
+    #[error("session key {key:?} does not hold the expected type: {message}")]
+    Decode {
+        /// The session key.
+        key: String,
+        /// What serde reported.
+        message: String,
+    },
+}
+
+/// The nesting depth accepted when decoding a stored value.
+pub const MAX_DEPTH: usize = 64;
+
+/// Encodes `value` as msgpack the way msgspec does: structs become maps,
+/// unit enum variants become strings, integers take their smallest form.
+pub fn to_msgpack<T: Serialize + ?Sized>(key: &str, value: &T) -> Result<Vec<u8>, ValueError> {
+    rmp_serde::to_vec_named(value).map_err(|e| ValueError::Encode {
+        key: key.to_owned(),
+        message: e.to_string(),
+    })
+}
+
+/// Decodes one msgpack value into `T`.
+pub fn from_msgpack<T: DeserializeOwned>(key: &str, raw: &[u8]) -> Result<T, ValueError> {
+    let mut de = rmp_serde::Deserializer::new(raw);
+    de.set_max_depth(MAX_DEPTH);
+    T::deserialize(&mut de).map_err(|e| ValueError::Decode {
+        key: key.to_owned(),
+        message: e.to_string(),
+    })
+}
+
+/// Bytes stored as msgpack `bin` (Python `bytes`), not as an array of integers.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct Bytes(pub Vec<u8>);
+
+impl Serialize for Bytes {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_bytes(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for Bytes {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct BytesVisitor;
+        impl<'de> Visitor<'de> for BytesVisitor {
+            type Value = Bytes;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("binary data")
+            }
+            fn visit_bytes<E: de::Error>(self, v: &[u8]) -> Result<Bytes, E> {
+                Ok(Bytes(v.to_vec()))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Bytes, A::Error> {
+                let mut out = Vec::new();
+                while let Some(b) = seq.next_element::<u8>()? {
+                    out.push(b);
+                }
+                Ok(Bytes(out))
+            }
+        }
+        deserializer.deserialize_bytes(BytesVisitor)
+    }
+}
+
+/// msgpack's timestamp extension type.
+const TIMESTAMP_EXT: i8 = -1;
+
+/// A point in time stored as the msgpack timestamp extension (ext −1), which is
+/// what msgspec writes for a timezone-aware Python `datetime`. In JSON it is
+/// RFC 3339 text, and it also reads back from such text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Timestamp(pub OffsetDateTime);
+
+impl Timestamp {
+    /// The current time.
+    pub fn now() -> Self {
+        Self(OffsetDateTime::now_utc())
+    }
+
+    /// The msgpack timestamp payload in its smallest form, as msgspec picks it.
+    pub fn to_ext_payload(&self) -> Vec<u8> {
+        let secs = self.0.unix_timestamp();
+        let nanos = self.0.nanosecond();
+        if (0..(1i64 << 34)).contains(&secs) {
+            if nanos == 0 && secs <= i64::from(u32::MAX) {
+                // Range checked just above.
+                return (secs as u32).to_be_bytes().to_vec();
+            }
+            let packed = (u64::from(nanos) << 34) | secs as u64;
+            return packed.to_be_bytes().to_vec();
+        }
+        let mut out = nanos.to_be_bytes().to_vec();
+        out.extend_from_slice(&secs.to_be_bytes());
+        out
+    }
+
+    /// Reads the 4-, 8- or 12-byte timestamp payload.
+    pub fn from_ext_payload(payload: &[u8]) -> Option<Self> {
+        let (secs, nanos) = match payload.len() {
+            4 => (i64::from(u32::from_be_bytes(payload.try_into().ok()?)), 0),
+            8 => {
+                let packed = u64::from_be_bytes(payload.try_into().ok()?);
+                ((packed & ((1 << 34) - 1)) as i64, (packed >> 34) as u32)
+            }
+            12 => (
+                i64::from_be_bytes(payload[4..].try_into().ok()?),
+                u32::from_be_bytes(payload[..4].try_into().ok()?),
+            ),
+            _ => return None,
+        };
+        let base = OffsetDateTime::from_unix_timestamp(secs).ok()?;
+        base.replace_nanosecond(nanos).ok().map(Self)
+    }
+
+    /// RFC 3339 in msgspec's JSON form: UTC with `Z`, microseconds when non-zero.
+    pub fn to_rfc3339(&self) -> String {
+        let utc = self.0.to_offset(time::UtcOffset::UTC);
+        let micros = utc.microsecond();
+        let base = format!(
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
+            utc.year(),
+            u8::from(utc.month()),
+            utc.day(),
+            utc.hour(),
+            utc.minute(),
+            utc.second()
+        );
+        if micros == 0 {
+            format!("{base}Z")
+        } else {
+            format!("{base}.{micros:06}Z")
+        }
+    }
+}
+
+impl Serialize for Timestamp {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let payload = Bytes(self.to_ext_payload());
+        serializer.serialize_newtype_struct(rmpv::MSGPACK_EXT_STRUCT_NAME, &(TIMESTAMP_EXT, payload))
+    }
+}
+
+impl<'de> Deserialize<'de> for Timestamp {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct TimestampVisitor;
+        impl<'de> Visitor<'de> for TimestampVisitor {
+            type Value = Timestamp;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a msgpack timestamp or RFC 3339 text")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Timestamp, E> {
+                OffsetDateTime::parse(v, &Rfc3339)
+                    .map(Timestamp)
+                    .map_err(|e| E::custom(format!("not RFC 3339: {e}")))
+            }
+            fn visit_newtype_struct<D: Deserializer<'de>>(self, d: D) -> Result<Timestamp, D::Error> {
+                let (tag, payload): (i8, Bytes) = Deserialize::deserialize(d)?;
+                if tag != TIMESTAMP_EXT {
+                    return Err(de::Error::custom(format!("ext type {tag} is not a timestamp")));
+                }
+                Timestamp::from_ext_payload(&payload.0)
+                    .ok_or_else(|| de::Error::custom("malformed msgpack timestamp"))
+            }
+        }
+        deserializer.deserialize_any(TimestampVisitor)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bytes_are_msgpack_bin() {
+        let raw = to_msgpack("b", &Bytes(vec![0, 1, 0xfe, 0xff])).unwrap();
+        assert_eq!(raw, [0xc4, 4, 0, 1, 0xfe, 0xff]);
+        assert_eq!(from_msgpack::<Bytes>("b", &raw).unwrap().0, [0, 1, 0xfe, 0xff]);
+    }
+
+    #[test]
+    fn timestamp_matches_msgspec_fixture_bytes() {
+        // From binary_and_time.msgpack: 2026-11-25T12:30:45.123456Z.
+        let fixture = [0xd7, 0xff, 0x1d, 0x6f, 0x28, 0x00, 0x6b, 0x06, 0xd4, 0xf5];
+        let ts: Timestamp = from_msgpack("when", &fixture).unwrap();
+        assert_eq!(ts.to_rfc3339(), "2026-11-25T12:30:45.123456Z");
+        assert_eq!(to_msgpack("when", &ts).unwrap(), fixture);
+    }
+
+    #[test]
+    fn timestamp_forms_round_trip() {
+        for secs in [0i64, 1_700_000_000, 1 << 35, -5] {
+            let ts = Timestamp(OffsetDateTime::from_unix_timestamp(secs).unwrap());
+            let raw = to_msgpack("t", &ts).unwrap();
+            assert_eq!(from_msgpack::<Timestamp>("t", &raw).unwrap(), ts);
+        }
+        let parsed: Timestamp = from_msgpack("t", &to_msgpack("t", "2026-11-25T12:30:45Z").unwrap()).unwrap();
+        assert_eq!(parsed.to_rfc3339(), "2026-11-25T12:30:45Z");
+    }
+}

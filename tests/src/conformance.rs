@@ -1,0 +1,282 @@
+//! The conformance suite: every session behaviour check, written once and run
+//! against each framework's demo over real HTTP, for each backend.
+//!
+//! A backend plugs in by implementing [`Backend`] and adding one
+//! [`conformance_suite!`](crate::conformance_suite) line; the test names then
+//! read `framework_backend::case`.
+
+use crate::demo::{DemoApp, Framework};
+use crate::http::Client;
+
+/// A storage backend under test.
+pub trait Backend {
+    /// The `Session.toml` that selects it; `extra` lines are appended.
+    fn session_toml(&self, extra: &str) -> String;
+
+    /// How many session records the store holds for this app, where the test
+    /// can see the store; `None` where it cannot (the memory store lives inside
+    /// the demo process).
+    fn count_records(&self, app: &DemoApp) -> Option<usize>;
+}
+
+/// The in-process memory store.
+pub struct Memory;
+
+impl Backend for Memory {
+    fn session_toml(&self, extra: &str) -> String {
+        format!("type = \"memory\"\n{extra}")
+    }
+    fn count_records(&self, _app: &DemoApp) -> Option<usize> {
+        None
+    }
+}
+
+/// The filesystem store, in the demo's own working directory.
+pub struct Filesystem;
+
+impl Backend for Filesystem {
+    fn session_toml(&self, extra: &str) -> String {
+        format!("type = \"filesystem\"\nfile_dir = \"./sessions\"\n{extra}")
+    }
+    fn count_records(&self, app: &DemoApp) -> Option<usize> {
+        let dir = app.dir.path().join("sessions");
+        let entries = std::fs::read_dir(dir).map(|d| d.filter_map(Result::ok).collect::<Vec<_>>()).unwrap_or_default();
+        Some(entries.iter().filter(|e| !e.file_name().to_string_lossy().starts_with('.')).count())
+    }
+}
+
+fn start(framework: Framework, backend: &dyn Backend, extra: &str) -> DemoApp {
+    DemoApp::start(framework, &backend.session_toml(extra), &[])
+}
+
+/// `/incr` counts up across requests for one client.
+pub fn incr_counts_up(framework: Framework, backend: &dyn Backend) {
+    let app = start(framework, backend, "");
+    let mut client = app.client();
+    for expected in 1..=3 {
+        let response = client.get("/incr");
+        assert_eq!(response.status, 200);
+        assert_eq!(response.body, expected.to_string());
+        assert!(response.varies_on_cookie());
+    }
+    assert_eq!(backend.count_records(&app).unwrap_or(1), 1);
+}
+
+/// Two clients never see each other's count.
+pub fn clients_are_isolated(framework: Framework, backend: &dyn Backend) {
+    let app = start(framework, backend, "");
+    let (mut a, mut b) = (app.client(), app.client());
+    a.get("/incr");
+    a.get("/incr");
+    assert_eq!(b.get("/incr").body, "1");
+    assert_eq!(a.get("/read").body, "2");
+    assert_ne!(a.session_value(), b.session_value());
+}
+
+/// `/plain` never touches the session: no cookie and no `Vary`, with or
+/// without a session cookie.
+pub fn plain_sends_no_cookie_and_no_vary(framework: Framework, backend: &dyn Backend) {
+    let app = start(framework, backend, "");
+    let mut client = app.client();
+    let fresh = client.get("/plain");
+    assert_eq!(fresh.body, "ok");
+    assert!(fresh.session_cookie().is_none());
+    assert!(!fresh.varies_on_cookie());
+    client.get("/incr");
+    let with_cookie = client.get("/plain");
+    assert!(with_cookie.session_cookie().is_none());
+    assert!(!with_cookie.varies_on_cookie());
+}
+
+/// Row 5: reading a new, empty session stores nothing and sets no cookie.
+pub fn reading_a_new_session_sets_no_cookie(framework: Framework, backend: &dyn Backend) {
+    let app = start(framework, backend, "");
+    let mut client = app.client();
+    let response = client.get("/read");
+    assert_eq!(response.body, "0");
+    assert!(response.session_cookie().is_none());
+    assert!(response.varies_on_cookie());
+    assert_eq!(backend.count_records(&app).unwrap_or(0), 0);
+}
+
+/// Row 9: an unmodified permanent session gets a fresh `Expires`, and the value
+/// is unchanged; row 10: with refresh off, nothing is sent.
+pub fn read_refreshes_only_the_cookie(framework: Framework, backend: &dyn Backend) {
+    let app = start(framework, backend, "");
+    let mut client = app.client();
+    client.get("/incr");
+    let sid = client.session_value().map(str::to_owned);
+    let response = client.get("/read");
+    assert_eq!(response.body, "1");
+    let cookie = response.session_cookie().expect("a permanent session's cookie is refreshed");
+    assert!(cookie.contains("Expires="));
+    assert_eq!(client.session_value().map(str::to_owned), sid, "same sid");
+
+    let app = start(framework, backend, "refresh_each_request = false");
+    let mut client = app.client();
+    client.get("/incr");
+    assert!(client.get("/read").session_cookie().is_none());
+}
+
+/// Row 3: `/clear` deletes the record and sends a deletion cookie with the same
+/// attributes as the session cookie.
+pub fn clear_deletes_the_record_and_the_cookie(framework: Framework, backend: &dyn Backend) {
+    let extra = "cookie_domain = \"127.0.0.1\"\ncookie_path = \"/\"\ncookie_samesite = \"Strict\"";
+    let app = start(framework, backend, extra);
+    let mut client = app.client();
+    let set = client.get("/incr").session_cookie().unwrap().to_owned();
+    assert_eq!(backend.count_records(&app).unwrap_or(1), 1);
+    let response = client.post("/clear");
+    assert_eq!(response.status, 204);
+    let deletion = response.session_cookie().expect("a deletion cookie");
+    assert!(deletion.starts_with("session=;"));
+    assert!(deletion.contains("Max-Age=0"));
+    for attribute in ["Domain=127.0.0.1", "Path=/", "HttpOnly", "SameSite=Strict"] {
+        assert!(set.contains(attribute), "{set}");
+        assert!(deletion.contains(attribute), "{deletion} lacks {attribute}");
+    }
+    assert_eq!(backend.count_records(&app).unwrap_or(0), 0);
+    assert_eq!(client.get("/read").body, "0");
+}
+
+/// Row 6: `/regenerate` moves the data to a new sid and drops the old record.
+pub fn regenerate_changes_the_sid_and_keeps_the_data(framework: Framework, backend: &dyn Backend) {
+    let app = start(framework, backend, "");
+    let mut client = app.client();
+    client.get("/incr");
+    client.get("/incr");
+    let old = client.cookie.clone().unwrap();
+    let response = client.post("/regenerate");
+    assert_eq!(response.status, 204);
+    assert_ne!(client.cookie.clone().unwrap(), old);
+    assert_eq!(client.get("/read").body, "2");
+    assert_eq!(backend.count_records(&app).unwrap_or(1), 1);
+    let mut replay = app.client();
+    replay.cookie = Some(old);
+    assert_eq!(replay.get("/read").body, "0", "the old sid is dead");
+}
+
+/// Rows 4 and the load rules: garbage, stale, oversized and path-traversal
+/// cookies get a fresh session (and a deletion cookie), never a 500, and a
+/// client-chosen sid is never adopted.
+pub fn bad_cookies_get_a_fresh_session(framework: Framework, backend: &dyn Backend) {
+    let app = start(framework, backend, "");
+    let stale = "A".repeat(43);
+    let huge = "x".repeat(5000);
+    for bad in [
+        "garbage!!",
+        stale.as_str(),
+        huge.as_str(),
+        "..%2F..%2F..%2Fetc%2Fpasswd",
+        "../../../../etc/passwd",
+        "",
+    ] {
+        let mut client = app.client();
+        client.cookie = Some(format!("session={bad}"));
+        let response = client.get("/read");
+        assert_eq!(response.status, 200, "cookie {bad:?}");
+        assert_eq!(response.body, "0");
+        if !bad.is_empty() {
+            let deletion = response.session_cookie().expect("a deletion cookie for a stale cookie");
+            assert!(deletion.contains("Max-Age=0"), "{deletion}");
+        }
+        client.cookie = Some(format!("session={bad}"));
+        assert_eq!(client.get("/incr").body, "1");
+        assert_ne!(client.session_value(), Some(bad), "a client-chosen sid was adopted");
+    }
+}
+
+/// The key-value routes: strings as text, missing keys 404, delete.
+pub fn kv_routes_store_and_delete_values(framework: Framework, backend: &dyn Backend) {
+    let app = start(framework, backend, "");
+    let mut client = app.client();
+    assert_eq!(client.get("/kv/name").status, 404);
+    assert_eq!(client.put("/kv/name", "Ada Lovelace").status, 204);
+    assert_eq!(client.get("/kv/name").body, "Ada Lovelace");
+    client.get("/incr");
+    assert_eq!(client.get("/kv/count").body, "1", "non-strings come back as JSON text");
+    assert_eq!(client.delete("/kv/name").status, 204);
+    assert_eq!(client.get("/kv/name").status, 404);
+}
+
+/// `/permanent/false` gives a browser-session cookie; `true` one with Expires.
+pub fn permanent_flag_controls_expires(framework: Framework, backend: &dyn Backend) {
+    let app = start(framework, backend, "");
+    let mut client = app.client();
+    client.get("/incr");
+    let response = client.post("/permanent/false");
+    let cookie = response.session_cookie().expect("changing the flag rewrites");
+    assert!(!cookie.contains("Expires"), "{cookie}");
+    assert!(client.get("/read").session_cookie().is_none(), "non-permanent: no refresh cookie");
+    let cookie = client.post("/permanent/true").session_cookie().unwrap().to_owned();
+    assert!(cookie.contains("Expires="));
+    assert_eq!(client.get("/read").body, "1");
+}
+
+/// A signed cookie carries a `.`, verifies, and a tampered one is refused.
+pub fn signed_cookies_verify(framework: Framework, backend: &dyn Backend) {
+    let extra = "use_signer = true\nsecret_key = \"a-test-secret-that-is-long-enough-0123\"";
+    let app = start(framework, backend, extra);
+    let mut client = app.client();
+    client.get("/incr");
+    let value = client.session_value().unwrap().to_owned();
+    assert!(value.contains('.'));
+    assert_eq!(client.get("/incr").body, "2");
+    let mut forged = app.client();
+    let (sid, _) = value.rsplit_once('.').unwrap();
+    forged.cookie = Some(format!("session={sid}.AAAAAAAAAAAAAAAAAAAAAAAAAAA"));
+    assert_eq!(forged.get("/read").body, "0");
+    let mut unsigned = app.client();
+    unsigned.cookie = Some(format!("session={sid}"));
+    assert_eq!(unsigned.get("/read").body, "0");
+}
+
+/// A fresh client through the whole Flask-Session test script.
+pub fn flask_session_script(framework: Framework, backend: &dyn Backend) {
+    let app = start(framework, backend, "");
+    let mut client: Client = app.client();
+    assert_eq!(client.get("/kv/value").status, 404);
+    assert!(!client.get("/plain").varies_on_cookie());
+    client.put("/kv/value", "42");
+    let read = client.get("/kv/value");
+    assert_eq!(read.body, "42");
+    assert!(read.varies_on_cookie());
+    client.put("/kv/value", "43");
+    assert_eq!(client.get("/kv/value").body, "43");
+    client.delete("/kv/value");
+    assert_eq!(client.get("/kv/value").status, 404);
+}
+
+/// Generates one `#[test]` per conformance case for a framework and backend.
+#[macro_export]
+macro_rules! conformance_suite {
+    ($module:ident, $framework:expr, $backend:expr) => {
+        mod $module {
+            #[allow(unused_imports)]
+            use super::*;
+            use $crate::conformance::*;
+            $crate::conformance_suite!(@cases $framework, $backend;
+                incr_counts_up,
+                clients_are_isolated,
+                plain_sends_no_cookie_and_no_vary,
+                reading_a_new_session_sets_no_cookie,
+                read_refreshes_only_the_cookie,
+                clear_deletes_the_record_and_the_cookie,
+                regenerate_changes_the_sid_and_keeps_the_data,
+                bad_cookies_get_a_fresh_session,
+                kv_routes_store_and_delete_values,
+                permanent_flag_controls_expires,
+                signed_cookies_verify,
+                flask_session_script,
+            );
+        }
+    };
+    (@cases $framework:expr, $backend:expr; $($case:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $case() {
+                $crate::conformance::$case($framework, &$backend);
+            }
+        )*
+    };
+}
