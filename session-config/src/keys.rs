@@ -202,7 +202,10 @@ mod tests {
         assert_eq!(suggest_toml_key("Cookie_Name"), Some("cookie_name"));
         assert_eq!(suggest_toml_key("SESSION_TYPE"), Some("type"));
         assert_eq!(suggest_toml_key("session_id_length"), Some("id_length"));
-        assert_eq!(suggest_toml_key("cookie_same_site"), Some("cookie_samesite"));
+        assert_eq!(
+            suggest_toml_key("cookie_same_site"),
+            Some("cookie_samesite")
+        );
         assert_eq!(suggest_toml_key("completely_different"), None);
         assert_eq!(suggest_flattened("cookie", &["name"]), Some("cookie_name"));
     }

@@ -221,7 +221,11 @@ impl SettingsBuilder {
         K: Into<OsString>,
         V: Into<OsString>,
     {
-        self.push_env(vars.into_iter().map(|(k, v)| (k.into(), v.into())).collect())
+        self.push_env(
+            vars.into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
+        )
     }
 
     fn push_env(mut self, vars: Vec<(OsString, OsString)>) -> Self {
@@ -392,11 +396,7 @@ fn parse_toml(text: &str, origin: Origin) -> Result<(toml::Table, Origin), Confi
                 .and_then(|span| text.get(..span.start))
                 .map(|before| {
                     let line = before.matches('\n').count() + 1;
-                    let column = before
-                        .rsplit('\n')
-                        .next()
-                        .map_or(0, |l| l.chars().count())
-                        + 1;
+                    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
                     format!(" at line {line}, column {column}")
                 })
                 .unwrap_or_default();
@@ -503,9 +503,9 @@ mod tests {
             release: false,
             ..SettingsBuilder::new()
         }
-            .set("type", "memory")
-            .build_report()
-            .unwrap();
+        .set("type", "memory")
+        .build_report()
+        .unwrap();
         assert!(debug.warnings.is_empty());
         assert_eq!(debug.settings.session_type, SessionType::Memory);
     }
@@ -513,7 +513,10 @@ mod tests {
     #[test]
     fn toml_error_position_without_content() {
         let err = SettingsBuilder::new()
-            .toml_str("type = \"redis\"\nsecret_key = \"hunter2-super-secret", "inline")
+            .toml_str(
+                "type = \"redis\"\nsecret_key = \"hunter2-super-secret",
+                "inline",
+            )
             .build()
             .unwrap_err();
         let text = err.to_string();

@@ -114,7 +114,10 @@ mod tests {
     #[test]
     fn no_password_untouched() {
         assert_eq!(redact_text("redis://user@host"), "redis://user@host");
-        assert_eq!(redact_text("redis://127.0.0.1:6379"), "redis://127.0.0.1:6379");
+        assert_eq!(
+            redact_text("redis://127.0.0.1:6379"),
+            "redis://127.0.0.1:6379"
+        );
         assert_eq!(redact_text("sqlite::memory:"), "sqlite::memory:");
     }
 

@@ -135,7 +135,10 @@ impl Checker<'_> {
                 return Err(self.invalid_whole(
                     key,
                     || "0".to_owned(),
-                    format!("an integer from 1 to {}, or an empty string for none", u32::MAX),
+                    format!(
+                        "an integer from 1 to {}, or an empty string for none",
+                        u32::MAX
+                    ),
                 ));
             }
         }
@@ -203,7 +206,11 @@ impl Checker<'_> {
     fn backends(&self) -> Result<(), ConfigError> {
         let s = self.s;
         if s.redis.is_empty() {
-            return Err(self.invalid_whole(Key::Redis, || "[]".to_owned(), "at least one Redis URL"));
+            return Err(self.invalid_whole(
+                Key::Redis,
+                || "[]".to_owned(),
+                "at least one Redis URL",
+            ));
         }
         if let Some(bad) = s.redis.iter().find(|u| !valid_redis_url(u.as_str())) {
             let shown = render_str(Key::Redis, bad.as_str());
@@ -333,7 +340,9 @@ impl Checker<'_> {
                     RuleKind::HostPrefix,
                     Key::CookieName,
                     name,
-                    format!("{problem}: a __Host- cookie must be Secure, with Path=/ and no Domain"),
+                    format!(
+                        "{problem}: a __Host- cookie must be Secure, with Path=/ and no Domain"
+                    ),
                 ));
             }
         }
@@ -362,7 +371,10 @@ impl Checker<'_> {
         );
         match s.session_type {
             SessionType::Memcached => {
-                if s.key_prefix.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                if s.key_prefix
+                    .chars()
+                    .any(|c| c.is_whitespace() || c.is_control())
+                {
                     return Err(self.rule(
                         RuleKind::MemcachedKeyCharacters,
                         Key::KeyPrefix,
@@ -451,18 +463,21 @@ fn has_prefix(name: &str, prefix: &str) -> bool {
 /// An RFC 6265 cookie-name token.
 pub(crate) fn valid_cookie_name(name: &str) -> bool {
     !name.is_empty()
-        && name.bytes().all(|b| {
-            (0x21..0x7f).contains(&b) && !b"()<>@,;:\\\"/[]?={}".contains(&b)
-        })
+        && name
+            .bytes()
+            .all(|b| (0x21..0x7f).contains(&b) && !b"()<>@,;:\\\"/[]?={}".contains(&b))
 }
 
 fn valid_domain(domain: &str) -> bool {
     let d = domain.strip_prefix('.').unwrap_or(domain);
     !d.is_empty()
         && d.len() <= 253
-        && d
-            .split('.')
-            .all(|label| !label.is_empty() && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
+        && d.split('.').all(|label| {
+            !label.is_empty()
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
 }
 
 fn valid_host(host: &str) -> bool {
@@ -544,7 +559,11 @@ pub(crate) fn valid_sql_url(u: &str) -> bool {
 }
 
 fn valid_mongo_db(db: &str) -> bool {
-    !db.is_empty() && db.len() <= 63 && !db.contains(['/', '\\', '.', ' ', '"', '$', '*', '<', '>', ':', '|', '?', '\0'])
+    !db.is_empty()
+        && db.len() <= 63
+        && !db.contains([
+            '/', '\\', '.', ' ', '"', '$', '*', '<', '>', ':', '|', '?', '\0',
+        ])
 }
 
 #[cfg(test)]
@@ -572,7 +591,14 @@ mod tests {
         ] {
             assert!(valid_redis_url(ok), "{ok}");
         }
-        for bad in ["http://x", "redis://", "redis:x", "127.0.0.1:6379", "redis://h:99999", ""] {
+        for bad in [
+            "http://x",
+            "redis://",
+            "redis:x",
+            "127.0.0.1:6379",
+            "redis://h:99999",
+            "",
+        ] {
             assert!(!valid_redis_url(bad), "{bad}");
         }
         for ok in [
@@ -583,7 +609,13 @@ mod tests {
         ] {
             assert!(valid_mongo_url(ok), "{ok}");
         }
-        for bad in ["mongodb://", "mongo://h", "mongodb://h:x", "mongodb+srv://h:1", "mongodb://h1,,h2"] {
+        for bad in [
+            "mongodb://",
+            "mongo://h",
+            "mongodb://h:x",
+            "mongodb+srv://h:1",
+            "mongodb://h1,,h2",
+        ] {
             assert!(!valid_mongo_url(bad), "{bad}");
         }
         for ok in [
@@ -596,7 +628,13 @@ mod tests {
         ] {
             assert!(valid_sql_url(ok), "{ok}");
         }
-        for bad in ["sqlite:", "sqlite://", "postgresql+psycopg2://h/db", "oracle://h", "postgres://h:bad/db"] {
+        for bad in [
+            "sqlite:",
+            "sqlite://",
+            "postgresql+psycopg2://h/db",
+            "oracle://h",
+            "postgres://h:bad/db",
+        ] {
             assert!(!valid_sql_url(bad), "{bad}");
         }
     }
@@ -606,7 +644,16 @@ mod tests {
         assert!(valid_host_port("127.0.0.1:11211", true));
         assert!(valid_host_port("cache.local:11211", true));
         assert!(valid_host_port("[::1]:11211", true));
-        for bad in ["127.0.0.1", ":11211", "h:0", "h:70000", "h:1:2", "[::1]", "a b:1", ""] {
+        for bad in [
+            "127.0.0.1",
+            ":11211",
+            "h:0",
+            "h:70000",
+            "h:1:2",
+            "[::1]",
+            "a b:1",
+            "",
+        ] {
             assert!(!valid_host_port(bad, true), "{bad}");
         }
     }

@@ -205,12 +205,15 @@ const BOOL: &str = "a boolean: true/false, 1/0, yes/no or on/off";
 const DURATION: &str = "a duration: whole seconds, or a number with an ms, s, m, h or d suffix (such as \"90s\", \"30m\", \"31d\"), at most 100 years";
 const OPT_DURATION: &str = "a duration: whole seconds, or a number with an ms, s, m, h or d suffix (such as \"90s\", \"30m\"), at most 100 years, or an empty string for none";
 const STRING: &str = "a string";
-const LIST: &str = "a list: a TOML array of strings, a comma-separated string, or a JSON array of strings";
-const TYPE: &str = "one of null, memory, redis, memcached, filesystem, mongodb, sqlalchemy (or sql)";
+const LIST: &str =
+    "a list: a TOML array of strings, a comma-separated string, or a JSON array of strings";
+const TYPE: &str =
+    "one of null, memory, redis, memcached, filesystem, mongodb, sqlalchemy (or sql)";
 const FORMAT: &str = "msgpack or json";
 const SAMESITE: &str = "Lax, Strict, None, or an empty string for no SameSite attribute";
 const FILE_MODE: &str = "a file mode up to 0o777: \"0600\" or \"0o600\" (octal), or a bare number such as 384 (decimal, as in Flask)";
-const SQL_IDENT: &str = "a SQL identifier: a letter or underscore, then up to 62 letters, digits or underscores";
+const SQL_IDENT: &str =
+    "a SQL identifier: a letter or underscore, then up to 62 letters, digits or underscores";
 const OPT_SQL_IDENT: &str = "a SQL identifier (a letter or underscore, then up to 62 letters, digits or underscores), or an empty string for none";
 const BINDS: &str = "a table of bind name = database URL (in the environment: a JSON object such as {\"users\": \"postgres://host/db\"})";
 const FLOAT: &str = "a number";
@@ -279,7 +282,10 @@ fn parse_f64(v: &Value) -> Result<f64, Bad> {
         Value::Integer(i) => *i as f64,
         Value::String(s) => {
             let s = s.trim();
-            if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit() || b == b'.' || b == b'-')
+            if s.is_empty()
+                || !s
+                    .bytes()
+                    .all(|b| b.is_ascii_digit() || b == b'.' || b == b'-')
             {
                 return Err(Bad::new(FLOAT));
             }
@@ -636,7 +642,17 @@ mod tests {
         assert_eq!(d(" 10 s "), Some(Duration::from_secs(10)));
         assert_eq!(d("0"), Some(Duration::ZERO));
         for bad in [
-            "", "s", "-1", "1.2.3", "1x", "1e3", "inf", "NaN", ".5", "5.", "99999999999999999999d",
+            "",
+            "s",
+            "-1",
+            "1.2.3",
+            "1x",
+            "1e3",
+            "inf",
+            "NaN",
+            ".5",
+            "5.",
+            "99999999999999999999d",
             "40000d",
         ] {
             assert_eq!(d(bad), None, "{bad}");

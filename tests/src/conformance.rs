@@ -8,42 +8,7 @@
 use crate::demo::{DemoApp, Framework};
 use crate::http::Client;
 
-/// A storage backend under test.
-pub trait Backend {
-    /// The `Session.toml` that selects it; `extra` lines are appended.
-    fn session_toml(&self, extra: &str) -> String;
-
-    /// How many session records the store holds for this app, where the test
-    /// can see the store; `None` where it cannot (the memory store lives inside
-    /// the demo process).
-    fn count_records(&self, app: &DemoApp) -> Option<usize>;
-}
-
-/// The in-process memory store.
-pub struct Memory;
-
-impl Backend for Memory {
-    fn session_toml(&self, extra: &str) -> String {
-        format!("type = \"memory\"\n{extra}")
-    }
-    fn count_records(&self, _app: &DemoApp) -> Option<usize> {
-        None
-    }
-}
-
-/// The filesystem store, in the demo's own working directory.
-pub struct Filesystem;
-
-impl Backend for Filesystem {
-    fn session_toml(&self, extra: &str) -> String {
-        format!("type = \"filesystem\"\nfile_dir = \"./sessions\"\n{extra}")
-    }
-    fn count_records(&self, app: &DemoApp) -> Option<usize> {
-        let dir = app.dir.path().join("sessions");
-        let entries = std::fs::read_dir(dir).map(|d| d.filter_map(Result::ok).collect::<Vec<_>>()).unwrap_or_default();
-        Some(entries.iter().filter(|e| !e.file_name().to_string_lossy().starts_with('.')).count())
-    }
-}
+pub use crate::backends::Backend;
 
 fn start(framework: Framework, backend: &dyn Backend, extra: &str) -> DemoApp {
     DemoApp::start(framework, &backend.session_toml(extra), &[])

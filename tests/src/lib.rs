@@ -6,6 +6,7 @@
 
 #![allow(clippy::unwrap_used)]
 
+pub mod backends;
 pub mod conformance;
 pub mod demo;
 pub mod http;

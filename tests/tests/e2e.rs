@@ -1,7 +1,7 @@
 //! End-to-end: the conformance suite over real HTTP against each demo, and the
 //! start-up checks.
 
-use session_tests::conformance::{Filesystem, Memory};
+use session_tests::backends::{Filesystem, Memory};
 use session_tests::conformance_suite;
 use session_tests::demo::{DemoApp, Framework};
 

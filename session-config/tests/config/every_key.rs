@@ -4,9 +4,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::time::Duration;
 
-use session_config::{
-    Key, Origin, SameSite, SerializationFormat, SessionType, Settings,
-};
+use session_config::{Key, Origin, SameSite, SerializationFormat, SessionType, Settings};
 
 use crate::{report_env, toml_file};
 
@@ -21,7 +19,11 @@ const CASES: &[(Key, &str, &str)] = &[
     (Key::RefreshEachRequest, "false", "off"),
     (Key::CleanupNRequests, "100", "100"),
     (Key::PermanentSessionLifetime, r#""7d""#, "604800"),
-    (Key::SecretKey, r#""0123456789abcdef0123456789abcdef-main""#, "0123456789abcdef0123456789abcdef-main"),
+    (
+        Key::SecretKey,
+        r#""0123456789abcdef0123456789abcdef-main""#,
+        "0123456789abcdef0123456789abcdef-main",
+    ),
     (
         Key::SecretKeyFallbacks,
         r#"["0123456789abcdef0123456789abcdef-old1", "0123456789abcdef0123456789abcdef-old2"]"#,
@@ -39,16 +41,32 @@ const CASES: &[(Key, &str, &str)] = &[
         r#"["redis://:pw@r1:7000", "redis://r2:7001"]"#,
         "redis://:pw@r1:7000,redis://r2:7001",
     ),
-    (Key::Memcached, r#"["10.0.0.1:11211", "10.0.0.2:11212"]"#, "10.0.0.1:11211, 10.0.0.2:11212"),
+    (
+        Key::Memcached,
+        r#"["10.0.0.1:11211", "10.0.0.2:11212"]"#,
+        "10.0.0.1:11211, 10.0.0.2:11212",
+    ),
     (Key::FileDir, r#""/var/lib/sessions""#, "/var/lib/sessions"),
     (Key::FileThreshold, "1000", "1000"),
     (Key::FileMode, "0o640", "0640"),
-    (Key::MongoDb, r#""mongodb://m1:27017,m2:27018/?replicaSet=rs""#, "mongodb://m1:27017,m2:27018/?replicaSet=rs"),
+    (
+        Key::MongoDb,
+        r#""mongodb://m1:27017,m2:27018/?replicaSet=rs""#,
+        "mongodb://m1:27017,m2:27018/?replicaSet=rs",
+    ),
     (Key::MongoDbDb, r#""appdb""#, "appdb"),
     (Key::MongoDbCollect, r#""sess""#, "sess"),
-    (Key::SqlAlchemy, r#""postgres://u:p@db/app""#, "postgres://u:p@db/app"),
+    (
+        Key::SqlAlchemy,
+        r#""postgres://u:p@db/app""#,
+        "postgres://u:p@db/app",
+    ),
     (Key::SqlAlchemyTable, r#""app_sessions""#, "app_sessions"),
-    (Key::SqlAlchemySequence, r#""app_sessions_id_seq""#, "app_sessions_id_seq"),
+    (
+        Key::SqlAlchemySequence,
+        r#""app_sessions_id_seq""#,
+        "app_sessions_id_seq",
+    ),
     (Key::SqlAlchemySchema, r#""public""#, "public"),
     (Key::SqlAlchemyBindKey, r#""users""#, "users"),
     (
@@ -85,7 +103,10 @@ fn check_non_default(s: &Settings) {
     assert_eq!(s.serialization_format, SerializationFormat::Json);
     assert!(!s.refresh_each_request);
     assert_eq!(s.cleanup_n_requests, Some(100));
-    assert_eq!(s.permanent_session_lifetime, Duration::from_secs(7 * 86_400));
+    assert_eq!(
+        s.permanent_session_lifetime,
+        Duration::from_secs(7 * 86_400)
+    );
     assert_eq!(
         s.secret_key.as_ref().unwrap().expose(),
         "0123456789abcdef0123456789abcdef-main"
@@ -152,7 +173,11 @@ fn every_key_from_the_file() {
     check_non_default(&report.settings);
     let abs = std::path::absolute(&path).unwrap();
     for key in Key::ALL {
-        assert_eq!(report.provenance.origin(*key), &Origin::File(abs.clone()), "{key:?}");
+        assert_eq!(
+            report.provenance.origin(*key),
+            &Origin::File(abs.clone()),
+            "{key:?}"
+        );
         assert_eq!(report.provenance.key_name(*key), key.toml_name());
     }
     assert!(report.warnings.is_empty(), "{:?}", report.warnings);
@@ -160,7 +185,10 @@ fn every_key_from_the_file() {
 
 #[test]
 fn every_key_from_the_environment() {
-    let vars: Vec<(&str, &str)> = CASES.iter().map(|(k, _, env)| (k.env_name(), *env)).collect();
+    let vars: Vec<(&str, &str)> = CASES
+        .iter()
+        .map(|(k, _, env)| (k.env_name(), *env))
+        .collect();
     let report = report_env(&vars).unwrap();
     check_non_default(&report.settings);
     for key in Key::ALL {
@@ -187,7 +215,10 @@ fn defaults_are_the_documented_ones() {
     assert_eq!(s.serialization_format, SerializationFormat::MsgPack);
     assert!(s.refresh_each_request);
     assert_eq!(s.cleanup_n_requests, None);
-    assert_eq!(s.permanent_session_lifetime, Duration::from_secs(31 * 86_400));
+    assert_eq!(
+        s.permanent_session_lifetime,
+        Duration::from_secs(31 * 86_400)
+    );
     assert!(s.secret_key.is_none());
     assert!(s.secret_key_fallbacks.is_empty());
     assert_eq!(s.cookie.name, "session");
