@@ -525,3 +525,99 @@ mod tests {
         assert!(!text.contains("hunter2"), "{text}");
     }
 }
+
+#[cfg(test)]
+mod no_panic {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    /// Deterministic pseudo-random strings over an alphabet of the characters the parsers
+    /// care about, multi-byte ones included.
+    fn strings(count: usize) -> Vec<String> {
+        const ALPHABET: &[&str] = &[
+            "0",
+            "1",
+            "7",
+            "9",
+            "o",
+            "O",
+            "x",
+            ".",
+            ",",
+            ":",
+            "@",
+            "/",
+            "[",
+            "]",
+            "\"",
+            "'",
+            "=",
+            "&",
+            "?",
+            "#",
+            " ",
+            "\t",
+            "-",
+            "_",
+            "s",
+            "m",
+            "h",
+            "d",
+            "ms",
+            "é",
+            "字",
+            "💥",
+            "://",
+            "password=",
+            "redis",
+            "mongodb+srv",
+            "sqlite:",
+            "__Host-",
+            "{",
+            "}",
+            "\\",
+            "\u{0}",
+            "\n",
+            "true",
+            "none",
+            "e",
+            "inf",
+        ];
+        let mut state: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        (0..count)
+            .map(|_| {
+                let len = (next() % 12) as usize;
+                (0..len)
+                    .map(|_| ALPHABET[(next() % ALPHABET.len() as u64) as usize])
+                    .collect()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn arbitrary_env_values_and_toml_never_panic() {
+        let inputs = strings(400);
+        for text in &inputs {
+            let _ = crate::redact::redact_text(text);
+            let _ = crate::keys::suggest_toml_key(text);
+            let _ = crate::keys::near_miss_env(text);
+            for key in Key::ALL {
+                let _ = SettingsBuilder::new()
+                    .env_from([(key.env_name(), text.as_str())])
+                    .build();
+            }
+            let _ = SettingsBuilder::new()
+                .toml_str(text.as_str(), "fuzz")
+                .build();
+            let _ = SettingsBuilder::new()
+                .toml_str(format!("redis = \"{}\"", text.escape_default()), "fuzz")
+                .build();
+        }
+    }
+}

@@ -240,7 +240,7 @@ fn parse_bool(v: &Value) -> Result<bool, Bad> {
     }
 }
 
-/// An unsigned integer in `min..=max`; `what` describes it for the message.
+/// An unsigned integer in `min..=max`, from a TOML integer or a string of digits.
 fn parse_uint(v: &Value, min: u64, max: u64) -> Result<u64, Bad> {
     let expected = || Bad::new(format!("an integer from {min} to {max}"));
     let n = match v {
