@@ -33,9 +33,119 @@ apt_install() {
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 }
 
+# MongoDB: no mongod exists for this machine kind. SecantusDB (PyPI, a
+# MongoDB-wire server on WiredTiger; pre-release only, so pinned) runs in a venv
+# inside the build directory, in memory, on 127.0.0.1:27017. Slow to start
+# (about 10 s) and to serve: fine for tests, not for benchmarks.
+SECANTUSDB_VERSION=0.7.0b3
+mongodb_answers() {
+  "$1/bin/python" - <<'PY'
+import sys
+from pymongo import MongoClient
+try:
+    MongoClient("mongodb://127.0.0.1:27017", serverSelectionTimeoutMS=1000).admin.command("ping")
+except Exception:
+    sys.exit(1)
+PY
+}
+ensure_mongodb() {
+  local root state venv
+  root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+  state="${SESSION_TEST_STATE:-$root/target/test-services}"
+  venv="$state/venv-mongo"
+  mkdir -p "$state"
+  if ! "$venv/bin/python" -c 'import sys, importlib.metadata as m; sys.exit(m.version("secantusdb") != sys.argv[1])' \
+      "$SECANTUSDB_VERSION" 2>/dev/null; then
+    log "installing secantusdb==$SECANTUSDB_VERSION into $venv"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install -q --disable-pip-version-check "secantusdb==$SECANTUSDB_VERSION"
+  fi
+  if mongodb_answers "$venv"; then return 0; fi
+  if ! (exec 3<>/dev/tcp/127.0.0.1/27017) 2>/dev/null; then
+    log "starting secantusd-py on 127.0.0.1:27017 (log: $state/mongodb.log)"
+    (cd "$state" && nohup "$venv/bin/secantusd-py" --host 127.0.0.1 --port 27017 \
+      --storage-path :memory: >"$state/mongodb.log" 2>&1 </dev/null &)
+  fi
+  wait_for 60 mongodb_answers "$venv" || { tail -n 20 "$state/mongodb.log" >&2 || true; return 1; }
+}
+
+# --- Redis, memcached and a Redis Cluster (the redis and memcached backends) ---
+
+# True when something accepts TCP connections on 127.0.0.1:$1.
+port_open() {
+  (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+port_closed() { ! port_open "$1"; }
+
+redis_ping() {
+  [ "$(redis-cli -h 127.0.0.1 -p "$1" ping 2>/dev/null)" = "PONG" ]
+}
+
+# The shared Redis on 6379, which this machine kind starts before a session:
+# restarted with the kind's own command if it has stopped.
+ensure_redis() {
+  if redis_ping 6379; then return 0; fi
+  log "starting redis on 6379"
+  mkdir -p /var/lib/redis /var/log/redis
+  redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no \
+    --dir /var/lib/redis --logfile /var/log/redis/ci.log
+  wait_for 10 redis_ping 6379
+}
+
+# memcached on 11211, installed from Debian's packages where it is missing
+# (apt never starts services on this kind).
+ensure_memcached() {
+  apt_install memcached
+  if port_open 11211; then return 0; fi
+  log "starting memcached on 11211"
+  memcached -d -u memcache -l 127.0.0.1 -p 11211
+  wait_for 10 port_open 11211
+}
+
+REDIS_CLUSTER_PORTS=(7000 7001 7002)
+
+redis_cluster_ok() {
+  local port
+  for port in "${REDIS_CLUSTER_PORTS[@]}"; do
+    redis-cli -h 127.0.0.1 -p "$port" cluster info 2>/dev/null | grep -q '^cluster_state:ok' || return 1
+  done
+}
+
+# A 3-node Redis Cluster on 7000-7002 without replicas, keeping nothing on disk
+# but each node's nodes file. Left alone when every node says
+# cluster_state:ok; otherwise every node is stopped and the cluster is made
+# anew, each node in a fresh directory.
+ensure_redis_cluster() {
+  if redis_cluster_ok; then return 0; fi
+  local root dir port addrs=()
+  root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+  dir="${SESSION_TEST_STATE:-$root/target/test-services}/redis-cluster"
+  log "creating a Redis Cluster on ${REDIS_CLUSTER_PORTS[*]} (dirs under $dir)"
+  for port in "${REDIS_CLUSTER_PORTS[@]}"; do
+    if port_open "$port"; then
+      redis-cli -h 127.0.0.1 -p "$port" shutdown nosave >/dev/null 2>&1 || true
+      wait_for 10 port_closed "$port"
+    fi
+    rm -rf "${dir:?}/$port"
+    mkdir -p "$dir/$port"
+    redis-server --daemonize yes --bind 127.0.0.1 --port "$port" --save "" --appendonly no \
+      --dir "$dir/$port" --logfile "$dir/$port/redis.log" \
+      --cluster-enabled yes --cluster-config-file "nodes-$port.conf" --cluster-node-timeout 5000
+    addrs+=("127.0.0.1:$port")
+  done
+  for port in "${REDIS_CLUSTER_PORTS[@]}"; do
+    wait_for 10 redis_ping "$port"
+  done
+  redis-cli --cluster create "${addrs[@]}" --cluster-replicas 0 --cluster-yes >/dev/null
+  wait_for 30 redis_cluster_ok
+}
+
 ensure_all() {
   # Backends register here (see the functions above).
-  :
+  ensure_redis
+  ensure_memcached
+  ensure_redis_cluster
+  ensure_mongodb
 }
 
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then

@@ -37,7 +37,9 @@ fn read(visit: TypedSession<Visit>) -> String {
 
 #[handler]
 fn put_kv(Path(key): Path<String>, session: Session, body: String) -> poem::Result<StatusCode> {
-    session.insert(&key, &body).map_err(poem::error::InternalServerError)?;
+    session
+        .insert(&key, &body)
+        .map_err(poem::error::InternalServerError)?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -66,7 +68,9 @@ fn clear(session: Session) -> StatusCode {
 
 #[handler]
 fn regenerate(session: Session) -> poem::Result<StatusCode> {
-    session.regenerate().map_err(poem::error::InternalServerError)?;
+    session
+        .regenerate()
+        .map_err(poem::error::InternalServerError)?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -79,7 +83,9 @@ fn permanent(Path(flag): Path<bool>, session: Session) -> StatusCode {
 #[tokio::main]
 async fn main() {
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
         .init();
     let sessions = match SessionMiddleware::from_config().await {
         Ok(sessions) => sessions,
@@ -98,7 +104,10 @@ async fn main() {
         .at("/permanent/:flag", post(permanent))
         .with(sessions);
     let port = std::env::var("PORT").unwrap_or_else(|_| "8000".into());
-    if let Err(error) = Server::new(TcpListener::bind(format!("127.0.0.1:{port}"))).run(app).await {
+    if let Err(error) = Server::new(TcpListener::bind(format!("127.0.0.1:{port}")))
+        .run(app)
+        .await
+    {
         eprintln!("error: {error}");
         std::process::exit(1);
     }

@@ -21,8 +21,10 @@ struct FieldPlan<'a> {
     key: Option<String>,
     /// The name of the associated key constant (`KEY_<FIELD>`).
     constant: Ident,
-    /// The default, as a function value (`fn() -> T`).
+    /// The default, as a function value (`FnOnce() -> T`).
     default_fn: TokenStream,
+    /// The default, as an expression.
+    default_call: TokenStream,
     /// Whether the default is `Default::default()`.
     uses_default_trait: bool,
 }
@@ -99,14 +101,16 @@ pub(crate) fn derive(input: &DeriveInput) -> syn::Result<TokenStream> {
             }
         }
 
-        let (default_fn, uses_default_trait) = match attrs.default {
-            FieldDefault::Trait => (
-                quote_spanned!(ty.span()=> <#ty as ::core::default::Default>::default),
-                true,
-            ),
-            FieldDefault::Path(path) => (path.into_token_stream(), false),
+        // Spanned at the field type (or the `default` string), so a missing
+        // `Default` or a wrong return type is reported there.
+        let (default_fn, default_call, uses_default_trait) = match attrs.default {
+            FieldDefault::Trait => {
+                let call = quote_spanned!(ty.span()=> <#ty as ::core::default::Default>::default());
+                (quote_spanned!(ty.span()=> || #call), call, true)
+            }
+            FieldDefault::Path(path) => (path.to_token_stream(), quote!(#path()), false),
         };
-        plans.push(FieldPlan { ident, ty, key, constant, default_fn, uses_default_trait });
+        plans.push(FieldPlan { ident, ty, key, constant, default_fn, default_call, uses_default_trait });
     }
     errors.finish()?;
 
@@ -120,13 +124,18 @@ fn generate(input: &DeriveInput, krate: &Path, plans: &[FieldPlan<'_>]) -> Token
     let serde = quote!(#krate::__private::serde);
 
     // Bounds: every type parameter is owned and sendable (the trait's
-    // supertraits); each field type that mentions one must be serde-able, and
-    // Default where the default comes from that trait.
-    let params: Vec<&Ident> = input.generics.type_params().map(|p| &p.ident).collect();
+    // supertraits); each field type that mentions a type or const parameter
+    // must be serde-able, and Default where the default comes from that trait.
+    let type_params: Vec<&Ident> = input.generics.type_params().map(|p| &p.ident).collect();
+    let params: Vec<&Ident> = type_params
+        .iter()
+        .copied()
+        .chain(input.generics.const_params().map(|p| &p.ident))
+        .collect();
     let mut generics = input.generics.clone();
     if !params.is_empty() {
         let clause = generics.make_where_clause();
-        for param in &params {
+        for param in &type_params {
             clause
                 .predicates
                 .push(syn::parse_quote!(#param: ::core::marker::Send + 'static));
@@ -150,18 +159,18 @@ fn generate(input: &DeriveInput, krate: &Path, plans: &[FieldPlan<'_>]) -> Token
     let keys: Vec<&str> = keyed.iter().filter_map(|p| p.key.as_deref()).collect();
 
     let inits = plans.iter().map(|plan| {
-        let FieldPlan { ident, ty, default_fn, .. } = plan;
+        let FieldPlan { ident, ty, default_fn, default_call, .. } = plan;
         match &plan.key {
             Some(key) => quote! {
                 #ident: #krate::data::read_field::<#ty>(__session_map, #key, #default_fn)
             },
-            None => quote!(#ident: #default_fn()),
+            None => quote!(#ident: #default_call),
         }
     });
     let encodes = keyed.iter().map(|plan| {
-        let ident = plan.ident;
+        let (ident, ty) = (plan.ident, plan.ty);
         let key = plan.key.as_deref().unwrap_or_default();
-        quote!(#krate::data::encode_field(#key, &self.#ident)?)
+        quote!(#krate::data::encode_field::<#ty>(#key, &self.#ident)?)
     });
 
     let constants = keyed.iter().map(|plan| {
@@ -177,7 +186,7 @@ fn generate(input: &DeriveInput, krate: &Path, plans: &[FieldPlan<'_>]) -> Token
 
     quote! {
         #[automatically_derived]
-        #[allow(clippy::redundant_static_lifetimes)]
+        #[allow(clippy::redundant_closure, clippy::redundant_static_lifetimes)]
         impl #impl_generics #krate::SessionData for #name #ty_generics #where_clause {
             const KEYS: &'static [&'static str] = &[#(#keys),*];
 
@@ -202,7 +211,7 @@ fn generate(input: &DeriveInput, krate: &Path, plans: &[FieldPlan<'_>]) -> Token
     }
 }
 
-/// Whether `tokens` name one of the type parameters anywhere.
+/// Whether `tokens` name one of the generic parameters anywhere.
 fn mentions(tokens: TokenStream, params: &[&Ident]) -> bool {
     tokens.into_iter().any(|tree| match tree {
         TokenTree::Ident(ident) => params.iter().any(|p| **p == ident),

@@ -50,7 +50,10 @@ impl CookieWriter {
         if settings.partitioned {
             attributes.push_str("; Partitioned");
         }
-        Self { settings, attributes }
+        Self {
+            settings,
+            attributes,
+        }
     }
 
     /// The cookie name.
@@ -63,7 +66,9 @@ impl CookieWriter {
     pub fn session_cookie(&self, value: &str, lifetime: Option<Duration>) -> String {
         let mut out = format!("{}={}", self.settings.name, value);
         if let Some(lifetime) = lifetime {
-            let expires = SystemTime::now().checked_add(lifetime).unwrap_or(SystemTime::now());
+            let expires = SystemTime::now()
+                .checked_add(lifetime)
+                .unwrap_or(SystemTime::now());
             let _ = write!(out, "; Expires={}", http_date(expires));
         }
         out.push_str(&self.attributes);
@@ -83,7 +88,9 @@ impl CookieWriter {
 pub fn http_date(at: SystemTime) -> String {
     let t = OffsetDateTime::from(at);
     const DAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
-    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
     format!(
         "{}, {:02} {} {:04} {:02}:{:02}:{:02} GMT",
         DAYS[usize::from(t.weekday().number_days_from_monday())],
@@ -115,7 +122,8 @@ mod tests {
 
     #[test]
     fn finds_every_value_of_the_name() {
-        let found: Vec<_> = values_named("a=1; session=x; sessionx=y; session = \"z\"", "session").collect();
+        let found: Vec<_> =
+            values_named("a=1; session=x; sessionx=y; session = \"z\"", "session").collect();
         assert_eq!(found, ["x", "z"]);
         assert_eq!(values_named("garbage;;=;", "session").count(), 0);
     }
@@ -132,14 +140,21 @@ mod tests {
     #[test]
     fn persistent_cookie_has_expires_and_session_cookie_has_none() {
         let writer = CookieWriter::new(settings());
-        assert!(writer.session_cookie("v", Some(Duration::from_secs(60))).contains("; Expires="));
+        assert!(writer
+            .session_cookie("v", Some(Duration::from_secs(60)))
+            .contains("; Expires="));
         assert!(!writer.session_cookie("v", None).contains("Expires"));
-        assert!(writer.session_cookie("v", None).starts_with("session=v; Domain=example.com"));
+        assert!(writer
+            .session_cookie("v", None)
+            .starts_with("session=v; Domain=example.com"));
     }
 
     #[test]
     fn http_date_is_imf_fixdate() {
-        assert_eq!(http_date(SystemTime::UNIX_EPOCH), "Thu, 01 Jan 1970 00:00:00 GMT");
+        assert_eq!(
+            http_date(SystemTime::UNIX_EPOCH),
+            "Thu, 01 Jan 1970 00:00:00 GMT"
+        );
         assert_eq!(
             http_date(SystemTime::UNIX_EPOCH + Duration::from_secs(784_111_777)),
             "Sun, 06 Nov 1994 08:49:37 GMT"

@@ -35,7 +35,11 @@ pub trait SessionData: Sized + Send + 'static {
 
 /// Reads one field for generated code: the stored value, or `default()` when
 /// the key is missing or holds another type.
-pub fn read_field<F: DeserializeOwned>(map: &SessionMap, key: &str, default: impl FnOnce() -> F) -> F {
+pub fn read_field<F: DeserializeOwned>(
+    map: &SessionMap,
+    key: &str,
+    default: impl FnOnce() -> F,
+) -> F {
     match map.get::<F>(key) {
         Ok(Some(value)) => value,
         Ok(None) => default(),
@@ -48,7 +52,10 @@ pub fn read_field<F: DeserializeOwned>(map: &SessionMap, key: &str, default: imp
 
 /// Encodes one field for generated code; a value encoding to nil removes the
 /// key.
-pub fn encode_field<F: Serialize + ?Sized>(key: &str, value: &F) -> Result<Option<Vec<u8>>, ValueError> {
+pub fn encode_field<F: Serialize + ?Sized>(
+    key: &str,
+    value: &F,
+) -> Result<Option<Vec<u8>>, ValueError> {
     let raw = to_msgpack(key, value)?;
     Ok((raw != [MSGPACK_NIL]).then_some(raw))
 }
@@ -70,13 +77,18 @@ impl<T: SessionData> Typed<T> {
             session.record_error(error);
             Vec::new()
         });
-        Self { value, baseline, session }
+        Self {
+            value,
+            baseline,
+            session,
+        }
     }
 
     /// Writes changed fields into the session map now, rather than at drop.
     pub fn sync(&mut self) -> Result<(), ValueError> {
         let fields = self.value.to_fields()?;
-        self.session.write_fields(T::KEYS, &self.baseline, fields.clone());
+        self.session
+            .write_fields(T::KEYS, &self.baseline, fields.clone());
         self.baseline = fields;
         Ok(())
     }

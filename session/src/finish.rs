@@ -75,64 +75,161 @@ mod tests {
     use super::*;
 
     fn loaded() -> Facts {
-        Facts { loaded: true, ..Facts::default() }
+        Facts {
+            loaded: true,
+            ..Facts::default()
+        }
     }
 
     #[test]
     fn row_1_never_loaded_does_nothing() {
-        assert_eq!(plan(Facts { modified: true, ..Facts::default() }), Plan::Nothing);
+        assert_eq!(
+            plan(Facts {
+                modified: true,
+                ..Facts::default()
+            }),
+            Plan::Nothing
+        );
     }
 
     #[test]
     fn row_2_server_error_persists_nothing() {
-        assert_eq!(plan(Facts { server_error: true, modified: true, ..loaded() }), Plan::Nothing);
-        assert_eq!(plan(Facts { server_error: true, empty: true, record_existed: true, ..loaded() }), Plan::Nothing);
+        assert_eq!(
+            plan(Facts {
+                server_error: true,
+                modified: true,
+                ..loaded()
+            }),
+            Plan::Nothing
+        );
+        assert_eq!(
+            plan(Facts {
+                server_error: true,
+                empty: true,
+                record_existed: true,
+                ..loaded()
+            }),
+            Plan::Nothing
+        );
     }
 
     #[test]
     fn row_3_emptied_record_is_deleted() {
-        assert_eq!(plan(Facts { empty: true, record_existed: true, ..loaded() }), Plan::DeleteRecord);
         assert_eq!(
-            plan(Facts { empty: true, record_existed: true, regenerated: true, ..loaded() }),
+            plan(Facts {
+                empty: true,
+                record_existed: true,
+                ..loaded()
+            }),
+            Plan::DeleteRecord
+        );
+        assert_eq!(
+            plan(Facts {
+                empty: true,
+                record_existed: true,
+                regenerated: true,
+                ..loaded()
+            }),
             Plan::DeleteRecord
         );
     }
 
     #[test]
     fn row_4_stale_cookie_is_expired() {
-        assert_eq!(plan(Facts { empty: true, stale_cookie: true, ..loaded() }), Plan::ExpireCookie);
+        assert_eq!(
+            plan(Facts {
+                empty: true,
+                stale_cookie: true,
+                ..loaded()
+            }),
+            Plan::ExpireCookie
+        );
     }
 
     #[test]
     fn row_5_new_empty_session_does_nothing() {
-        assert_eq!(plan(Facts { empty: true, refresh_each_request: true, permanent: true, ..loaded() }), Plan::Nothing);
+        assert_eq!(
+            plan(Facts {
+                empty: true,
+                refresh_each_request: true,
+                permanent: true,
+                ..loaded()
+            }),
+            Plan::Nothing
+        );
     }
 
     #[test]
     fn row_6_regenerated_is_written_then_old_deleted() {
-        assert_eq!(plan(Facts { regenerated: true, modified: true, record_existed: true, ..loaded() }), Plan::SaveRegenerated);
+        assert_eq!(
+            plan(Facts {
+                regenerated: true,
+                modified: true,
+                record_existed: true,
+                ..loaded()
+            }),
+            Plan::SaveRegenerated
+        );
     }
 
     #[test]
     fn row_7_modified_is_written() {
-        assert_eq!(plan(Facts { modified: true, record_existed: true, ..loaded() }), Plan::Save);
-        assert_eq!(plan(Facts { modified: true, stale_cookie: true, ..loaded() }), Plan::Save);
+        assert_eq!(
+            plan(Facts {
+                modified: true,
+                record_existed: true,
+                ..loaded()
+            }),
+            Plan::Save
+        );
+        assert_eq!(
+            plan(Facts {
+                modified: true,
+                stale_cookie: true,
+                ..loaded()
+            }),
+            Plan::Save
+        );
     }
 
     #[test]
     fn row_8_fallback_key_resigns_without_a_write() {
-        assert_eq!(plan(Facts { verified_with_fallback: true, record_existed: true, ..loaded() }), Plan::CookieOnly);
+        assert_eq!(
+            plan(Facts {
+                verified_with_fallback: true,
+                record_existed: true,
+                ..loaded()
+            }),
+            Plan::CookieOnly
+        );
     }
 
     #[test]
     fn row_9_refresh_sends_a_cookie_only_when_permanent() {
-        let base = Facts { refresh_each_request: true, record_existed: true, ..loaded() };
-        assert_eq!(plan(Facts { permanent: true, ..base }), Plan::CookieOnly);
+        let base = Facts {
+            refresh_each_request: true,
+            record_existed: true,
+            ..loaded()
+        };
+        assert_eq!(
+            plan(Facts {
+                permanent: true,
+                ..base
+            }),
+            Plan::CookieOnly
+        );
         assert_eq!(plan(base), Plan::Nothing);
     }
 
     #[test]
     fn row_10_unmodified_without_refresh_does_nothing() {
-        assert_eq!(plan(Facts { record_existed: true, permanent: true, ..loaded() }), Plan::Nothing);
+        assert_eq!(
+            plan(Facts {
+                record_existed: true,
+                permanent: true,
+                ..loaded()
+            }),
+            Plan::Nothing
+        );
     }
 }

@@ -48,7 +48,10 @@ impl SessionManager {
     /// A manager over a store the app built itself.
     pub fn new(settings: Settings, store: Arc<dyn SessionStore>) -> Result<Self, BuildError> {
         let signer = if settings.use_signer {
-            let secret = settings.secret_key.as_ref().ok_or(BuildError::SignerWithoutSecret)?;
+            let secret = settings
+                .secret_key
+                .as_ref()
+                .ok_or(BuildError::SignerWithoutSecret)?;
             Some(Signer::new(
                 secret.expose(),
                 settings.secret_key_fallbacks.iter().map(|s| s.expose()),
@@ -58,7 +61,15 @@ impl SessionManager {
         };
         let codec = Codec::new(settings.serialization_format, settings.max_session_bytes);
         let cookies = CookieWriter::new(settings.cookie.clone());
-        Ok(Self { inner: Arc::new(ManagerInner { settings, store, signer, codec, cookies }) })
+        Ok(Self {
+            inner: Arc::new(ManagerInner {
+                settings,
+                store,
+                signer,
+                codec,
+                cookies,
+            }),
+        })
     }
 
     /// The settings in force.
@@ -82,7 +93,10 @@ impl SessionManager {
     pub fn open<'a>(&self, cookie_headers: impl IntoIterator<Item = &'a str>) -> RequestSession {
         let name = self.cookie_name();
         let mut found = CookieFound::Absent;
-        for value in cookie_headers.into_iter().flat_map(|h| values_named(h, name)) {
+        for value in cookie_headers
+            .into_iter()
+            .flat_map(|h| values_named(h, name))
+        {
             match self.verify(value) {
                 Some(valid) => {
                     found = valid;
@@ -120,9 +134,13 @@ impl SessionManager {
     /// Reads a session by sid, outside a request (admin tools, websockets).
     /// `Ok(None)` when it is missing or cannot be decoded.
     pub async fn load_by_id(&self, sid: &str) -> Result<Option<SessionMap>, LoadError> {
-        let Some(id) = SessionId::parse(sid) else { return Ok(None) };
+        let Some(id) = SessionId::parse(sid) else {
+            return Ok(None);
+        };
         let raw = self.inner.store.load(&self.store_key(&id)).await?;
-        Ok(raw.and_then(|raw| self.decode_logged(&id, &raw).ok()).map(|(map, _)| map))
+        Ok(raw
+            .and_then(|raw| self.decode_logged(&id, &raw).ok())
+            .map(|(map, _)| map))
     }
 
     /// Deletes a session by sid, outside a request (log a user out everywhere).
@@ -136,20 +154,69 @@ impl SessionManager {
     /// Moves a stored session to a new sid, outside a request; the new sid, or
     /// `None` when there was no such session. The new record is written before
     /// the old one is deleted.
-    pub async fn regenerate_by_id(&self, sid: &str) -> Result<Option<SessionId>, crate::errors::FinishError> {
-        let Some(old) = SessionId::parse(sid) else { return Ok(None) };
+    pub async fn regenerate_by_id(
+        &self,
+        sid: &str,
+    ) -> Result<Option<SessionId>, crate::errors::FinishError> {
+        let Some(old) = SessionId::parse(sid) else {
+            return Ok(None);
+        };
         let old_key = self.store_key(&old);
-        let Some(raw) = self.inner.store.load(&old_key).await? else { return Ok(None) };
-        let new = SessionId::generate(self.inner.settings.id_length.get())
-            .map_err(|e| crate::errors::FinishError::Store(StoreError::failed("session", "regenerate", e)))?;
+        let Some(raw) = self.inner.store.load(&old_key).await? else {
+            return Ok(None);
+        };
+        let new = SessionId::generate(self.inner.settings.id_length.get()).map_err(|e| {
+            crate::errors::FinishError::Store(StoreError::failed("session", "regenerate", e))
+        })?;
         let ttl = self.inner.settings.permanent_session_lifetime;
-        self.inner.store.save(&self.store_key(&new), &raw, ttl, store::SaveHint::New).await?;
+        self.inner
+            .store
+            .save(&self.store_key(&new), &raw, ttl, store::SaveHint::New)
+            .await?;
         self.inner.store.delete(&old_key).await?;
         Ok(Some(new))
     }
 
+    /// Stores `map` as a new session, outside a request, and returns the cookie
+    /// value that names it (signed when `use_signer` is on): for test fixtures,
+    /// and for tools that hand a browser a session made elsewhere. Like a new
+    /// session of a request, it is permanent when `permanent` is on, unless
+    /// `map` sets `_permanent` itself. One store write, with the lifetime as
+    /// its TTL.
+    pub async fn create(&self, map: &SessionMap) -> Result<String, crate::errors::FinishError> {
+        let mut map = map.clone();
+        if self.inner.settings.permanent && !map.contains_key(crate::map::PERMANENT_KEY) {
+            map.set_permanent(true);
+        }
+        let bytes = self.inner.codec.encode(&map)?;
+        let id = SessionId::generate(self.inner.settings.id_length.get()).map_err(|e| {
+            crate::errors::FinishError::Store(StoreError::failed("session", "create", e))
+        })?;
+        let ttl = self.inner.settings.permanent_session_lifetime;
+        self.inner
+            .store
+            .save(&self.store_key(&id), &bytes, ttl, store::SaveHint::New)
+            .await?;
+        Ok(self.cookie_value(&id))
+    }
+
+    /// Reads the session a cookie value names, outside a request: the
+    /// signature is checked when `use_signer` is on, then one store read that
+    /// does not slide the expiry. `Ok(None)` when the value is invalid or
+    /// badly signed, or the session is missing or cannot be decoded.
+    pub async fn load_by_cookie(&self, value: &str) -> Result<Option<SessionMap>, LoadError> {
+        match self.verify(value) {
+            Some(CookieFound::Valid { id, .. }) => self.load_by_id(id.expose()).await,
+            _ => Ok(None),
+        }
+    }
+
     /// Decodes a stored value, logging (without data or raw sid) when it cannot.
-    pub(crate) fn decode_logged(&self, id: &SessionId, raw: &[u8]) -> Result<(SessionMap, crate::codec::Decoded), DecodeError> {
+    pub(crate) fn decode_logged(
+        &self,
+        id: &SessionId,
+        raw: &[u8],
+    ) -> Result<(SessionMap, crate::codec::Decoded), DecodeError> {
         self.inner.codec.decode(raw).inspect_err(|error| {
             tracing::warn!(
                 session = %id,
@@ -158,5 +225,83 @@ impl SessionManager {
                 "stored session cannot be decoded; starting a fresh session"
             );
         })
+    }
+}
+
+#[cfg(all(test, feature = "memory"))]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::store::memory::MemoryStore;
+    use session_config::Secret;
+
+    fn manager(settings: Settings) -> SessionManager {
+        SessionManager::new(settings, Arc::new(MemoryStore::new())).unwrap()
+    }
+
+    #[tokio::test]
+    async fn create_stores_a_session_that_a_request_loads() {
+        let manager = manager(Settings::default());
+        let mut map = SessionMap::new();
+        map.insert("user", "ada").unwrap();
+        let value = manager.create(&map).await.unwrap();
+        assert!(
+            SessionId::parse(&value).is_some(),
+            "an unsigned cookie value is the sid"
+        );
+
+        let request = manager.open([format!("session={value}").as_str()]);
+        let session = request.load().await.unwrap();
+        assert_eq!(
+            session.get::<String>("user").unwrap().as_deref(),
+            Some("ada")
+        );
+        assert!(
+            session.is_permanent(),
+            "permanent by default, like a new session"
+        );
+
+        let read = manager.load_by_cookie(&value).await.unwrap().unwrap();
+        assert_eq!(read.get::<String>("user").unwrap().as_deref(), Some("ada"));
+        assert!(manager.load_by_cookie("garbage!!").await.unwrap().is_none());
+        assert!(
+            manager
+                .load_by_cookie(&"A".repeat(43))
+                .await
+                .unwrap()
+                .is_none(),
+            "missing"
+        );
+    }
+
+    #[tokio::test]
+    async fn create_keeps_an_explicit_permanent_flag() {
+        let manager = manager(Settings::default());
+        let mut map = SessionMap::new();
+        map.set_permanent(false);
+        let value = manager.create(&map).await.unwrap();
+        assert!(!manager
+            .load_by_cookie(&value)
+            .await
+            .unwrap()
+            .unwrap()
+            .is_permanent());
+    }
+
+    #[tokio::test]
+    async fn create_signs_and_load_by_cookie_verifies_when_the_signer_is_on() {
+        let mut settings = Settings::default();
+        settings.use_signer = true;
+        settings.secret_key = Some(Secret::new("a-test-secret-that-is-long-enough-0123"));
+        let manager = manager(settings);
+        let value = manager.create(&SessionMap::new()).await.unwrap();
+        let (sid, _) = value.rsplit_once('.').unwrap();
+        assert!(manager.load_by_cookie(&value).await.unwrap().is_some());
+        assert!(
+            manager.load_by_cookie(sid).await.unwrap().is_none(),
+            "unsigned is refused"
+        );
+        let forged = format!("{sid}.AAAAAAAAAAAAAAAAAAAAAAAAAAA");
+        assert!(manager.load_by_cookie(&forged).await.unwrap().is_none());
     }
 }

@@ -44,7 +44,11 @@ impl SessionMap {
     }
 
     /// Serializes `value` and stores it under `key`.
-    pub fn insert<T: Serialize + ?Sized>(&mut self, key: &str, value: &T) -> Result<(), ValueError> {
+    pub fn insert<T: Serialize + ?Sized>(
+        &mut self,
+        key: &str,
+        value: &T,
+    ) -> Result<(), ValueError> {
         let raw = to_msgpack(key, value)?;
         self.insert_raw(key.to_owned(), raw);
         Ok(())
@@ -101,7 +105,11 @@ impl SessionMap {
 
     /// Sets `_permanent`, as Flask's `session.permanent = value` does.
     pub fn set_permanent(&mut self, permanent: bool) {
-        let raw = if permanent { MSGPACK_TRUE } else { MSGPACK_FALSE };
+        let raw = if permanent {
+            MSGPACK_TRUE
+        } else {
+            MSGPACK_FALSE
+        };
         self.entries.insert(PERMANENT_KEY.to_owned(), vec![raw]);
     }
 }

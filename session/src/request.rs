@@ -50,7 +50,13 @@ struct RequestInner {
 
 impl RequestSession {
     pub(crate) fn new(manager: SessionManager, cookie: CookieFound) -> Self {
-        Self { inner: Arc::new(RequestInner { manager, cookie, loaded: OnceCell::new() }) }
+        Self {
+            inner: Arc::new(RequestInner {
+                manager,
+                cookie,
+                loaded: OnceCell::new(),
+            }),
+        }
     }
 
     /// The manager this request belongs to.
@@ -61,7 +67,11 @@ impl RequestSession {
     /// Step 2: loads the session with one store read, the first time it is
     /// asked for; later calls share the same map.
     pub async fn load(&self) -> Result<Session, LoadError> {
-        self.inner.loaded.get_or_try_init(|| self.load_from_store()).await.cloned()
+        self.inner
+            .loaded
+            .get_or_try_init(|| self.load_from_store())
+            .await
+            .cloned()
     }
 
     /// Whether a guard or extractor has loaded the session.
@@ -81,7 +91,9 @@ impl RequestSession {
         let key = manager.store_key(&id);
         let store = &manager.inner.store;
         let raw = if settings.refresh_each_request {
-            store.load_and_touch(&key, settings.permanent_session_lifetime).await?
+            store
+                .load_and_touch(&key, settings.permanent_session_lifetime)
+                .await?
         } else {
             store.load(&key).await?
         };
@@ -144,7 +156,10 @@ impl RequestSession {
         };
         let manager = &self.inner.manager;
         let settings = manager.settings();
-        let outcome_vary = FinishOutcome { set_cookie: None, vary_cookie: true };
+        let outcome_vary = FinishOutcome {
+            set_cookie: None,
+            vary_cookie: true,
+        };
 
         // Take what finish needs and release the lock before any await.
         let (facts, encoded, id, stored_id) = {
@@ -154,8 +169,14 @@ impl RequestSession {
             }
             let server_error = status >= 500;
             let empty = state.map.is_empty();
-            let needs_encoding = !server_error && !empty && (state.touched || matches!(state.baseline, Baseline::New));
-            let encoded = if needs_encoding { Some(manager.inner.codec.encode(&state.map)?) } else { None };
+            let needs_encoding = !server_error
+                && !empty
+                && (state.touched || matches!(state.baseline, Baseline::New));
+            let encoded = if needs_encoding {
+                Some(manager.inner.codec.encode(&state.map)?)
+            } else {
+                None
+            };
             let modified = match (&encoded, &state.baseline) {
                 (None, _) => false,
                 (Some(_), Baseline::New | Baseline::Unencodable) => true,
@@ -197,7 +218,9 @@ impl RequestSession {
                     Some(bytes) => bytes,
                     None => manager.inner.codec.encode(&session.lock().map)?,
                 };
-                store.save(&manager.store_key(&id), &bytes, ttl, SaveHint::New).await?;
+                store
+                    .save(&manager.store_key(&id), &bytes, ttl, SaveHint::New)
+                    .await?;
                 if let Some(old) = &stored_id {
                     store.delete(&manager.store_key(old)).await?;
                 }
@@ -205,27 +228,40 @@ impl RequestSession {
             }
             Plan::Save => {
                 let bytes = encoded.unwrap_or_default();
-                let hint = if stored_id.is_some() { SaveHint::Existing } else { SaveHint::New };
-                store.save(&manager.store_key(&id), &bytes, ttl, hint).await?;
+                let hint = if stored_id.is_some() {
+                    SaveHint::Existing
+                } else {
+                    SaveHint::New
+                };
+                store
+                    .save(&manager.store_key(&id), &bytes, ttl, hint)
+                    .await?;
                 session_cookie()
             }
             Plan::CookieOnly => session_cookie(),
         };
         self.maybe_cleanup();
-        Ok(FinishOutcome { set_cookie, ..outcome_vary })
+        Ok(FinishOutcome {
+            set_cookie,
+            ..outcome_vary
+        })
     }
 
     /// `SESSION_CLEANUP_N_REQUESTS`: about one request in N+1 starts a cleanup
     /// pass, off the request's critical path.
     fn maybe_cleanup(&self) {
-        let Some(n) = self.inner.manager.settings().cleanup_n_requests else { return };
+        let Some(n) = self.inner.manager.settings().cleanup_n_requests else {
+            return;
+        };
         if rand::random_range(0..=n) != 0 {
             return;
         }
         let store = self.inner.manager.inner.store.clone();
         tokio::spawn(async move {
             match store.cleanup().await {
-                Ok(removed) => tracing::debug!(removed, backend = store.backend(), "session cleanup pass"),
+                Ok(removed) => {
+                    tracing::debug!(removed, backend = store.backend(), "session cleanup pass")
+                }
                 Err(error) => tracing::warn!(%error, "session cleanup pass failed"),
             }
         });

@@ -59,13 +59,18 @@ pub struct Session {
 
 impl Session {
     pub(crate) fn new(state: SessionState, id_bytes: usize) -> Self {
-        Self { state: Arc::new(Mutex::new(state)), id_bytes }
+        Self {
+            state: Arc::new(Mutex::new(state)),
+            id_bytes,
+        }
     }
 
     pub(crate) fn lock(&self) -> MutexGuard<'_, SessionState> {
         // Every mutation below completes under the lock, so a panic elsewhere
         // cannot leave the map half-changed: the data stays usable.
-        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// The value under `key`; `Ok(None)` when absent, an error when it does not
@@ -160,7 +165,12 @@ impl Session {
     /// Applies the changed fields of a typed view: only keys whose encoding
     /// differs from `before` are written, so a value `T` could not read is never
     /// overwritten just because it was read.
-    pub(crate) fn write_fields(&self, keys: &[&str], before: &[Option<Vec<u8>>], after: Vec<Option<Vec<u8>>>) {
+    pub(crate) fn write_fields(
+        &self,
+        keys: &[&str],
+        before: &[Option<Vec<u8>>],
+        after: Vec<Option<Vec<u8>>>,
+    ) {
         let mut state = self.lock();
         for ((key, old), new) in keys.iter().zip(before).zip(after) {
             if *old == new {

@@ -160,7 +160,8 @@ impl Timestamp {
 impl Serialize for Timestamp {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let payload = Bytes(self.to_ext_payload());
-        serializer.serialize_newtype_struct(rmpv::MSGPACK_EXT_STRUCT_NAME, &(TIMESTAMP_EXT, payload))
+        serializer
+            .serialize_newtype_struct(rmpv::MSGPACK_EXT_STRUCT_NAME, &(TIMESTAMP_EXT, payload))
     }
 }
 
@@ -177,10 +178,15 @@ impl<'de> Deserialize<'de> for Timestamp {
                     .map(Timestamp)
                     .map_err(|e| E::custom(format!("not RFC 3339: {e}")))
             }
-            fn visit_newtype_struct<D: Deserializer<'de>>(self, d: D) -> Result<Timestamp, D::Error> {
+            fn visit_newtype_struct<D: Deserializer<'de>>(
+                self,
+                d: D,
+            ) -> Result<Timestamp, D::Error> {
                 let (tag, payload): (i8, Bytes) = Deserialize::deserialize(d)?;
                 if tag != TIMESTAMP_EXT {
-                    return Err(de::Error::custom(format!("ext type {tag} is not a timestamp")));
+                    return Err(de::Error::custom(format!(
+                        "ext type {tag} is not a timestamp"
+                    )));
                 }
                 Timestamp::from_ext_payload(&payload.0)
                     .ok_or_else(|| de::Error::custom("malformed msgpack timestamp"))
@@ -199,7 +205,10 @@ mod tests {
     fn bytes_are_msgpack_bin() {
         let raw = to_msgpack("b", &Bytes(vec![0, 1, 0xfe, 0xff])).unwrap();
         assert_eq!(raw, [0xc4, 4, 0, 1, 0xfe, 0xff]);
-        assert_eq!(from_msgpack::<Bytes>("b", &raw).unwrap().0, [0, 1, 0xfe, 0xff]);
+        assert_eq!(
+            from_msgpack::<Bytes>("b", &raw).unwrap().0,
+            [0, 1, 0xfe, 0xff]
+        );
     }
 
     #[test]
@@ -218,7 +227,8 @@ mod tests {
             let raw = to_msgpack("t", &ts).unwrap();
             assert_eq!(from_msgpack::<Timestamp>("t", &raw).unwrap(), ts);
         }
-        let parsed: Timestamp = from_msgpack("t", &to_msgpack("t", "2026-11-25T12:30:45Z").unwrap()).unwrap();
+        let parsed: Timestamp =
+            from_msgpack("t", &to_msgpack("t", "2026-11-25T12:30:45Z").unwrap()).unwrap();
         assert_eq!(parsed.to_rfc3339(), "2026-11-25T12:30:45Z");
     }
 }

@@ -43,11 +43,21 @@ impl SessionStore for Counting {
         self.loads.fetch_add(1, Ordering::SeqCst);
         self.inner.load(key).await
     }
-    async fn load_and_touch(&self, key: &str, ttl: Duration) -> Result<Option<Vec<u8>>, StoreError> {
+    async fn load_and_touch(
+        &self,
+        key: &str,
+        ttl: Duration,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
         self.loads.fetch_add(1, Ordering::SeqCst);
         self.inner.load_and_touch(key, ttl).await
     }
-    async fn save(&self, key: &str, value: &[u8], ttl: Duration, hint: SaveHint) -> Result<(), StoreError> {
+    async fn save(
+        &self,
+        key: &str,
+        value: &[u8],
+        ttl: Duration,
+        hint: SaveHint,
+    ) -> Result<(), StoreError> {
         self.saves.fetch_add(1, Ordering::SeqCst);
         self.inner.save(key, value, ttl, hint).await
     }
@@ -67,9 +77,10 @@ struct Harness {
 }
 
 fn settings() -> Settings {
-    let mut settings = Settings::default();
-    settings.session_type = SessionType::Memory;
-    settings
+    Settings {
+        session_type: SessionType::Memory,
+        ..Settings::default()
+    }
 }
 
 fn harness_with(settings: Settings) -> Harness {
@@ -91,7 +102,12 @@ impl Harness {
     /// A stored session holding `count = 1`; returns its cookie pair.
     async fn seeded(&self) -> String {
         let request = self.manager.open([]);
-        request.load().await.unwrap().insert("count", &1u32).unwrap();
+        request
+            .load()
+            .await
+            .unwrap()
+            .insert("count", &1u32)
+            .unwrap();
         let outcome = request.finish(200).await.unwrap();
         self.store.reset();
         pair(&outcome.set_cookie.unwrap())
@@ -120,12 +136,22 @@ async fn row_2_a_5xx_response_persists_nothing() {
     let h = harness();
     let cookie = h.seeded().await;
     let request = h.manager.open([cookie.as_str()]);
-    request.load().await.unwrap().insert("count", &2u32).unwrap();
+    request
+        .load()
+        .await
+        .unwrap()
+        .insert("count", &2u32)
+        .unwrap();
     let outcome = request.finish(500).await.unwrap();
     assert_eq!(outcome.set_cookie, None);
     assert!(outcome.vary_cookie);
     assert_eq!(h.store.counts(), [1, 0, 0, 0]);
-    let check = h.manager.load_by_id(&h.key_of(&cookie)["session:".len()..]).await.unwrap().unwrap();
+    let check = h
+        .manager
+        .load_by_id(&h.key_of(&cookie)["session:".len()..])
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(check.get::<u32>("count").unwrap(), Some(1));
 }
 
@@ -161,7 +187,10 @@ async fn row_4_a_stale_or_invalid_cookie_gets_a_deletion_cookie_and_no_write() {
         let session = request.load().await.unwrap();
         assert!(session.is_empty());
         let outcome = request.finish(200).await.unwrap();
-        assert!(outcome.set_cookie.unwrap().contains("Max-Age=0"), "{cookie}");
+        assert!(
+            outcome.set_cookie.unwrap().contains("Max-Age=0"),
+            "{cookie}"
+        );
     }
     // Only the well-shaped sid reached the store.
     assert_eq!(h.store.counts(), [1, 0, 0, 0]);
@@ -205,7 +234,12 @@ async fn row_7_a_modified_session_is_written_once() {
     let h = harness();
     let cookie = h.seeded().await;
     let request = h.manager.open([cookie.as_str()]);
-    request.load().await.unwrap().insert("count", &2u32).unwrap();
+    request
+        .load()
+        .await
+        .unwrap()
+        .insert("count", &2u32)
+        .unwrap();
     let set = request.finish(200).await.unwrap().set_cookie.unwrap();
     assert!(set.contains("Expires="), "permanent by default");
     assert_eq!(pair(&set), cookie, "same sid");
@@ -217,7 +251,12 @@ async fn row_7_writing_an_equal_value_is_not_a_modification() {
     let h = harness();
     let cookie = h.seeded().await;
     let request = h.manager.open([cookie.as_str()]);
-    request.load().await.unwrap().insert("count", &1u32).unwrap();
+    request
+        .load()
+        .await
+        .unwrap()
+        .insert("count", &1u32)
+        .unwrap();
     request.finish(200).await.unwrap();
     assert_eq!(h.store.counts(), [1, 0, 0, 0]);
 }
@@ -252,10 +291,23 @@ async fn row_8_a_fallback_key_re_signs_without_a_write() {
 
     let after = SessionManager::new(rotated, store.clone()).unwrap();
     let request = after.open([old_cookie.as_str()]);
-    assert_eq!(request.load().await.unwrap().get::<String>("k").unwrap().as_deref(), Some("v"));
+    assert_eq!(
+        request
+            .load()
+            .await
+            .unwrap()
+            .get::<String>("k")
+            .unwrap()
+            .as_deref(),
+        Some("v")
+    );
     let new_cookie = pair(&request.finish(200).await.unwrap().set_cookie.unwrap());
     assert_ne!(new_cookie, old_cookie, "re-signed with the current key");
-    assert_eq!(new_cookie.split('.').next(), old_cookie.split('.').next(), "same sid");
+    assert_eq!(
+        new_cookie.split('.').next(),
+        old_cookie.split('.').next(),
+        "same sid"
+    );
     assert_eq!(store.counts(), [1, 0, 0, 0], "no write");
 }
 
@@ -267,7 +319,11 @@ async fn row_9_refresh_touches_in_the_load_and_sends_a_cookie_if_permanent() {
     request.load().await.unwrap().get::<u32>("count").unwrap();
     let set = request.finish(200).await.unwrap().set_cookie.unwrap();
     assert!(set.contains("Expires="));
-    assert_eq!(h.store.counts(), [1, 0, 0, 0], "one round trip: load_and_touch");
+    assert_eq!(
+        h.store.counts(),
+        [1, 0, 0, 0],
+        "one round trip: load_and_touch"
+    );
 }
 
 #[tokio::test]
@@ -313,7 +369,10 @@ async fn the_first_valid_of_several_cookies_wins() {
     let cookie = h.seeded().await;
     let header = format!("session=garbage; {cookie}; session={}", "B".repeat(43));
     let request = h.manager.open([header.as_str()]);
-    assert_eq!(request.load().await.unwrap().get::<u32>("count").unwrap(), Some(1));
+    assert_eq!(
+        request.load().await.unwrap().get::<u32>("count").unwrap(),
+        Some(1)
+    );
 }
 
 #[tokio::test]
@@ -321,12 +380,24 @@ async fn an_undecodable_record_gives_a_fresh_session_without_a_deletion_cookie()
     let h = harness();
     let sid = "C".repeat(43);
     // A legacy Flask-Session pickle.
-    h.store.inner.save(&format!("session:{sid}"), &[0x80, 0x04, 0x95, 0x00], Duration::from_secs(60), SaveHint::New).await.unwrap();
+    h.store
+        .inner
+        .save(
+            &format!("session:{sid}"),
+            &[0x80, 0x04, 0x95, 0x00],
+            Duration::from_secs(60),
+            SaveHint::New,
+        )
+        .await
+        .unwrap();
     let cookie = format!("session={sid}");
     let request = h.manager.open([cookie.as_str()]);
     assert!(request.load().await.unwrap().is_empty());
     assert_eq!(request.finish(200).await.unwrap().set_cookie, None);
-    assert!(h.store.inner.get_raw(&format!("session:{sid}")).is_some(), "another app's record is left alone");
+    assert!(
+        h.store.inner.get_raw(&format!("session:{sid}")).is_some(),
+        "another app's record is left alone"
+    );
 }
 
 #[tokio::test]
@@ -335,7 +406,12 @@ async fn a_too_large_session_is_a_typed_error_not_a_truncation() {
     s.max_session_bytes = 64;
     let h = harness_with(s);
     let request = h.manager.open([]);
-    request.load().await.unwrap().insert("big", &"x".repeat(100)).unwrap();
+    request
+        .load()
+        .await
+        .unwrap()
+        .insert("big", &"x".repeat(100))
+        .unwrap();
     let error = request.finish(200).await.unwrap_err();
     assert_eq!(error.status(), 500);
     assert!(error.to_string().contains("SESSION_MAX_SESSION_BYTES"));
@@ -344,12 +420,18 @@ async fn a_too_large_session_is_a_typed_error_not_a_truncation() {
 
 #[tokio::test]
 async fn the_null_store_reads_empty_and_refuses_writes_naming_session_type() {
-    let manager = SessionManager::from_settings(Settings::default()).await.unwrap();
+    let manager = SessionManager::from_settings(Settings::default())
+        .await
+        .unwrap();
     let request = manager.open([]);
     request.load().await.unwrap().insert("k", "v").unwrap();
     let error = request.finish(200).await.unwrap_err();
     assert_eq!(error.status(), 500);
-    assert!(error.public_message().contains("SESSION_TYPE"), "{}", error.public_message());
+    assert!(
+        error.public_message().contains("SESSION_TYPE"),
+        "{}",
+        error.public_message()
+    );
 }
 
 #[tokio::test]
@@ -358,7 +440,11 @@ async fn foreign_keys_survive_a_rewrite_byte_for_byte() {
     let fixture = include_bytes!("fixtures/flask_keys.msgpack");
     let sid = "D".repeat(43);
     let key = format!("session:{sid}");
-    h.store.inner.save(&key, fixture, Duration::from_secs(60), SaveHint::New).await.unwrap();
+    h.store
+        .inner
+        .save(&key, fixture, Duration::from_secs(60), SaveHint::New)
+        .await
+        .unwrap();
     let cookie = format!("session={sid}");
     let request = h.manager.open([cookie.as_str()]);
     request.load().await.unwrap().insert("rust", &1u8).unwrap();
@@ -382,5 +468,10 @@ async fn by_id_operations_work_outside_a_request() {
     assert!(h.manager.load_by_id(&sid).await.unwrap().is_none());
     h.manager.delete_by_id(new.expose()).await.unwrap();
     assert!(h.manager.load_by_id(new.expose()).await.unwrap().is_none());
-    assert!(h.manager.load_by_id("../etc/passwd").await.unwrap().is_none());
+    assert!(h
+        .manager
+        .load_by_id("../etc/passwd")
+        .await
+        .unwrap()
+        .is_none());
 }

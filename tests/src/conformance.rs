@@ -73,7 +73,9 @@ pub fn read_refreshes_only_the_cookie(framework: Framework, backend: &dyn Backen
     let sid = client.session_value().map(str::to_owned);
     let response = client.get("/read");
     assert_eq!(response.body, "1");
-    let cookie = response.session_cookie().expect("a permanent session's cookie is refreshed");
+    let cookie = response
+        .session_cookie()
+        .expect("a permanent session's cookie is refreshed");
     assert!(cookie.contains("Expires="));
     assert_eq!(client.session_value().map(str::to_owned), sid, "same sid");
 
@@ -142,12 +144,18 @@ pub fn bad_cookies_get_a_fresh_session(framework: Framework, backend: &dyn Backe
         assert_eq!(response.status, 200, "cookie {bad:?}");
         assert_eq!(response.body, "0");
         if !bad.is_empty() {
-            let deletion = response.session_cookie().expect("a deletion cookie for a stale cookie");
+            let deletion = response
+                .session_cookie()
+                .expect("a deletion cookie for a stale cookie");
             assert!(deletion.contains("Max-Age=0"), "{deletion}");
         }
         client.cookie = Some(format!("session={bad}"));
         assert_eq!(client.get("/incr").body, "1");
-        assert_ne!(client.session_value(), Some(bad), "a client-chosen sid was adopted");
+        assert_ne!(
+            client.session_value(),
+            Some(bad),
+            "a client-chosen sid was adopted"
+        );
     }
 }
 
@@ -159,7 +167,11 @@ pub fn kv_routes_store_and_delete_values(framework: Framework, backend: &dyn Bac
     assert_eq!(client.put("/kv/name", "Ada Lovelace").status, 204);
     assert_eq!(client.get("/kv/name").body, "Ada Lovelace");
     client.get("/incr");
-    assert_eq!(client.get("/kv/count").body, "1", "non-strings come back as JSON text");
+    assert_eq!(
+        client.get("/kv/count").body,
+        "1",
+        "non-strings come back as JSON text"
+    );
     assert_eq!(client.delete("/kv/name").status, 204);
     assert_eq!(client.get("/kv/name").status, 404);
 }
@@ -170,10 +182,19 @@ pub fn permanent_flag_controls_expires(framework: Framework, backend: &dyn Backe
     let mut client = app.client();
     client.get("/incr");
     let response = client.post("/permanent/false");
-    let cookie = response.session_cookie().expect("changing the flag rewrites");
+    let cookie = response
+        .session_cookie()
+        .expect("changing the flag rewrites");
     assert!(!cookie.contains("Expires"), "{cookie}");
-    assert!(client.get("/read").session_cookie().is_none(), "non-permanent: no refresh cookie");
-    let cookie = client.post("/permanent/true").session_cookie().unwrap().to_owned();
+    assert!(
+        client.get("/read").session_cookie().is_none(),
+        "non-permanent: no refresh cookie"
+    );
+    let cookie = client
+        .post("/permanent/true")
+        .session_cookie()
+        .unwrap()
+        .to_owned();
     assert!(cookie.contains("Expires="));
     assert_eq!(client.get("/read").body, "1");
 }

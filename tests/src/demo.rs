@@ -40,7 +40,11 @@ pub fn example_path(name: &str) -> PathBuf {
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 impl DemoApp {
@@ -55,7 +59,11 @@ impl DemoApp {
 
     /// Like [`DemoApp::start`], but returns what the process printed if it exits
     /// before answering.
-    pub fn try_start(framework: Framework, session_toml: &str, env: &[(&str, &str)]) -> Result<Self, String> {
+    pub fn try_start(
+        framework: Framework,
+        session_toml: &str,
+        env: &[(&str, &str)],
+    ) -> Result<Self, String> {
         let binary = example_path(framework.example());
         assert!(
             binary.exists(),
@@ -99,7 +107,11 @@ impl DemoApp {
     }
 
     /// Runs the demo expecting it to refuse to start; returns its exit output.
-    pub fn expect_startup_failure(framework: Framework, session_toml: &str, env: &[(&str, &str)]) -> String {
+    pub fn expect_startup_failure(
+        framework: Framework,
+        session_toml: &str,
+        env: &[(&str, &str)],
+    ) -> String {
         match Self::try_start(framework, session_toml, env) {
             Ok(_) => panic!("the {framework:?} demo started with an invalid configuration"),
             Err(output) => output,

@@ -19,7 +19,11 @@ pub struct Response {
 impl Response {
     /// Every value of a header.
     pub fn header_all(&self, name: &str) -> Vec<&str> {
-        self.headers.iter().filter(|(k, _)| k == name).map(|(_, v)| v.as_str()).collect()
+        self.headers
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .collect()
     }
 
     /// The first value of a header.
@@ -29,12 +33,17 @@ impl Response {
 
     /// The `Set-Cookie` for `session`, if any.
     pub fn session_cookie(&self) -> Option<&str> {
-        self.header_all("set-cookie").into_iter().find(|c| c.starts_with("session="))
+        self.header_all("set-cookie")
+            .into_iter()
+            .find(|c| c.starts_with("session="))
     }
 
     /// Whether `Vary` names `Cookie`.
     pub fn varies_on_cookie(&self) -> bool {
-        self.header_all("vary").iter().any(|v| v.split(',').any(|p| p.trim().eq_ignore_ascii_case("cookie")))
+        self.header_all("vary").iter().any(|v| {
+            v.split(',')
+                .any(|p| p.trim().eq_ignore_ascii_case("cookie"))
+        })
     }
 }
 
@@ -79,7 +88,9 @@ impl Client {
 
     /// The session cookie's value in the jar.
     pub fn session_value(&self) -> Option<&str> {
-        self.cookie.as_deref().and_then(|c| c.strip_prefix("session="))
+        self.cookie
+            .as_deref()
+            .and_then(|c| c.strip_prefix("session="))
     }
 
     /// Sends a request and updates the jar from `Set-Cookie` as a browser would:
@@ -99,7 +110,8 @@ impl Client {
         stream.write_all(request.as_bytes())?;
         let mut raw = Vec::new();
         stream.read_to_end(&mut raw)?;
-        let response = parse(&raw).ok_or_else(|| std::io::Error::other("malformed HTTP response"))?;
+        let response =
+            parse(&raw).ok_or_else(|| std::io::Error::other("malformed HTTP response"))?;
         for set_cookie in response.header_all("set-cookie") {
             let pair = set_cookie.split(';').next().unwrap_or("");
             if set_cookie.contains("Max-Age=0") {
@@ -122,17 +134,25 @@ fn parse(raw: &[u8]) -> Option<Response> {
         .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
         .collect();
     let mut body = raw[split + 4..].to_vec();
-    if headers.iter().any(|(k, v)| k == "transfer-encoding" && v.contains("chunked")) {
+    if headers
+        .iter()
+        .any(|(k, v)| k == "transfer-encoding" && v.contains("chunked"))
+    {
         body = dechunk(&body)?;
     }
-    Some(Response { status, headers, body: String::from_utf8_lossy(&body).into_owned() })
+    Some(Response {
+        status,
+        headers,
+        body: String::from_utf8_lossy(&body).into_owned(),
+    })
 }
 
 fn dechunk(mut data: &[u8]) -> Option<Vec<u8>> {
     let mut out = Vec::new();
     loop {
         let line_end = data.windows(2).position(|w| w == b"\r\n")?;
-        let size = usize::from_str_radix(std::str::from_utf8(&data[..line_end]).ok()?.trim(), 16).ok()?;
+        let size =
+            usize::from_str_radix(std::str::from_utf8(&data[..line_end]).ok()?.trim(), 16).ok()?;
         data = &data[line_end + 2..];
         if size == 0 {
             return Some(out);

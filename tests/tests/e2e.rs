@@ -10,14 +10,19 @@ conformance_suite!(poem_filesystem, Framework::Poem, Filesystem);
 
 #[test]
 fn startup_fails_on_a_bad_session_type() {
-    let output = DemoApp::expect_startup_failure(Framework::Poem, "", &[("SESSION_TYPE", "rediss")]);
+    let output =
+        DemoApp::expect_startup_failure(Framework::Poem, "", &[("SESSION_TYPE", "rediss")]);
     assert!(output.contains("SESSION_TYPE"), "{output}");
     assert!(output.contains("rediss"), "{output}");
 }
 
 #[test]
 fn startup_fails_on_a_typo_in_session_toml() {
-    let output = DemoApp::expect_startup_failure(Framework::Poem, "type = \"memory\"\ncookie_nmae = \"sid\"\n", &[]);
+    let output = DemoApp::expect_startup_failure(
+        Framework::Poem,
+        "type = \"memory\"\ncookie_nmae = \"sid\"\n",
+        &[],
+    );
     assert!(output.contains("cookie_nmae"), "{output}");
     assert!(output.contains("cookie_name"), "did you mean: {output}");
     assert!(output.contains("Session.toml"), "{output}");

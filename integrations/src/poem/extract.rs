@@ -22,7 +22,9 @@ impl ResponseError for SessionRejection {
     fn status(&self) -> StatusCode {
         match self {
             Self::MissingMiddleware => StatusCode::INTERNAL_SERVER_ERROR,
-            Self::Load(e) => StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            Self::Load(e) => {
+                StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+            }
         }
     }
 }

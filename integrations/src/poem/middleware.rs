@@ -40,7 +40,10 @@ impl<E: Endpoint> Middleware<E> for SessionMiddleware {
     type Output = SessionEndpoint<E>;
 
     fn transform(&self, inner: E) -> Self::Output {
-        SessionEndpoint { inner, manager: self.manager.clone() }
+        SessionEndpoint {
+            inner,
+            manager: self.manager.clone(),
+        }
     }
 }
 
@@ -55,14 +58,20 @@ impl<E: Endpoint> Endpoint for SessionEndpoint<E> {
     type Output = Response;
 
     async fn call(&self, mut req: Request) -> Result<Self::Output> {
-        let cookies = req.headers().get_all(COOKIE).iter().filter_map(|v| v.to_str().ok());
+        let cookies = req
+            .headers()
+            .get_all(COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok());
         let request_session = self.manager.open(cookies);
         req.extensions_mut().insert(request_session.clone());
 
         match self.inner.call(req).await {
             Ok(output) => {
                 let mut response = output.into_response();
-                Ok(finish(&request_session, response.status(), &mut response).await.unwrap_or(response))
+                Ok(finish(&request_session, response.status(), &mut response)
+                    .await
+                    .unwrap_or(response))
             }
             Err(error) => {
                 if !request_session.is_loaded() {
@@ -78,7 +87,11 @@ impl<E: Endpoint> Endpoint for SessionEndpoint<E> {
 
 /// Finishes the session and applies the outcome to `response`. Returns a
 /// replacement response when finishing failed.
-async fn finish(request_session: &RequestSession, status: StatusCode, response: &mut Response) -> Option<Response> {
+async fn finish(
+    request_session: &RequestSession,
+    status: StatusCode,
+    response: &mut Response,
+) -> Option<Response> {
     match request_session.finish(status.as_u16()).await {
         Ok(outcome) => {
             apply(outcome, response);
@@ -86,7 +99,8 @@ async fn finish(request_session: &RequestSession, status: StatusCode, response: 
         }
         Err(error) => {
             tracing::error!(%error, "finishing the session failed; the response is replaced");
-            let status = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            let status =
+                StatusCode::from_u16(error.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
             Some(error.public_message().with_status(status).into_response())
         }
     }
@@ -102,7 +116,9 @@ fn apply(outcome: FinishOutcome, response: &mut Response) {
             Ok(value) => {
                 headers.append(SET_COOKIE, value);
             }
-            Err(_) => tracing::error!("a Set-Cookie value was not a valid header; check the cookie settings"),
+            Err(_) => tracing::error!(
+                "a Set-Cookie value was not a valid header; check the cookie settings"
+            ),
         }
     }
 }

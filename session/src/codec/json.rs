@@ -85,7 +85,11 @@ fn to_json(key: &str, value: rmpv::Value) -> Result<Json, EncodeJsonError> {
         }
         Mp::Ext(-1, payload) => match Timestamp::from_ext_payload(&payload) {
             Some(ts) => Json::String(ts.to_rfc3339()),
-            None => return Err(EncodeJsonError(format!("key {key:?} holds a malformed timestamp"))),
+            None => {
+                return Err(EncodeJsonError(format!(
+                    "key {key:?} holds a malformed timestamp"
+                )))
+            }
         },
         Mp::Ext(tag, _) => {
             return Err(EncodeJsonError(format!(

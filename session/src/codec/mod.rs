@@ -155,7 +155,10 @@ mod tests {
         let mut map = SessionMap::new();
         map.set_permanent(true);
         map.insert("value", "44").unwrap();
-        assert_eq!(codec(SerializationFormat::MsgPack).encode(&map).unwrap(), MINIMAL);
+        assert_eq!(
+            codec(SerializationFormat::MsgPack).encode(&map).unwrap(),
+            MINIMAL
+        );
         let (decoded, how) = codec(SerializationFormat::MsgPack).decode(MINIMAL).unwrap();
         assert_eq!(decoded, map);
         assert_eq!(how, Decoded::AsConfigured);
@@ -198,7 +201,10 @@ mod tests {
         ] {
             assert!(c.decode(bad).is_err(), "{bad:?} decoded");
         }
-        assert_eq!(c.decode(&[0x80, 0x04, 0x95]).unwrap_err(), DecodeError::Pickle);
+        assert_eq!(
+            c.decode(&[0x80, 0x04, 0x95]).unwrap_err(),
+            DecodeError::Pickle
+        );
     }
 
     #[test]
@@ -206,11 +212,22 @@ mod tests {
         let mut deep = vec![0x81, 0xa1, b'k'];
         deep.extend(std::iter::repeat_n(0x91, 100));
         deep.push(0x01);
-        assert_eq!(codec(SerializationFormat::MsgPack).decode(&deep).unwrap_err(), DecodeError::TooDeep);
+        assert_eq!(
+            codec(SerializationFormat::MsgPack)
+                .decode(&deep)
+                .unwrap_err(),
+            DecodeError::TooDeep
+        );
         let small = Codec::new(SerializationFormat::MsgPack, 8);
-        assert!(matches!(small.decode(MINIMAL), Err(DecodeError::TooLarge { .. })));
+        assert!(matches!(
+            small.decode(MINIMAL),
+            Err(DecodeError::TooLarge { .. })
+        ));
         let mut map = SessionMap::new();
         map.insert("k", "a long value").unwrap();
-        assert!(matches!(small.encode(&map), Err(EncodeError::TooLarge { .. })));
+        assert!(matches!(
+            small.encode(&map),
+            Err(EncodeError::TooLarge { .. })
+        ));
     }
 }

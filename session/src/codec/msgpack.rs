@@ -61,7 +61,9 @@ impl Cursor<'_> {
 
     fn uint(&mut self, width: usize) -> Result<usize, DecodeError> {
         let bytes = self.take(width)?;
-        Ok(bytes.iter().fold(0usize, |acc, b| (acc << 8) | usize::from(*b)))
+        Ok(bytes
+            .iter()
+            .fold(0usize, |acc, b| (acc << 8) | usize::from(*b)))
     }
 
     fn map_len(&mut self) -> Result<usize, DecodeError> {

@@ -35,13 +35,31 @@ pub struct StoreError {
 
 impl StoreError {
     /// An unreachable-backend error (503).
-    pub fn unavailable(backend: &'static str, operation: &'static str, source: impl Into<BoxError>) -> Self {
-        Self { backend, operation, kind: StoreErrorKind::Unavailable, source: source.into() }
+    pub fn unavailable(
+        backend: &'static str,
+        operation: &'static str,
+        source: impl Into<BoxError>,
+    ) -> Self {
+        Self {
+            backend,
+            operation,
+            kind: StoreErrorKind::Unavailable,
+            source: source.into(),
+        }
     }
 
     /// A backend failure (500).
-    pub fn failed(backend: &'static str, operation: &'static str, source: impl Into<BoxError>) -> Self {
-        Self { backend, operation, kind: StoreErrorKind::Failed, source: source.into() }
+    pub fn failed(
+        backend: &'static str,
+        operation: &'static str,
+        source: impl Into<BoxError>,
+    ) -> Self {
+        Self {
+            backend,
+            operation,
+            kind: StoreErrorKind::Failed,
+            source: source.into(),
+        }
     }
 }
 

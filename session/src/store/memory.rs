@@ -33,7 +33,10 @@ impl Default for MemoryStore {
 
 impl std::fmt::Debug for MemoryStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MemoryStore").field("len", &self.len()).field("capacity", &self.capacity).finish()
+        f.debug_struct("MemoryStore")
+            .field("len", &self.len())
+            .field("capacity", &self.capacity)
+            .finish()
     }
 }
 
@@ -45,7 +48,10 @@ impl MemoryStore {
 
     /// A store holding up to `capacity` sessions (at least 1).
     pub fn with_capacity(capacity: usize) -> Self {
-        Self { entries: Mutex::new(HashMap::new()), capacity: capacity.max(1) }
+        Self {
+            entries: Mutex::new(HashMap::new()),
+            capacity: capacity.max(1),
+        }
     }
 
     /// The number of live entries.
@@ -62,25 +68,33 @@ impl MemoryStore {
     /// The raw stored value under `key`, for tests that inspect the store.
     pub fn get_raw(&self, key: &str) -> Option<Vec<u8>> {
         let now = Instant::now();
-        self.lock().get(key).filter(|e| e.expires_at > now).map(|e| e.value.clone())
+        self.lock()
+            .get(key)
+            .filter(|e| e.expires_at > now)
+            .map(|e| e.value.clone())
     }
 
     /// The time to live left on `key`.
     pub fn ttl(&self, key: &str) -> Option<Duration> {
         let now = Instant::now();
-        self.lock().get(key).and_then(|e| e.expires_at.checked_duration_since(now))
+        self.lock()
+            .get(key)
+            .and_then(|e| e.expires_at.checked_duration_since(now))
     }
 
     fn lock(&self) -> MutexGuard<'_, HashMap<String, Entry>> {
         // A panic while holding the lock cannot leave an entry half-written, so
         // the data stays usable.
-        self.entries.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.entries
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
 fn deadline(ttl: Duration) -> Instant {
     let now = Instant::now();
-    now.checked_add(ttl).unwrap_or(now + Duration::from_secs(100 * 365 * 86_400))
+    now.checked_add(ttl)
+        .unwrap_or(now + Duration::from_secs(100 * 365 * 86_400))
 }
 
 #[async_trait]
@@ -93,28 +107,50 @@ impl SessionStore for MemoryStore {
         Ok(self.get_raw(key))
     }
 
-    async fn load_and_touch(&self, key: &str, ttl: Duration) -> Result<Option<Vec<u8>>, StoreError> {
+    async fn load_and_touch(
+        &self,
+        key: &str,
+        ttl: Duration,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
         let now = Instant::now();
         let mut entries = self.lock();
-        Ok(entries.get_mut(key).filter(|e| e.expires_at > now).map(|e| {
-            e.expires_at = deadline(ttl);
-            e.value.clone()
-        }))
+        Ok(entries
+            .get_mut(key)
+            .filter(|e| e.expires_at > now)
+            .map(|e| {
+                e.expires_at = deadline(ttl);
+                e.value.clone()
+            }))
     }
 
-    async fn save(&self, key: &str, value: &[u8], ttl: Duration, _hint: SaveHint) -> Result<(), StoreError> {
+    async fn save(
+        &self,
+        key: &str,
+        value: &[u8],
+        ttl: Duration,
+        _hint: SaveHint,
+    ) -> Result<(), StoreError> {
         let mut entries = self.lock();
         if entries.len() >= self.capacity && !entries.contains_key(key) {
             let now = Instant::now();
             entries.retain(|_, e| e.expires_at > now);
             if entries.len() >= self.capacity {
-                let soonest = entries.iter().min_by_key(|(_, e)| e.expires_at).map(|(k, _)| k.clone());
+                let soonest = entries
+                    .iter()
+                    .min_by_key(|(_, e)| e.expires_at)
+                    .map(|(k, _)| k.clone());
                 if let Some(soonest) = soonest {
                     entries.remove(&soonest);
                 }
             }
         }
-        entries.insert(key.to_owned(), Entry { value: value.to_vec(), expires_at: deadline(ttl) });
+        entries.insert(
+            key.to_owned(),
+            Entry {
+                value: value.to_vec(),
+                expires_at: deadline(ttl),
+            },
+        );
         Ok(())
     }
 
@@ -147,7 +183,10 @@ mod tests {
     #[tokio::test]
     async fn expired_entries_are_not_served() {
         let store = MemoryStore::new();
-        store.save("k", b"v", Duration::from_millis(20), SaveHint::New).await.unwrap();
+        store
+            .save("k", b"v", Duration::from_millis(20), SaveHint::New)
+            .await
+            .unwrap();
         assert_eq!(store.load("k").await.unwrap().as_deref(), Some(&b"v"[..]));
         tokio::time::sleep(Duration::from_millis(40)).await;
         assert_eq!(store.load("k").await.unwrap(), None);
@@ -158,7 +197,15 @@ mod tests {
     async fn growth_is_bounded_by_capacity() {
         let store = MemoryStore::with_capacity(3);
         for i in 0..10 {
-            store.save(&format!("k{i}"), b"v", Duration::from_secs(60 + i), SaveHint::New).await.unwrap();
+            store
+                .save(
+                    &format!("k{i}"),
+                    b"v",
+                    Duration::from_secs(60 + i),
+                    SaveHint::New,
+                )
+                .await
+                .unwrap();
         }
         assert_eq!(store.len(), 3);
         assert!(store.get_raw("k9").is_some(), "newest kept");
@@ -167,8 +214,14 @@ mod tests {
     #[tokio::test]
     async fn load_and_touch_extends_the_ttl() {
         let store = MemoryStore::new();
-        store.save("k", b"v", Duration::from_secs(5), SaveHint::New).await.unwrap();
-        store.load_and_touch("k", Duration::from_secs(500)).await.unwrap();
+        store
+            .save("k", b"v", Duration::from_secs(5), SaveHint::New)
+            .await
+            .unwrap();
+        store
+            .load_and_touch("k", Duration::from_secs(500))
+            .await
+            .unwrap();
         assert!(store.ttl("k").unwrap() > Duration::from_secs(400));
     }
 }

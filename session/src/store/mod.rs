@@ -45,7 +45,11 @@ pub trait SessionStore: Send + Sync + 'static {
 
     /// The sliding-expiry read: load and reset the TTL, in one round trip where
     /// the server allows it. The default loads, then touches on a hit.
-    async fn load_and_touch(&self, key: &str, ttl: Duration) -> Result<Option<Vec<u8>>, StoreError> {
+    async fn load_and_touch(
+        &self,
+        key: &str,
+        ttl: Duration,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
         let value = self.load(key).await?;
         if value.is_some() {
             self.touch(key, ttl).await?;
@@ -54,7 +58,13 @@ pub trait SessionStore: Send + Sync + 'static {
     }
 
     /// Writes the value with a time to live.
-    async fn save(&self, key: &str, value: &[u8], ttl: Duration, hint: SaveHint) -> Result<(), StoreError>;
+    async fn save(
+        &self,
+        key: &str,
+        value: &[u8],
+        ttl: Duration,
+        hint: SaveHint,
+    ) -> Result<(), StoreError>;
 
     /// Resets the time to live without rewriting the value.
     async fn touch(&self, key: &str, ttl: Duration) -> Result<(), StoreError>;
@@ -79,7 +89,9 @@ pub async fn from_settings(settings: &Settings) -> Result<Arc<dyn SessionStore>,
         #[cfg(feature = "memory")]
         SessionType::Memory => Ok(Arc::new(memory::MemoryStore::new())),
         #[cfg(feature = "filesystem")]
-        SessionType::Filesystem => Ok(Arc::new(filesystem::FileStore::from_settings(settings).await?)),
+        SessionType::Filesystem => Ok(Arc::new(
+            filesystem::FileStore::from_settings(settings).await?,
+        )),
         other => Err(BuildError::NotCompiled {
             session_type: other,
             feature: feature_for(other),

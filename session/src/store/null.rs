@@ -16,7 +16,12 @@ pub struct NullStore;
 pub struct SessionsDisabled;
 
 fn disabled(operation: &'static str) -> StoreError {
-    StoreError { backend: "null", operation, kind: StoreErrorKind::Disabled, source: Box::new(SessionsDisabled) }
+    StoreError {
+        backend: "null",
+        operation,
+        kind: StoreErrorKind::Disabled,
+        source: Box::new(SessionsDisabled),
+    }
 }
 
 #[async_trait]
@@ -29,7 +34,13 @@ impl SessionStore for NullStore {
         Ok(None)
     }
 
-    async fn save(&self, _key: &str, _value: &[u8], _ttl: Duration, _hint: SaveHint) -> Result<(), StoreError> {
+    async fn save(
+        &self,
+        _key: &str,
+        _value: &[u8],
+        _ttl: Duration,
+        _hint: SaveHint,
+    ) -> Result<(), StoreError> {
         Err(disabled("save"))
     }
 

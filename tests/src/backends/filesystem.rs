@@ -12,7 +12,14 @@ impl Backend for Filesystem {
     }
     fn count_records(&self, app: &DemoApp) -> Option<usize> {
         let dir = app.dir.path().join("sessions");
-        let entries = std::fs::read_dir(dir).map(|d| d.filter_map(Result::ok).collect::<Vec<_>>()).unwrap_or_default();
-        Some(entries.iter().filter(|e| !e.file_name().to_string_lossy().starts_with('.')).count())
+        let entries = std::fs::read_dir(dir)
+            .map(|d| d.filter_map(Result::ok).collect::<Vec<_>>())
+            .unwrap_or_default();
+        Some(
+            entries
+                .iter()
+                .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
+                .count(),
+        )
     }
 }

@@ -1,0 +1,3 @@
+//! The Rocket demo (design.md §8); being written.
+
+fn main() {}

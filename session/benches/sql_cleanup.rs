@@ -1,0 +1,2 @@
+//! SQL cleanup benchmark (being written).
+fn main() {}

@@ -1,0 +1,1 @@
+//! SQL store tests (being written).
