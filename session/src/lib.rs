@@ -60,6 +60,7 @@ pub mod cookie;
 pub mod data;
 mod errors;
 pub mod finish;
+pub mod flask;
 pub mod id;
 mod manager;
 pub mod map;
