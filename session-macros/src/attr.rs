@@ -66,7 +66,9 @@ pub(crate) fn container(attrs: &[Attribute], errors: &mut Errors) -> ContainerAt
     for attr in attrs.iter().filter(|a| a.path().is_ident(ATTR)) {
         let parsed = attr.parse_nested_meta(|meta| {
             if meta.path.is_ident("crate") {
-                let Some(lit) = string_value(&meta, "crate", "crate = \"my_reexport::session\"", errors)? else {
+                let Some(lit) =
+                    string_value(&meta, "crate", "crate = \"my_reexport::session\"", errors)?
+                else {
                     return Ok(());
                 };
                 if out.krate.is_some() {
@@ -102,12 +104,17 @@ pub(crate) fn container(attrs: &[Attribute], errors: &mut Errors) -> ContainerAt
 
 /// Parses one field's `#[session(...)]` attributes.
 pub(crate) fn field(attrs: &[Attribute], errors: &mut Errors) -> FieldAttrs {
-    let mut out = FieldAttrs { rename: None, default: FieldDefault::Trait, skip: None };
+    let mut out = FieldAttrs {
+        rename: None,
+        default: FieldDefault::Trait,
+        skip: None,
+    };
     let mut default_seen = false;
     for attr in attrs.iter().filter(|a| a.path().is_ident(ATTR)) {
         let parsed = attr.parse_nested_meta(|meta| {
             if meta.path.is_ident("rename") {
-                let Some(lit) = string_value(&meta, "rename", "rename = \"_user_id\"", errors)? else {
+                let Some(lit) = string_value(&meta, "rename", "rename = \"_user_id\"", errors)?
+                else {
                     return Ok(());
                 };
                 if out.rename.is_some() {
@@ -123,7 +130,9 @@ pub(crate) fn field(attrs: &[Attribute], errors: &mut Errors) -> FieldAttrs {
                 }
                 default_seen = true;
                 if meta.input.peek(Token![=]) {
-                    let Some(lit) = string_value(&meta, "default", "default = \"my_default\"", errors)? else {
+                    let Some(lit) =
+                        string_value(&meta, "default", "default = \"my_default\"", errors)?
+                    else {
                         return Ok(());
                     };
                     match lit.parse::<ExprPath>() {
@@ -185,13 +194,18 @@ fn string_value(
     errors: &mut Errors,
 ) -> syn::Result<Option<LitStr>> {
     if !meta.input.peek(Token![=]) {
-        errors.spanned(&meta.path, format!("`{name}` needs a string value, such as `{example}`"));
+        errors.spanned(
+            &meta.path,
+            format!("`{name}` needs a string value, such as `{example}`"),
+        );
         skip_rest(meta)?;
         return Ok(None);
     }
     let value: Expr = meta.value()?.parse()?;
     match value {
-        Expr::Lit(ExprLit { lit: Lit::Str(lit), .. }) => Ok(Some(lit)),
+        Expr::Lit(ExprLit {
+            lit: Lit::Str(lit), ..
+        }) => Ok(Some(lit)),
         other => {
             errors.spanned(
                 other,
@@ -220,5 +234,8 @@ fn path_name(path: &Path) -> String {
 
 /// The span to report a field's key at: its `rename` string, else its name.
 pub(crate) fn key_span(attrs: &FieldAttrs, ident: &syn::Ident) -> Span {
-    attrs.rename.as_ref().map_or_else(|| ident.span(), |(_, lit)| lit.span())
+    attrs
+        .rename
+        .as_ref()
+        .map_or_else(|| ident.span(), |(_, lit)| lit.span())
 }

@@ -71,7 +71,9 @@ pub(crate) fn derive(input: &DeriveInput) -> syn::Result<TokenStream> {
     let mut keys: HashMap<String, &Ident> = HashMap::new();
     let mut constants: HashMap<String, &Ident> = HashMap::new();
     for field in named.into_iter().flat_map(|n| &n.named) {
-        let Some(ident) = field.ident.as_ref() else { continue };
+        let Some(ident) = field.ident.as_ref() else {
+            continue;
+        };
         let attrs = attr::field(&field.attrs, &mut errors);
         let ty = &field.ty;
 
@@ -80,7 +82,11 @@ pub(crate) fn derive(input: &DeriveInput) -> syn::Result<TokenStream> {
             (None, Some((_, lit))) => Some(lit.value()),
             (None, None) => Some(ident.unraw().to_string()),
         };
-        let constant = format_ident!("KEY_{}", ident.unraw().to_string().to_uppercase(), span = ident.span());
+        let constant = format_ident!(
+            "KEY_{}",
+            ident.unraw().to_string().to_uppercase(),
+            span = ident.span()
+        );
         if let Some(key) = &key {
             if let Some(first) = keys.get(key.as_str()) {
                 errors.push(syn::Error::new(
@@ -94,7 +100,9 @@ pub(crate) fn derive(input: &DeriveInput) -> syn::Result<TokenStream> {
             if let Some(first) = constants.get(&name) {
                 errors.spanned(
                     ident,
-                    format!("fields `{first}` and `{ident}` would both get the key constant `{name}`"),
+                    format!(
+                        "fields `{first}` and `{ident}` would both get the key constant `{name}`"
+                    ),
                 );
             } else {
                 constants.insert(name, ident);
@@ -110,11 +118,21 @@ pub(crate) fn derive(input: &DeriveInput) -> syn::Result<TokenStream> {
             }
             FieldDefault::Path(path) => (path.to_token_stream(), quote!(#path()), false),
         };
-        plans.push(FieldPlan { ident, ty, key, constant, default_fn, default_call, uses_default_trait });
+        plans.push(FieldPlan {
+            ident,
+            ty,
+            key,
+            constant,
+            default_fn,
+            default_call,
+            uses_default_trait,
+        });
     }
     errors.finish()?;
 
-    let krate: Path = container.krate.unwrap_or_else(|| syn::parse_quote!(::session));
+    let krate: Path = container
+        .krate
+        .unwrap_or_else(|| syn::parse_quote!(::session));
     Ok(generate(input, &krate, &plans))
 }
 
@@ -140,7 +158,10 @@ fn generate(input: &DeriveInput, krate: &Path, plans: &[FieldPlan<'_>]) -> Token
                 .predicates
                 .push(syn::parse_quote!(#param: ::core::marker::Send + 'static));
         }
-        for plan in plans.iter().filter(|p| mentions(p.ty.to_token_stream(), &params)) {
+        for plan in plans
+            .iter()
+            .filter(|p| mentions(p.ty.to_token_stream(), &params))
+        {
             let ty = plan.ty;
             if plan.key.is_some() {
                 let bound: WherePredicate = syn::parse_quote!(
@@ -149,7 +170,9 @@ fn generate(input: &DeriveInput, krate: &Path, plans: &[FieldPlan<'_>]) -> Token
                 clause.predicates.push(bound);
             }
             if plan.uses_default_trait {
-                clause.predicates.push(syn::parse_quote!(#ty: ::core::default::Default));
+                clause
+                    .predicates
+                    .push(syn::parse_quote!(#ty: ::core::default::Default));
             }
         }
     }
@@ -159,7 +182,13 @@ fn generate(input: &DeriveInput, krate: &Path, plans: &[FieldPlan<'_>]) -> Token
     let keys: Vec<&str> = keyed.iter().filter_map(|p| p.key.as_deref()).collect();
 
     let inits = plans.iter().map(|plan| {
-        let FieldPlan { ident, ty, default_fn, default_call, .. } = plan;
+        let FieldPlan {
+            ident,
+            ty,
+            default_fn,
+            default_call,
+            ..
+        } = plan;
         match &plan.key {
             Some(key) => quote! {
                 #ident: #krate::data::read_field::<#ty>(__session_map, #key, #default_fn)
@@ -175,7 +204,10 @@ fn generate(input: &DeriveInput, krate: &Path, plans: &[FieldPlan<'_>]) -> Token
 
     let constants = keyed.iter().map(|plan| {
         let key = plan.key.as_deref().unwrap_or_default();
-        let doc = format!("The session key of field `{}`: `{key:?}`.", plan.ident.unraw());
+        let doc = format!(
+            "The session key of field `{}`: `{key:?}`.",
+            plan.ident.unraw()
+        );
         let constant = &plan.constant;
         quote! {
             #[doc = #doc]

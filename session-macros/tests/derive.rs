@@ -11,7 +11,8 @@ use async_trait::async_trait;
 use session::config::SessionType;
 use session::store::memory::MemoryStore;
 use session::{
-    Bytes, SaveHint, SessionData, SessionManager, SessionMap, SessionStore, Settings, StoreError, Timestamp,
+    Bytes, SaveHint, SessionData, SessionManager, SessionMap, SessionStore, Settings, StoreError,
+    Timestamp,
 };
 
 fn default_theme() -> String {
@@ -73,8 +74,14 @@ fn foreign() -> Vec<(&'static str, Vec<u8>)> {
         ("csrf_token", fixstr("abc")),
         ("blob", vec![0xc4, 0x03, 0x00, 0xff, 0x10]),
         // 2026-11-25T12:30:45.123456Z as msgspec writes it (ext −1).
-        ("when", vec![0xd7, 0xff, 0x1d, 0x6f, 0x28, 0x00, 0x6b, 0x06, 0xd4, 0xf5]),
-        ("big", vec![0xcf, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]),
+        (
+            "when",
+            vec![0xd7, 0xff, 0x1d, 0x6f, 0x28, 0x00, 0x6b, 0x06, 0xd4, 0xf5],
+        ),
+        (
+            "big",
+            vec![0xcf, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff],
+        ),
         // The string "5" where `count: u32` expects a number.
         ("count", fixstr("5")),
         ("answer", fixstr("five")),
@@ -104,7 +111,12 @@ fn seeded_record() -> Vec<u8> {
 
 /// Writes changed fields the way the typed view does: only keys whose
 /// encoding differs from the one just after load.
-fn apply(map: &mut SessionMap, keys: &[&str], before: &[Option<Vec<u8>>], after: Vec<Option<Vec<u8>>>) {
+fn apply(
+    map: &mut SessionMap,
+    keys: &[&str],
+    before: &[Option<Vec<u8>>],
+    after: Vec<Option<Vec<u8>>>,
+) {
     for ((key, old), new) in keys.iter().zip(before).zip(after) {
         if *old == new {
             continue;
@@ -120,7 +132,11 @@ fn apply(map: &mut SessionMap, keys: &[&str], before: &[Option<Vec<u8>>], after:
 
 fn assert_foreign_keys_identical(map: &SessionMap) {
     for (key, raw) in foreign() {
-        assert_eq!(map.get_raw(key), Some(raw.as_slice()), "key {key:?} changed");
+        assert_eq!(
+            map.get_raw(key),
+            Some(raw.as_slice()),
+            "key {key:?} changed"
+        );
     }
 }
 
@@ -141,7 +157,10 @@ fn decodes_its_keys_from_a_map_of_foreign_keys() {
 fn wrong_typed_value_falls_back_to_the_default() {
     let account = Account::from_map(&seeded_map());
     assert_eq!(account.count, 0, "\"5\" is not a u32: Default::default()");
-    assert_eq!(account.answer, 42, "\"five\" is not a u32: the default function");
+    assert_eq!(
+        account.answer, 42,
+        "\"five\" is not a u32: the default function"
+    );
 }
 
 #[test]
@@ -150,7 +169,12 @@ fn to_fields_rewrite_changes_only_the_changed_key() {
     let mut account = Account::from_map(&map);
     let before = account.to_fields().unwrap();
     account.visits += 1;
-    apply(&mut map, Account::KEYS, &before, account.to_fields().unwrap());
+    apply(
+        &mut map,
+        Account::KEYS,
+        &before,
+        account.to_fields().unwrap(),
+    );
 
     assert_eq!(map.get_raw("visits"), Some(&[0x06][..]));
     // `_user_id`, `when`, `count` and `answer` were read (two of them into a
@@ -178,7 +202,12 @@ fn bytes_and_timestamps_encode_as_msgpack_bin_and_ext() {
     let before = account.to_fields().unwrap();
     account.avatar = Some(Bytes(vec![1, 2, 3]));
     account.last_seen = Some(Account::from_map(&seeded_map()).last_seen.unwrap());
-    apply(&mut map, Account::KEYS, &before, account.to_fields().unwrap());
+    apply(
+        &mut map,
+        Account::KEYS,
+        &before,
+        account.to_fields().unwrap(),
+    );
     assert_eq!(map.get_raw("avatar"), Some(&[0xc4, 0x03, 1, 2, 3][..]));
     let when = foreign().into_iter().find(|(k, _)| *k == "when").unwrap().1;
     assert_eq!(map.get_raw("when"), Some(when.as_slice()));
@@ -207,8 +236,16 @@ fn generic_struct_round_trips() {
     assert_eq!(wrapper.maybe, None);
     let before = wrapper.to_fields().unwrap();
     wrapper.maybe = Some("there".to_owned());
-    apply(&mut map, Wrapper::<String>::KEYS, &before, wrapper.to_fields().unwrap());
-    assert_eq!(map.get::<String>("maybe").unwrap().as_deref(), Some("there"));
+    apply(
+        &mut map,
+        Wrapper::<String>::KEYS,
+        &before,
+        wrapper.to_fields().unwrap(),
+    );
+    assert_eq!(
+        map.get::<String>("maybe").unwrap().as_deref(),
+        Some("there")
+    );
 }
 
 /// A real store that counts the writes that reach it.
@@ -234,11 +271,21 @@ impl SessionStore for CountingStore {
         self.inner.load(key).await
     }
 
-    async fn load_and_touch(&self, key: &str, ttl: Duration) -> Result<Option<Vec<u8>>, StoreError> {
+    async fn load_and_touch(
+        &self,
+        key: &str,
+        ttl: Duration,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
         self.inner.load_and_touch(key, ttl).await
     }
 
-    async fn save(&self, key: &str, value: &[u8], ttl: Duration, hint: SaveHint) -> Result<(), StoreError> {
+    async fn save(
+        &self,
+        key: &str,
+        value: &[u8],
+        ttl: Duration,
+        hint: SaveHint,
+    ) -> Result<(), StoreError> {
         self.saves.fetch_add(1, Ordering::SeqCst);
         self.inner.save(key, value, ttl, hint).await
     }
@@ -259,11 +306,23 @@ impl SessionStore for CountingStore {
 /// A manager over a counting memory store that already holds the seeded
 /// record under [`SID`].
 async fn seeded_manager() -> (SessionManager, Arc<CountingStore>, String) {
-    let settings = Settings { session_type: SessionType::Memory, ..Settings::default() };
+    let settings = Settings {
+        session_type: SessionType::Memory,
+        ..Settings::default()
+    };
     let store = Arc::new(CountingStore::default());
     let manager = SessionManager::new(settings, store.clone()).unwrap();
     let key = format!("{}{SID}", manager.settings().key_prefix);
-    store.inner.save(&key, &seeded_record(), Duration::from_secs(600), SaveHint::New).await.unwrap();
+    store
+        .inner
+        .save(
+            &key,
+            &seeded_record(),
+            Duration::from_secs(600),
+            SaveHint::New,
+        )
+        .await
+        .unwrap();
     let cookie = format!("{}={SID}", manager.cookie_name());
     (manager, store, cookie)
 }
@@ -324,12 +383,24 @@ async fn wrong_typed_value_is_kept_until_the_field_changes() {
     let request = manager.open([cookie.as_str()]);
     let session = request.load().await.unwrap();
     drop(session.typed::<Account>());
-    assert_eq!(session.snapshot().get_raw("count"), Some(fixstr("5").as_slice()));
+    assert_eq!(
+        session.snapshot().get_raw("count"),
+        Some(fixstr("5").as_slice())
+    );
 
     session.typed::<Account>().count = 3;
     assert_eq!(session.get::<u32>("count").unwrap(), Some(3));
     request.finish(200).await.unwrap();
-    assert_eq!(manager.load_by_id(SID).await.unwrap().unwrap().get::<u32>("count").unwrap(), Some(3));
+    assert_eq!(
+        manager
+            .load_by_id(SID)
+            .await
+            .unwrap()
+            .unwrap()
+            .get::<u32>("count")
+            .unwrap(),
+        Some(3)
+    );
 }
 
 #[tokio::test]
@@ -358,7 +429,10 @@ async fn none_removes_the_key() {
 
 #[tokio::test]
 async fn new_session_written_through_a_typed_view() {
-    let settings = Settings { session_type: SessionType::Memory, ..Settings::default() };
+    let settings = Settings {
+        session_type: SessionType::Memory,
+        ..Settings::default()
+    };
     let store = Arc::new(CountingStore::default());
     let manager = SessionManager::new(settings, store.clone()).unwrap();
 

@@ -1,9 +1,0 @@
-use session::SessionData;
-
-#[derive(SessionData)]
-struct Data {
-    #[session(default = "String::new")]
-    count: u32,
-}
-
-fn main() {}
