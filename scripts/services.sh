@@ -140,12 +140,58 @@ ensure_redis_cluster() {
   wait_for 30 redis_cluster_ok
 }
 
+# --- PostgreSQL and MariaDB (the SQL backend) ---
+
+# The database the SQL tests use on both servers; each test makes tables of
+# its own in it.
+SQL_TEST_DB=sessions_test
+
+postgres_ready() {
+  pg_isready -h 127.0.0.1 -p 5432 -q
+}
+
+# PostgreSQL on 5432 (trust auth), which this machine kind starts before a
+# session: restarted with the kind's own command if it has stopped.
+ensure_postgres() {
+  if ! postgres_ready; then
+    log "starting PostgreSQL on 5432"
+    local version
+    version="$(ls /etc/postgresql | sort -V | tail -n 1)"
+    pg_ctlcluster --skip-systemctl-redirect "$version" main start || true
+    wait_for 30 postgres_ready
+  fi
+  if [ "$(psql -h 127.0.0.1 -U postgres -d postgres -tAc \
+      "SELECT 1 FROM pg_database WHERE datname = '$SQL_TEST_DB'")" != "1" ]; then
+    log "creating PostgreSQL database $SQL_TEST_DB"
+    psql -h 127.0.0.1 -U postgres -d postgres -qc "CREATE DATABASE $SQL_TEST_DB" >/dev/null \
+      || [ "$(psql -h 127.0.0.1 -U postgres -d postgres -tAc \
+        "SELECT 1 FROM pg_database WHERE datname = '$SQL_TEST_DB'")" = "1" ]
+  fi
+}
+
+mariadb_ready() {
+  mariadb-admin -h 127.0.0.1 -P 3306 -u root ping >/dev/null 2>&1
+}
+
+# MariaDB on 3306 (root, empty password), started before a session on this
+# machine kind: restarted with the kind's own command if it has stopped.
+ensure_mariadb() {
+  if ! mariadb_ready; then
+    log "starting MariaDB on 3306"
+    start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd
+    wait_for 30 mariadb_ready
+  fi
+  mariadb -h 127.0.0.1 -P 3306 -u root -e "CREATE DATABASE IF NOT EXISTS $SQL_TEST_DB"
+}
+
 ensure_all() {
   # Backends register here (see the functions above).
   ensure_redis
   ensure_memcached
   ensure_redis_cluster
   ensure_mongodb
+  ensure_postgres
+  ensure_mariadb
 }
 
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then

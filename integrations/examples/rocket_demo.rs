@@ -1,3 +1,119 @@
-//! The Rocket demo (design.md §8); being written.
+//! The Rocket demo (design.md §8): a typed `Visit { count }` session over the
+//! backend that `./Session.toml` (or `$SESSION_CONFIG`) and `SESSION_*` select.
+//! It listens on 127.0.0.1 and `$PORT` (default 8000), which override Rocket's
+//! own `address` and `port`.
+//!
+//! ```text
+//! cargo run -p session-integrations --example rocket_demo
+//! curl -c jar -b jar http://127.0.0.1:8000/incr
+//! ```
 
-fn main() {}
+use rocket::http::Status;
+use rocket::{delete, get, post, put, routes, Config};
+use session::SessionData;
+use session_integrations::rocket::{Session, SessionFairing, TypedSession};
+
+/// The visit counter every demo route shares.
+#[derive(Debug, Default, SessionData)]
+struct Visit {
+    count: u32,
+}
+
+#[get("/plain")]
+fn plain() -> &'static str {
+    "ok"
+}
+
+#[get("/incr")]
+fn incr(mut visit: TypedSession<Visit>) -> String {
+    visit.count = visit.count.saturating_add(1);
+    visit.count.to_string()
+}
+
+#[get("/read")]
+fn read(visit: TypedSession<Visit>) -> String {
+    visit.count.to_string()
+}
+
+#[put("/kv/<key>", data = "<body>")]
+fn put_kv(key: &str, session: Session, body: String) -> Status {
+    match session.insert(key, &body) {
+        Ok(()) => Status::NoContent,
+        Err(error) => {
+            tracing::error!(%error, "storing the value failed");
+            Status::InternalServerError
+        }
+    }
+}
+
+#[get("/kv/<key>")]
+fn get_kv(key: &str, session: Session) -> Option<String> {
+    Some(match session.get_json(key)? {
+        serde_json::Value::String(text) => text,
+        other => other.to_string(),
+    })
+}
+
+#[delete("/kv/<key>")]
+fn delete_kv(key: &str, session: Session) -> Status {
+    session.remove(key);
+    Status::NoContent
+}
+
+#[post("/clear")]
+fn clear(session: Session) -> Status {
+    session.clear();
+    Status::NoContent
+}
+
+#[post("/regenerate")]
+fn regenerate(session: Session) -> Status {
+    match session.regenerate() {
+        Ok(()) => Status::NoContent,
+        Err(error) => {
+            tracing::error!(%error, "regenerating the session failed");
+            Status::InternalServerError
+        }
+    }
+}
+
+#[post("/permanent/<flag>")]
+fn permanent(flag: bool, session: Session) -> Status {
+    session.set_permanent(flag);
+    Status::NoContent
+}
+
+#[rocket::main]
+async fn main() {
+    // Rocket's `log` records go through this subscriber too; its per-request
+    // lines are info, so they are quiet unless RUST_LOG asks for them.
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,rocket=warn".into()),
+        )
+        .init();
+    let port = match std::env::var("PORT").map(|port| port.parse::<u16>()) {
+        Err(_) => 8000,
+        Ok(Ok(port)) => port,
+        Ok(Err(error)) => {
+            eprintln!("error: PORT is not a port number: {error}");
+            std::process::exit(1);
+        }
+    };
+    let figment = Config::figment()
+        .merge(("address", "127.0.0.1"))
+        .merge(("port", port));
+    let rocket = rocket::custom(figment)
+        .attach(SessionFairing::from_config())
+        .mount(
+            "/",
+            routes![plain, incr, read, put_kv, get_kv, delete_kv, clear, regenerate, permanent],
+        );
+    if let Err(error) = rocket.launch().await {
+        // The fairing has logged why sessions could not start.
+        let abort = error.pretty_print();
+        eprintln!("error: {error}; {abort}");
+        std::process::exit(1);
+    }
+}

@@ -26,10 +26,32 @@
 //! Server::new(TcpListener::bind("127.0.0.1:8000")).run(app).await?;
 //! # Ok(()) }
 //! ```
+//!
+//! # Rocket
+//!
+//! ```no_run
+//! use rocket::{get, launch, routes};
+//! use session_integrations::rocket::{Session, SessionFairing};
+//!
+//! #[get("/count")]
+//! fn count(session: Session) -> Result<String, rocket::http::Status> {
+//!     let n: u32 = session.get("count").ok().flatten().unwrap_or(0) + 1;
+//!     session.insert("count", &n).map_err(|_| rocket::http::Status::InternalServerError)?;
+//!     Ok(n.to_string())
+//! }
+//!
+//! #[launch]
+//! fn rocket() -> _ {
+//!     // Reads ./Session.toml (or $SESSION_CONFIG) and SESSION_* variables on ignite.
+//!     rocket::build().attach(SessionFairing::from_config()).mount("/", routes![count])
+//! }
+//! ```
 
 mod startup;
 
 #[cfg(feature = "poem")]
 pub mod poem;
+#[cfg(feature = "rocket")]
+pub mod rocket;
 
 pub use startup::StartupError;

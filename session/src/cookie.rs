@@ -5,7 +5,8 @@
 //! browsers honour it.
 
 use std::fmt::Write;
-use std::time::{Duration, SystemTime};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use session_config::{CookieSettings, SameSite};
 use time::OffsetDateTime;
@@ -25,6 +26,10 @@ pub struct CookieWriter {
     /// `; Domain=…; Path=…; Secure; HttpOnly; SameSite=…; Partitioned`,
     /// computed once because it never changes.
     attributes: String,
+    /// The last `Expires` date formatted, keyed by the unix second it was made
+    /// for: the date changes once a second, so formatting it on every refresh
+    /// was the most expensive part of a read.
+    expires_cache: Arc<Mutex<Option<(u64, Duration, Arc<str>)>>>,
 }
 
 impl CookieWriter {
@@ -53,6 +58,7 @@ impl CookieWriter {
         Self {
             settings,
             attributes,
+            expires_cache: Arc::default(),
         }
     }
 
@@ -64,15 +70,38 @@ impl CookieWriter {
     /// A cookie carrying `value`; with `lifetime` it is persistent (`Expires`),
     /// without it a browser-session cookie.
     pub fn session_cookie(&self, value: &str, lifetime: Option<Duration>) -> String {
-        let mut out = format!("{}={}", self.settings.name, value);
-        if let Some(lifetime) = lifetime {
-            let expires = SystemTime::now()
-                .checked_add(lifetime)
-                .unwrap_or(SystemTime::now());
-            let _ = write!(out, "; Expires={}", http_date(expires));
+        let expires = lifetime.map(|lifetime| self.expires_in(lifetime));
+        let name = &self.settings.name;
+        let mut out = String::with_capacity(
+            name.len() + value.len() + self.attributes.len() + if expires.is_some() { 39 } else { 1 },
+        );
+        out.push_str(name);
+        out.push('=');
+        out.push_str(value);
+        if let Some(expires) = expires {
+            out.push_str("; Expires=");
+            out.push_str(&expires);
         }
         out.push_str(&self.attributes);
         out
+    }
+
+    fn expires_in(&self, lifetime: Duration) -> Arc<str> {
+        let now = SystemTime::now();
+        let second = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        let mut cache = self
+            .expires_cache
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some((cached_second, cached_lifetime, date)) = cache.as_ref() {
+            if *cached_second == second && *cached_lifetime == lifetime {
+                return date.clone();
+            }
+        }
+        let at = now.checked_add(lifetime).unwrap_or(now);
+        let date: Arc<str> = http_date(at).into();
+        *cache = Some((second, lifetime, date.clone()));
+        date
     }
 
     /// A cookie that makes the browser drop the session cookie.

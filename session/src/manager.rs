@@ -87,25 +87,33 @@ impl SessionManager {
         self.inner.cookies.name()
     }
 
-    /// Step 1 of the lifecycle, cheap and without I/O: finds the first valid
-    /// session cookie in the request's `Cookie` headers. Nothing invalid will
-    /// ever reach the store.
+    /// Step 1 of the lifecycle, cheap and without I/O: keeps the values of
+    /// the session cookie from the request's `Cookie` headers. They are checked
+    /// (shape, then signature) only if a handler loads the session, so a route
+    /// that never asks for it pays for no HMAC. Nothing invalid ever reaches
+    /// the store.
     pub fn open<'a>(&self, cookie_headers: impl IntoIterator<Item = &'a str>) -> RequestSession {
         let name = self.cookie_name();
-        let mut found = CookieFound::Absent;
-        for value in cookie_headers
-            .into_iter()
-            .flat_map(|h| values_named(h, name))
-        {
-            match self.verify(value) {
-                Some(valid) => {
-                    found = valid;
-                    break;
-                }
-                None => found = CookieFound::Invalid,
+        let mut values = String::new();
+        for value in cookie_headers.into_iter().flat_map(|header| values_named(header, name)) {
+            if !values.is_empty() {
+                values.push(';');
             }
+            values.push_str(value);
         }
-        RequestSession::new(self.clone(), found)
+        RequestSession::new(self.clone(), values)
+    }
+
+    /// The first valid cookie value: when several cookies carry the name
+    /// (different Path or Domain), the first that verifies wins.
+    pub(crate) fn find_valid_cookie(&self, values: &str) -> CookieFound {
+        if values.is_empty() {
+            return CookieFound::Absent;
+        }
+        values
+            .split(';')
+            .find_map(|value| self.verify(value))
+            .unwrap_or(CookieFound::Invalid)
     }
 
     fn verify(&self, value: &str) -> Option<CookieFound> {
@@ -119,16 +127,20 @@ impl SessionManager {
     }
 
     /// The cookie value for a sid: signed when the signer is on.
-    pub(crate) fn cookie_value(&self, id: &SessionId) -> String {
+    pub(crate) fn cookie_value<'a>(&self, id: &'a SessionId) -> std::borrow::Cow<'a, str> {
         match &self.inner.signer {
-            Some(signer) => signer.sign(id),
-            None => id.expose().to_owned(),
+            Some(signer) => signer.sign(id).into(),
+            None => id.expose().into(),
         }
     }
 
     /// The store key of a sid.
     pub(crate) fn store_key(&self, id: &SessionId) -> String {
-        format!("{}{}", self.inner.settings.key_prefix, id.expose())
+        let prefix = &self.inner.settings.key_prefix;
+        let mut key = String::with_capacity(prefix.len() + id.expose().len());
+        key.push_str(prefix);
+        key.push_str(id.expose());
+        key
     }
 
     /// Reads a session by sid, outside a request (admin tools, websockets).
@@ -139,7 +151,7 @@ impl SessionManager {
         };
         let raw = self.inner.store.load(&self.store_key(&id)).await?;
         Ok(raw
-            .and_then(|raw| self.decode_logged(&id, &raw).ok())
+            .and_then(|raw| self.decode_logged(&id, raw).ok())
             .map(|(map, _)| map))
     }
 
@@ -197,7 +209,7 @@ impl SessionManager {
             .store
             .save(&self.store_key(&id), &bytes, ttl, store::SaveHint::New)
             .await?;
-        Ok(self.cookie_value(&id))
+        Ok(self.cookie_value(&id).into_owned())
     }
 
     /// Reads the session a cookie value names, outside a request: the
@@ -215,9 +227,9 @@ impl SessionManager {
     pub(crate) fn decode_logged(
         &self,
         id: &SessionId,
-        raw: &[u8],
+        raw: Vec<u8>,
     ) -> Result<(SessionMap, crate::codec::Decoded), DecodeError> {
-        self.inner.codec.decode(raw).inspect_err(|error| {
+        self.inner.codec.decode_owned(raw).inspect_err(|error| {
             tracing::warn!(
                 session = %id,
                 backend = self.inner.store.backend(),

@@ -3,8 +3,15 @@
 //! Each value is kept as the exact msgpack bytes it was read as, so a key this
 //! app never touches is written back byte for byte: a Flask app's `_flashes`,
 //! binary values, timestamps and uint64s survive any number of Rust rewrites.
+//!
+//! A decoded record keeps its bytes in one buffer and the entries point into
+//! it, so loading a session costs two allocations whatever its size; only keys
+//! that change get buffers of their own. Sessions are small, so lookups scan
+//! the entries instead of hashing.
 
-use indexmap::IndexMap;
+use std::fmt;
+use std::ops::Range;
+
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -17,10 +24,25 @@ pub const PERMANENT_KEY: &str = "_permanent";
 const MSGPACK_TRUE: u8 = 0xc3;
 const MSGPACK_FALSE: u8 = 0xc2;
 
+/// Bytes of a key or a value: a range of the stored buffer, or owned.
+#[derive(Clone)]
+enum Slot {
+    Stored(Range<usize>),
+    Owned(Box<[u8]>),
+}
+
+#[derive(Clone)]
+struct Entry {
+    key: Slot,
+    value: Slot,
+}
+
 /// An ordered map of session keys to msgpack-encoded values.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Clone, Default)]
 pub struct SessionMap {
-    entries: IndexMap<String, Vec<u8>>,
+    /// The record as read from the store; stored slots index into it.
+    stored: Vec<u8>,
+    entries: Vec<Entry>,
 }
 
 impl SessionMap {
@@ -29,26 +51,74 @@ impl SessionMap {
         Self::default()
     }
 
+    /// An empty map with room for `capacity` keys.
+    pub fn with_capacity(capacity: usize) -> Self {
+        Self {
+            stored: Vec::new(),
+            entries: Vec::with_capacity(capacity),
+        }
+    }
+
+    /// A map over a stored record: `entries` are (key, value) byte ranges of
+    /// `stored`, keys already checked to be UTF-8 and unique, values well-formed.
+    pub(crate) fn from_stored(stored: Vec<u8>, entries: Vec<(Range<usize>, Range<usize>)>) -> Self {
+        let entries = entries
+            .into_iter()
+            .map(|(key, value)| Entry {
+                key: Slot::Stored(key),
+                value: Slot::Stored(value),
+            })
+            .collect();
+        Self { stored, entries }
+    }
+
+    /// Remembers `record` as the bytes this map was decoded from, for a map
+    /// whose entries are all owned (a JSON record).
+    pub(crate) fn with_record(mut self, record: Vec<u8>) -> Self {
+        debug_assert!(self.entries.iter().all(|e| matches!(e.key, Slot::Owned(_))));
+        if self.stored.is_empty() {
+            self.stored = record;
+        }
+        self
+    }
+
+    /// The record this map was decoded from, if it was decoded from one.
+    pub(crate) fn stored_bytes(&self) -> &[u8] {
+        &self.stored
+    }
+
+    fn bytes<'a>(&'a self, slot: &'a Slot) -> &'a [u8] {
+        match slot {
+            Slot::Stored(range) => self.stored.get(range.clone()).unwrap_or_default(),
+            Slot::Owned(bytes) => bytes,
+        }
+    }
+
+    fn key_str<'a>(&'a self, entry: &'a Entry) -> &'a str {
+        // Keys are validated as UTF-8 when decoded or inserted.
+        std::str::from_utf8(self.bytes(&entry.key)).unwrap_or_default()
+    }
+
+    fn position(&self, key: &str) -> Option<usize> {
+        self.entries
+            .iter()
+            .position(|e| self.bytes(&e.key) == key.as_bytes())
+    }
+
     /// Deserializes the value under `key`. `Ok(None)` when the key is absent; an
     /// error when the stored value does not fit `T`.
     pub fn get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, ValueError> {
-        self.entries
-            .get(key)
-            .map(|raw| from_msgpack(key, raw))
-            .transpose()
+        self.get_raw(key).map(|raw| from_msgpack(key, raw)).transpose()
     }
 
     /// The raw msgpack bytes under `key`.
     pub fn get_raw(&self, key: &str) -> Option<&[u8]> {
-        self.entries.get(key).map(Vec::as_slice)
+        let entry = &self.entries[self.position(key)?];
+        Some(self.bytes(&entry.value))
     }
 
     /// Serializes `value` and stores it under `key`.
-    pub fn insert<T: Serialize + ?Sized>(
-        &mut self,
-        key: &str,
-        value: &T,
-    ) -> Result<(), ValueError> {
+    pub fn insert<T: Serialize + ?Sized>(&mut self, key: &str, value: &T) -> Result<(), ValueError> {
         let raw = to_msgpack(key, value)?;
         self.insert_raw(key.to_owned(), raw);
         Ok(())
@@ -57,17 +127,30 @@ impl SessionMap {
     /// Stores already-encoded msgpack bytes under `key`. The caller guarantees
     /// the bytes are one well-formed msgpack value.
     pub fn insert_raw(&mut self, key: String, raw: Vec<u8>) {
-        self.entries.insert(key, raw);
+        let value = Slot::Owned(raw.into_boxed_slice());
+        match self.position(&key) {
+            Some(i) => self.entries[i].value = value,
+            None => self.entries.push(Entry {
+                key: Slot::Owned(key.into_bytes().into_boxed_slice()),
+                value,
+            }),
+        }
     }
 
     /// Removes `key`, keeping the order of the others. True if it was there.
     pub fn remove(&mut self, key: &str) -> bool {
-        self.entries.shift_remove(key).is_some()
+        match self.position(key) {
+            Some(i) => {
+                self.entries.remove(i);
+                true
+            }
+            None => false,
+        }
     }
 
     /// Whether `key` is present.
     pub fn contains_key(&self, key: &str) -> bool {
-        self.entries.contains_key(key)
+        self.position(key).is_some()
     }
 
     /// Removes every key, the permanent flag included.
@@ -77,12 +160,14 @@ impl SessionMap {
 
     /// The keys, in order, `_permanent` included.
     pub fn keys(&self) -> impl Iterator<Item = &str> {
-        self.entries.keys().map(String::as_str)
+        self.entries.iter().map(|e| self.key_str(e))
     }
 
     /// Keys and raw values, in order.
     pub fn iter_raw(&self) -> impl Iterator<Item = (&str, &[u8])> {
-        self.entries.iter().map(|(k, v)| (k.as_str(), v.as_slice()))
+        self.entries
+            .iter()
+            .map(|e| (self.key_str(e), self.bytes(&e.value)))
     }
 
     /// The number of keys, `_permanent` included.
@@ -93,24 +178,39 @@ impl SessionMap {
     /// True when the map holds no key but `_permanent`: such a session is never
     /// stored.
     pub fn is_empty(&self) -> bool {
-        self.entries.keys().all(|k| k == PERMANENT_KEY)
+        self.entries
+            .iter()
+            .all(|e| self.bytes(&e.key) == PERMANENT_KEY.as_bytes())
     }
 
     /// The stored permanent flag: true only when `_permanent` is msgpack `true`.
     pub fn is_permanent(&self) -> bool {
-        self.entries
-            .get(PERMANENT_KEY)
-            .is_some_and(|raw| raw.as_slice() == [MSGPACK_TRUE])
+        self.get_raw(PERMANENT_KEY) == Some(&[MSGPACK_TRUE])
     }
 
     /// Sets `_permanent`, as Flask's `session.permanent = value` does.
     pub fn set_permanent(&mut self, permanent: bool) {
-        let raw = if permanent {
-            MSGPACK_TRUE
-        } else {
-            MSGPACK_FALSE
-        };
-        self.entries.insert(PERMANENT_KEY.to_owned(), vec![raw]);
+        let raw = if permanent { MSGPACK_TRUE } else { MSGPACK_FALSE };
+        self.insert_raw(PERMANENT_KEY.to_owned(), vec![raw]);
+    }
+}
+
+/// Two maps are equal when they hold the same keys, in the same order, with the
+/// same value bytes, wherever those bytes live.
+impl PartialEq for SessionMap {
+    fn eq(&self, other: &Self) -> bool {
+        self.len() == other.len() && self.iter_raw().eq(other.iter_raw())
+    }
+}
+
+impl Eq for SessionMap {}
+
+impl fmt::Debug for SessionMap {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Values are session data: show their sizes, never their bytes.
+        f.debug_map()
+            .entries(self.iter_raw().map(|(k, v)| (k, format!("<{} bytes>", v.len()))))
+            .finish()
     }
 }
 

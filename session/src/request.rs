@@ -34,6 +34,23 @@ pub struct FinishOutcome {
     pub vary_cookie: bool,
 }
 
+/// What finish does once the lock is released.
+enum Work {
+    Nothing,
+    Cookie(String),
+    Delete {
+        key: Option<String>,
+        cookie: String,
+    },
+    Save {
+        key: String,
+        bytes: Vec<u8>,
+        hint: SaveHint,
+        then_delete: Option<String>,
+        cookie: String,
+    },
+}
+
 /// The session state of one request. Cheap to clone: the adapter keeps one
 /// handle to finish with and puts another where guards and extractors find it.
 #[derive(Clone, Debug)]
@@ -44,16 +61,18 @@ pub struct RequestSession {
 #[derive(Debug)]
 struct RequestInner {
     manager: SessionManager,
-    cookie: CookieFound,
+    /// The session cookie's values joined by `;` (which no cookie value can
+    /// hold), unverified until a load.
+    cookie_values: String,
     loaded: OnceCell<Session>,
 }
 
 impl RequestSession {
-    pub(crate) fn new(manager: SessionManager, cookie: CookieFound) -> Self {
+    pub(crate) fn new(manager: SessionManager, cookie_values: String) -> Self {
         Self {
             inner: Arc::new(RequestInner {
                 manager,
-                cookie,
+                cookie_values,
                 loaded: OnceCell::new(),
             }),
         }
@@ -83,8 +102,8 @@ impl RequestSession {
         let manager = &self.inner.manager;
         let settings = manager.settings();
         let id_bytes = settings.id_length.get();
-        let (id, resign) = match &self.inner.cookie {
-            CookieFound::Valid { id, resign } => (id.clone(), *resign),
+        let (id, resign) = match manager.find_valid_cookie(&self.inner.cookie_values) {
+            CookieFound::Valid { id, resign } => (id, resign),
             CookieFound::Absent => return self.fresh(false),
             CookieFound::Invalid => return self.fresh(true),
         };
@@ -101,12 +120,12 @@ impl RequestSession {
             // A client-chosen or expired sid is never adopted.
             return self.fresh(true);
         };
-        let Ok((map, decoded)) = manager.decode_logged(&id, &raw) else {
+        let Ok((map, decoded)) = manager.decode_logged(&id, raw) else {
             // The record may be another app's (legacy pickle): no deletion cookie.
             return self.fresh(false);
         };
         let baseline = match decoded {
-            Decoded::AsConfigured => Baseline::Encoded(raw),
+            Decoded::AsConfigured => Baseline::Record,
             Decoded::AsOther => manager
                 .inner
                 .codec
@@ -115,8 +134,9 @@ impl RequestSession {
         };
         let state = SessionState {
             map,
-            stored_id: Some(id.clone()),
             id,
+            record_existed: true,
+            replaced_id: None,
             baseline,
             touched: false,
             regenerated: false,
@@ -136,7 +156,8 @@ impl RequestSession {
         let state = SessionState {
             map,
             id: SessionId::generate(settings.id_length.get())?,
-            stored_id: None,
+            record_existed: false,
+            replaced_id: None,
             baseline: Baseline::New,
             touched: false,
             regenerated: false,
@@ -156,13 +177,11 @@ impl RequestSession {
         };
         let manager = &self.inner.manager;
         let settings = manager.settings();
-        let outcome_vary = FinishOutcome {
-            set_cookie: None,
-            vary_cookie: true,
-        };
+        let cookies = &manager.inner.cookies;
 
-        // Take what finish needs and release the lock before any await.
-        let (facts, encoded, id, stored_id) = {
+        // Decide, and prepare every key and cookie, under the lock; then
+        // release it before any await.
+        let work = {
             let mut state = session.lock();
             if let Some(error) = state.pending_error.take() {
                 return Err(error.into());
@@ -180,13 +199,14 @@ impl RequestSession {
             let modified = match (&encoded, &state.baseline) {
                 (None, _) => false,
                 (Some(_), Baseline::New | Baseline::Unencodable) => true,
+                (Some(now), Baseline::Record) => now != state.map.stored_bytes(),
                 (Some(now), Baseline::Encoded(before)) => now != before,
             };
             let facts = Facts {
                 loaded: true,
                 server_error,
                 empty,
-                record_existed: state.stored_id.is_some(),
+                record_existed: state.record_existed,
                 stale_cookie: state.stale_cookie,
                 regenerated: state.regenerated,
                 modified,
@@ -194,56 +214,73 @@ impl RequestSession {
                 refresh_each_request: settings.refresh_each_request,
                 permanent: state.map.is_permanent(),
             };
-            (facts, encoded, state.id.clone(), state.stored_id.clone())
+            let plan = plan(facts);
+            let lifetime = facts.permanent.then_some(settings.permanent_session_lifetime);
+            let session_cookie = || cookies.session_cookie(&manager.cookie_value(&state.id), lifetime);
+            // The record read at load lives under the replaced sid after a
+            // regenerate, under the current sid otherwise.
+            let old_key = || {
+                let old = state.replaced_id.as_ref().unwrap_or(&state.id);
+                manager.store_key(old)
+            };
+            match plan {
+                Plan::Nothing => Work::Nothing,
+                Plan::ExpireCookie => Work::Cookie(cookies.deletion_cookie()),
+                Plan::DeleteRecord => Work::Delete {
+                    key: state.record_existed.then(old_key),
+                    cookie: cookies.deletion_cookie(),
+                },
+                Plan::SaveRegenerated => Work::Save {
+                    key: manager.store_key(&state.id),
+                    bytes: encoded.unwrap_or_default(),
+                    hint: SaveHint::New,
+                    then_delete: state.replaced_id.as_ref().map(|old| manager.store_key(old)),
+                    cookie: session_cookie(),
+                },
+                Plan::Save => Work::Save {
+                    key: manager.store_key(&state.id),
+                    bytes: encoded.unwrap_or_default(),
+                    hint: if state.record_existed {
+                        SaveHint::Existing
+                    } else {
+                        SaveHint::New
+                    },
+                    then_delete: None,
+                    cookie: session_cookie(),
+                },
+                Plan::CookieOnly => Work::Cookie(session_cookie()),
+            }
         };
 
         let store = &manager.inner.store;
         let ttl = settings.permanent_session_lifetime;
-        let cookies = &manager.inner.cookies;
-        let session_cookie = || {
-            let lifetime = facts.permanent.then_some(ttl);
-            Some(cookies.session_cookie(&manager.cookie_value(&id), lifetime))
-        };
-        let set_cookie = match plan(facts) {
-            Plan::Nothing => None,
-            Plan::ExpireCookie => Some(cookies.deletion_cookie()),
-            Plan::DeleteRecord => {
-                if let Some(old) = &stored_id {
-                    store.delete(&manager.store_key(old)).await?;
+        let set_cookie = match work {
+            Work::Nothing => None,
+            Work::Cookie(cookie) => Some(cookie),
+            Work::Delete { key, cookie } => {
+                if let Some(key) = key {
+                    store.delete(&key).await?;
                 }
-                Some(cookies.deletion_cookie())
+                Some(cookie)
             }
-            Plan::SaveRegenerated => {
-                let bytes = match encoded {
-                    Some(bytes) => bytes,
-                    None => manager.inner.codec.encode(&session.lock().map)?,
-                };
-                store
-                    .save(&manager.store_key(&id), &bytes, ttl, SaveHint::New)
-                    .await?;
-                if let Some(old) = &stored_id {
-                    store.delete(&manager.store_key(old)).await?;
+            Work::Save {
+                key,
+                bytes,
+                hint,
+                then_delete,
+                cookie,
+            } => {
+                store.save(&key, &bytes, ttl, hint).await?;
+                if let Some(old) = then_delete {
+                    store.delete(&old).await?;
                 }
-                session_cookie()
+                Some(cookie)
             }
-            Plan::Save => {
-                let bytes = encoded.unwrap_or_default();
-                let hint = if stored_id.is_some() {
-                    SaveHint::Existing
-                } else {
-                    SaveHint::New
-                };
-                store
-                    .save(&manager.store_key(&id), &bytes, ttl, hint)
-                    .await?;
-                session_cookie()
-            }
-            Plan::CookieOnly => session_cookie(),
         };
         self.maybe_cleanup();
         Ok(FinishOutcome {
             set_cookie,
-            ..outcome_vary
+            vary_cookie: true,
         })
     }
 

@@ -16,6 +16,9 @@ use crate::value::ValueError;
 pub(crate) enum Baseline {
     /// No record was loaded: any non-empty map is a change.
     New,
+    /// The record the map was decoded from is its canonical encoding
+    /// ([`SessionMap`]'s stored bytes).
+    Record,
     /// The canonical encoding of the map as loaded.
     Encoded(Vec<u8>),
     /// The loaded map has no encoding in the configured format; any mutation
@@ -29,8 +32,11 @@ pub(crate) struct SessionState {
     pub(crate) map: SessionMap,
     /// The sid the cookie will carry.
     pub(crate) id: SessionId,
-    /// The sid whose record was read from the store, if one was.
-    pub(crate) stored_id: Option<SessionId>,
+    /// A record was read from the store for this request.
+    pub(crate) record_existed: bool,
+    /// After `regenerate()`: the sid whose record must be deleted once the
+    /// session is saved under its new sid.
+    pub(crate) replaced_id: Option<SessionId>,
     pub(crate) baseline: Baseline,
     /// A mutating call happened since load; without one, no encode is needed.
     pub(crate) touched: bool,
@@ -133,7 +139,10 @@ impl Session {
         if state.map.is_empty() {
             return Ok(());
         }
-        state.id = SessionId::generate(self.id_bytes)?;
+        let old = std::mem::replace(&mut state.id, SessionId::generate(self.id_bytes)?);
+        if state.record_existed && state.replaced_id.is_none() {
+            state.replaced_id = Some(old);
+        }
         state.regenerated = true;
         state.touched = true;
         Ok(())

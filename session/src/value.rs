@@ -37,20 +37,38 @@ pub const MAX_DEPTH: usize = 64;
 /// Encodes `value` as msgpack the way msgspec does: structs become maps,
 /// unit enum variants become strings, integers take their smallest form.
 pub fn to_msgpack<T: Serialize + ?Sized>(key: &str, value: &T) -> Result<Vec<u8>, ValueError> {
-    rmp_serde::to_vec_named(value).map_err(|e| ValueError::Encode {
+    // Most session values are small; one allocation covers them.
+    let mut out = Vec::with_capacity(32);
+    rmp_serde::encode::write_named(&mut out, value).map_err(|e| ValueError::Encode {
         key: key.to_owned(),
         message: e.to_string(),
-    })
+    })?;
+    Ok(out)
 }
 
-/// Decodes one msgpack value into `T`.
+/// Decodes one msgpack value into `T`. The error never quotes the stored
+/// value: it is session data, and typed views log it.
 pub fn from_msgpack<T: DeserializeOwned>(key: &str, raw: &[u8]) -> Result<T, ValueError> {
     let mut de = rmp_serde::Deserializer::new(raw);
     de.set_max_depth(MAX_DEPTH);
     T::deserialize(&mut de).map_err(|e| ValueError::Decode {
         key: key.to_owned(),
-        message: e.to_string(),
+        message: without_quoted_data(&e.to_string(), std::any::type_name::<T>()),
     })
+}
+
+/// serde's messages quote the offending value (`invalid type: string "…"`,
+/// ``unknown variant `…` ``, ``invalid value: integer `…` ``): keep what
+/// precedes the first quote and name the expected type instead, so session
+/// data never reaches an error message or a log.
+fn without_quoted_data(message: &str, expected: &str) -> String {
+    match message.find(['"', '`']) {
+        Some(at) => format!(
+            "{}, expected {expected}",
+            message[..at].trim_end().trim_end_matches(':')
+        ),
+        None => message.to_owned(),
+    }
 }
 
 /// Bytes stored as msgpack `bin` (Python `bytes`), not as an array of integers.
@@ -218,6 +236,37 @@ mod tests {
         let ts: Timestamp = from_msgpack("when", &fixture).unwrap();
         assert_eq!(ts.to_rfc3339(), "2026-11-25T12:30:45.123456Z");
         assert_eq!(to_msgpack("when", &ts).unwrap(), fixture);
+    }
+
+    #[test]
+    fn decode_errors_never_quote_the_stored_value() {
+        // Regression (tests/security.rs): serde's messages carried the value
+        // into the typed view's warning log.
+        #[derive(Debug, Deserialize)]
+        enum Role {
+            Admin,
+        }
+        let text = to_msgpack("k", "secret-data-1").unwrap();
+        let big = to_msgpack("k", &73_219_u32).unwrap();
+        let errors = [
+            from_msgpack::<Role>("k", &text).unwrap_err(),
+            from_msgpack::<u8>("k", &big).unwrap_err(),
+            from_msgpack::<bool>("k", &text).unwrap_err(),
+            from_msgpack::<Vec<u8>>("k", &text).unwrap_err(),
+        ];
+        for error in errors {
+            let shown = format!("{error} {error:?}");
+            assert!(!shown.contains("secret-data"), "{shown}");
+            assert!(!shown.contains("73219"), "{shown}");
+            assert!(shown.contains("session key \"k\""), "{shown}");
+        }
+        let error = from_msgpack::<Role>("k", &text).unwrap_err().to_string();
+        assert!(error.contains("unknown variant, expected "), "{error}");
+        assert!(error.ends_with("::Role"), "{error}");
+        assert!(matches!(
+            from_msgpack::<Role>("k", &to_msgpack("k", "Admin").unwrap()),
+            Ok(Role::Admin)
+        ));
     }
 
     #[test]

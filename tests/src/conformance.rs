@@ -234,14 +234,17 @@ pub fn flask_session_script(framework: Framework, backend: &dyn Backend) {
 }
 
 /// Generates one `#[test]` per conformance case for a framework and backend.
+/// Attributes after the backend go on every case, for example
+/// `#[ignore = "needs live servers: run scripts/test.sh"]` for a backend that
+/// needs a server.
 #[macro_export]
 macro_rules! conformance_suite {
-    ($module:ident, $framework:expr, $backend:expr) => {
+    ($module:ident, $framework:expr, $backend:expr $(, #[$attr:meta])* $(,)?) => {
         mod $module {
             #[allow(unused_imports)]
             use super::*;
             use $crate::conformance::*;
-            $crate::conformance_suite!(@cases $framework, $backend;
+            $crate::conformance_suite!(@cases [$(#[$attr])*] $framework, $backend;
                 incr_counts_up,
                 clients_are_isolated,
                 plain_sends_no_cookie_and_no_vary,
@@ -257,12 +260,16 @@ macro_rules! conformance_suite {
             );
         }
     };
-    (@cases $framework:expr, $backend:expr; $($case:ident),* $(,)?) => {
+    (@cases $attrs:tt $framework:expr, $backend:expr; $($case:ident),* $(,)?) => {
         $(
-            #[test]
-            fn $case() {
-                $crate::conformance::$case($framework, &$backend);
-            }
+            $crate::conformance_suite!(@case $attrs $framework, $backend, $case);
         )*
+    };
+    (@case [$(#[$attr:meta])*] $framework:expr, $backend:expr, $case:ident) => {
+        #[test]
+        $(#[$attr])*
+        fn $case() {
+            $crate::conformance::$case($framework, &$backend);
+        }
     };
 }

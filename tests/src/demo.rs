@@ -13,12 +13,15 @@ use crate::http::Client;
 pub enum Framework {
     /// `integrations/examples/poem_demo.rs`
     Poem,
+    /// `integrations/examples/rocket_demo.rs`
+    Rocket,
 }
 
 impl Framework {
     fn example(self) -> &'static str {
         match self {
             Self::Poem => "poem_demo",
+            Self::Rocket => "rocket_demo",
         }
     }
 }

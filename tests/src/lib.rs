@@ -10,3 +10,4 @@ pub mod backends;
 pub mod conformance;
 pub mod demo;
 pub mod http;
+pub mod kv_servers;

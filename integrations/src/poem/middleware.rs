@@ -112,7 +112,8 @@ fn apply(outcome: FinishOutcome, response: &mut Response) {
         headers.append(VARY, HeaderValue::from_static("Cookie"));
     }
     if let Some(cookie) = outcome.set_cookie {
-        match HeaderValue::from_str(&cookie) {
+        // From a String the header takes the buffer over, without a copy.
+        match HeaderValue::try_from(cookie) {
             Ok(value) => {
                 headers.append(SET_COOKIE, value);
             }

@@ -13,8 +13,7 @@ use crate::value::{Timestamp, MAX_DEPTH};
 /// Decodes a JSON object into the session map.
 pub fn decode(buf: &[u8]) -> Result<SessionMap, DecodeError> {
     // serde_json refuses nesting deeper than 128 by itself; check ours too.
-    let object: Map<String, Json> =
-        serde_json::from_slice(buf).map_err(|e| DecodeError::Json(e.to_string()))?;
+    let object: Map<String, Json> = serde_json::from_slice(buf).map_err(describe)?;
     let mut map = SessionMap::new();
     for (key, value) in object {
         if depth_of(&value) > MAX_DEPTH {
@@ -24,6 +23,21 @@ pub fn decode(buf: &[u8]) -> Result<SessionMap, DecodeError> {
         map.insert_raw(key, raw);
     }
     Ok(map)
+}
+
+/// What is wrong with a stored value, without quoting it: serde_json's
+/// type errors quote the value (`invalid type: string "…"`), which is session
+/// data, and a decode failure is logged. Syntax and end-of-input messages
+/// quote nothing and are kept.
+fn describe(error: serde_json::Error) -> DecodeError {
+    DecodeError::Json(match error.classify() {
+        serde_json::error::Category::Data => format!(
+            "not a map of string keys at line {} column {}",
+            error.line(),
+            error.column()
+        ),
+        _ => error.to_string(),
+    })
 }
 
 /// Encodes the map as one compact JSON object.
@@ -38,10 +52,19 @@ pub fn encode(map: &SessionMap) -> Result<Vec<u8>, EncodeJsonError> {
 /// The JSON form of one msgpack value, as the JSON encoding would write it:
 /// binary as base64 text, timestamps as RFC 3339 text.
 pub fn value_to_json(key: &str, raw: &[u8]) -> Result<Json, EncodeJsonError> {
-    let value = rmpv::decode::read_value_with_max_depth(&mut &raw[..], MAX_DEPTH)
+    let value = rmpv::decode::read_value_with_max_depth(&mut &raw[..], RMPV_DEPTH)
         .map_err(|e| EncodeJsonError(format!("key {key:?}: {e}")))?;
     to_json(key, value)
 }
+
+/// The depth limit to hand rmpv so that it reads every value the decoders
+/// accept ([`MAX_DEPTH`] values deep). rmpv spends two levels per container
+/// (the value and its body) and up to three on a leaf (a str, bin or ext
+/// body), so `MAX_DEPTH` alone refused values nested more than ~31 deep that
+/// the msgpack and JSON decoders had accepted: such a session loaded, but
+/// `get_json` failed and rewriting it as JSON was an error (found by the
+/// `decode` fuzz target).
+const RMPV_DEPTH: usize = 2 * MAX_DEPTH + 1;
 
 /// A value has no JSON form.
 #[derive(Debug, thiserror::Error)]

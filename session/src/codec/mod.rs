@@ -39,6 +39,9 @@ pub enum DecodeError {
     /// The 0xc1 marker, which msgpack never uses.
     #[error("a reserved msgpack marker was found")]
     ReservedMarker,
+    /// A key appears twice in the map.
+    #[error("a session key appears twice")]
+    DuplicateKey,
     /// Nested deeper than the limit.
     #[error("the stored session is nested too deeply")]
     TooDeep,
@@ -110,6 +113,13 @@ impl Codec {
 
     /// Decodes the configured format, then the other one.
     pub fn decode(&self, bytes: &[u8]) -> Result<(SessionMap, Decoded), DecodeError> {
+        self.decode_owned(bytes.to_vec())
+    }
+
+    /// Like [`Codec::decode`], keeping `bytes` as the map's backing store
+    /// instead of copying it. A map decoded in the configured format remembers
+    /// its record, the canonical encoding it was read from.
+    pub fn decode_owned(&self, bytes: Vec<u8>) -> Result<(SessionMap, Decoded), DecodeError> {
         if bytes.len() > self.max_bytes {
             return Err(DecodeError::TooLarge {
                 size: bytes.len(),
@@ -118,23 +128,28 @@ impl Codec {
         }
         // Pickle protocols 2-5 open with 0x80 and the protocol number; as msgpack
         // that reads as an empty map followed by junk, so name it plainly.
-        if matches!(bytes, [0x80, 2..=5, ..]) {
+        if matches!(bytes.as_slice(), [0x80, 2..=5, ..]) {
             return Err(DecodeError::Pickle);
         }
-        let (first, second): (DecodeFn, DecodeFn) = match self.format {
-            SerializationFormat::MsgPack => (msgpack::decode, json::decode),
-            SerializationFormat::Json => (json::decode, msgpack::decode),
-        };
-        match first(bytes) {
-            Ok(map) => Ok((map, Decoded::AsConfigured)),
-            Err(first_error) => second(bytes)
-                .map(|map| (map, Decoded::AsOther))
-                .map_err(|_| first_error),
+        match self.format {
+            SerializationFormat::MsgPack => match msgpack::index(&bytes) {
+                Ok(entries) => Ok((SessionMap::from_stored(bytes, entries), Decoded::AsConfigured)),
+                Err(first_error) => json::decode(&bytes)
+                    .map(|map| (map, Decoded::AsOther))
+                    .map_err(|_| first_error),
+            },
+            SerializationFormat::Json => match json::decode(&bytes) {
+                Ok(map) => Ok((map.with_record(bytes), Decoded::AsConfigured)),
+                Err(first_error) => match msgpack::index(&bytes) {
+                    Ok(entries) => Ok((SessionMap::from_stored(bytes, entries), Decoded::AsOther)),
+                    Err(_) => Err(first_error),
+                },
+            },
         }
     }
 }
 
-type DecodeFn = fn(&[u8]) -> Result<SessionMap, DecodeError>;
+
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
@@ -205,6 +220,77 @@ mod tests {
             c.decode(&[0x80, 0x04, 0x95]).unwrap_err(),
             DecodeError::Pickle
         );
+    }
+
+    #[test]
+    fn json_decode_errors_never_quote_the_stored_value() {
+        // Regression (tests/security.rs): a JSON record that is not a map was
+        // logged with its content.
+        let c = codec(SerializationFormat::Json);
+        for bad in [
+            &br#""secret-data""#[..],
+            br#"["secret-data"]"#,
+            br#"{"k": "secret-data""#,
+            br#"{"k": "secret-data"} secret-data"#,
+            b"12345678",
+        ] {
+            let error = c.decode(bad).unwrap_err();
+            let shown = format!("{error} {error:?}");
+            assert!(!shown.contains("secret-data"), "{shown}");
+            assert!(!shown.contains("12345678"), "{shown}");
+            assert!(shown.contains("line 1"), "{shown}");
+        }
+    }
+
+    #[test]
+    fn values_as_deep_as_the_decoders_accept_have_a_json_form() {
+        // Regression (the `decode` fuzz target): rmpv counts depth differently
+        // from our decoders, so values nested 32 to 64 deep decoded but had no
+        // JSON form, and a JSON-configured app failed to rewrite them.
+        use crate::value::MAX_DEPTH;
+        for leaf in [
+            &[0x01][..],
+            &[0xa1, b'x'],
+            &[0xc4, 1, 0],
+            &[0xd6, 0xff, 0, 0, 0, 1],
+        ] {
+            let mut bytes = vec![0x81, 0xa1, b'k'];
+            bytes.extend(std::iter::repeat_n(0x91, MAX_DEPTH - 1));
+            bytes.extend_from_slice(leaf);
+            let (map, _) = codec(SerializationFormat::MsgPack).decode(&bytes).unwrap();
+            assert!(value_to_json("k", map.get_raw("k").unwrap()).is_ok());
+            let json = codec(SerializationFormat::Json).encode(&map).unwrap();
+            let (back, how) = codec(SerializationFormat::Json).decode(&json).unwrap();
+            assert_eq!(how, Decoded::AsConfigured);
+            assert_eq!(
+                codec(SerializationFormat::Json).encode(&back).unwrap(),
+                json
+            );
+
+            let mut deeper = vec![0x81, 0xa1, b'k'];
+            deeper.extend(std::iter::repeat_n(0x91, MAX_DEPTH));
+            deeper.extend_from_slice(leaf);
+            assert_eq!(
+                codec(SerializationFormat::MsgPack)
+                    .decode(&deeper)
+                    .unwrap_err(),
+                DecodeError::TooDeep
+            );
+        }
+    }
+
+    #[test]
+    fn duplicate_keys_are_refused_in_small_and_large_maps() {
+        let c = codec(SerializationFormat::MsgPack);
+        let small = [0x82, 0xa1, b'k', 0x01, 0xa1, b'k', 0x02];
+        assert_eq!(c.decode(&small).unwrap_err(), DecodeError::DuplicateKey);
+        let mut large = vec![0xde, 0x00, 40];
+        for i in 0..40u8 {
+            large.extend_from_slice(&[0xa2, b'k', b'A' + (i % 39), 0x01]);
+        }
+        assert_eq!(c.decode(&large).unwrap_err(), DecodeError::DuplicateKey);
+        large[3 + 4 * 39 + 2] = b'z';
+        assert!(c.decode(&large).is_ok());
     }
 
     #[test]

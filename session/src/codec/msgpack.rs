@@ -1,27 +1,53 @@
 //! The msgpack session encoding, compatible with msgspec: a top-level map with
 //! string keys. Values are sliced out as their exact bytes, never re-encoded.
 
+use std::ops::Range;
+
 use rmp::encode;
 
 use super::DecodeError;
 use crate::map::SessionMap;
 use crate::value::MAX_DEPTH;
 
-/// Decodes a whole stored session. The buffer must hold exactly one map.
-pub fn decode(buf: &[u8]) -> Result<SessionMap, DecodeError> {
+/// The (key, value) byte ranges of each entry, after checking the structure.
+pub(super) fn index(buf: &[u8]) -> Result<Vec<(Range<usize>, Range<usize>)>, DecodeError> {
     let mut cursor = Cursor { buf, pos: 0 };
     let len = cursor.map_len()?;
-    let mut map = SessionMap::new();
+    // Each entry takes at least two bytes, so the capacity is bounded by the
+    // input, not by the declared length.
+    let mut entries = Vec::with_capacity(len.min(buf.len() / 2));
     for _ in 0..len {
         let key = cursor.str()?;
         let start = cursor.pos;
         cursor.skip_value(MAX_DEPTH)?;
-        map.insert_raw(key, buf[start..cursor.pos].to_vec());
+        entries.push((key, start..cursor.pos));
     }
     if cursor.pos != buf.len() {
         return Err(DecodeError::TrailingBytes);
     }
-    Ok(map)
+    check_unique(buf, &entries)?;
+    Ok(entries)
+}
+
+/// A Python dict never encodes a key twice; a record that does is not one we
+/// can rewrite faithfully. Small maps compare pairwise; large ones sort, so a
+/// hostile record cannot make this quadratic.
+fn check_unique(buf: &[u8], entries: &[(Range<usize>, Range<usize>)]) -> Result<(), DecodeError> {
+    let key = |i: usize| &buf[entries[i].0.clone()];
+    if entries.len() <= 16 {
+        for i in 0..entries.len() {
+            if (0..i).any(|j| key(j) == key(i)) {
+                return Err(DecodeError::DuplicateKey);
+            }
+        }
+        return Ok(());
+    }
+    let mut keys: Vec<&[u8]> = (0..entries.len()).map(key).collect();
+    keys.sort_unstable();
+    if keys.windows(2).any(|pair| pair[0] == pair[1]) {
+        return Err(DecodeError::DuplicateKey);
+    }
+    Ok(())
 }
 
 /// Encodes the map: a map header, then each key and its stored value bytes.
@@ -75,7 +101,8 @@ impl Cursor<'_> {
         }
     }
 
-    fn str(&mut self) -> Result<String, DecodeError> {
+    /// A string key, as the range of its bytes.
+    fn str(&mut self) -> Result<Range<usize>, DecodeError> {
         let len = match self.byte()? {
             b @ 0xa0..=0xbf => usize::from(b & 0x1f),
             0xd9 => self.uint(1)?,
@@ -83,8 +110,10 @@ impl Cursor<'_> {
             0xdb => self.uint(4)?,
             _ => return Err(DecodeError::NonStringKey),
         };
+        let start = self.pos;
         let bytes = self.take(len)?;
-        String::from_utf8(bytes.to_vec()).map_err(|_| DecodeError::InvalidUtf8)
+        std::str::from_utf8(bytes).map_err(|_| DecodeError::InvalidUtf8)?;
+        Ok(start..self.pos)
     }
 
     /// Steps over one value, checking its structure and nesting depth.

@@ -7,9 +7,17 @@
 mod error;
 #[cfg(feature = "filesystem")]
 pub mod filesystem;
+#[cfg(feature = "memcached")]
+pub mod memcached;
 #[cfg(feature = "memory")]
 pub mod memory;
+#[cfg(feature = "mongodb")]
+pub mod mongodb;
 pub mod null;
+#[cfg(feature = "redis")]
+pub mod redis;
+#[cfg(feature = "_sql")]
+pub mod sql;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -92,6 +100,22 @@ pub async fn from_settings(settings: &Settings) -> Result<Arc<dyn SessionStore>,
         SessionType::Filesystem => Ok(Arc::new(
             filesystem::FileStore::from_settings(settings).await?,
         )),
+        #[cfg(feature = "redis")]
+        SessionType::Redis => self::redis::from_settings(settings).await,
+        #[cfg(feature = "memcached")]
+        SessionType::Memcached => Ok(Arc::new(
+            memcached::MemcachedStore::from_settings(settings).await?,
+        )),
+        #[cfg(feature = "mongodb")]
+        SessionType::MongoDb => Ok(Arc::new(
+            self::mongodb::MongoStore::from_settings(settings).await?,
+        )),
+        #[cfg(feature = "_sql")]
+        SessionType::SqlAlchemy => Ok(Arc::new(
+            sql::SqlStore::from_settings(settings).await?,
+        )),
+        // Unreachable when every backend feature is on.
+        #[allow(unreachable_patterns)]
         other => Err(BuildError::NotCompiled {
             session_type: other,
             feature: feature_for(other),

@@ -3,10 +3,25 @@
 //! see the store, how many records it holds.
 
 mod filesystem;
+mod mariadb;
+mod memcached;
 mod memory;
+mod mongodb;
+mod postgres;
+mod redis;
+mod redis_cluster;
+mod sql;
+mod sqlite;
 
 pub use filesystem::Filesystem;
+pub use memcached::Memcached;
 pub use memory::Memory;
+pub use mariadb::MariaDb;
+pub use mongodb::MongoDb;
+pub use postgres::Postgres;
+pub use redis::Redis;
+pub use redis_cluster::RedisCluster;
+pub use sqlite::Sqlite;
 
 use crate::demo::DemoApp;
 

@@ -1,0 +1,179 @@
+//! The fairing: builds the manager on ignite, finishes sessions on response.
+
+use std::io::Cursor;
+
+use rocket::fairing::{self, Fairing, Info, Kind};
+use rocket::figment::Figment;
+use rocket::http::{ContentType, Status};
+use rocket::{Build, Request, Response, Rocket};
+use session::config::ConfigError;
+use session::{FinishError, FinishOutcome, SessionManager, Settings};
+
+use super::guard;
+use crate::StartupError;
+
+/// The key of the table in Rocket's figment that [`SessionFairing::from_figment`]
+/// reads.
+const FIGMENT_KEY: &str = "session";
+
+/// Where the fairing gets its manager from on ignite.
+#[derive(Debug)]
+enum Source {
+    /// `./Session.toml` (or `$SESSION_CONFIG`) and `SESSION_*` variables.
+    Config,
+    /// The `[session]` table of Rocket's figment and `SESSION_*` variables.
+    Figment,
+    /// Settings the app built.
+    Settings(Box<Settings>),
+    /// A manager the app built, over its own store.
+    Manager(SessionManager),
+}
+
+/// Server-side sessions for a Rocket app: attach it with
+/// `rocket::build().attach(SessionFairing::from_config())`.
+///
+/// On ignite it builds the [`SessionManager`] and manages it in Rocket's
+/// state; on each response it finishes the request's session, if a guard
+/// loaded it. Attaching it twice keeps the last one.
+#[derive(Debug)]
+pub struct SessionFairing {
+    source: Source,
+}
+
+/// Marks that the fairing ignited, for the guards and the sentinel; it holds
+/// the manager the guards open sessions with.
+#[derive(Debug)]
+pub(super) struct Installed(pub(super) SessionManager);
+
+impl SessionFairing {
+    /// On ignite, loads the settings from `./Session.toml` (or the file named
+    /// by `SESSION_CONFIG`) and `SESSION_*` variables, and builds the store
+    /// they select.
+    pub fn from_config() -> Self {
+        Self {
+            source: Source::Config,
+        }
+    }
+
+    /// On ignite, loads the settings from the `[session]` table of Rocket's
+    /// configuration (`Rocket.toml`, selected profile), instead of
+    /// `Session.toml`; `SESSION_*` variables still override it. A missing
+    /// table means the defaults.
+    pub fn from_figment() -> Self {
+        Self {
+            source: Source::Figment,
+        }
+    }
+
+    /// On ignite, builds the store that `settings` select.
+    pub fn from_settings(settings: Settings) -> Self {
+        Self {
+            source: Source::Settings(Box::new(settings)),
+        }
+    }
+
+    /// Uses a manager the app built, for example over its own store.
+    pub fn new(manager: SessionManager) -> Self {
+        Self {
+            source: Source::Manager(manager),
+        }
+    }
+
+    async fn manager(&self, figment: &Figment) -> Result<SessionManager, StartupError> {
+        let settings = match &self.source {
+            Source::Manager(manager) => return Ok(manager.clone()),
+            Source::Settings(settings) => Settings::clone(settings),
+            Source::Config => Settings::load()?,
+            Source::Figment => settings_from_figment(figment)?,
+        };
+        Ok(SessionManager::from_settings(settings).await?)
+    }
+}
+
+/// The `[session]` table of the figment (when there is one) at file
+/// precedence, then the environment.
+fn settings_from_figment(figment: &Figment) -> Result<Settings, ConfigError> {
+    let builder = Settings::builder();
+    let builder = match figment.find_value(FIGMENT_KEY) {
+        Ok(table) => {
+            let label = match figment.find_metadata(FIGMENT_KEY) {
+                Some(metadata) => match &metadata.source {
+                    Some(source) => format!("{source} [{FIGMENT_KEY}]"),
+                    None => format!("{} [{FIGMENT_KEY}]", metadata.name),
+                },
+                None => format!("Rocket config [{FIGMENT_KEY}]"),
+            };
+            builder.serialized(&table, label)
+        }
+        Err(_) => {
+            tracing::info!("Rocket's configuration has no [{FIGMENT_KEY}] table: session settings are the defaults and SESSION_* variables");
+            builder
+        }
+    };
+    builder.env().build()
+}
+
+#[rocket::async_trait]
+impl Fairing for SessionFairing {
+    fn info(&self) -> Info {
+        Info {
+            name: "Server-side sessions",
+            kind: Kind::Ignite | Kind::Response | Kind::Singleton,
+        }
+    }
+
+    async fn on_ignite(&self, rocket: Rocket<Build>) -> fairing::Result {
+        if rocket.state::<SessionManager>().is_some() {
+            tracing::error!(
+                "a SessionManager is already managed by this rocket: pass it to SessionFairing::new instead of managing it"
+            );
+            return Err(rocket);
+        }
+        match self.manager(rocket.figment()).await {
+            Ok(manager) => Ok(rocket.manage(Installed(manager.clone())).manage(manager)),
+            Err(error) => {
+                tracing::error!("sessions could not start: {error}");
+                Err(rocket)
+            }
+        }
+    }
+
+    async fn on_response<'r>(&self, request: &'r Request<'_>, response: &mut Response<'r>) {
+        // Row 1: a request whose session no guard loaded is left alone.
+        let Some(request_session) = guard::opened(request) else {
+            return;
+        };
+        if !request_session.is_loaded() {
+            return;
+        }
+        match request_session.finish(response.status().code).await {
+            Ok(outcome) => apply(outcome, response),
+            Err(error) => {
+                tracing::error!(%error, "finishing the session failed; the response is replaced");
+                *response = replacement(&error);
+            }
+        }
+    }
+}
+
+/// Adds the outcome's headers. Rocket has already written its cookie jar into
+/// the response, so the session cookie goes in as a raw header.
+fn apply(outcome: FinishOutcome, response: &mut Response<'_>) {
+    if outcome.vary_cookie {
+        response.adjoin_raw_header("Vary", "Cookie");
+    }
+    if let Some(cookie) = outcome.set_cookie {
+        response.adjoin_raw_header("Set-Cookie", cookie);
+    }
+}
+
+/// The opaque response that replaces one whose session could not be finished.
+fn replacement(error: &FinishError) -> Response<'static> {
+    let status = Status::from_code(error.status()).unwrap_or(Status::InternalServerError);
+    let body = error.public_message();
+    Response::build()
+        .status(status)
+        .header(ContentType::Plain)
+        .sized_body(body.len(), Cursor::new(body))
+        .finalize()
+}

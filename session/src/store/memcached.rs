@@ -1,0 +1,447 @@
+//! Sessions in memcached (`SESSION_TYPE = memcached`).
+//!
+//! # Layout
+//!
+//! Flask-Session 0.8's: the key is `key_prefix + sid`, the value is the
+//! encoded session map (flags 0), and the expiry is the item's `exptime`.
+//! memcached reads an `exptime` above 30 days (2 592 000 s) as an absolute unix
+//! time, so a longer TTL — the default lifetime of 31 days among them — is
+//! sent as `now + ttl`; a shorter one is sent as it is.
+//!
+//! | operation | command |
+//! |---|---|
+//! | [`save`](SessionStore::save) | `set key 0 exptime` |
+//! | [`load`](SessionStore::load) | `get key` |
+//! | [`load_and_touch`](SessionStore::load_and_touch) | `get key`, then `touch key exptime` on a hit (the `memcache` crate has no `gat`) |
+//! | [`touch`](SessionStore::touch) | `touch key exptime` |
+//! | [`delete`](SessionStore::delete) | `delete key` |
+//!
+//! Keys must fit memcached: at most 250 bytes, with no spaces or control
+//! characters. `Settings` validation refuses a `key_prefix` that breaks this;
+//! the store checks each key again and fails the operation rather than send a
+//! malformed command. [`cleanup`](SessionStore::cleanup) does nothing.
+//!
+//! With several servers, the `memcache` crate picks a server by its own hash of
+//! the key, which is not pymemcache's: sharing sessions with a Flask app works
+//! with one server only.
+//!
+//! # Connections
+//!
+//! The `memcache` client is blocking, so every call runs on tokio's blocking
+//! pool. The store builds its own r2d2 pools (one per server) rather than use
+//! `Client::connect`, which gives a single connection per server, waits 30 s
+//! for a free one and sends a `version` round trip on every check-out:
+//!
+//! - `pool_size` connections per server ([`DEFAULT_POOL_SIZE`] by default);
+//! - a check-out waits at most `connect_timeout`;
+//! - no test on check-out, so an operation is one round trip;
+//! - socket reads and writes time out after `operation_timeout`;
+//! - the ASCII protocol, which every memcached speaks.
+//!
+//! Without the check-out test, a pool would keep handing out connections that
+//! a server restart has closed. So when an operation fails on its connection
+//! (an I/O error or a garbled reply), the store replaces the pools with fresh
+//! ones and sends the operation once more: the first request after a restart
+//! already succeeds. Every operation here is idempotent.
+//!
+//! # Failures
+//!
+//! Every operation has an overall deadline of `connect_timeout +
+//! operation_timeout`. An I/O error, a check-out that timed out (the server is
+//! down) and the deadline are
+//! [`StoreErrorKind::Unavailable`](super::StoreErrorKind::Unavailable) (503);
+//! anything the server refuses (an item too large, authentication) is
+//! `Failed` (500).
+
+use std::fmt;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use ::memcache::{ClientError, MemcacheError, ServerError};
+use async_trait::async_trait;
+use session_config::Settings;
+
+use super::{BuildError, SaveHint, SessionStore, StoreError};
+
+/// The `memcache` crate this store is built on, so an app can build the
+/// client it hands over with the same version.
+pub use ::memcache;
+
+const BACKEND: &str = "memcached";
+
+/// Connections per server when `SESSION_POOL_SIZE` is not set.
+pub const DEFAULT_POOL_SIZE: u32 = 8;
+
+/// The longest `exptime` memcached takes as relative seconds (30 days); a
+/// longer one must be an absolute unix time.
+pub const MAX_RELATIVE_EXPTIME: u64 = 30 * 24 * 60 * 60;
+
+/// memcached's longest key, in bytes.
+pub const MAX_KEY_BYTES: usize = 250;
+
+/// How the store connects to its servers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MemcachedOptions {
+    /// How long a check-out may wait for a connection (`SESSION_CONNECT_TIMEOUT`).
+    pub connect_timeout: Duration,
+    /// The socket read and write timeout (`SESSION_OPERATION_TIMEOUT`).
+    pub operation_timeout: Duration,
+    /// Connections per server (`SESSION_POOL_SIZE`).
+    pub pool_size: u32,
+}
+
+impl Default for MemcachedOptions {
+    /// 2 s to connect, 1 s per operation, [`DEFAULT_POOL_SIZE`] connections.
+    fn default() -> Self {
+        Self {
+            connect_timeout: Duration::from_secs(2),
+            operation_timeout: Duration::from_secs(1),
+            pool_size: DEFAULT_POOL_SIZE,
+        }
+    }
+}
+
+impl MemcachedOptions {
+    /// `connect_timeout`, `operation_timeout` and `pool_size` from the settings.
+    pub fn from_settings(settings: &Settings) -> Self {
+        Self {
+            connect_timeout: settings.connect_timeout,
+            operation_timeout: settings.operation_timeout,
+            pool_size: settings.pool_size.unwrap_or(DEFAULT_POOL_SIZE).max(1),
+        }
+    }
+
+    /// The overall deadline of one store operation.
+    pub fn deadline(&self) -> Duration {
+        self.connect_timeout.saturating_add(self.operation_timeout)
+    }
+}
+
+/// Sessions in memcached. Cloning is cheap and shares the pools.
+#[derive(Clone)]
+pub struct MemcachedStore {
+    inner: Arc<Inner>,
+    deadline: Duration,
+}
+
+struct Inner {
+    /// The servers and options the pools were built from; `None` for a client
+    /// the app handed over, whose pools the store cannot rebuild.
+    servers: Option<(Vec<String>, MemcachedOptions)>,
+    current: Mutex<Current>,
+}
+
+struct Current {
+    /// Bumped each time the pools are replaced, so that concurrent failures on
+    /// the same pools replace them once.
+    generation: u64,
+    client: ::memcache::Client,
+}
+
+impl fmt::Debug for MemcachedStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MemcachedStore")
+            .field("servers", &self.inner.servers.as_ref().map(|(servers, _)| servers))
+            .field("deadline", &self.deadline)
+            .finish_non_exhaustive()
+    }
+}
+
+impl MemcachedStore {
+    /// Builds the store that `SESSION_MEMCACHED` and the timeouts describe,
+    /// and checks that every server answers.
+    pub async fn from_settings(settings: &Settings) -> Result<Self, BuildError> {
+        Self::connect(&settings.memcached, MemcachedOptions::from_settings(settings)).await
+    }
+
+    /// Connects to `servers` (`host:port` each) and checks that every one
+    /// answers a `version`; the error names the servers when one does not.
+    pub async fn connect(servers: &[String], options: MemcachedOptions) -> Result<Self, BuildError> {
+        let location = servers.join(", ");
+        let fail = |source: super::error::BoxError| BuildError::Backend {
+            backend: BACKEND,
+            location: location.clone(),
+            source,
+        };
+        if servers.is_empty() {
+            return Err(fail("no memcached server is configured".into()));
+        }
+        let client = build_client(servers, &options).map_err(|e| fail(e.into()))?;
+        let probe = client.clone();
+        let check = tokio::task::spawn_blocking(move || probe.version());
+        match tokio::time::timeout(options.deadline(), check).await {
+            Ok(Ok(Ok(_))) => {}
+            Ok(Ok(Err(error))) => return Err(fail(error.into())),
+            Ok(Err(join)) => return Err(fail(join.into())),
+            Err(_) => return Err(fail(TimedOut(options.deadline()).into())),
+        }
+        Ok(Self::with_inner(
+            Some((servers.to_vec(), options)),
+            client,
+            options.deadline(),
+        ))
+    }
+
+    /// Wraps a client the app already has, with its own pools. The store does
+    /// not rebuild them after a failure: recovery after a server restart is up
+    /// to their settings (`Client::connect`'s pools test each connection on
+    /// check-out). Each operation gets the default deadline of
+    /// [`MemcachedOptions::default`] (3 s); see [`MemcachedStore::with_deadline`].
+    pub fn from_client(client: ::memcache::Client) -> Self {
+        Self::with_inner(None, client, MemcachedOptions::default().deadline())
+    }
+
+    /// Sets the overall deadline of one store operation, after which it fails
+    /// as unavailable.
+    pub fn with_deadline(mut self, deadline: Duration) -> Self {
+        self.deadline = deadline;
+        self
+    }
+
+    /// The client the store currently sends its commands with.
+    pub fn client(&self) -> ::memcache::Client {
+        lock(&self.inner.current).client.clone()
+    }
+
+    fn with_inner(
+        servers: Option<(Vec<String>, MemcachedOptions)>,
+        client: ::memcache::Client,
+        deadline: Duration,
+    ) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                servers,
+                current: Mutex::new(Current { generation: 0, client }),
+            }),
+            deadline,
+        }
+    }
+
+    /// Runs `call` on the blocking pool within the deadline.
+    async fn blocking<T, F>(&self, operation: &'static str, key: &str, call: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: Fn(&::memcache::Client, &str) -> Result<T, MemcacheError> + Send + 'static,
+    {
+        check_key(key).map_err(|error| StoreError::failed(BACKEND, operation, error))?;
+        let inner = Arc::clone(&self.inner);
+        let key = key.to_owned();
+        let task = tokio::task::spawn_blocking(move || inner.call(|client| call(client, &key)));
+        match tokio::time::timeout(self.deadline, task).await {
+            Ok(Ok(Ok(value))) => Ok(value),
+            Ok(Ok(Err(error))) if is_unavailable(&error) => Err(StoreError::unavailable(BACKEND, operation, error)),
+            Ok(Ok(Err(error))) => Err(StoreError::failed(BACKEND, operation, error)),
+            Ok(Err(join)) => Err(StoreError::failed(BACKEND, operation, join)),
+            Err(_) => Err(StoreError::unavailable(
+                BACKEND,
+                operation,
+                TimedOut(self.deadline),
+            )),
+        }
+    }
+}
+
+impl Inner {
+    /// Runs `call`; when it fails on its connection, replaces the pools and
+    /// runs it once more.
+    fn call<T>(&self, call: impl Fn(&::memcache::Client) -> Result<T, MemcacheError>) -> Result<T, MemcacheError> {
+        let (generation, client) = {
+            let current = lock(&self.current);
+            (current.generation, current.client.clone())
+        };
+        match call(&client) {
+            Err(error) if connection_is_suspect(&error) => match self.replace_pools(generation) {
+                Some(client) => call(&client),
+                None => Err(error),
+            },
+            other => other,
+        }
+    }
+
+    /// Fresh pools, unless another caller has already replaced the ones of
+    /// `generation`; `None` when the pools are the app's own.
+    fn replace_pools(&self, generation: u64) -> Option<::memcache::Client> {
+        let (servers, options) = self.servers.as_ref()?;
+        let mut current = lock(&self.current);
+        if current.generation == generation {
+            match build_client(servers, options) {
+                Ok(client) => {
+                    tracing::warn!(
+                        backend = BACKEND,
+                        "a memcached connection failed; reopening the connection pools"
+                    );
+                    current.client = client;
+                    current.generation += 1;
+                }
+                Err(error) => {
+                    tracing::warn!(backend = BACKEND, %error, "could not rebuild the memcached pools");
+                    return None;
+                }
+            }
+        }
+        Some(current.client.clone())
+    }
+}
+
+fn lock(current: &Mutex<Current>) -> MutexGuard<'_, Current> {
+    // The guarded data is replaced whole, never left half-written.
+    current.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// One r2d2 pool per server, built without waiting for connections: the
+/// caller checks the servers, or the next check-out waits `connect_timeout`.
+fn build_client(servers: &[String], options: &MemcachedOptions) -> Result<::memcache::Client, MemcacheError> {
+    let mut pools = Vec::with_capacity(servers.len());
+    for server in servers {
+        let url = format!(
+            "memcache://{server}?protocol=ascii&timeout={}",
+            options.operation_timeout.as_secs_f64().max(0.001)
+        );
+        let url = ::memcache::Url::parse(&url).map_err(|e| MemcacheError::BadURL(format!("{server}: {e}")))?;
+        let pool = r2d2::Pool::builder()
+            .max_size(options.pool_size.max(1))
+            .min_idle(Some(1))
+            .connection_timeout(options.connect_timeout.max(Duration::from_millis(1)))
+            .test_on_check_out(false)
+            .error_handler(Box::new(r2d2::NopErrorHandler))
+            .build_unchecked(::memcache::ConnectionManager::new(url));
+        pools.push(pool);
+    }
+    ::memcache::Client::with_pools(pools)
+}
+
+/// Whether the server could not be reached (503) rather than refused the
+/// command (500).
+fn is_unavailable(error: &MemcacheError) -> bool {
+    match error {
+        MemcacheError::IOError(_) | MemcacheError::PoolError(_) => true,
+        // The ASCII reader's message when the server closed the connection.
+        MemcacheError::ClientError(ClientError::Error(message)) => message.contains("no line found"),
+        _ => false,
+    }
+}
+
+/// Whether the connection the call used may be dead or out of step with the
+/// server, so the pools should be replaced. A check-out that timed out is
+/// not: fresh pools would wait just the same.
+fn connection_is_suspect(error: &MemcacheError) -> bool {
+    matches!(
+        error,
+        MemcacheError::IOError(_)
+            | MemcacheError::ParseError(_)
+            | MemcacheError::ClientError(ClientError::Error(_))
+            | MemcacheError::ServerError(ServerError::BadResponse(_) | ServerError::BadMagic(_))
+    )
+}
+
+/// An operation exceeded its deadline.
+#[derive(Debug, thiserror::Error)]
+#[error("no answer from memcached within {0:?}")]
+struct TimedOut(Duration);
+
+/// A key memcached cannot take.
+#[derive(Debug, thiserror::Error)]
+#[error("the key cannot be a memcached key: it must be 1 to {MAX_KEY_BYTES} bytes, with no spaces or control characters")]
+struct InvalidKey;
+
+fn check_key(key: &str) -> Result<(), InvalidKey> {
+    let fits = !key.is_empty() && key.len() <= MAX_KEY_BYTES;
+    if fits && !key.bytes().any(|b| b <= b' ' || b == 0x7f) {
+        Ok(())
+    } else {
+        Err(InvalidKey)
+    }
+}
+
+/// memcached's `exptime` for a TTL: whole seconds rounded up, at least 1;
+/// above 30 days, the absolute unix time `now + ttl`.
+pub fn exptime(ttl: Duration, now: SystemTime) -> u32 {
+    let seconds = (ttl.as_secs() + u64::from(ttl.subsec_nanos() > 0)).max(1);
+    let value = if seconds > MAX_RELATIVE_EXPTIME {
+        let now = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        now.saturating_add(seconds)
+    } else {
+        seconds
+    };
+    u32::try_from(value).unwrap_or(u32::MAX)
+}
+
+#[async_trait]
+impl SessionStore for MemcachedStore {
+    fn backend(&self) -> &'static str {
+        BACKEND
+    }
+
+    async fn load(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.blocking("load", key, |client, key| client.get::<Vec<u8>>(key)).await
+    }
+
+    async fn load_and_touch(&self, key: &str, ttl: Duration) -> Result<Option<Vec<u8>>, StoreError> {
+        self.blocking("load_and_touch", key, move |client, key| {
+            let value = client.get::<Vec<u8>>(key)?;
+            if value.is_some() {
+                client.touch(key, exptime(ttl, SystemTime::now()))?;
+            }
+            Ok(value)
+        })
+        .await
+    }
+
+    async fn save(&self, key: &str, value: &[u8], ttl: Duration, _hint: SaveHint) -> Result<(), StoreError> {
+        let value = value.to_vec();
+        self.blocking("save", key, move |client, key| {
+            client.set(key, value.as_slice(), exptime(ttl, SystemTime::now()))
+        })
+        .await
+    }
+
+    async fn touch(&self, key: &str, ttl: Duration) -> Result<(), StoreError> {
+        self.blocking("touch", key, move |client, key| {
+            client.touch(key, exptime(ttl, SystemTime::now())).map(drop)
+        })
+        .await
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        self.blocking("delete", key, |client, key| client.delete(key).map(drop)).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_ttls_are_absolute_unix_times() {
+        let now = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        assert_eq!(exptime(Duration::from_secs(60), now), 60);
+        assert_eq!(exptime(Duration::from_secs(MAX_RELATIVE_EXPTIME), now), 2_592_000);
+        let day31 = Duration::from_secs(31 * 86_400);
+        assert_eq!(exptime(day31, now), 1_800_000_000 + 2_678_400);
+        assert_eq!(exptime(Duration::from_millis(10), now), 1);
+    }
+
+    #[test]
+    fn keys_memcached_cannot_take_are_refused() {
+        assert!(check_key("session:abc_-123").is_ok());
+        assert!(check_key(&"k".repeat(250)).is_ok());
+        assert!(check_key(&"k".repeat(251)).is_err());
+        assert!(check_key("with space").is_err());
+        assert!(check_key("new\r\nline").is_err());
+        assert!(check_key("").is_err());
+    }
+
+    #[tokio::test]
+    async fn startup_with_the_server_down_names_it() {
+        let options = MemcachedOptions {
+            connect_timeout: Duration::from_millis(300),
+            ..MemcachedOptions::default()
+        };
+        let started = std::time::Instant::now();
+        let error = MemcachedStore::connect(&["127.0.0.1:1".to_owned()], options).await.err();
+        let message = error.map(|e| e.to_string()).unwrap_or_default();
+        assert!(message.contains("memcached"), "{message}");
+        assert!(message.contains("127.0.0.1:1"), "{message}");
+        assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
+    }
+}

@@ -1,0 +1,305 @@
+//! The memcached store against live servers, inspecting the raw items with the
+//! client and memcached's own meta commands: Flask-Session's
+//! layout, the absolute expiry of the 31-day default, touches that do not
+//! rewrite, clearing, refused keys, and recovery after a server restart.
+//!
+//! Needs memcached on 127.0.0.1:11211, and the `memcached` binary on the PATH
+//! for the tests that run a server of their own: `scripts/test.sh` provides
+//! both. Tests on the shared server use key prefixes of their own; the restart
+//! test uses its own server on its own port.
+
+#![cfg(feature = "memcached")]
+#![allow(clippy::unwrap_used, missing_docs)]
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant, SystemTime};
+
+use session::config::{SessionType, Settings};
+use session::store::memcached::{memcache, MemcachedOptions, MemcachedStore};
+use session::store::{SaveHint, SessionStore, StoreErrorKind};
+use session::SessionManager;
+
+const SHARED: &str = "127.0.0.1:11211";
+
+/// `{"_permanent": True, "value": "44"}` as msgspec encodes it (reference.md).
+const REFERENCE_MSGPACK: &[u8] = b"\x82\xaa_permanent\xc3\xa5value\xa244";
+
+const DAYS_31: i64 = 31 * 86_400;
+
+fn unique_prefix(test: &str) -> String {
+    static N: AtomicU32 = AtomicU32::new(0);
+    let nanos = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap().subsec_nanos();
+    format!("test:{test}:{}:{nanos}:{}:", std::process::id(), N.fetch_add(1, Ordering::Relaxed))
+}
+
+fn settings(prefix: &str) -> Settings {
+    Settings {
+        session_type: SessionType::Memcached,
+        memcached: vec![SHARED.to_owned()],
+        key_prefix: prefix.to_owned(),
+        ..Settings::default()
+    }
+}
+
+fn raw_client(server: &str) -> memcache::Client {
+    memcache::Client::connect(format!("memcache://{server}?protocol=ascii")).unwrap()
+}
+
+/// Seconds left on `key` according to memcached itself (meta get with the
+/// `t` flag, which does not bump the item); `None` when the item does not
+/// exist, -1 when it never expires.
+fn ttl(server: &str, key: &str) -> Option<i64> {
+    let mut stream = TcpStream::connect(server).unwrap();
+    write!(stream, "mg {key} t\r\n").unwrap();
+    let mut line = String::new();
+    BufReader::new(stream).read_line(&mut line).unwrap();
+    if line.starts_with("EN") {
+        return None;
+    }
+    assert!(line.starts_with("HD "), "{line:?}");
+    let left = line.split_whitespace().find_map(|field| field.strip_prefix('t')).unwrap();
+    Some(left.parse().unwrap())
+}
+
+fn sid_of(set_cookie: &str) -> String {
+    let pair = set_cookie.split(';').next().unwrap();
+    pair.split_once('=').unwrap().1.to_owned()
+}
+
+async fn write_reference_session(manager: &SessionManager) -> String {
+    let request = manager.open([]);
+    let session = request.load().await.unwrap();
+    session.insert("value", "44").unwrap();
+    let outcome = request.finish(200).await.unwrap();
+    sid_of(&outcome.set_cookie.unwrap())
+}
+
+/// A memcached of the test's own on a free port, stopped on drop.
+struct OwnMemcached {
+    child: Child,
+    port: u16,
+}
+
+impl OwnMemcached {
+    fn start() -> Self {
+        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        Self { child: Self::spawn(port), port }
+    }
+
+    fn spawn(port: u16) -> Child {
+        let child = Command::new("memcached")
+            .args(["-u", "memcache", "-l", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("memcached on the PATH");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "memcached did not start on {port}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        child
+    }
+
+    fn server(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    fn restart(&mut self) {
+        self.stop();
+        self.child = Self::spawn(self.port);
+    }
+}
+
+impl Drop for OwnMemcached {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs live servers: run scripts/test.sh"]
+async fn layout_is_flask_sessions_and_the_31_day_default_survives() {
+    // The default lifetime is 31 days: above memcached's 30-day limit for a
+    // relative exptime, so it must be sent as an absolute time or the item
+    // would expire at once.
+    let manager = SessionManager::from_settings(settings("session:")).await.unwrap();
+    assert_eq!(manager.settings().permanent_session_lifetime, Duration::from_secs(DAYS_31 as u64));
+    assert_eq!(manager.store().backend(), "memcached");
+    let sid = write_reference_session(&manager).await;
+    let key = format!("session:{sid}");
+
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let raw = raw_client(SHARED);
+    let value: Option<Vec<u8>> = raw.get(&key).unwrap();
+    assert_eq!(value.as_deref(), Some(REFERENCE_MSGPACK), "the item survives, as msgspec's bytes");
+    // memcached's clock ticks once a second and the absolute time comes from
+    // ours: allow a second or two either way.
+    let left = ttl(SHARED, &key).unwrap();
+    assert!((DAYS_31 - 10..=DAYS_31 + 2).contains(&left), "{left} s left, not 31 days");
+
+    // And it reads back through the manager.
+    let cookie = format!("session={sid}");
+    let request = manager.open([cookie.as_str()]);
+    let session = request.load().await.unwrap();
+    assert_eq!(session.get::<String>("value").unwrap().as_deref(), Some("44"));
+    request.finish(200).await.unwrap();
+    raw.delete(&key).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs live servers: run scripts/test.sh"]
+async fn a_short_lifetime_is_sent_as_relative_seconds() {
+    let prefix = unique_prefix("short");
+    let settings = Settings { permanent_session_lifetime: Duration::from_secs(600), ..settings(&prefix) };
+    let manager = SessionManager::from_settings(settings).await.unwrap();
+    let sid = write_reference_session(&manager).await;
+    let left = ttl(SHARED, &format!("{prefix}{sid}")).unwrap();
+    assert!((590..=600).contains(&left), "{left}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs live servers: run scripts/test.sh"]
+async fn a_cleared_session_leaves_no_item() {
+    let prefix = unique_prefix("clear");
+    let manager = SessionManager::from_settings(settings(&prefix)).await.unwrap();
+    let sid = write_reference_session(&manager).await;
+    let key = format!("{prefix}{sid}");
+    assert!(ttl(SHARED, &key).is_some());
+
+    let cookie = format!("session={sid}");
+    let request = manager.open([cookie.as_str()]);
+    request.load().await.unwrap().clear();
+    let outcome = request.finish(200).await.unwrap();
+    assert!(outcome.set_cookie.unwrap().contains("Max-Age=0"));
+    assert_eq!(ttl(SHARED, &key), None, "the item is gone");
+    assert_eq!(raw_client(SHARED).get::<Vec<u8>>(&key).unwrap(), None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs live servers: run scripts/test.sh"]
+async fn a_touch_resets_the_ttl_without_rewriting_the_value() {
+    let prefix = unique_prefix("touch");
+    let manager = SessionManager::from_settings(settings(&prefix)).await.unwrap();
+    let sid = write_reference_session(&manager).await;
+    let key = format!("{prefix}{sid}");
+
+    // A value of our own in its place: a rewrite would replace it.
+    let sentinel = b"\x82\xaa_permanent\xc3\xa5value\xa299".to_vec();
+    let raw = raw_client(SHARED);
+    raw.set(&key, sentinel.as_slice(), 100).unwrap();
+    assert!(ttl(SHARED, &key).unwrap() <= 100);
+
+    // A read-only request with refresh on: get, then touch.
+    let cookie = format!("session={sid}");
+    let request = manager.open([cookie.as_str()]);
+    let session = request.load().await.unwrap();
+    assert_eq!(session.get::<String>("value").unwrap().as_deref(), Some("99"));
+    request.finish(200).await.unwrap();
+    assert_eq!(raw.get::<Vec<u8>>(&key).unwrap(), Some(sentinel.clone()), "not rewritten");
+    let left = ttl(SHARED, &key).unwrap();
+    assert!(left > DAYS_31 - 10, "{left}: not reset to the lifetime");
+
+    // touch() itself.
+    manager.store().touch(&key, Duration::from_secs(500)).await.unwrap();
+    let left = ttl(SHARED, &key).unwrap();
+    assert!((490..=500).contains(&left), "{left}");
+    assert_eq!(raw.get::<Vec<u8>>(&key).unwrap(), Some(sentinel));
+    raw.delete(&key).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs live servers: run scripts/test.sh"]
+async fn values_are_bytes_and_operations_round_trip() {
+    let prefix = unique_prefix("bytes");
+    let store = MemcachedStore::connect(&[SHARED.to_owned()], MemcachedOptions::default()).await.unwrap();
+    let key = format!("{prefix}k");
+    let bytes: Vec<u8> = vec![0xff, 0x00, 0xc3, 0x28, 0x80, b'\r', b'\n', b'E', b'N', b'D'];
+    assert_eq!(store.load(&key).await.unwrap(), None);
+    assert_eq!(store.load_and_touch(&key, Duration::from_secs(60)).await.unwrap(), None);
+    assert_eq!(ttl(SHARED, &key), None, "a miss creates nothing");
+    store.save(&key, &bytes, Duration::from_secs(60), SaveHint::New).await.unwrap();
+    assert_eq!(store.load(&key).await.unwrap(), Some(bytes.clone()));
+    assert_eq!(store.load_and_touch(&key, Duration::from_secs(90)).await.unwrap(), Some(bytes));
+    let left = ttl(SHARED, &key).unwrap();
+    assert!((80..=90).contains(&left), "{left}");
+    store.delete(&key).await.unwrap();
+    store.delete(&key).await.unwrap();
+    store.touch(&key, Duration::from_secs(5)).await.unwrap();
+    assert_eq!(store.load(&key).await.unwrap(), None);
+    assert_eq!(store.cleanup().await.unwrap(), 0);
+
+    // An app's own client works too.
+    let own = MemcachedStore::from_client(raw_client(SHARED));
+    own.save(&key, b"v", Duration::from_secs(60), SaveHint::New).await.unwrap();
+    assert_eq!(store.load(&key).await.unwrap().as_deref(), Some(&b"v"[..]));
+    own.delete(&key).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs live servers: run scripts/test.sh"]
+async fn keys_memcached_cannot_take_fail_without_reaching_the_server() {
+    let store = MemcachedStore::connect(&[SHARED.to_owned()], MemcachedOptions::default()).await.unwrap();
+    for key in ["has space", "crlf\r\nset x 0 0 1", &"k".repeat(251)] {
+        let error = store.save(key, b"v", Duration::from_secs(5), SaveHint::New).await.unwrap_err();
+        assert_eq!(error.kind, StoreErrorKind::Failed, "{error}");
+    }
+}
+
+#[test]
+fn config_validation_refuses_prefixes_memcached_cannot_take() {
+    for prefix in ["has space:", "tab\t", &"p".repeat(250)] {
+        let error = settings(prefix).validate().unwrap_err().to_string();
+        assert!(error.contains("key_prefix") || error.contains("KEY_PREFIX"), "{error}");
+    }
+    assert!(settings("session:").validate().is_ok());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs live servers: run scripts/test.sh"]
+async fn a_restarted_server_is_used_again_without_a_new_store() {
+    let mut server = OwnMemcached::start();
+    let options = MemcachedOptions {
+        connect_timeout: Duration::from_millis(500),
+        operation_timeout: Duration::from_millis(500),
+        pool_size: 4,
+    };
+    let store = MemcachedStore::connect(&[server.server()], options).await.unwrap();
+    // Fill the pool with several connections that the restart will kill.
+    let mut writes = Vec::new();
+    for i in 0..8 {
+        let store = store.clone();
+        writes.push(tokio::spawn(async move {
+            store.save(&format!("k{i}"), b"v", Duration::from_secs(100), SaveHint::New).await
+        }));
+    }
+    for write in writes {
+        write.await.unwrap().unwrap();
+    }
+
+    server.stop();
+    for _ in 0..3 {
+        let started = Instant::now();
+        let error = store.load("k0").await.unwrap_err();
+        assert_eq!(error.kind, StoreErrorKind::Unavailable, "{error}");
+        assert!(started.elapsed() < Duration::from_millis(1500), "{:?}", started.elapsed());
+    }
+
+    // Same port, empty server: every call works at once, though the pool's
+    // old connections are all dead.
+    server.restart();
+    for i in 0..8 {
+        assert_eq!(store.load(&format!("k{i}")).await.unwrap(), None);
+    }
+    store.save("k0", b"again", Duration::from_secs(100), SaveHint::New).await.unwrap();
+    assert_eq!(store.load("k0").await.unwrap().as_deref(), Some(&b"again"[..]));
+    assert_eq!(store.load_and_touch("k0", Duration::from_secs(50)).await.unwrap().as_deref(), Some(&b"again"[..]));
+}

@@ -1,0 +1,389 @@
+//! The Redis store against live servers, inspecting the raw keys with the
+//! client: Flask-Session's layout (`session:<sid>`, msgspec msgpack, `SET … EX`
+//! with the lifetime as TTL), touches that do not rewrite, clearing, bytes
+//! that are not text, a Redis Cluster, the pre-6.2 fallback for `GETEX`,
+//! timeouts, and reconnection after a restart.
+//!
+//! Needs Redis on 127.0.0.1:6379 and a Cluster on 7000-7002, and
+//! `redis-server` on the PATH for the tests that run a server of their own:
+//! `scripts/test.sh` provides all three. Tests on the shared servers use key
+//! prefixes of their own; the fault tests use their own server on their own
+//! port.
+
+#![cfg(feature = "redis")]
+#![allow(clippy::unwrap_used, missing_docs)]
+
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use session::config::{ConnectionUrl, SessionType, Settings};
+use session::store::redis::redis::aio::{ConnectionManager, MultiplexedConnection};
+use session::store::redis::redis::{self, AsyncCommands};
+use session::store::redis::{RedisClusterStore, RedisStore, RedisTimeouts};
+use session::store::{SaveHint, SessionStore, StoreErrorKind};
+use session::SessionManager;
+
+const SHARED: &str = "redis://127.0.0.1:6379";
+const CLUSTER: [&str; 3] = ["redis://127.0.0.1:7000", "redis://127.0.0.1:7001", "redis://127.0.0.1:7002"];
+
+/// `{"_permanent": True, "value": "44"}` as msgspec encodes it (reference.md).
+const REFERENCE_MSGPACK: &[u8] = b"\x82\xaa_permanent\xc3\xa5value\xa244";
+
+/// A key prefix no other test (or run) uses.
+fn unique_prefix(test: &str) -> String {
+    static N: AtomicU32 = AtomicU32::new(0);
+    let nanos = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap().subsec_nanos();
+    format!("test:{test}:{}:{nanos}:{}:", std::process::id(), N.fetch_add(1, Ordering::Relaxed))
+}
+
+fn settings(prefix: &str) -> Settings {
+    Settings {
+        session_type: SessionType::Redis,
+        redis: vec![ConnectionUrl::new(SHARED)],
+        key_prefix: prefix.to_owned(),
+        ..Settings::default()
+    }
+}
+
+async fn raw_connection(url: &str) -> MultiplexedConnection {
+    redis::Client::open(url).unwrap().get_multiplexed_async_connection().await.unwrap()
+}
+
+/// The sid in a `Set-Cookie` value.
+fn sid_of(set_cookie: &str) -> String {
+    let pair = set_cookie.split(';').next().unwrap();
+    pair.split_once('=').unwrap().1.to_owned()
+}
+
+/// One request through the manager that sets `value = "44"`; returns the sid.
+async fn write_reference_session(manager: &SessionManager) -> String {
+    let request = manager.open([]);
+    let session = request.load().await.unwrap();
+    session.insert("value", "44").unwrap();
+    let outcome = request.finish(200).await.unwrap();
+    sid_of(&outcome.set_cookie.unwrap())
+}
+
+/// A redis-server of the test's own on a free port, stopped on drop.
+struct OwnRedis {
+    child: Child,
+    port: u16,
+    extra: Vec<String>,
+}
+
+impl OwnRedis {
+    fn start(extra: &[&str]) -> Self {
+        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let extra: Vec<String> = extra.iter().map(|s| (*s).to_owned()).collect();
+        let child = Self::spawn(port, &extra);
+        Self { child, port, extra }
+    }
+
+    fn spawn(port: u16, extra: &[String]) -> Child {
+        let child = Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server on the PATH");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "redis-server did not start on {port}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        child
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    fn restart(&mut self) {
+        self.stop();
+        self.child = Self::spawn(self.port, &self.extra);
+    }
+
+    fn signal(&self, signal: &str) {
+        let status = Command::new("kill").args([signal, &self.child.id().to_string()]).status().unwrap();
+        assert!(status.success());
+    }
+}
+
+impl Drop for OwnRedis {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs live servers: run scripts/test.sh"]
+async fn layout_is_flask_sessions_key_msgpack_and_ttl() {
+    // The default prefix: the key must read `session:<sid>`; the sid is random.
+    let manager = SessionManager::from_settings(settings("session:")).await.unwrap();
+    assert_eq!(manager.store().backend(), "redis");
+    let sid = write_reference_session(&manager).await;
+    let key = format!("session:{sid}");
+
+    let mut raw = raw_connection(SHARED).await;
+    let value: Vec<u8> = raw.get(&key).await.unwrap();
+    assert_eq!(value, REFERENCE_MSGPACK, "msgspec's bytes for the reference map");
+    let ttl: i64 = raw.ttl(&key).await.unwrap();
+    assert!((2_678_390..=2_678_400).contains(&ttl), "TTL {ttl}, not 31 days");
+    let _: () = raw.del(&key).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs live servers: run scripts/test.sh"]
+async fn the_ttl_is_the_configured_lifetime() {
+    let prefix = unique_prefix("lifetime");
+    let settings = Settings { permanent_session_lifetime: Duration::from_secs(600), ..settings(&prefix) };
+    let manager = SessionManager::from_settings(settings).await.unwrap();
+    let sid = write_reference_session(&manager).await;
+    let mut raw = raw_connection(SHARED).await;
+    let ttl: i64 = raw.ttl(format!("{prefix}{sid}")).await.unwrap();
+    assert!((590..=600).contains(&ttl), "TTL {ttl}");
+    let _: () = raw.del(format!("{prefix}{sid}")).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs live servers: run scripts/test.sh"]
+async fn a_cleared_session_leaves_no_key() {
+    let prefix = unique_prefix("clear");
+    let manager = SessionManager::from_settings(settings(&prefix)).await.unwrap();
+    let sid = write_reference_session(&manager).await;
+    let key = format!("{prefix}{sid}");
+    let mut raw = raw_connection(SHARED).await;
+    assert!(raw.exists::<_, bool>(&key).await.unwrap());
+
+    let cookie = format!("session={sid}");
+    let request = manager.open([cookie.as_str()]);
+    request.load().await.unwrap().clear();
+    let outcome = request.finish(200).await.unwrap();
+    assert!(outcome.set_cookie.unwrap().contains("Max-Age=0"));
+    assert!(!raw.exists::<_, bool>(&key).await.unwrap(), "the key is gone");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs live servers: run scripts/test.sh"]
+async fn a_touch_resets_the_ttl_without_rewriting_the_value() {
+    let prefix = unique_prefix("touch");
+    let manager = SessionManager::from_settings(settings(&prefix)).await.unwrap();
+    let sid = write_reference_session(&manager).await;
+    let key = format!("{prefix}{sid}");
+    let mut raw = raw_connection(SHARED).await;
+
+    // A value of our own in its place: a rewrite would replace it.
+    let sentinel = b"\x82\xaa_permanent\xc3\xa5value\xa299".to_vec();
+    let _: () = raw.set_ex(&key, &sentinel, 100).await.unwrap();
+
+    // A read-only request with refresh on: GETEX slides the TTL.
+    let cookie = format!("session={sid}");
+    let request = manager.open([cookie.as_str()]);
+    let session = request.load().await.unwrap();
+    assert_eq!(session.get::<String>("value").unwrap().as_deref(), Some("99"));
+    request.finish(200).await.unwrap();
+    let value: Vec<u8> = raw.get(&key).await.unwrap();
+    assert_eq!(value, sentinel, "not rewritten");
+    let ttl: i64 = raw.ttl(&key).await.unwrap();
+    assert!(ttl > 2_678_000, "TTL {ttl} was not reset to the lifetime");
+
+    // touch() itself: EXPIRE only.
+    let store = manager.store();
+    store.touch(&key, Duration::from_secs(500)).await.unwrap();
+    let ttl: i64 = raw.ttl(&key).await.unwrap();
+    assert!((490..=500).contains(&ttl), "TTL {ttl}");
+    assert_eq!(raw.get::<_, Vec<u8>>(&key).await.unwrap(), sentinel);
+    let _: () = raw.del(&key).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs live servers: run scripts/test.sh"]
+async fn values_are_bytes_and_operations_round_trip() {
+    let prefix = unique_prefix("bytes");
+    let store = RedisStore::connect(&ConnectionUrl::new(SHARED), RedisTimeouts::default()).await.unwrap();
+    let key = format!("{prefix}k");
+    let bytes: Vec<u8> = vec![0xff, 0x00, 0xc3, 0x28, 0x80, b'\r', b'\n'];
+    assert_eq!(store.load(&key).await.unwrap(), None);
+    assert_eq!(store.load_and_touch(&key, Duration::from_secs(60)).await.unwrap(), None);
+    store.save(&key, &bytes, Duration::from_secs(60), SaveHint::New).await.unwrap();
+    assert_eq!(store.load(&key).await.unwrap(), Some(bytes.clone()));
+    assert_eq!(store.load_and_touch(&key, Duration::from_secs(90)).await.unwrap(), Some(bytes));
+    assert!(store.uses_getex(), "Redis 7 has GETEX");
+    let mut raw = raw_connection(SHARED).await;
+    let ttl: i64 = raw.ttl(&key).await.unwrap();
+    assert!((80..=90).contains(&ttl), "TTL {ttl}");
+    store.delete(&key).await.unwrap();
+    store.delete(&key).await.unwrap();
+    assert_eq!(store.load(&key).await.unwrap(), None);
+    assert_eq!(store.cleanup().await.unwrap(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs live servers: run scripts/test.sh"]
+async fn an_apps_own_connection_manager_can_be_shared() {
+    let prefix = unique_prefix("own");
+    let client = redis::Client::open(SHARED).unwrap();
+    let manager = ConnectionManager::new(client).await.unwrap();
+    let store = RedisStore::new(manager.clone()).with_deadline(Duration::from_secs(2));
+    let key = format!("{prefix}k");
+    store.save(&key, b"v", Duration::from_secs(60), SaveHint::New).await.unwrap();
+    let mut app = manager;
+    assert_eq!(app.get::<_, Vec<u8>>(&key).await.unwrap(), b"v");
+    store.delete(&key).await.unwrap();
+
+    let shared: Arc<dyn SessionStore> = Arc::new(
+        RedisStore::from_client(redis::Client::open(SHARED).unwrap(), RedisTimeouts::default()).await.unwrap(),
+    );
+    assert_eq!(shared.load(&key).await.unwrap(), None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs live servers: run scripts/test.sh"]
+async fn cluster_sessions_spread_across_slots_and_all_read_back() {
+    let prefix = unique_prefix("cluster");
+    let settings = Settings {
+        redis: CLUSTER.iter().map(|u| ConnectionUrl::new(*u)).collect(),
+        ..settings(&prefix)
+    };
+    // Several URLs select the Cluster through from_settings.
+    let manager = SessionManager::from_settings(settings).await.unwrap();
+    let mut sids = Vec::new();
+    for _ in 0..60 {
+        sids.push(write_reference_session(&manager).await);
+    }
+    for sid in &sids {
+        let cookie = format!("session={sid}");
+        let request = manager.open([cookie.as_str()]);
+        let session = request.load().await.unwrap();
+        assert_eq!(session.get::<String>("value").unwrap().as_deref(), Some("44"), "{sid}");
+        request.finish(200).await.unwrap();
+    }
+
+    // Each node holds some of them: count the keys node by node.
+    let mut per_node = Vec::new();
+    for url in CLUSTER {
+        let mut node = raw_connection(url).await;
+        let keys: Vec<String> = node.keys(format!("{prefix}*")).await.unwrap();
+        per_node.push(keys.len());
+    }
+    assert_eq!(per_node.iter().sum::<usize>(), 60, "{per_node:?}");
+    assert!(per_node.iter().all(|&n| n > 0), "not spread over every node: {per_node:?}");
+
+    let store = RedisClusterStore::connect_cluster(
+        &CLUSTER.map(ConnectionUrl::new),
+        RedisTimeouts::default(),
+    )
+    .await
+    .unwrap();
+    let mut slots = std::collections::BTreeSet::new();
+    let mut node = raw_connection(CLUSTER[0]).await;
+    for sid in &sids {
+        let key = format!("{prefix}{sid}");
+        let slot: u16 = redis::cmd("CLUSTER").arg("KEYSLOT").arg(&key).query_async(&mut node).await.unwrap();
+        slots.insert(slot);
+        assert_eq!(store.load(&key).await.unwrap().as_deref(), Some(REFERENCE_MSGPACK));
+        store.delete(&key).await.unwrap();
+        assert_eq!(store.load(&key).await.unwrap(), None);
+    }
+    assert!(slots.len() > 50, "{} distinct slots for 60 sessions", slots.len());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs live servers: run scripts/test.sh"]
+async fn without_getex_a_sliding_read_falls_back_to_get_and_expire() {
+    // A server that does not know GETEX, as before Redis 6.2.
+    let server = OwnRedis::start(&["--rename-command", "GETEX", ""]);
+    let store = RedisStore::connect(&ConnectionUrl::new(server.url()), RedisTimeouts::default()).await.unwrap();
+    store.save("k", b"v", Duration::from_secs(100), SaveHint::New).await.unwrap();
+    assert!(store.uses_getex());
+    assert_eq!(store.load_and_touch("k", Duration::from_secs(900)).await.unwrap().as_deref(), Some(&b"v"[..]));
+    assert!(!store.uses_getex(), "the fallback is remembered");
+    let mut raw = raw_connection(&server.url()).await;
+    let ttl: i64 = raw.ttl("k").await.unwrap();
+    assert!((890..=900).contains(&ttl), "TTL {ttl}");
+    assert_eq!(store.load_and_touch("missing", Duration::from_secs(9)).await.unwrap(), None);
+    let stats: String = redis::cmd("INFO").arg("commandstats").query_async(&mut raw).await.unwrap();
+    assert!(stats.contains("cmdstat_expire:calls=2"), "{stats}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs live servers: run scripts/test.sh"]
+async fn a_stopped_server_fails_fast_and_a_restart_needs_no_new_store() {
+    let mut server = OwnRedis::start(&[]);
+    let url = ConnectionUrl::new(server.url());
+    let timeouts = RedisTimeouts { connect: Duration::from_millis(500), operation: Duration::from_millis(500) };
+    let store = RedisStore::connect(&url, timeouts).await.unwrap();
+    store.save("k", b"v", Duration::from_secs(100), SaveHint::New).await.unwrap();
+
+    server.stop();
+    for _ in 0..3 {
+        let started = Instant::now();
+        let error = store.load("k").await.unwrap_err();
+        assert_eq!(error.kind, StoreErrorKind::Unavailable, "{error}");
+        assert!(started.elapsed() < Duration::from_millis(1500), "{:?}", started.elapsed());
+    }
+
+    // Same port, empty server (nothing persisted): the very first call works.
+    server.restart();
+    assert_eq!(store.load("k").await.unwrap(), None);
+    store.save("k", b"again", Duration::from_secs(100), SaveHint::New).await.unwrap();
+    assert_eq!(store.load("k").await.unwrap().as_deref(), Some(&b"again"[..]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs live servers: run scripts/test.sh"]
+async fn a_hung_server_times_out_as_unavailable() {
+    let server = OwnRedis::start(&[]);
+    let timeouts = RedisTimeouts { connect: Duration::from_millis(300), operation: Duration::from_millis(300) };
+    let store = RedisStore::connect(&ConnectionUrl::new(server.url()), timeouts).await.unwrap();
+    server.signal("-STOP");
+    let started = Instant::now();
+    let error = store.save("k", b"v", Duration::from_secs(10), SaveHint::New).await.unwrap_err();
+    let elapsed = started.elapsed();
+    server.signal("-CONT");
+    assert_eq!(error.kind, StoreErrorKind::Unavailable, "{error}");
+    assert!(elapsed < Duration::from_millis(1000), "{elapsed:?}");
+    // Once the server answers again, so does the store.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        match store.save("k", b"v", Duration::from_secs(10), SaveHint::New).await {
+            Ok(()) => break,
+            Err(error) => assert!(Instant::now() < deadline, "no recovery: {error}"),
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs live servers: run scripts/test.sh"]
+async fn a_server_error_is_failed_not_unavailable() {
+    let prefix = unique_prefix("wrongtype");
+    let store = RedisStore::connect(&ConnectionUrl::new(SHARED), RedisTimeouts::default()).await.unwrap();
+    let key = format!("{prefix}list");
+    let mut raw = raw_connection(SHARED).await;
+    let _: () = raw.rpush(&key, "x").await.unwrap();
+    let error = store.load(&key).await.unwrap_err();
+    assert_eq!(error.kind, StoreErrorKind::Failed, "{error}");
+    let _: () = raw.del(&key).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs live servers: run scripts/test.sh"]
+async fn a_wrong_password_fails_start_up_with_the_password_redacted() {
+    let server = OwnRedis::start(&["--requirepass", "right-password"]);
+    let url = format!("redis://:wrong-password@127.0.0.1:{}", server.port);
+    let error = RedisStore::connect(&ConnectionUrl::new(url), RedisTimeouts::default()).await.unwrap_err();
+    let message = error.to_string();
+    assert!(message.contains("redis"), "{message}");
+    assert!(message.contains(&format!("127.0.0.1:{}", server.port)), "{message}");
+    assert!(!message.contains("wrong-password"), "{message}");
+}

@@ -1,0 +1,109 @@
+//! Redis under a running demo, on a redis-server of the test's own (never the
+//! shared one): the store commands each route costs, counted with `INFO
+//! commandstats`, and a server stopped and restarted while the demo runs.
+
+use std::time::{Duration, Instant};
+
+use session_tests::demo::{DemoApp, Framework};
+use session_tests::http::{Client, Response};
+use session_tests::kv_servers::{redis, redis_command_calls, OwnRedis};
+
+fn session_toml(server: &OwnRedis) -> String {
+    format!(
+        "type = \"redis\"\nredis = [\"{}\"]\nconnect_timeout = \"500ms\"\noperation_timeout = \"500ms\"\n",
+        server.url()
+    )
+}
+
+/// The response to `path`, and the Redis commands it cost.
+fn counted(server: &OwnRedis, client: &mut Client, path: &str) -> (Response, Vec<(String, u64)>) {
+    redis(&server.addr(), &["CONFIG", "RESETSTAT"]);
+    let response = client.get(path);
+    (response, redis_command_calls(&server.addr()))
+}
+
+fn total(calls: &[(String, u64)]) -> u64 {
+    calls.iter().map(|(_, n)| n).sum()
+}
+
+/// design.md §4's budget: 0 commands for a route that does not use the
+/// session (cookie or not), 1 for a read, 2 for a write.
+pub fn commands_per_request(framework: Framework) {
+    let server = OwnRedis::start(false);
+    let app = DemoApp::start(framework, &session_toml(&server), &[]);
+    let mut client = app.client();
+    assert_eq!(client.get("/incr").body, "1");
+    assert!(client.cookie.is_some());
+
+    let (response, calls) = counted(&server, &mut client, "/plain");
+    assert_eq!(response.body, "ok");
+    assert_eq!(total(&calls), 0, "/plain with a cookie: {calls:?}");
+
+    let (response, calls) = counted(&server, &mut client, "/read");
+    assert_eq!(response.body, "1");
+    assert_eq!(calls, vec![("getex".to_owned(), 1)], "/read");
+
+    let (response, calls) = counted(&server, &mut client, "/incr");
+    assert_eq!(response.body, "2");
+    assert_eq!(total(&calls), 2, "/incr: {calls:?}");
+    assert!(calls.contains(&("getex".to_owned(), 1)) && calls.contains(&("set".to_owned(), 1)), "{calls:?}");
+}
+
+/// Session routes answer 503 at once while Redis is down and `/plain` keeps
+/// answering; after a restart everything works again with no app restart.
+/// The server persists every write, so the session survives the restart.
+pub fn redis_stopped_and_restarted(framework: Framework) {
+    let mut server = OwnRedis::start(true);
+    let app = DemoApp::start(framework, &session_toml(&server), &[]);
+    let mut client = app.client();
+    assert_eq!(client.get("/incr").body, "1");
+    assert_eq!(client.get("/incr").body, "2");
+
+    server.stop();
+    let mut fresh = app.client();
+    for (who, path) in [("cookie", "/read"), ("cookie", "/incr"), ("fresh", "/incr")] {
+        let client = if who == "fresh" { &mut fresh } else { &mut client };
+        let started = Instant::now();
+        let response = client.get(path);
+        let elapsed = started.elapsed();
+        assert_eq!(response.status, 503, "{who} {path} while Redis is down: {}", response.body);
+        assert!(elapsed < Duration::from_secs(2), "{who} {path} took {elapsed:?}");
+        assert!(response.session_cookie().is_none(), "no cookie on a failed request");
+    }
+    let plain = client.get("/plain");
+    assert_eq!((plain.status, plain.body.as_str()), (200, "ok"));
+
+    server.restart();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let read = loop {
+        let response = client.get("/read");
+        if response.status == 200 || Instant::now() > deadline {
+            break response;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!((read.status, read.body.as_str()), (200, "2"), "after the restart");
+    assert_eq!(client.get("/incr").body, "3");
+    assert_eq!(fresh.get("/incr").body, "1");
+}
+
+/// One `#[test]` per check for a framework's demo.
+macro_rules! redis_fault_checks {
+    ($module:ident, $framework:expr) => {
+        mod $module {
+            #[test]
+            #[ignore = "needs live servers: run scripts/test.sh"]
+            fn commands_per_request() {
+                super::commands_per_request($framework);
+            }
+            #[test]
+            #[ignore = "needs live servers: run scripts/test.sh"]
+            fn redis_stopped_and_restarted() {
+                super::redis_stopped_and_restarted($framework);
+            }
+        }
+    };
+}
+
+redis_fault_checks!(poem, session_tests::demo::Framework::Poem);
+redis_fault_checks!(rocket, session_tests::demo::Framework::Rocket);
