@@ -12,10 +12,20 @@ use session_config::{CookieSettings, SameSite};
 use time::OffsetDateTime;
 
 /// Every value of cookie `name` in one `Cookie` request header, in order.
+/// Whitespace around pairs and a pair of double quotes around a value are
+/// dropped; pairs without `=` are skipped.
 pub fn values_named<'a>(header: &'a str, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
     header.split(';').filter_map(move |pair| {
-        let (key, value) = pair.split_once('=')?;
-        (key.trim() == name).then(|| value.trim().trim_matches('"'))
+        let pair = pair.trim_ascii_start();
+        let rest = pair.strip_prefix(name)?;
+        let value = rest.trim_ascii_start().strip_prefix('=')?;
+        let value = value.trim_ascii();
+        Some(
+            value
+                .strip_prefix('"')
+                .and_then(|v| v.strip_suffix('"'))
+                .unwrap_or(value),
+        )
     })
 }
 

@@ -66,30 +66,30 @@ pub fn encode_field<F: Serialize + ?Sized>(
 /// encoded for the store at finish.
 pub struct Typed<T: SessionData> {
     value: T,
-    baseline: Vec<Option<Vec<u8>>>,
+    /// Each field's encoding just after load, taken at the first mutable
+    /// borrow: a view only read through `Deref` never encodes anything.
+    baseline: Option<Vec<Option<Vec<u8>>>>,
     session: Session,
 }
 
 impl<T: SessionData> Typed<T> {
     pub(crate) fn load(session: Session) -> Self {
         let value = T::from_map(&session.lock().map);
-        let baseline = value.to_fields().unwrap_or_else(|error| {
-            session.record_error(error);
-            Vec::new()
-        });
         Self {
             value,
-            baseline,
+            baseline: None,
             session,
         }
     }
 
     /// Writes changed fields into the session map now, rather than at drop.
     pub fn sync(&mut self) -> Result<(), ValueError> {
-        let fields = self.value.to_fields()?;
-        self.session
-            .write_fields(T::KEYS, &self.baseline, fields.clone());
-        self.baseline = fields;
+        let Some(before) = &self.baseline else {
+            return Ok(()); // never mutably borrowed: nothing can have changed
+        };
+        let after = self.value.to_fields()?;
+        self.session.write_fields(T::KEYS, before, &after);
+        self.baseline = Some(after);
         Ok(())
     }
 
@@ -108,6 +108,14 @@ impl<T: SessionData> Deref for Typed<T> {
 
 impl<T: SessionData> DerefMut for Typed<T> {
     fn deref_mut(&mut self) -> &mut T {
+        if self.baseline.is_none() {
+            // Still unchanged here: the caller mutates after this returns.
+            let baseline = self.value.to_fields().unwrap_or_else(|error| {
+                self.session.record_error(error);
+                Vec::new()
+            });
+            self.baseline = Some(baseline);
+        }
         &mut self.value
     }
 }

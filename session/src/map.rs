@@ -170,6 +170,14 @@ impl SessionMap {
             .map(|e| (self.key_str(e), self.bytes(&e.value)))
     }
 
+    /// Keys and raw values as bytes, in order, for the encoders: keys were
+    /// checked to be UTF-8 when they entered the map.
+    pub(crate) fn iter_bytes(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
+        self.entries
+            .iter()
+            .map(|e| (self.bytes(&e.key), self.bytes(&e.value)))
+    }
+
     /// The number of keys, `_permanent` included.
     pub fn len(&self) -> usize {
         self.entries.len()

@@ -178,16 +178,16 @@ impl Session {
         &self,
         keys: &[&str],
         before: &[Option<Vec<u8>>],
-        after: Vec<Option<Vec<u8>>>,
+        after: &[Option<Vec<u8>>],
     ) {
         let mut state = self.lock();
         for ((key, old), new) in keys.iter().zip(before).zip(after) {
-            if *old == new {
+            if old == new {
                 continue;
             }
             state.touched = true;
             match new {
-                Some(raw) => state.map.insert_raw((*key).to_owned(), raw),
+                Some(raw) => state.map.insert_raw((*key).to_owned(), raw.clone()),
                 None => {
                     state.map.remove(key);
                 }

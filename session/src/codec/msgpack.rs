@@ -52,13 +52,14 @@ fn check_unique(buf: &[u8], entries: &[(Range<usize>, Range<usize>)]) -> Result<
 
 /// Encodes the map: a map header, then each key and its stored value bytes.
 pub fn encode(map: &SessionMap) -> Vec<u8> {
-    let size: usize = map.iter_raw().map(|(k, v)| k.len() + v.len() + 5).sum();
+    let size: usize = map.iter_bytes().map(|(k, v)| k.len() + v.len() + 5).sum();
     let mut out = Vec::with_capacity(size + 5);
     // Writes into a Vec cannot fail, and map lengths fit u32 (a session is
     // capped far below that), so the results are ignored on purpose.
     let _ = encode::write_map_len(&mut out, map.len() as u32);
-    for (key, raw) in map.iter_raw() {
-        let _ = encode::write_str(&mut out, key);
+    for (key, raw) in map.iter_bytes() {
+        let _ = encode::write_str_len(&mut out, key.len() as u32);
+        out.extend_from_slice(key);
         out.extend_from_slice(raw);
     }
     out

@@ -13,6 +13,10 @@ use super::{SaveHint, SessionStore, StoreError};
 /// The default number of sessions kept before eviction.
 pub const DEFAULT_CAPACITY: usize = 100_000;
 
+/// Keys are hashed on every request; foldhash is much cheaper than SipHash
+/// and still randomly seeded per process.
+type Entries = HashMap<String, Entry, foldhash::fast::RandomState>;
+
 struct Entry {
     value: Vec<u8>,
     expires_at: Instant,
@@ -21,7 +25,7 @@ struct Entry {
 /// Sessions in a mutex-guarded map. Cloning shares nothing; wrap it in an
 /// `Arc` to share.
 pub struct MemoryStore {
-    entries: Mutex<HashMap<String, Entry>>,
+    entries: Mutex<Entries>,
     capacity: usize,
 }
 
@@ -49,7 +53,7 @@ impl MemoryStore {
     /// A store holding up to `capacity` sessions (at least 1).
     pub fn with_capacity(capacity: usize) -> Self {
         Self {
-            entries: Mutex::new(HashMap::new()),
+            entries: Mutex::new(Entries::default()),
             capacity: capacity.max(1),
         }
     }
@@ -82,7 +86,7 @@ impl MemoryStore {
             .and_then(|e| e.expires_at.checked_duration_since(now))
     }
 
-    fn lock(&self) -> MutexGuard<'_, HashMap<String, Entry>> {
+    fn lock(&self) -> MutexGuard<'_, Entries> {
         // A panic while holding the lock cannot leave an entry half-written, so
         // the data stays usable.
         self.entries

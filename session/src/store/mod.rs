@@ -111,9 +111,7 @@ pub async fn from_settings(settings: &Settings) -> Result<Arc<dyn SessionStore>,
             self::mongodb::MongoStore::from_settings(settings).await?,
         )),
         #[cfg(feature = "_sql")]
-        SessionType::SqlAlchemy => Ok(Arc::new(
-            sql::SqlStore::from_settings(settings).await?,
-        )),
+        SessionType::SqlAlchemy => Ok(Arc::new(sql::SqlStore::from_settings(settings).await?)),
         // Unreachable when every backend feature is on.
         #[allow(unreachable_patterns)]
         other => Err(BuildError::NotCompiled {

@@ -3,11 +3,14 @@
 //! [`SqlIdentifier`]s and are still quoted (and escaped) by sea-query; every
 //! value is a bound parameter. Nothing is spliced into SQL text.
 
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+use sea_query::Index;
 use sea_query::{
-    Alias, Asterisk, ColumnDef, CommonTableExpression, DeleteStatement, Expr, ExprTrait, Func,
-    Index, InsertStatement, Query, SchemaName, SelectStatement, Table, TableCreateStatement,
-    TableName, UpdateStatement, Value, WithClause, WithQuery,
+    Alias, Asterisk, ColumnDef, DeleteStatement, Expr, ExprTrait, Func, InsertStatement, Query,
+    SchemaName, SelectStatement, Table, TableCreateStatement, TableName, UpdateStatement, Value,
 };
+#[cfg(feature = "postgres")]
+use sea_query::{CommonTableExpression, WithClause, WithQuery};
 use session_config::SqlIdentifier;
 use sha1::{Digest, Sha1};
 use time::PrimitiveDateTime;
@@ -91,6 +94,7 @@ impl SessionTable {
 
     /// The key of this table's cross-instance cleanup lock: PostgreSQL takes
     /// a `bigint`, MySQL a name of at most 64 characters.
+    #[cfg(any(feature = "postgres", feature = "mysql"))]
     fn lock_digest(&self) -> [u8; 20] {
         let mut hasher = Sha1::new();
         hasher.update(b"session-cleanup:");
@@ -455,37 +459,45 @@ impl SessionTable {
     /// The cross-instance cleanup lock: `pg_try_advisory_lock(key)` or
     /// `GET_LOCK(name, 0)`; `None` on SQLite (one file: nothing to share).
     pub(super) fn try_lock(&self) -> Option<SelectStatement> {
-        let call: Expr = match self.dialect {
+        let call: Option<Expr> = match self.dialect {
             #[cfg(feature = "postgres")]
-            Dialect::Postgres => Func::cust("pg_try_advisory_lock")
-                .arg(self.pg_lock_key())
-                .into(),
+            Dialect::Postgres => Some(
+                Func::cust("pg_try_advisory_lock")
+                    .arg(self.pg_lock_key())
+                    .into(),
+            ),
             #[cfg(feature = "mysql")]
-            Dialect::MySql => Func::cust("GET_LOCK")
-                .arg(self.mysql_lock_name())
-                .arg(0)
-                .into(),
+            Dialect::MySql => Some(
+                Func::cust("GET_LOCK")
+                    .arg(self.mysql_lock_name())
+                    .arg(0)
+                    .into(),
+            ),
             #[cfg(feature = "sqlite")]
-            Dialect::Sqlite => return None,
+            Dialect::Sqlite => None,
         };
-        Some(Query::select().expr(call).to_owned())
+        call.map(|call| Query::select().expr(call).to_owned())
     }
 
     /// The matching `pg_advisory_unlock(key)` / `RELEASE_LOCK(name)`.
     pub(super) fn unlock(&self) -> Option<SelectStatement> {
-        let call: Expr = match self.dialect {
+        let call: Option<Expr> = match self.dialect {
             #[cfg(feature = "postgres")]
-            Dialect::Postgres => Func::cust("pg_advisory_unlock")
-                .arg(self.pg_lock_key())
-                .into(),
+            Dialect::Postgres => Some(
+                Func::cust("pg_advisory_unlock")
+                    .arg(self.pg_lock_key())
+                    .into(),
+            ),
             #[cfg(feature = "mysql")]
-            Dialect::MySql => Func::cust("RELEASE_LOCK")
-                .arg(self.mysql_lock_name())
-                .into(),
+            Dialect::MySql => Some(
+                Func::cust("RELEASE_LOCK")
+                    .arg(self.mysql_lock_name())
+                    .into(),
+            ),
             #[cfg(feature = "sqlite")]
-            Dialect::Sqlite => return None,
+            Dialect::Sqlite => None,
         };
-        Some(Query::select().expr(call).to_owned())
+        call.map(|call| Query::select().expr(call).to_owned())
     }
 
     /// A `bigint` advisory-lock key from the table's name.
@@ -505,6 +517,7 @@ impl SessionTable {
 }
 
 /// SQLAlchemy's SQLite `DATETIME` text: `YYYY-MM-DD HH:MM:SS.ffffff`.
+#[cfg(feature = "sqlite")]
 pub(super) fn sqlite_text(at: PrimitiveDateTime) -> String {
     format!(
         "{:04}-{:02}-{:02} {:02}:{:02}:{:02}.{:06}",
