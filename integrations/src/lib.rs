@@ -9,13 +9,14 @@
 //! # Poem
 //!
 //! ```no_run
+//! use poem::error::InternalServerError;
 //! use poem::{get, handler, listener::TcpListener, EndpointExt, Route, Server};
 //! use session_integrations::poem::{Session, SessionMiddleware};
 //!
 //! #[handler]
 //! fn count(session: Session) -> poem::Result<String> {
-//!     let n: u32 = session.get("count")?.unwrap_or(0) + 1;
-//!     session.insert("count", &n)?;
+//!     let n: u32 = session.get("count").map_err(InternalServerError)?.unwrap_or(0) + 1;
+//!     session.insert("count", &n).map_err(InternalServerError)?;
 //!     Ok(n.to_string())
 //! }
 //!

@@ -20,7 +20,7 @@ use criterion::Criterion;
 use session::config::{ConnectionUrl, SessionType};
 use session::store::redis::redis::aio::ConnectionManager;
 use session::store::redis::{RedisStore, RedisTimeouts};
-use session::{SessionData, SessionManager, SessionStore, Settings};
+use session::{SessionData, SessionManager, Settings};
 use tokio::runtime::Runtime;
 
 #[derive(Debug, Default, SessionData)]
@@ -38,8 +38,13 @@ struct Fixture {
 }
 
 fn fixture() -> Fixture {
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-    let url = std::env::var("SESSION_BENCH_REDIS").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let url = std::env::var("SESSION_BENCH_REDIS")
+        .unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
     let prefix = format!("bench:{}:", std::process::id());
     let settings = Settings {
         session_type: SessionType::Redis,
@@ -48,9 +53,12 @@ fn fixture() -> Fixture {
         ..Settings::default()
     };
     let (manager, cookie, connection) = runtime.block_on(async {
-        let store = RedisStore::connect(&ConnectionUrl::new(url), RedisTimeouts::from_settings(&settings))
-            .await
-            .unwrap();
+        let store = RedisStore::connect(
+            &ConnectionUrl::new(url),
+            RedisTimeouts::from_settings(&settings),
+        )
+        .await
+        .unwrap();
         let connection = store.connection().clone();
         let manager = SessionManager::new(settings, Arc::new(store)).unwrap();
         let request = manager.open([]);
@@ -60,7 +68,14 @@ fn fixture() -> Fixture {
         (manager, cookie, connection)
     });
     let raw_key = format!("{prefix}raw");
-    Fixture { runtime, manager, cookie, connection, raw_key, prefix }
+    Fixture {
+        runtime,
+        manager,
+        cookie,
+        connection,
+        raw_key,
+        prefix,
+    }
 }
 
 impl Fixture {
@@ -78,8 +93,11 @@ impl Fixture {
     /// The same two round trips by hand.
     async fn get_and_set_by_hand(&self) {
         let mut connection = self.connection.clone();
-        let value: Option<Vec<u8>> =
-            session::store::redis::redis::cmd("GET").arg(&self.raw_key).query_async(&mut connection).await.unwrap();
+        let value: Option<Vec<u8>> = session::store::redis::redis::cmd("GET")
+            .arg(&self.raw_key)
+            .query_async(&mut connection)
+            .await
+            .unwrap();
         let mut value = value.unwrap_or_else(|| b"\x82\xaa_permanent\xc3\xa5count\x01".to_vec());
         if let Some(last) = value.last_mut() {
             *last = (*last + 1) & 0x7f;
@@ -113,7 +131,10 @@ impl Fixture {
         self.runtime.block_on(async {
             let store = self.manager.store();
             let sid = self.cookie.split_once('=').unwrap().1;
-            store.delete(&format!("{}{sid}", self.prefix)).await.unwrap();
+            store
+                .delete(&format!("{}{sid}", self.prefix))
+                .await
+                .unwrap();
             store.delete(&self.raw_key).await.unwrap();
         });
     }

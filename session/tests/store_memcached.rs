@@ -31,8 +31,15 @@ const DAYS_31: i64 = 31 * 86_400;
 
 fn unique_prefix(test: &str) -> String {
     static N: AtomicU32 = AtomicU32::new(0);
-    let nanos = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap().subsec_nanos();
-    format!("test:{test}:{}:{nanos}:{}:", std::process::id(), N.fetch_add(1, Ordering::Relaxed))
+    let nanos = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    format!(
+        "test:{test}:{}:{nanos}:{}:",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 fn settings(prefix: &str) -> Settings {
@@ -60,7 +67,10 @@ fn ttl(server: &str, key: &str) -> Option<i64> {
         return None;
     }
     assert!(line.starts_with("HD "), "{line:?}");
-    let left = line.split_whitespace().find_map(|field| field.strip_prefix('t')).unwrap();
+    let left = line
+        .split_whitespace()
+        .find_map(|field| field.strip_prefix('t'))
+        .unwrap();
     Some(left.parse().unwrap())
 }
 
@@ -85,8 +95,15 @@ struct OwnMemcached {
 
 impl OwnMemcached {
     fn start() -> Self {
-        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        Self { child: Self::spawn(port), port }
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        Self {
+            child: Self::spawn(port),
+            port,
+        }
     }
 
     fn spawn(port: u16) -> Child {
@@ -98,7 +115,10 @@ impl OwnMemcached {
             .expect("memcached on the PATH");
         let deadline = Instant::now() + Duration::from_secs(10);
         while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "memcached did not start on {port}");
+            assert!(
+                Instant::now() < deadline,
+                "memcached did not start on {port}"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
         child
@@ -131,8 +151,13 @@ async fn layout_is_flask_sessions_and_the_31_day_default_survives() {
     // The default lifetime is 31 days: above memcached's 30-day limit for a
     // relative exptime, so it must be sent as an absolute time or the item
     // would expire at once.
-    let manager = SessionManager::from_settings(settings("session:")).await.unwrap();
-    assert_eq!(manager.settings().permanent_session_lifetime, Duration::from_secs(DAYS_31 as u64));
+    let manager = SessionManager::from_settings(settings("session:"))
+        .await
+        .unwrap();
+    assert_eq!(
+        manager.settings().permanent_session_lifetime,
+        Duration::from_secs(DAYS_31 as u64)
+    );
     assert_eq!(manager.store().backend(), "memcached");
     let sid = write_reference_session(&manager).await;
     let key = format!("session:{sid}");
@@ -140,17 +165,27 @@ async fn layout_is_flask_sessions_and_the_31_day_default_survives() {
     tokio::time::sleep(Duration::from_millis(1100)).await;
     let raw = raw_client(SHARED);
     let value: Option<Vec<u8>> = raw.get(&key).unwrap();
-    assert_eq!(value.as_deref(), Some(REFERENCE_MSGPACK), "the item survives, as msgspec's bytes");
+    assert_eq!(
+        value.as_deref(),
+        Some(REFERENCE_MSGPACK),
+        "the item survives, as msgspec's bytes"
+    );
     // memcached's clock ticks once a second and the absolute time comes from
     // ours: allow a second or two either way.
     let left = ttl(SHARED, &key).unwrap();
-    assert!((DAYS_31 - 10..=DAYS_31 + 2).contains(&left), "{left} s left, not 31 days");
+    assert!(
+        (DAYS_31 - 10..=DAYS_31 + 2).contains(&left),
+        "{left} s left, not 31 days"
+    );
 
     // And it reads back through the manager.
     let cookie = format!("session={sid}");
     let request = manager.open([cookie.as_str()]);
     let session = request.load().await.unwrap();
-    assert_eq!(session.get::<String>("value").unwrap().as_deref(), Some("44"));
+    assert_eq!(
+        session.get::<String>("value").unwrap().as_deref(),
+        Some("44")
+    );
     request.finish(200).await.unwrap();
     raw.delete(&key).unwrap();
 }
@@ -159,7 +194,10 @@ async fn layout_is_flask_sessions_and_the_31_day_default_survives() {
 #[ignore = "needs live servers: run scripts/test.sh"]
 async fn a_short_lifetime_is_sent_as_relative_seconds() {
     let prefix = unique_prefix("short");
-    let settings = Settings { permanent_session_lifetime: Duration::from_secs(600), ..settings(&prefix) };
+    let settings = Settings {
+        permanent_session_lifetime: Duration::from_secs(600),
+        ..settings(&prefix)
+    };
     let manager = SessionManager::from_settings(settings).await.unwrap();
     let sid = write_reference_session(&manager).await;
     let left = ttl(SHARED, &format!("{prefix}{sid}")).unwrap();
@@ -170,7 +208,9 @@ async fn a_short_lifetime_is_sent_as_relative_seconds() {
 #[ignore = "needs live servers: run scripts/test.sh"]
 async fn a_cleared_session_leaves_no_item() {
     let prefix = unique_prefix("clear");
-    let manager = SessionManager::from_settings(settings(&prefix)).await.unwrap();
+    let manager = SessionManager::from_settings(settings(&prefix))
+        .await
+        .unwrap();
     let sid = write_reference_session(&manager).await;
     let key = format!("{prefix}{sid}");
     assert!(ttl(SHARED, &key).is_some());
@@ -188,7 +228,9 @@ async fn a_cleared_session_leaves_no_item() {
 #[ignore = "needs live servers: run scripts/test.sh"]
 async fn a_touch_resets_the_ttl_without_rewriting_the_value() {
     let prefix = unique_prefix("touch");
-    let manager = SessionManager::from_settings(settings(&prefix)).await.unwrap();
+    let manager = SessionManager::from_settings(settings(&prefix))
+        .await
+        .unwrap();
     let sid = write_reference_session(&manager).await;
     let key = format!("{prefix}{sid}");
 
@@ -202,14 +244,25 @@ async fn a_touch_resets_the_ttl_without_rewriting_the_value() {
     let cookie = format!("session={sid}");
     let request = manager.open([cookie.as_str()]);
     let session = request.load().await.unwrap();
-    assert_eq!(session.get::<String>("value").unwrap().as_deref(), Some("99"));
+    assert_eq!(
+        session.get::<String>("value").unwrap().as_deref(),
+        Some("99")
+    );
     request.finish(200).await.unwrap();
-    assert_eq!(raw.get::<Vec<u8>>(&key).unwrap(), Some(sentinel.clone()), "not rewritten");
+    assert_eq!(
+        raw.get::<Vec<u8>>(&key).unwrap(),
+        Some(sentinel.clone()),
+        "not rewritten"
+    );
     let left = ttl(SHARED, &key).unwrap();
     assert!(left > DAYS_31 - 10, "{left}: not reset to the lifetime");
 
     // touch() itself.
-    manager.store().touch(&key, Duration::from_secs(500)).await.unwrap();
+    manager
+        .store()
+        .touch(&key, Duration::from_secs(500))
+        .await
+        .unwrap();
     let left = ttl(SHARED, &key).unwrap();
     assert!((490..=500).contains(&left), "{left}");
     assert_eq!(raw.get::<Vec<u8>>(&key).unwrap(), Some(sentinel));
@@ -220,15 +273,32 @@ async fn a_touch_resets_the_ttl_without_rewriting_the_value() {
 #[ignore = "needs live servers: run scripts/test.sh"]
 async fn values_are_bytes_and_operations_round_trip() {
     let prefix = unique_prefix("bytes");
-    let store = MemcachedStore::connect(&[SHARED.to_owned()], MemcachedOptions::default()).await.unwrap();
+    let store = MemcachedStore::connect(&[SHARED.to_owned()], MemcachedOptions::default())
+        .await
+        .unwrap();
     let key = format!("{prefix}k");
     let bytes: Vec<u8> = vec![0xff, 0x00, 0xc3, 0x28, 0x80, b'\r', b'\n', b'E', b'N', b'D'];
     assert_eq!(store.load(&key).await.unwrap(), None);
-    assert_eq!(store.load_and_touch(&key, Duration::from_secs(60)).await.unwrap(), None);
+    assert_eq!(
+        store
+            .load_and_touch(&key, Duration::from_secs(60))
+            .await
+            .unwrap(),
+        None
+    );
     assert_eq!(ttl(SHARED, &key), None, "a miss creates nothing");
-    store.save(&key, &bytes, Duration::from_secs(60), SaveHint::New).await.unwrap();
+    store
+        .save(&key, &bytes, Duration::from_secs(60), SaveHint::New)
+        .await
+        .unwrap();
     assert_eq!(store.load(&key).await.unwrap(), Some(bytes.clone()));
-    assert_eq!(store.load_and_touch(&key, Duration::from_secs(90)).await.unwrap(), Some(bytes));
+    assert_eq!(
+        store
+            .load_and_touch(&key, Duration::from_secs(90))
+            .await
+            .unwrap(),
+        Some(bytes)
+    );
     let left = ttl(SHARED, &key).unwrap();
     assert!((80..=90).contains(&left), "{left}");
     store.delete(&key).await.unwrap();
@@ -239,7 +309,9 @@ async fn values_are_bytes_and_operations_round_trip() {
 
     // An app's own client works too.
     let own = MemcachedStore::from_client(raw_client(SHARED));
-    own.save(&key, b"v", Duration::from_secs(60), SaveHint::New).await.unwrap();
+    own.save(&key, b"v", Duration::from_secs(60), SaveHint::New)
+        .await
+        .unwrap();
     assert_eq!(store.load(&key).await.unwrap().as_deref(), Some(&b"v"[..]));
     own.delete(&key).await.unwrap();
 }
@@ -247,9 +319,14 @@ async fn values_are_bytes_and_operations_round_trip() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs live servers: run scripts/test.sh"]
 async fn keys_memcached_cannot_take_fail_without_reaching_the_server() {
-    let store = MemcachedStore::connect(&[SHARED.to_owned()], MemcachedOptions::default()).await.unwrap();
+    let store = MemcachedStore::connect(&[SHARED.to_owned()], MemcachedOptions::default())
+        .await
+        .unwrap();
     for key in ["has space", "crlf\r\nset x 0 0 1", &"k".repeat(251)] {
-        let error = store.save(key, b"v", Duration::from_secs(5), SaveHint::New).await.unwrap_err();
+        let error = store
+            .save(key, b"v", Duration::from_secs(5), SaveHint::New)
+            .await
+            .unwrap_err();
         assert_eq!(error.kind, StoreErrorKind::Failed, "{error}");
     }
 }
@@ -258,7 +335,10 @@ async fn keys_memcached_cannot_take_fail_without_reaching_the_server() {
 fn config_validation_refuses_prefixes_memcached_cannot_take() {
     for prefix in ["has space:", "tab\t", &"p".repeat(250)] {
         let error = settings(prefix).validate().unwrap_err().to_string();
-        assert!(error.contains("key_prefix") || error.contains("KEY_PREFIX"), "{error}");
+        assert!(
+            error.contains("key_prefix") || error.contains("KEY_PREFIX"),
+            "{error}"
+        );
     }
     assert!(settings("session:").validate().is_ok());
 }
@@ -272,13 +352,22 @@ async fn a_restarted_server_is_used_again_without_a_new_store() {
         operation_timeout: Duration::from_millis(500),
         pool_size: 4,
     };
-    let store = MemcachedStore::connect(&[server.server()], options).await.unwrap();
+    let store = MemcachedStore::connect(&[server.server()], options)
+        .await
+        .unwrap();
     // Fill the pool with several connections that the restart will kill.
     let mut writes = Vec::new();
     for i in 0..8 {
         let store = store.clone();
         writes.push(tokio::spawn(async move {
-            store.save(&format!("k{i}"), b"v", Duration::from_secs(100), SaveHint::New).await
+            store
+                .save(
+                    &format!("k{i}"),
+                    b"v",
+                    Duration::from_secs(100),
+                    SaveHint::New,
+                )
+                .await
         }));
     }
     for write in writes {
@@ -290,7 +379,11 @@ async fn a_restarted_server_is_used_again_without_a_new_store() {
         let started = Instant::now();
         let error = store.load("k0").await.unwrap_err();
         assert_eq!(error.kind, StoreErrorKind::Unavailable, "{error}");
-        assert!(started.elapsed() < Duration::from_millis(1500), "{:?}", started.elapsed());
+        assert!(
+            started.elapsed() < Duration::from_millis(1500),
+            "{:?}",
+            started.elapsed()
+        );
     }
 
     // Same port, empty server: every call works at once, though the pool's
@@ -299,7 +392,20 @@ async fn a_restarted_server_is_used_again_without_a_new_store() {
     for i in 0..8 {
         assert_eq!(store.load(&format!("k{i}")).await.unwrap(), None);
     }
-    store.save("k0", b"again", Duration::from_secs(100), SaveHint::New).await.unwrap();
-    assert_eq!(store.load("k0").await.unwrap().as_deref(), Some(&b"again"[..]));
-    assert_eq!(store.load_and_touch("k0", Duration::from_secs(50)).await.unwrap().as_deref(), Some(&b"again"[..]));
+    store
+        .save("k0", b"again", Duration::from_secs(100), SaveHint::New)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.load("k0").await.unwrap().as_deref(),
+        Some(&b"again"[..])
+    );
+    assert_eq!(
+        store
+            .load_and_touch("k0", Duration::from_secs(50))
+            .await
+            .unwrap()
+            .as_deref(),
+        Some(&b"again"[..])
+    );
 }

@@ -35,19 +35,20 @@ fn settings(test: &str) -> Settings {
         .duration_since(SystemTime::UNIX_EPOCH)
         .unwrap()
         .subsec_nanos();
-    let mut settings = Settings::default();
-    settings.session_type = SessionType::MongoDb;
-    settings.mongodb = ConnectionUrl::new(url());
-    settings.mongodb_db = DB.to_owned();
-    settings.mongodb_collect = format!(
-        "{test}_{}_{nanos}_{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    );
-    // The test server is slow; a loaded CI machine slower still.
-    settings.operation_timeout = Duration::from_secs(10);
-    settings.connect_timeout = Duration::from_secs(5);
-    settings
+    Settings {
+        session_type: SessionType::MongoDb,
+        mongodb: ConnectionUrl::new(url()),
+        mongodb_db: DB.to_owned(),
+        mongodb_collect: format!(
+            "{test}_{}_{nanos}_{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ),
+        // The test server is slow; a loaded CI machine slower still.
+        operation_timeout: Duration::from_secs(10),
+        connect_timeout: Duration::from_secs(5),
+        ..Settings::default()
+    }
 }
 
 async fn open(test: &str) -> MongoStore {

@@ -27,7 +27,11 @@ use session::store::{SaveHint, SessionStore, StoreErrorKind};
 use session::SessionManager;
 
 const SHARED: &str = "redis://127.0.0.1:6379";
-const CLUSTER: [&str; 3] = ["redis://127.0.0.1:7000", "redis://127.0.0.1:7001", "redis://127.0.0.1:7002"];
+const CLUSTER: [&str; 3] = [
+    "redis://127.0.0.1:7000",
+    "redis://127.0.0.1:7001",
+    "redis://127.0.0.1:7002",
+];
 
 /// `{"_permanent": True, "value": "44"}` as msgspec encodes it (reference.md).
 const REFERENCE_MSGPACK: &[u8] = b"\x82\xaa_permanent\xc3\xa5value\xa244";
@@ -35,8 +39,15 @@ const REFERENCE_MSGPACK: &[u8] = b"\x82\xaa_permanent\xc3\xa5value\xa244";
 /// A key prefix no other test (or run) uses.
 fn unique_prefix(test: &str) -> String {
     static N: AtomicU32 = AtomicU32::new(0);
-    let nanos = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap().subsec_nanos();
-    format!("test:{test}:{}:{nanos}:{}:", std::process::id(), N.fetch_add(1, Ordering::Relaxed))
+    let nanos = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    format!(
+        "test:{test}:{}:{nanos}:{}:",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 fn settings(prefix: &str) -> Settings {
@@ -49,7 +60,11 @@ fn settings(prefix: &str) -> Settings {
 }
 
 async fn raw_connection(url: &str) -> MultiplexedConnection {
-    redis::Client::open(url).unwrap().get_multiplexed_async_connection().await.unwrap()
+    redis::Client::open(url)
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap()
 }
 
 /// The sid in a `Set-Cookie` value.
@@ -76,7 +91,11 @@ struct OwnRedis {
 
 impl OwnRedis {
     fn start(extra: &[&str]) -> Self {
-        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
         let extra: Vec<String> = extra.iter().map(|s| (*s).to_owned()).collect();
         let child = Self::spawn(port, &extra);
         Self { child, port, extra }
@@ -84,7 +103,16 @@ impl OwnRedis {
 
     fn spawn(port: u16, extra: &[String]) -> Child {
         let child = Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
             .args(extra)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -92,7 +120,10 @@ impl OwnRedis {
             .expect("redis-server on the PATH");
         let deadline = Instant::now() + Duration::from_secs(10);
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "redis-server did not start on {port}");
+            assert!(
+                Instant::now() < deadline,
+                "redis-server did not start on {port}"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
         child
@@ -113,7 +144,10 @@ impl OwnRedis {
     }
 
     fn signal(&self, signal: &str) {
-        let status = Command::new("kill").args([signal, &self.child.id().to_string()]).status().unwrap();
+        let status = Command::new("kill")
+            .args([signal, &self.child.id().to_string()])
+            .status()
+            .unwrap();
         assert!(status.success());
     }
 }
@@ -128,16 +162,24 @@ impl Drop for OwnRedis {
 #[ignore = "needs live servers: run scripts/test.sh"]
 async fn layout_is_flask_sessions_key_msgpack_and_ttl() {
     // The default prefix: the key must read `session:<sid>`; the sid is random.
-    let manager = SessionManager::from_settings(settings("session:")).await.unwrap();
+    let manager = SessionManager::from_settings(settings("session:"))
+        .await
+        .unwrap();
     assert_eq!(manager.store().backend(), "redis");
     let sid = write_reference_session(&manager).await;
     let key = format!("session:{sid}");
 
     let mut raw = raw_connection(SHARED).await;
     let value: Vec<u8> = raw.get(&key).await.unwrap();
-    assert_eq!(value, REFERENCE_MSGPACK, "msgspec's bytes for the reference map");
+    assert_eq!(
+        value, REFERENCE_MSGPACK,
+        "msgspec's bytes for the reference map"
+    );
     let ttl: i64 = raw.ttl(&key).await.unwrap();
-    assert!((2_678_390..=2_678_400).contains(&ttl), "TTL {ttl}, not 31 days");
+    assert!(
+        (2_678_390..=2_678_400).contains(&ttl),
+        "TTL {ttl}, not 31 days"
+    );
     let _: () = raw.del(&key).await.unwrap();
 }
 
@@ -145,7 +187,10 @@ async fn layout_is_flask_sessions_key_msgpack_and_ttl() {
 #[ignore = "needs live servers: run scripts/test.sh"]
 async fn the_ttl_is_the_configured_lifetime() {
     let prefix = unique_prefix("lifetime");
-    let settings = Settings { permanent_session_lifetime: Duration::from_secs(600), ..settings(&prefix) };
+    let settings = Settings {
+        permanent_session_lifetime: Duration::from_secs(600),
+        ..settings(&prefix)
+    };
     let manager = SessionManager::from_settings(settings).await.unwrap();
     let sid = write_reference_session(&manager).await;
     let mut raw = raw_connection(SHARED).await;
@@ -158,7 +203,9 @@ async fn the_ttl_is_the_configured_lifetime() {
 #[ignore = "needs live servers: run scripts/test.sh"]
 async fn a_cleared_session_leaves_no_key() {
     let prefix = unique_prefix("clear");
-    let manager = SessionManager::from_settings(settings(&prefix)).await.unwrap();
+    let manager = SessionManager::from_settings(settings(&prefix))
+        .await
+        .unwrap();
     let sid = write_reference_session(&manager).await;
     let key = format!("{prefix}{sid}");
     let mut raw = raw_connection(SHARED).await;
@@ -169,14 +216,19 @@ async fn a_cleared_session_leaves_no_key() {
     request.load().await.unwrap().clear();
     let outcome = request.finish(200).await.unwrap();
     assert!(outcome.set_cookie.unwrap().contains("Max-Age=0"));
-    assert!(!raw.exists::<_, bool>(&key).await.unwrap(), "the key is gone");
+    assert!(
+        !raw.exists::<_, bool>(&key).await.unwrap(),
+        "the key is gone"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs live servers: run scripts/test.sh"]
 async fn a_touch_resets_the_ttl_without_rewriting_the_value() {
     let prefix = unique_prefix("touch");
-    let manager = SessionManager::from_settings(settings(&prefix)).await.unwrap();
+    let manager = SessionManager::from_settings(settings(&prefix))
+        .await
+        .unwrap();
     let sid = write_reference_session(&manager).await;
     let key = format!("{prefix}{sid}");
     let mut raw = raw_connection(SHARED).await;
@@ -189,7 +241,10 @@ async fn a_touch_resets_the_ttl_without_rewriting_the_value() {
     let cookie = format!("session={sid}");
     let request = manager.open([cookie.as_str()]);
     let session = request.load().await.unwrap();
-    assert_eq!(session.get::<String>("value").unwrap().as_deref(), Some("99"));
+    assert_eq!(
+        session.get::<String>("value").unwrap().as_deref(),
+        Some("99")
+    );
     request.finish(200).await.unwrap();
     let value: Vec<u8> = raw.get(&key).await.unwrap();
     assert_eq!(value, sentinel, "not rewritten");
@@ -209,14 +264,31 @@ async fn a_touch_resets_the_ttl_without_rewriting_the_value() {
 #[ignore = "needs live servers: run scripts/test.sh"]
 async fn values_are_bytes_and_operations_round_trip() {
     let prefix = unique_prefix("bytes");
-    let store = RedisStore::connect(&ConnectionUrl::new(SHARED), RedisTimeouts::default()).await.unwrap();
+    let store = RedisStore::connect(&ConnectionUrl::new(SHARED), RedisTimeouts::default())
+        .await
+        .unwrap();
     let key = format!("{prefix}k");
     let bytes: Vec<u8> = vec![0xff, 0x00, 0xc3, 0x28, 0x80, b'\r', b'\n'];
     assert_eq!(store.load(&key).await.unwrap(), None);
-    assert_eq!(store.load_and_touch(&key, Duration::from_secs(60)).await.unwrap(), None);
-    store.save(&key, &bytes, Duration::from_secs(60), SaveHint::New).await.unwrap();
+    assert_eq!(
+        store
+            .load_and_touch(&key, Duration::from_secs(60))
+            .await
+            .unwrap(),
+        None
+    );
+    store
+        .save(&key, &bytes, Duration::from_secs(60), SaveHint::New)
+        .await
+        .unwrap();
     assert_eq!(store.load(&key).await.unwrap(), Some(bytes.clone()));
-    assert_eq!(store.load_and_touch(&key, Duration::from_secs(90)).await.unwrap(), Some(bytes));
+    assert_eq!(
+        store
+            .load_and_touch(&key, Duration::from_secs(90))
+            .await
+            .unwrap(),
+        Some(bytes)
+    );
     assert!(store.uses_getex(), "Redis 7 has GETEX");
     let mut raw = raw_connection(SHARED).await;
     let ttl: i64 = raw.ttl(&key).await.unwrap();
@@ -235,13 +307,21 @@ async fn an_apps_own_connection_manager_can_be_shared() {
     let manager = ConnectionManager::new(client).await.unwrap();
     let store = RedisStore::new(manager.clone()).with_deadline(Duration::from_secs(2));
     let key = format!("{prefix}k");
-    store.save(&key, b"v", Duration::from_secs(60), SaveHint::New).await.unwrap();
+    store
+        .save(&key, b"v", Duration::from_secs(60), SaveHint::New)
+        .await
+        .unwrap();
     let mut app = manager;
     assert_eq!(app.get::<_, Vec<u8>>(&key).await.unwrap(), b"v");
     store.delete(&key).await.unwrap();
 
     let shared: Arc<dyn SessionStore> = Arc::new(
-        RedisStore::from_client(redis::Client::open(SHARED).unwrap(), RedisTimeouts::default()).await.unwrap(),
+        RedisStore::from_client(
+            redis::Client::open(SHARED).unwrap(),
+            RedisTimeouts::default(),
+        )
+        .await
+        .unwrap(),
     );
     assert_eq!(shared.load(&key).await.unwrap(), None);
 }
@@ -264,7 +344,11 @@ async fn cluster_sessions_spread_across_slots_and_all_read_back() {
         let cookie = format!("session={sid}");
         let request = manager.open([cookie.as_str()]);
         let session = request.load().await.unwrap();
-        assert_eq!(session.get::<String>("value").unwrap().as_deref(), Some("44"), "{sid}");
+        assert_eq!(
+            session.get::<String>("value").unwrap().as_deref(),
+            Some("44"),
+            "{sid}"
+        );
         request.finish(200).await.unwrap();
     }
 
@@ -276,7 +360,10 @@ async fn cluster_sessions_spread_across_slots_and_all_read_back() {
         per_node.push(keys.len());
     }
     assert_eq!(per_node.iter().sum::<usize>(), 60, "{per_node:?}");
-    assert!(per_node.iter().all(|&n| n > 0), "not spread over every node: {per_node:?}");
+    assert!(
+        per_node.iter().all(|&n| n > 0),
+        "not spread over every node: {per_node:?}"
+    );
 
     let store = RedisClusterStore::connect_cluster(
         &CLUSTER.map(ConnectionUrl::new),
@@ -288,13 +375,25 @@ async fn cluster_sessions_spread_across_slots_and_all_read_back() {
     let mut node = raw_connection(CLUSTER[0]).await;
     for sid in &sids {
         let key = format!("{prefix}{sid}");
-        let slot: u16 = redis::cmd("CLUSTER").arg("KEYSLOT").arg(&key).query_async(&mut node).await.unwrap();
+        let slot: u16 = redis::cmd("CLUSTER")
+            .arg("KEYSLOT")
+            .arg(&key)
+            .query_async(&mut node)
+            .await
+            .unwrap();
         slots.insert(slot);
-        assert_eq!(store.load(&key).await.unwrap().as_deref(), Some(REFERENCE_MSGPACK));
+        assert_eq!(
+            store.load(&key).await.unwrap().as_deref(),
+            Some(REFERENCE_MSGPACK)
+        );
         store.delete(&key).await.unwrap();
         assert_eq!(store.load(&key).await.unwrap(), None);
     }
-    assert!(slots.len() > 50, "{} distinct slots for 60 sessions", slots.len());
+    assert!(
+        slots.len() > 50,
+        "{} distinct slots for 60 sessions",
+        slots.len()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -302,16 +401,38 @@ async fn cluster_sessions_spread_across_slots_and_all_read_back() {
 async fn without_getex_a_sliding_read_falls_back_to_get_and_expire() {
     // A server that does not know GETEX, as before Redis 6.2.
     let server = OwnRedis::start(&["--rename-command", "GETEX", ""]);
-    let store = RedisStore::connect(&ConnectionUrl::new(server.url()), RedisTimeouts::default()).await.unwrap();
-    store.save("k", b"v", Duration::from_secs(100), SaveHint::New).await.unwrap();
+    let store = RedisStore::connect(&ConnectionUrl::new(server.url()), RedisTimeouts::default())
+        .await
+        .unwrap();
+    store
+        .save("k", b"v", Duration::from_secs(100), SaveHint::New)
+        .await
+        .unwrap();
     assert!(store.uses_getex());
-    assert_eq!(store.load_and_touch("k", Duration::from_secs(900)).await.unwrap().as_deref(), Some(&b"v"[..]));
+    assert_eq!(
+        store
+            .load_and_touch("k", Duration::from_secs(900))
+            .await
+            .unwrap()
+            .as_deref(),
+        Some(&b"v"[..])
+    );
     assert!(!store.uses_getex(), "the fallback is remembered");
     let mut raw = raw_connection(&server.url()).await;
     let ttl: i64 = raw.ttl("k").await.unwrap();
     assert!((890..=900).contains(&ttl), "TTL {ttl}");
-    assert_eq!(store.load_and_touch("missing", Duration::from_secs(9)).await.unwrap(), None);
-    let stats: String = redis::cmd("INFO").arg("commandstats").query_async(&mut raw).await.unwrap();
+    assert_eq!(
+        store
+            .load_and_touch("missing", Duration::from_secs(9))
+            .await
+            .unwrap(),
+        None
+    );
+    let stats: String = redis::cmd("INFO")
+        .arg("commandstats")
+        .query_async(&mut raw)
+        .await
+        .unwrap();
     assert!(stats.contains("cmdstat_expire:calls=2"), "{stats}");
 }
 
@@ -320,34 +441,58 @@ async fn without_getex_a_sliding_read_falls_back_to_get_and_expire() {
 async fn a_stopped_server_fails_fast_and_a_restart_needs_no_new_store() {
     let mut server = OwnRedis::start(&[]);
     let url = ConnectionUrl::new(server.url());
-    let timeouts = RedisTimeouts { connect: Duration::from_millis(500), operation: Duration::from_millis(500) };
+    let timeouts = RedisTimeouts {
+        connect: Duration::from_millis(500),
+        operation: Duration::from_millis(500),
+    };
     let store = RedisStore::connect(&url, timeouts).await.unwrap();
-    store.save("k", b"v", Duration::from_secs(100), SaveHint::New).await.unwrap();
+    store
+        .save("k", b"v", Duration::from_secs(100), SaveHint::New)
+        .await
+        .unwrap();
 
     server.stop();
     for _ in 0..3 {
         let started = Instant::now();
         let error = store.load("k").await.unwrap_err();
         assert_eq!(error.kind, StoreErrorKind::Unavailable, "{error}");
-        assert!(started.elapsed() < Duration::from_millis(1500), "{:?}", started.elapsed());
+        assert!(
+            started.elapsed() < Duration::from_millis(1500),
+            "{:?}",
+            started.elapsed()
+        );
     }
 
     // Same port, empty server (nothing persisted): the very first call works.
     server.restart();
     assert_eq!(store.load("k").await.unwrap(), None);
-    store.save("k", b"again", Duration::from_secs(100), SaveHint::New).await.unwrap();
-    assert_eq!(store.load("k").await.unwrap().as_deref(), Some(&b"again"[..]));
+    store
+        .save("k", b"again", Duration::from_secs(100), SaveHint::New)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.load("k").await.unwrap().as_deref(),
+        Some(&b"again"[..])
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs live servers: run scripts/test.sh"]
 async fn a_hung_server_times_out_as_unavailable() {
     let server = OwnRedis::start(&[]);
-    let timeouts = RedisTimeouts { connect: Duration::from_millis(300), operation: Duration::from_millis(300) };
-    let store = RedisStore::connect(&ConnectionUrl::new(server.url()), timeouts).await.unwrap();
+    let timeouts = RedisTimeouts {
+        connect: Duration::from_millis(300),
+        operation: Duration::from_millis(300),
+    };
+    let store = RedisStore::connect(&ConnectionUrl::new(server.url()), timeouts)
+        .await
+        .unwrap();
     server.signal("-STOP");
     let started = Instant::now();
-    let error = store.save("k", b"v", Duration::from_secs(10), SaveHint::New).await.unwrap_err();
+    let error = store
+        .save("k", b"v", Duration::from_secs(10), SaveHint::New)
+        .await
+        .unwrap_err();
     let elapsed = started.elapsed();
     server.signal("-CONT");
     assert_eq!(error.kind, StoreErrorKind::Unavailable, "{error}");
@@ -355,7 +500,10 @@ async fn a_hung_server_times_out_as_unavailable() {
     // Once the server answers again, so does the store.
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
-        match store.save("k", b"v", Duration::from_secs(10), SaveHint::New).await {
+        match store
+            .save("k", b"v", Duration::from_secs(10), SaveHint::New)
+            .await
+        {
             Ok(()) => break,
             Err(error) => assert!(Instant::now() < deadline, "no recovery: {error}"),
         }
@@ -367,7 +515,9 @@ async fn a_hung_server_times_out_as_unavailable() {
 #[ignore = "needs live servers: run scripts/test.sh"]
 async fn a_server_error_is_failed_not_unavailable() {
     let prefix = unique_prefix("wrongtype");
-    let store = RedisStore::connect(&ConnectionUrl::new(SHARED), RedisTimeouts::default()).await.unwrap();
+    let store = RedisStore::connect(&ConnectionUrl::new(SHARED), RedisTimeouts::default())
+        .await
+        .unwrap();
     let key = format!("{prefix}list");
     let mut raw = raw_connection(SHARED).await;
     let _: () = raw.rpush(&key, "x").await.unwrap();
@@ -381,9 +531,14 @@ async fn a_server_error_is_failed_not_unavailable() {
 async fn a_wrong_password_fails_start_up_with_the_password_redacted() {
     let server = OwnRedis::start(&["--requirepass", "right-password"]);
     let url = format!("redis://:wrong-password@127.0.0.1:{}", server.port);
-    let error = RedisStore::connect(&ConnectionUrl::new(url), RedisTimeouts::default()).await.unwrap_err();
+    let error = RedisStore::connect(&ConnectionUrl::new(url), RedisTimeouts::default())
+        .await
+        .unwrap_err();
     let message = error.to_string();
     assert!(message.contains("redis"), "{message}");
-    assert!(message.contains(&format!("127.0.0.1:{}", server.port)), "{message}");
+    assert!(
+        message.contains(&format!("127.0.0.1:{}", server.port)),
+        "{message}"
+    );
     assert!(!message.contains("wrong-password"), "{message}");
 }

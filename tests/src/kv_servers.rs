@@ -20,8 +20,15 @@ pub const MEMCACHED: &str = "127.0.0.1:11211";
 /// A key prefix that no other test, process or run uses.
 pub fn unique_prefix(tag: &str) -> String {
     static N: AtomicU32 = AtomicU32::new(0);
-    let nanos = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap().subsec_nanos();
-    format!("t:{tag}:{}:{nanos}:{}:", std::process::id(), N.fetch_add(1, Ordering::Relaxed))
+    let nanos = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    format!(
+        "t:{tag}:{}:{nanos}:{}:",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 /// The `key_prefix` line of a demo's `Session.toml`.
@@ -62,7 +69,9 @@ impl Reply {
 /// Sends one command to a Redis server and reads its reply.
 pub fn redis(addr: &str, args: &[&str]) -> Reply {
     let mut stream = TcpStream::connect(addr).unwrap_or_else(|e| panic!("redis at {addr}: {e}"));
-    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
     let mut command = format!("*{}\r\n", args.len()).into_bytes();
     for arg in args {
         command.extend_from_slice(format!("${}\r\n", arg.len()).as_bytes());
@@ -116,7 +125,11 @@ pub fn redis_command_calls(addr: &str) -> Vec<(String, u64)> {
         .filter_map(|line| line.strip_prefix("cmdstat_"))
         .filter_map(|line| {
             let (name, stats) = line.split_once(':')?;
-            let calls = stats.split(',').find_map(|s| s.strip_prefix("calls="))?.parse().ok()?;
+            let calls = stats
+                .split(',')
+                .find_map(|s| s.strip_prefix("calls="))?
+                .parse()
+                .ok()?;
             Some((name.to_owned(), calls))
         })
         .filter(|(name, _)| !name.starts_with("info") && !name.starts_with("config"))
@@ -126,8 +139,11 @@ pub fn redis_command_calls(addr: &str) -> Vec<(String, u64)> {
 /// How many live memcached items start with `prefix` (`lru_crawler
 /// metadump`, which memcached 1.6 offers by default).
 pub fn memcached_count(addr: &str, prefix: &str) -> usize {
-    let mut stream = TcpStream::connect(addr).unwrap_or_else(|e| panic!("memcached at {addr}: {e}"));
-    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut stream =
+        TcpStream::connect(addr).unwrap_or_else(|e| panic!("memcached at {addr}: {e}"));
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
     stream.write_all(b"lru_crawler metadump all\r\n").unwrap();
     let mut reader = BufReader::new(stream);
     let mut count = 0;
@@ -140,12 +156,40 @@ pub fn memcached_count(addr: &str, prefix: &str) -> usize {
         if line == "END" {
             return count;
         }
-        assert!(!line.starts_with("ERROR") && !line.starts_with("BUSY"), "metadump: {line}");
-        // Keys are URL-encoded; the prefixes used here need no encoding.
-        if line.strip_prefix("key=").is_some_and(|key| key.starts_with(prefix)) {
+        assert!(
+            !line.starts_with("ERROR") && !line.starts_with("BUSY"),
+            "metadump: {line}"
+        );
+        let key = line
+            .strip_prefix("key=")
+            .and_then(|rest| rest.split(' ').next());
+        if key.is_some_and(|key| percent_decode(key).starts_with(prefix)) {
             count += 1;
         }
     }
+}
+
+/// metadump's keys are URL-encoded (`:` is `%3A`).
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok());
+        match (bytes[i], hex.and_then(|h| u8::from_str_radix(h, 16).ok())) {
+            (b'%', Some(byte)) => {
+                out.push(byte);
+                i += 3;
+            }
+            (byte, _) => {
+                out.push(byte);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// A redis-server of a test's own on a free port, killed on drop. With
@@ -161,8 +205,17 @@ pub struct OwnRedis {
 impl OwnRedis {
     /// Starts it and waits until it answers.
     pub fn start(persistent: bool) -> Self {
-        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let mut server = Self { child: None, port, dir: tempfile::tempdir().unwrap(), persistent };
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut server = Self {
+            child: None,
+            port,
+            dir: tempfile::tempdir().unwrap(),
+            persistent,
+        };
         server.spawn();
         server
     }
@@ -171,7 +224,14 @@ impl OwnRedis {
         let dir: PathBuf = self.dir.path().to_owned();
         let mut command = Command::new("redis-server");
         command
-            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1", "--save", ""])
+            .args([
+                "--port",
+                &self.port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+            ])
             .arg("--dir")
             .arg(&dir)
             .stdout(Stdio::null())
@@ -189,7 +249,11 @@ impl OwnRedis {
             if ready {
                 return;
             }
-            assert!(Instant::now() < deadline, "redis-server did not start on {}", self.port);
+            assert!(
+                Instant::now() < deadline,
+                "redis-server did not start on {}",
+                self.port
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }

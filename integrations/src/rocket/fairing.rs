@@ -177,3 +177,48 @@ fn replacement(error: &FinishError) -> Response<'static> {
         .sized_body(body.len(), Cursor::new(body))
         .finalize()
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use std::sync::Mutex;
+
+    use rocket::figment::providers::{Format, Toml};
+    use rocket::log::private as log;
+    use rocket::Config;
+
+    use super::SessionFairing;
+
+    /// Every `log` record, as `LEVEL message`.
+    static RECORDS: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+    struct Capture;
+
+    impl log::Log for Capture {
+        fn enabled(&self, _metadata: &log::Metadata<'_>) -> bool {
+            true
+        }
+        fn log(&self, record: &log::Record<'_>) {
+            RECORDS.lock().unwrap().push(format!("{} {}", record.level(), record.args()));
+        }
+        fn flush(&self) {}
+    }
+
+    /// A Rocket app logs through `log` and sets no tracing subscriber (none is
+    /// set in this test binary): the fairing's error must still reach the
+    /// `log` logger, Rocket's own or, here, one standing in for it.
+    #[test]
+    fn a_configuration_error_reaches_the_log_logger_of_a_rocket_app() {
+        log::set_boxed_logger(Box::new(Capture)).unwrap();
+        log::set_max_level(log::LevelFilter::Trace);
+        let figment = Config::figment().merge(Toml::string("[session]\ncookie_nmae = \"sid\"\n"));
+        let rocket = rocket::custom(figment).attach(SessionFairing::from_figment());
+        let error = rocket::async_test(rocket.ignite()).err().unwrap();
+        assert!(matches!(error.kind(), rocket::error::ErrorKind::FailedFairings(_)));
+        let records = RECORDS.lock().unwrap();
+        assert!(
+            records.iter().any(|r| r.starts_with("ERROR sessions could not start") && r.contains("cookie_nmae")),
+            "{records:#?}"
+        );
+    }
+}

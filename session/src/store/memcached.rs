@@ -141,7 +141,10 @@ struct Current {
 impl fmt::Debug for MemcachedStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("MemcachedStore")
-            .field("servers", &self.inner.servers.as_ref().map(|(servers, _)| servers))
+            .field(
+                "servers",
+                &self.inner.servers.as_ref().map(|(servers, _)| servers),
+            )
             .field("deadline", &self.deadline)
             .finish_non_exhaustive()
     }
@@ -151,12 +154,19 @@ impl MemcachedStore {
     /// Builds the store that `SESSION_MEMCACHED` and the timeouts describe,
     /// and checks that every server answers.
     pub async fn from_settings(settings: &Settings) -> Result<Self, BuildError> {
-        Self::connect(&settings.memcached, MemcachedOptions::from_settings(settings)).await
+        Self::connect(
+            &settings.memcached,
+            MemcachedOptions::from_settings(settings),
+        )
+        .await
     }
 
     /// Connects to `servers` (`host:port` each) and checks that every one
     /// answers a `version`; the error names the servers when one does not.
-    pub async fn connect(servers: &[String], options: MemcachedOptions) -> Result<Self, BuildError> {
+    pub async fn connect(
+        servers: &[String],
+        options: MemcachedOptions,
+    ) -> Result<Self, BuildError> {
         let location = servers.join(", ");
         let fail = |source: super::error::BoxError| BuildError::Backend {
             backend: BACKEND,
@@ -211,14 +221,22 @@ impl MemcachedStore {
         Self {
             inner: Arc::new(Inner {
                 servers,
-                current: Mutex::new(Current { generation: 0, client }),
+                current: Mutex::new(Current {
+                    generation: 0,
+                    client,
+                }),
             }),
             deadline,
         }
     }
 
     /// Runs `call` on the blocking pool within the deadline.
-    async fn blocking<T, F>(&self, operation: &'static str, key: &str, call: F) -> Result<T, StoreError>
+    async fn blocking<T, F>(
+        &self,
+        operation: &'static str,
+        key: &str,
+        call: F,
+    ) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: Fn(&::memcache::Client, &str) -> Result<T, MemcacheError> + Send + 'static,
@@ -229,7 +247,9 @@ impl MemcachedStore {
         let task = tokio::task::spawn_blocking(move || inner.call(|client| call(client, &key)));
         match tokio::time::timeout(self.deadline, task).await {
             Ok(Ok(Ok(value))) => Ok(value),
-            Ok(Ok(Err(error))) if is_unavailable(&error) => Err(StoreError::unavailable(BACKEND, operation, error)),
+            Ok(Ok(Err(error))) if is_unavailable(&error) => {
+                Err(StoreError::unavailable(BACKEND, operation, error))
+            }
             Ok(Ok(Err(error))) => Err(StoreError::failed(BACKEND, operation, error)),
             Ok(Err(join)) => Err(StoreError::failed(BACKEND, operation, join)),
             Err(_) => Err(StoreError::unavailable(
@@ -244,7 +264,10 @@ impl MemcachedStore {
 impl Inner {
     /// Runs `call`; when it fails on its connection, replaces the pools and
     /// runs it once more.
-    fn call<T>(&self, call: impl Fn(&::memcache::Client) -> Result<T, MemcacheError>) -> Result<T, MemcacheError> {
+    fn call<T>(
+        &self,
+        call: impl Fn(&::memcache::Client) -> Result<T, MemcacheError>,
+    ) -> Result<T, MemcacheError> {
         let (generation, client) = {
             let current = lock(&self.current);
             (current.generation, current.client.clone())
@@ -285,19 +308,25 @@ impl Inner {
 
 fn lock(current: &Mutex<Current>) -> MutexGuard<'_, Current> {
     // The guarded data is replaced whole, never left half-written.
-    current.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    current
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// One r2d2 pool per server, built without waiting for connections: the
 /// caller checks the servers, or the next check-out waits `connect_timeout`.
-fn build_client(servers: &[String], options: &MemcachedOptions) -> Result<::memcache::Client, MemcacheError> {
+fn build_client(
+    servers: &[String],
+    options: &MemcachedOptions,
+) -> Result<::memcache::Client, MemcacheError> {
     let mut pools = Vec::with_capacity(servers.len());
     for server in servers {
         let url = format!(
             "memcache://{server}?protocol=ascii&timeout={}",
             options.operation_timeout.as_secs_f64().max(0.001)
         );
-        let url = ::memcache::Url::parse(&url).map_err(|e| MemcacheError::BadURL(format!("{server}: {e}")))?;
+        let url = ::memcache::Url::parse(&url)
+            .map_err(|e| MemcacheError::BadURL(format!("{server}: {e}")))?;
         let pool = r2d2::Pool::builder()
             .max_size(options.pool_size.max(1))
             .min_idle(Some(1))
@@ -316,7 +345,9 @@ fn is_unavailable(error: &MemcacheError) -> bool {
     match error {
         MemcacheError::IOError(_) | MemcacheError::PoolError(_) => true,
         // The ASCII reader's message when the server closed the connection.
-        MemcacheError::ClientError(ClientError::Error(message)) => message.contains("no line found"),
+        MemcacheError::ClientError(ClientError::Error(message)) => {
+            message.contains("no line found")
+        }
         _ => false,
     }
 }
@@ -373,10 +404,15 @@ impl SessionStore for MemcachedStore {
     }
 
     async fn load(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        self.blocking("load", key, |client, key| client.get::<Vec<u8>>(key)).await
+        self.blocking("load", key, |client, key| client.get::<Vec<u8>>(key))
+            .await
     }
 
-    async fn load_and_touch(&self, key: &str, ttl: Duration) -> Result<Option<Vec<u8>>, StoreError> {
+    async fn load_and_touch(
+        &self,
+        key: &str,
+        ttl: Duration,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
         self.blocking("load_and_touch", key, move |client, key| {
             let value = client.get::<Vec<u8>>(key)?;
             if value.is_some() {
@@ -387,7 +423,13 @@ impl SessionStore for MemcachedStore {
         .await
     }
 
-    async fn save(&self, key: &str, value: &[u8], ttl: Duration, _hint: SaveHint) -> Result<(), StoreError> {
+    async fn save(
+        &self,
+        key: &str,
+        value: &[u8],
+        ttl: Duration,
+        _hint: SaveHint,
+    ) -> Result<(), StoreError> {
         let value = value.to_vec();
         self.blocking("save", key, move |client, key| {
             client.set(key, value.as_slice(), exptime(ttl, SystemTime::now()))
@@ -403,7 +445,8 @@ impl SessionStore for MemcachedStore {
     }
 
     async fn delete(&self, key: &str) -> Result<(), StoreError> {
-        self.blocking("delete", key, |client, key| client.delete(key).map(drop)).await
+        self.blocking("delete", key, |client, key| client.delete(key).map(drop))
+            .await
     }
 }
 
@@ -415,7 +458,10 @@ mod tests {
     fn long_ttls_are_absolute_unix_times() {
         let now = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
         assert_eq!(exptime(Duration::from_secs(60), now), 60);
-        assert_eq!(exptime(Duration::from_secs(MAX_RELATIVE_EXPTIME), now), 2_592_000);
+        assert_eq!(
+            exptime(Duration::from_secs(MAX_RELATIVE_EXPTIME), now),
+            2_592_000
+        );
         let day31 = Duration::from_secs(31 * 86_400);
         assert_eq!(exptime(day31, now), 1_800_000_000 + 2_678_400);
         assert_eq!(exptime(Duration::from_millis(10), now), 1);
@@ -438,10 +484,16 @@ mod tests {
             ..MemcachedOptions::default()
         };
         let started = std::time::Instant::now();
-        let error = MemcachedStore::connect(&["127.0.0.1:1".to_owned()], options).await.err();
+        let error = MemcachedStore::connect(&["127.0.0.1:1".to_owned()], options)
+            .await
+            .err();
         let message = error.map(|e| e.to_string()).unwrap_or_default();
         assert!(message.contains("memcached"), "{message}");
         assert!(message.contains("127.0.0.1:1"), "{message}");
-        assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "{:?}",
+            started.elapsed()
+        );
     }
 }

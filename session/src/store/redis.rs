@@ -164,7 +164,8 @@ impl RedisStore<ConnectionManager> {
         if url.as_str().starts_with("rediss:") {
             install_tls_provider();
         }
-        let client = ::redis::Client::open(url.as_str()).map_err(|source| build_error(&location, source))?;
+        let client =
+            ::redis::Client::open(url.as_str()).map_err(|source| build_error(&location, source))?;
         Self::from_client_at(client, timeouts, location).await
     }
 
@@ -172,7 +173,10 @@ impl RedisStore<ConnectionManager> {
     /// [`ConnectionManager`] configured from `timeouts` (few reconnection
     /// retries, so a dead server fails fast). Connects once to check the
     /// server is there.
-    pub async fn from_client(client: ::redis::Client, timeouts: RedisTimeouts) -> Result<Self, BuildError> {
+    pub async fn from_client(
+        client: ::redis::Client,
+        timeouts: RedisTimeouts,
+    ) -> Result<Self, BuildError> {
         let location = client.get_connection_info().addr().to_string();
         Self::from_client_at(client, timeouts, location).await
     }
@@ -193,11 +197,17 @@ impl RedisStore<ConnectionManager> {
             ::redis::cmd("PING").query_async::<()>(&mut manager).await?;
             Ok::<_, RedisError>(manager)
         };
-        let manager = match tokio::time::timeout(timeouts.deadline().saturating_mul(2), connect).await {
-            Ok(Ok(manager)) => manager,
-            Ok(Err(source)) => return Err(build_error(&location, source)),
-            Err(_) => return Err(build_error(&location, TimedOut(timeouts.deadline().saturating_mul(2)))),
-        };
+        let manager =
+            match tokio::time::timeout(timeouts.deadline().saturating_mul(2), connect).await {
+                Ok(Ok(manager)) => manager,
+                Ok(Err(source)) => return Err(build_error(&location, source)),
+                Err(_) => {
+                    return Err(build_error(
+                        &location,
+                        TimedOut(timeouts.deadline().saturating_mul(2)),
+                    ))
+                }
+            };
         Ok(Self::new(manager).with_deadline(timeouts.deadline()))
     }
 }
@@ -205,8 +215,15 @@ impl RedisStore<ConnectionManager> {
 impl RedisStore<ClusterConnection> {
     /// Connects to the Redis Cluster whose seed nodes are `urls`. Fails when
     /// no node can be reached or the cluster's slots cannot be read.
-    pub async fn connect_cluster(urls: &[ConnectionUrl], timeouts: RedisTimeouts) -> Result<Self, BuildError> {
-        let location = urls.iter().map(ConnectionUrl::redacted).collect::<Vec<_>>().join(", ");
+    pub async fn connect_cluster(
+        urls: &[ConnectionUrl],
+        timeouts: RedisTimeouts,
+    ) -> Result<Self, BuildError> {
+        let location = urls
+            .iter()
+            .map(ConnectionUrl::redacted)
+            .collect::<Vec<_>>()
+            .join(", ");
         if urls.iter().any(|url| url.as_str().starts_with("rediss:")) {
             install_tls_provider();
         }
@@ -221,7 +238,10 @@ impl RedisStore<ClusterConnection> {
 
     /// Builds the store over a cluster client the app already has. Connects
     /// once to check the cluster is there.
-    pub async fn from_cluster_client(client: ClusterClient, timeouts: RedisTimeouts) -> Result<Self, BuildError> {
+    pub async fn from_cluster_client(
+        client: ClusterClient,
+        timeouts: RedisTimeouts,
+    ) -> Result<Self, BuildError> {
         Self::from_cluster_client_at(client, timeouts, "Redis Cluster".to_owned()).await
     }
 
@@ -294,8 +314,14 @@ where
         }
     }
 
-    async fn run<T: FromRedisValue>(&self, operation: &'static str, request: Request<'_>) -> Result<T, StoreError> {
-        self.send(request).await.map_err(|failure| failure.into_store_error(operation))
+    async fn run<T: FromRedisValue>(
+        &self,
+        operation: &'static str,
+        request: Request<'_>,
+    ) -> Result<T, StoreError> {
+        self.send(request)
+            .await
+            .map_err(|failure| failure.into_store_error(operation))
     }
 }
 
@@ -314,7 +340,11 @@ where
         self.run("load", Request::Cmd(&get)).await
     }
 
-    async fn load_and_touch(&self, key: &str, ttl: Duration) -> Result<Option<Vec<u8>>, StoreError> {
+    async fn load_and_touch(
+        &self,
+        key: &str,
+        ttl: Duration,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
         let seconds = ttl_seconds(ttl);
         if self.getex.load(Ordering::Relaxed) {
             let mut getex = ::redis::cmd("GETEX");
@@ -327,16 +357,32 @@ where
                         "the Redis server has no GETEX (before 6.2): sliding reads use GET and EXPIRE in one pipeline"
                     );
                 }
-                other => return other.map_err(|failure| failure.into_store_error("load_and_touch")),
+                other => {
+                    return other.map_err(|failure| failure.into_store_error("load_and_touch"))
+                }
             }
         }
         let mut pipeline = ::redis::pipe();
-        pipeline.cmd("GET").arg(key).cmd("EXPIRE").arg(key).arg(seconds).ignore();
-        let (value,): (Option<Vec<u8>>,) = self.run("load_and_touch", Request::Pipeline(&pipeline)).await?;
+        pipeline
+            .cmd("GET")
+            .arg(key)
+            .cmd("EXPIRE")
+            .arg(key)
+            .arg(seconds)
+            .ignore();
+        let (value,): (Option<Vec<u8>>,) = self
+            .run("load_and_touch", Request::Pipeline(&pipeline))
+            .await?;
         Ok(value)
     }
 
-    async fn save(&self, key: &str, value: &[u8], ttl: Duration, _hint: SaveHint) -> Result<(), StoreError> {
+    async fn save(
+        &self,
+        key: &str,
+        value: &[u8],
+        ttl: Duration,
+        _hint: SaveHint,
+    ) -> Result<(), StoreError> {
         let mut set = ::redis::cmd("SET");
         set.arg(key).arg(value).arg("EX").arg(ttl_seconds(ttl));
         self.run("save", Request::Cmd(&set)).await
@@ -345,13 +391,17 @@ where
     async fn touch(&self, key: &str, ttl: Duration) -> Result<(), StoreError> {
         let mut expire = ::redis::cmd("EXPIRE");
         expire.arg(key).arg(ttl_seconds(ttl));
-        self.run::<i64>("touch", Request::Cmd(&expire)).await.map(drop)
+        self.run::<i64>("touch", Request::Cmd(&expire))
+            .await
+            .map(drop)
     }
 
     async fn delete(&self, key: &str) -> Result<(), StoreError> {
         let mut del = ::redis::cmd("DEL");
         del.arg(key);
-        self.run::<i64>("delete", Request::Cmd(&del)).await.map(drop)
+        self.run::<i64>("delete", Request::Cmd(&del))
+            .await
+            .map(drop)
     }
 }
 
@@ -363,7 +413,10 @@ enum Request<'a> {
 }
 
 impl Request<'_> {
-    async fn query<T: FromRedisValue, C: ConnectionLike>(self, connection: &mut C) -> Result<T, RedisError> {
+    async fn query<T: FromRedisValue, C: ConnectionLike>(
+        self,
+        connection: &mut C,
+    ) -> Result<T, RedisError> {
         match self {
             Request::Cmd(cmd) => cmd.query_async(connection).await,
             Request::Pipeline(pipeline) => pipeline.query_async(connection).await,
@@ -381,7 +434,9 @@ impl Failure {
     fn into_store_error(self, operation: &'static str) -> StoreError {
         match self {
             Failure::TimedOut(timed_out) => StoreError::unavailable(BACKEND, operation, timed_out),
-            Failure::Redis(error) if is_unavailable(&error) => StoreError::unavailable(BACKEND, operation, error),
+            Failure::Redis(error) if is_unavailable(&error) => {
+                StoreError::unavailable(BACKEND, operation, error)
+            }
             Failure::Redis(error) => StoreError::failed(BACKEND, operation, error),
         }
     }
@@ -414,7 +469,10 @@ fn is_unavailable(error: &RedisError) -> bool {
 /// Redis before 6.2 answers `GETEX` with `ERR unknown command 'GETEX'`.
 fn is_unknown_command(error: &RedisError) -> bool {
     error.kind() == ErrorKind::Server(ServerErrorKind::ResponseError)
-        && error.to_string().to_ascii_lowercase().contains("unknown command")
+        && error
+            .to_string()
+            .to_ascii_lowercase()
+            .contains("unknown command")
 }
 
 /// A TTL in whole seconds for `EX`, rounded up and at least 1.
@@ -470,11 +528,17 @@ mod tests {
         // Port 1 on loopback: nothing listens, the connection is refused.
         let url = ConnectionUrl::new("redis://user:hunter2@127.0.0.1:1/0");
         let started = std::time::Instant::now();
-        let error = RedisStore::connect(&url, RedisTimeouts::default()).await.err();
+        let error = RedisStore::connect(&url, RedisTimeouts::default())
+            .await
+            .err();
         let message = error.map(|e| e.to_string()).unwrap_or_default();
         assert!(message.contains("redis"), "{message}");
         assert!(message.contains("127.0.0.1:1"), "{message}");
         assert!(!message.contains("hunter2"), "{message}");
-        assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{:?}",
+            started.elapsed()
+        );
     }
 }

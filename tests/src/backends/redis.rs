@@ -11,7 +11,9 @@ pub struct Redis;
 impl Backend for Redis {
     fn session_toml(&self, extra: &str) -> String {
         let prefix = unique_prefix("redis");
-        format!("type = \"redis\"\nredis = [\"redis://{REDIS}\"]\nkey_prefix = \"{prefix}\"\n{extra}")
+        format!(
+            "type = \"redis\"\nredis = [\"redis://{REDIS}\"]\nkey_prefix = \"{prefix}\"\n{extra}"
+        )
     }
 
     fn count_records(&self, app: &DemoApp) -> Option<usize> {

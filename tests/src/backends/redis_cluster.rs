@@ -12,13 +12,20 @@ pub struct RedisCluster;
 impl Backend for RedisCluster {
     fn session_toml(&self, extra: &str) -> String {
         let prefix = unique_prefix("cluster");
-        let nodes = REDIS_CLUSTER.map(|node| format!("\"redis://{node}\"")).join(", ");
+        let nodes = REDIS_CLUSTER
+            .map(|node| format!("\"redis://{node}\""))
+            .join(", ");
         format!("type = \"redis\"\nredis = [{nodes}]\nkey_prefix = \"{prefix}\"\n{extra}")
     }
 
     fn count_records(&self, app: &DemoApp) -> Option<usize> {
         let toml = std::fs::read_to_string(app.dir.path().join("Session.toml")).unwrap();
         let prefix = key_prefix_of(&toml);
-        Some(REDIS_CLUSTER.iter().map(|node| redis_count(node, &prefix)).sum())
+        Some(
+            REDIS_CLUSTER
+                .iter()
+                .map(|node| redis_count(node, &prefix))
+                .sum(),
+        )
     }
 }

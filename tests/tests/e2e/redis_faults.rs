@@ -46,7 +46,10 @@ pub fn commands_per_request(framework: Framework) {
     let (response, calls) = counted(&server, &mut client, "/incr");
     assert_eq!(response.body, "2");
     assert_eq!(total(&calls), 2, "/incr: {calls:?}");
-    assert!(calls.contains(&("getex".to_owned(), 1)) && calls.contains(&("set".to_owned(), 1)), "{calls:?}");
+    assert!(
+        calls.contains(&("getex".to_owned(), 1)) && calls.contains(&("set".to_owned(), 1)),
+        "{calls:?}"
+    );
 }
 
 /// Session routes answer 503 at once while Redis is down and `/plain` keeps
@@ -62,13 +65,27 @@ pub fn redis_stopped_and_restarted(framework: Framework) {
     server.stop();
     let mut fresh = app.client();
     for (who, path) in [("cookie", "/read"), ("cookie", "/incr"), ("fresh", "/incr")] {
-        let client = if who == "fresh" { &mut fresh } else { &mut client };
+        let client = if who == "fresh" {
+            &mut fresh
+        } else {
+            &mut client
+        };
         let started = Instant::now();
         let response = client.get(path);
         let elapsed = started.elapsed();
-        assert_eq!(response.status, 503, "{who} {path} while Redis is down: {}", response.body);
-        assert!(elapsed < Duration::from_secs(2), "{who} {path} took {elapsed:?}");
-        assert!(response.session_cookie().is_none(), "no cookie on a failed request");
+        assert_eq!(
+            response.status, 503,
+            "{who} {path} while Redis is down: {}",
+            response.body
+        );
+        assert!(
+            elapsed < Duration::from_secs(2),
+            "{who} {path} took {elapsed:?}"
+        );
+        assert!(
+            response.session_cookie().is_none(),
+            "no cookie on a failed request"
+        );
     }
     let plain = client.get("/plain");
     assert_eq!((plain.status, plain.body.as_str()), (200, "ok"));
@@ -82,7 +99,11 @@ pub fn redis_stopped_and_restarted(framework: Framework) {
         }
         std::thread::sleep(Duration::from_millis(100));
     };
-    assert_eq!((read.status, read.body.as_str()), (200, "2"), "after the restart");
+    assert_eq!(
+        (read.status, read.body.as_str()),
+        (200, "2"),
+        "after the restart"
+    );
     assert_eq!(client.get("/incr").body, "3");
     assert_eq!(fresh.get("/incr").body, "1");
 }
