@@ -29,6 +29,9 @@ pub fn values_named<'a>(header: &'a str, name: &'a str) -> impl Iterator<Item = 
     })
 }
 
+/// An `Expires` date, with the unix second and lifetime it was made for.
+type CachedExpires = (u64, Duration, Arc<str>);
+
 /// Formats `Set-Cookie` values from the cookie settings.
 #[derive(Debug, Clone)]
 pub struct CookieWriter {
@@ -39,7 +42,7 @@ pub struct CookieWriter {
     /// The last `Expires` date formatted, keyed by the unix second it was made
     /// for: the date changes once a second, so formatting it on every refresh
     /// was the most expensive part of a read.
-    expires_cache: Arc<Mutex<Option<(u64, Duration, Arc<str>)>>>,
+    expires_cache: Arc<Mutex<Option<CachedExpires>>>,
 }
 
 impl CookieWriter {

@@ -302,10 +302,11 @@ mod tests {
 
     #[tokio::test]
     async fn create_signs_and_load_by_cookie_verifies_when_the_signer_is_on() {
-        let mut settings = Settings::default();
-        settings.use_signer = true;
-        settings.secret_key = Some(Secret::new("a-test-secret-that-is-long-enough-0123"));
-        let manager = manager(settings);
+        let manager = manager(Settings {
+            use_signer: true,
+            secret_key: Some(Secret::new("a-test-secret-that-is-long-enough-0123")),
+            ..Settings::default()
+        });
         let value = manager.create(&SessionMap::new()).await.unwrap();
         let (sid, _) = value.rsplit_once('.').unwrap();
         assert!(manager.load_by_cookie(&value).await.unwrap().is_some());

@@ -9,8 +9,11 @@ use super::DecodeError;
 use crate::map::SessionMap;
 use crate::value::MAX_DEPTH;
 
+/// The byte ranges of one entry's key and value.
+type EntryRanges = (Range<usize>, Range<usize>);
+
 /// The (key, value) byte ranges of each entry, after checking the structure.
-pub(super) fn index(buf: &[u8]) -> Result<Vec<(Range<usize>, Range<usize>)>, DecodeError> {
+pub(super) fn index(buf: &[u8]) -> Result<Vec<EntryRanges>, DecodeError> {
     let mut cursor = Cursor { buf, pos: 0 };
     let len = cursor.map_len()?;
     // Each entry takes at least two bytes, so the capacity is bounded by the
@@ -32,7 +35,7 @@ pub(super) fn index(buf: &[u8]) -> Result<Vec<(Range<usize>, Range<usize>)>, Dec
 /// A Python dict never encodes a key twice; a record that does is not one we
 /// can rewrite faithfully. Small maps compare pairwise; large ones sort, so a
 /// hostile record cannot make this quadratic.
-fn check_unique(buf: &[u8], entries: &[(Range<usize>, Range<usize>)]) -> Result<(), DecodeError> {
+fn check_unique(buf: &[u8], entries: &[EntryRanges]) -> Result<(), DecodeError> {
     let key = |i: usize| &buf[entries[i].0.clone()];
     if entries.len() <= 16 {
         for i in 0..entries.len() {
