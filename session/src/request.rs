@@ -53,12 +53,21 @@ enum Work {
 
 /// The session state of one request. Cheap to clone: the adapter keeps one
 /// handle to finish with and puts another where guards and extractors find it.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct RequestSession {
     inner: Arc<RequestInner>,
 }
 
-#[derive(Debug)]
+/// Never shows the cookie: it is a bearer token.
+impl std::fmt::Debug for RequestSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RequestSession")
+            .field("cookie_sent", &!self.inner.cookie_values.is_empty())
+            .field("loaded", &self.inner.loaded.get())
+            .finish_non_exhaustive()
+    }
+}
+
 struct RequestInner {
     manager: SessionManager,
     /// The session cookie's values joined by `;` (which no cookie value can
@@ -215,8 +224,11 @@ impl RequestSession {
                 permanent: state.map.is_permanent(),
             };
             let plan = plan(facts);
-            let lifetime = facts.permanent.then_some(settings.permanent_session_lifetime);
-            let session_cookie = || cookies.session_cookie(&manager.cookie_value(&state.id), lifetime);
+            let lifetime = facts
+                .permanent
+                .then_some(settings.permanent_session_lifetime);
+            let session_cookie =
+                || cookies.session_cookie(&manager.cookie_value(&state.id), lifetime);
             // The record read at load lives under the replaced sid after a
             // regenerate, under the current sid otherwise.
             let old_key = || {

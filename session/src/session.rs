@@ -56,11 +56,23 @@ pub(crate) struct SessionState {
 ///
 /// Concurrent requests on one session are last-writer-wins on the whole map,
 /// as in Flask.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Session {
     state: Arc<Mutex<SessionState>>,
     /// The id length for a regenerated sid.
     id_bytes: usize,
+}
+
+/// Shows the sid's log tag and the keys, never the values: a session is user
+/// data and its sid a bearer token.
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let state = self.lock();
+        f.debug_struct("Session")
+            .field("id", &state.id)
+            .field("keys", &state.map.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Session {

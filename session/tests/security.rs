@@ -888,3 +888,32 @@ fn debug_output_hides_secrets_and_sids() {
     }
     assert_eq!(format!("{signer:?}"), "Signer { keys: 2, .. }");
 }
+
+#[tokio::test]
+async fn debug_of_a_live_session_hides_its_sid_and_values() {
+    let store = std::sync::Arc::new(session::store::memory::MemoryStore::new());
+    let manager = session::SessionManager::new(Settings::default(), store).unwrap();
+    let request = manager.open([]);
+    let session = request.load().await.unwrap();
+    session.insert("card", "4111-1111-1111-1111").unwrap();
+    let cookie = request.finish(200).await.unwrap().set_cookie.unwrap();
+    let sid = cookie
+        .split(';')
+        .next()
+        .unwrap()
+        .trim_start_matches("session=")
+        .to_owned();
+    let header = format!("session={sid}");
+    let next = manager.open([header.as_str()]);
+    let loaded = next.load().await.unwrap();
+    for shown in [
+        format!("{session:?}"),
+        format!("{loaded:?}"),
+        format!("{next:?}"),
+        format!("{:?}", loaded.snapshot()),
+    ] {
+        assert!(!shown.contains(&sid), "{shown}");
+        assert!(!shown.contains("4111"), "{shown}");
+    }
+    assert!(format!("{loaded:?}").contains("card"), "keys are shown");
+}
