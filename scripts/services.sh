@@ -184,6 +184,31 @@ ensure_mariadb() {
   mariadb -h 127.0.0.1 -P 3306 -u root -e "CREATE DATABASE IF NOT EXISTS $SQL_TEST_DB"
 }
 
+# --- Flask-Session 0.8 (the interop tests, tests/tests/interop.rs) ---
+
+# The real Flask-Session 0.8.0, Flask and the Python clients of each shared
+# backend, pinned in tests/flask_app/requirements.txt, in a venv inside the
+# build directory. Reinstalled only when the requirements file changes (a
+# stamp in the venv holds its hash), so a second run costs nothing.
+ensure_flask() {
+  local root state venv requirements stamp want
+  root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+  state="${SESSION_TEST_STATE:-$root/target/test-services}"
+  venv="$state/venv-flask"
+  requirements="$root/tests/flask_app/requirements.txt"
+  stamp="$venv/.requirements.sha256"
+  want="$(sha256sum "$requirements" | cut -d' ' -f1)"
+  if [ -x "$venv/bin/python" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ] \
+      && "$venv/bin/python" -c 'import flask_session, redis, pymongo, pymemcache, flask_sqlalchemy, psycopg2' 2>/dev/null; then
+    return 0
+  fi
+  log "installing Flask-Session 0.8.0 and the Python clients into $venv"
+  mkdir -p "$state"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install -q --disable-pip-version-check -r "$requirements"
+  echo "$want" >"$stamp"
+}
+
 ensure_all() {
   # Backends register here (see the functions above).
   ensure_redis
@@ -192,6 +217,7 @@ ensure_all() {
   ensure_mongodb
   ensure_postgres
   ensure_mariadb
+  ensure_flask
 }
 
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then

@@ -96,6 +96,12 @@ impl OwnRedis {
             .local_addr()
             .unwrap()
             .port();
+        Self::start_raw(port, extra)
+    }
+
+    /// On `port`, with `extra` arguments after the defaults (a later
+    /// `--port 0` leaves only a `--tls-port` listening).
+    fn start_raw(port: u16, extra: &[&str]) -> Self {
         let extra: Vec<String> = extra.iter().map(|s| (*s).to_owned()).collect();
         let child = Self::spawn(port, &extra);
         Self { child, port, extra }
@@ -541,4 +547,127 @@ async fn a_wrong_password_fails_start_up_with_the_password_redacted() {
         "{message}"
     );
     assert!(!message.contains("wrong-password"), "{message}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs live servers: run scripts/test.sh"]
+async fn tls_connections_work() {
+    // A test CA, a certificate it signs for 127.0.0.1, and a TLS-only server.
+    let dir = tempfile::tempdir().unwrap();
+    let path = |name: &str| dir.path().join(name).display().to_string();
+    let (ca, cert, key) = (path("ca.pem"), path("cert.pem"), path("key.pem"));
+    std::fs::write(path("ext.cnf"), "subjectAltName=IP:127.0.0.1\n").unwrap();
+    let ca_key = path("ca.key");
+    let csr = path("req.csr");
+    let ext = path("ext.cnf");
+    let steps: [&[&str]; 3] = [
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=session-test-ca",
+            "-keyout",
+            &ca_key,
+            "-out",
+            &ca,
+        ],
+        &[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-keyout",
+            &key,
+            "-out",
+            &csr,
+        ],
+        &[
+            "x509",
+            "-req",
+            "-in",
+            &csr,
+            "-CA",
+            &ca,
+            "-CAkey",
+            &ca_key,
+            "-CAcreateserial",
+            "-days",
+            "1",
+            "-extfile",
+            &ext,
+            "-out",
+            &cert,
+        ],
+    ];
+    for args in steps {
+        let status = Command::new("openssl")
+            .args(args)
+            .current_dir(dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .expect("openssl on the PATH");
+        assert!(status.success(), "openssl {args:?}");
+    }
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let (cert_arg, key_arg) = (cert.clone(), key.clone());
+    let server = OwnRedis::start_raw(
+        port,
+        &[
+            "--port",
+            "0",
+            "--tls-port",
+            &port.to_string(),
+            "--tls-cert-file",
+            &cert_arg,
+            "--tls-key-file",
+            &key_arg,
+            "--tls-auth-clients",
+            "no",
+        ],
+    );
+
+    let url = format!("rediss://127.0.0.1:{port}");
+    let certificates = redis::TlsCertificates {
+        client_tls: None,
+        root_cert: Some(std::fs::read(&ca).unwrap()),
+    };
+    let client = redis::Client::build_with_tls(url.as_str(), certificates).unwrap();
+    let store = RedisStore::from_client(client, RedisTimeouts::default())
+        .await
+        .unwrap();
+    store
+        .save("k", b"over tls", Duration::from_secs(60), SaveHint::New)
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .load_and_touch("k", Duration::from_secs(60))
+            .await
+            .unwrap()
+            .as_deref(),
+        Some(&b"over tls"[..])
+    );
+
+    // A URL alone uses the system's roots, which do not hold this certificate:
+    // start-up fails, and says where.
+    let error = RedisStore::connect(&ConnectionUrl::new(url), RedisTimeouts::default())
+        .await
+        .unwrap_err();
+    assert!(
+        error.to_string().contains(&format!("127.0.0.1:{port}")),
+        "{error}"
+    );
+    drop(server);
 }

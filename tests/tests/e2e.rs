@@ -78,3 +78,22 @@ fn writes_under_the_null_backend_name_session_type(framework: Framework) {
     assert_eq!(response.status, 500);
     assert!(response.body.contains("SESSION_TYPE"), "{}", response.body);
 }
+
+/// A demo whose SQL database is down refuses to start, naming the backend
+/// and the URL with its password redacted.
+#[test]
+fn startup_fails_when_the_sql_database_is_down() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port")
+        .port();
+    let toml = format!(
+        "type = \"sqlalchemy\"\nsqlalchemy = \"postgres://app:hunter2@127.0.0.1:{port}/db\"\nconnect_timeout = \"500ms\"\n"
+    );
+    for framework in [Framework::Poem, Framework::Rocket] {
+        let output = DemoApp::expect_startup_failure(framework, &toml, &[]);
+        assert!(output.contains("postgres"), "{output}");
+        assert!(output.contains(&format!("127.0.0.1:{port}")) && output.contains("***"), "{output}");
+        assert!(!output.contains("hunter2"), "{output}");
+    }
+}

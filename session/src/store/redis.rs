@@ -55,7 +55,9 @@ use std::time::Duration;
 use ::redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
 use ::redis::cluster::ClusterClient;
 use ::redis::cluster_async::ClusterConnection;
-use ::redis::{Cmd, ErrorKind, FromRedisValue, Pipeline, RedisError, ServerErrorKind};
+use ::redis::{
+    Cmd, ConnectionAddr, ErrorKind, FromRedisValue, Pipeline, RedisError, ServerErrorKind,
+};
 use async_trait::async_trait;
 use session_config::{ConnectionUrl, Settings};
 
@@ -161,9 +163,6 @@ impl RedisStore<ConnectionManager> {
     /// credentials; the error names the URL with its password redacted.
     pub async fn connect(url: &ConnectionUrl, timeouts: RedisTimeouts) -> Result<Self, BuildError> {
         let location = url.redacted();
-        if url.as_str().starts_with("rediss:") {
-            install_tls_provider();
-        }
         let client =
             ::redis::Client::open(url.as_str()).map_err(|source| build_error(&location, source))?;
         Self::from_client_at(client, timeouts, location).await
@@ -186,6 +185,12 @@ impl RedisStore<ConnectionManager> {
         timeouts: RedisTimeouts,
         location: String,
     ) -> Result<Self, BuildError> {
+        if matches!(
+            client.get_connection_info().addr(),
+            ConnectionAddr::TcpTls { .. }
+        ) {
+            install_tls_provider();
+        }
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(timeouts.connect))
             .set_response_timeout(Some(timeouts.operation))
@@ -237,7 +242,9 @@ impl RedisStore<ClusterConnection> {
     }
 
     /// Builds the store over a cluster client the app already has. Connects
-    /// once to check the cluster is there.
+    /// once to check the cluster is there. With TLS, rustls uses the
+    /// process's default crypto provider (ring, when it is the only one
+    /// compiled in).
     pub async fn from_cluster_client(
         client: ClusterClient,
         timeouts: RedisTimeouts,

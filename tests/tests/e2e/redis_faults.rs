@@ -108,6 +108,29 @@ pub fn redis_stopped_and_restarted(framework: Framework) {
     assert_eq!(fresh.get("/incr").body, "1");
 }
 
+/// Start-up with Redis down fails, naming the backend and the URL with its
+/// password redacted.
+pub fn startup_fails_while_redis_is_down(framework: Framework) {
+    // A port nothing listens on once the probe is dropped.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|probe| probe.local_addr())
+        .map(|addr| addr.port())
+        .expect("a free port");
+    let toml = format!(
+        "type = \"redis\"\nredis = [\"redis://user:hunter2@127.0.0.1:{port}/0\"]\nconnect_timeout = \"500ms\"\n"
+    );
+    let started = Instant::now();
+    let output = DemoApp::expect_startup_failure(framework, &toml, &[]);
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(output.contains("redis"), "{output}");
+    assert!(output.contains(&format!("127.0.0.1:{port}")), "{output}");
+    assert!(!output.contains("hunter2"), "the password leaked: {output}");
+}
+
 /// One `#[test]` per check for a framework's demo.
 macro_rules! redis_fault_checks {
     ($module:ident, $framework:expr) => {
@@ -121,6 +144,11 @@ macro_rules! redis_fault_checks {
             #[ignore = "needs live servers: run scripts/test.sh"]
             fn redis_stopped_and_restarted() {
                 super::redis_stopped_and_restarted($framework);
+            }
+            #[test]
+            #[ignore = "needs live servers: run scripts/test.sh"]
+            fn startup_fails_while_redis_is_down() {
+                super::startup_fails_while_redis_is_down($framework);
             }
         }
     };

@@ -55,10 +55,13 @@
 //!   then the conditional `UPDATE` only when it is, on the same connection.
 //!   SQLite has no network round trip to save, and a plain `UPDATE … RETURNING`
 //!   would write on every read.
-//! - **cleanup**: deletes expired and NULL-expiry rows in batches
-//!   ([`DEFAULT_CLEANUP_BATCH`]) with `DELETE … WHERE id IN (SELECT id FROM
-//!   (SELECT id … LIMIT n) AS b)`, the one form all three accept, until a batch
-//!   comes back short, and returns the count. A pass already running in this
+//! - **cleanup**: deletes expired and NULL-expiry rows (as of the start of
+//!   the pass) in batches ([`DEFAULT_CLEANUP_BATCH`]) until a batch comes back
+//!   short, and returns the count. SQLite uses `DELETE … WHERE id IN (SELECT id
+//!   FROM (SELECT id … LIMIT n) AS b)`, the form all three accept; PostgreSQL
+//!   `DELETE … WHERE id = ANY(ARRAY((SELECT id … LIMIT n)))` and MySQL/MariaDB
+//!   `DELETE … LIMIT n`, because both plan the portable form as a scan of the
+//!   whole table per batch (see `schema.rs`). A pass already running in this
 //!   process makes another return 0 at once.
 //! - **cleanup interval**: with `SESSION_CLEANUP_INTERVAL`, the store spawns a
 //!   task that runs [`SqlStore::cleanup_exclusive`] periodically. Across app
@@ -103,24 +106,25 @@
 //! # Ok(()) }
 //! ```
 
+mod pool;
 mod schema;
 
-use std::collections::BTreeMap;
 use std::fmt;
 use std::future::Future;
-use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use sea_query_sqlx::{SqlxBinder, SqlxValues};
-use session_config::{ConnectionUrl, Settings};
+use session_config::Settings;
 use sqlx::pool::PoolConnection;
 use sqlx::AssertSqlSafe;
 use time::{OffsetDateTime, PrimitiveDateTime};
 use tokio::sync::watch;
 
+use self::pool::is_unavailable;
+pub use self::pool::{Dialect, SqlBinds, SqlPool};
 use self::schema::SessionTable;
 use super::{BuildError, SaveHint, SessionStore, StoreError};
 
@@ -129,210 +133,6 @@ pub use sqlx;
 
 /// Rows one cleanup batch deletes at most.
 pub const DEFAULT_CLEANUP_BATCH: u64 = 1000;
-
-/// Which database a store talks to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum Dialect {
-    /// PostgreSQL (`postgres://`, `postgresql://`).
-    #[cfg(feature = "postgres")]
-    Postgres,
-    /// MySQL or MariaDB (`mysql://`, `mariadb://`).
-    #[cfg(feature = "mysql")]
-    MySql,
-    /// SQLite (`sqlite:`).
-    #[cfg(feature = "sqlite")]
-    Sqlite,
-}
-
-impl Dialect {
-    /// The backend name in logs and errors: `postgres`, `mysql` or `sqlite`.
-    pub const fn name(self) -> &'static str {
-        match self {
-            #[cfg(feature = "postgres")]
-            Dialect::Postgres => "postgres",
-            #[cfg(feature = "mysql")]
-            Dialect::MySql => "mysql",
-            #[cfg(feature = "sqlite")]
-            Dialect::Sqlite => "sqlite",
-        }
-    }
-
-    /// The dialect a URL's scheme selects, or why there is none.
-    fn from_url(url: &str) -> Result<Self, String> {
-        let lower = url.to_ascii_lowercase();
-        let (scheme, feature) =
-            if lower.starts_with("postgres://") || lower.starts_with("postgresql://") {
-                ("PostgreSQL", "postgres")
-            } else if lower.starts_with("mysql://") || lower.starts_with("mariadb://") {
-                ("MySQL", "mysql")
-            } else if lower.starts_with("sqlite:") {
-                ("SQLite", "sqlite")
-            } else {
-                return Err(
-                    "expected a postgres://, postgresql://, mysql://, mariadb:// or sqlite: URL"
-                        .to_owned(),
-                );
-            };
-        match feature {
-            #[cfg(feature = "postgres")]
-            "postgres" => Ok(Dialect::Postgres),
-            #[cfg(feature = "mysql")]
-            "mysql" => Ok(Dialect::MySql),
-            #[cfg(feature = "sqlite")]
-            "sqlite" => Ok(Dialect::Sqlite),
-            _ => Err(format!(
-                "a {scheme} URL, but the `session` crate was built without its `{feature}` feature"
-            )),
-        }
-    }
-}
-
-impl fmt::Display for Dialect {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-/// An sqlx pool of one of the supported databases. Build one from the app's
-/// own pool with `From`, or let the store connect from the settings.
-#[derive(Debug, Clone)]
-#[non_exhaustive]
-pub enum SqlPool {
-    /// A PostgreSQL pool.
-    #[cfg(feature = "postgres")]
-    Postgres(sqlx::PgPool),
-    /// A MySQL or MariaDB pool.
-    #[cfg(feature = "mysql")]
-    MySql(sqlx::MySqlPool),
-    /// An SQLite pool.
-    #[cfg(feature = "sqlite")]
-    Sqlite(sqlx::SqlitePool),
-}
-
-#[cfg(feature = "postgres")]
-impl From<sqlx::PgPool> for SqlPool {
-    fn from(pool: sqlx::PgPool) -> Self {
-        SqlPool::Postgres(pool)
-    }
-}
-
-#[cfg(feature = "mysql")]
-impl From<sqlx::MySqlPool> for SqlPool {
-    fn from(pool: sqlx::MySqlPool) -> Self {
-        SqlPool::MySql(pool)
-    }
-}
-
-#[cfg(feature = "sqlite")]
-impl From<sqlx::SqlitePool> for SqlPool {
-    fn from(pool: sqlx::SqlitePool) -> Self {
-        SqlPool::Sqlite(pool)
-    }
-}
-
-impl SqlPool {
-    /// The database this pool talks to.
-    pub fn dialect(&self) -> Dialect {
-        match self {
-            #[cfg(feature = "postgres")]
-            SqlPool::Postgres(_) => Dialect::Postgres,
-            #[cfg(feature = "mysql")]
-            SqlPool::MySql(_) => Dialect::MySql,
-            #[cfg(feature = "sqlite")]
-            SqlPool::Sqlite(_) => Dialect::Sqlite,
-        }
-    }
-
-    /// Closes the pool: waits for checked-out connections to come back and
-    /// closes every connection. Clones share the pool.
-    pub async fn close(&self) {
-        match self {
-            #[cfg(feature = "postgres")]
-            SqlPool::Postgres(pool) => pool.close().await,
-            #[cfg(feature = "mysql")]
-            SqlPool::MySql(pool) => pool.close().await,
-            #[cfg(feature = "sqlite")]
-            SqlPool::Sqlite(pool) => pool.close().await,
-        }
-    }
-
-    /// Connects to `url` as the settings say (`SESSION_POOL_SIZE`,
-    /// `SESSION_CONNECT_TIMEOUT`, `SESSION_OPERATION_TIMEOUT`), opening one
-    /// connection to prove the database is reachable.
-    pub async fn connect(url: &ConnectionUrl, settings: &Settings) -> Result<Self, BuildError> {
-        let dialect = Dialect::from_url(url.as_str()).map_err(|message| BuildError::Backend {
-            backend: "sql",
-            location: url.redacted(),
-            source: message.into(),
-        })?;
-        let fail = |source: sqlx::Error| BuildError::Backend {
-            backend: dialect.name(),
-            location: url.redacted(),
-            source: source.into(),
-        };
-        let connect_timeout = settings.connect_timeout;
-        let size = settings.pool_size;
-        let connecting = async {
-            Ok::<_, sqlx::Error>(match dialect {
-                #[cfg(feature = "postgres")]
-                Dialect::Postgres => {
-                    let options = sqlx::postgres::PgConnectOptions::from_str(url.as_str())?
-                        .options([(
-                            "statement_timeout",
-                            settings.operation_timeout.as_millis().to_string(),
-                        )]);
-                    let pool = sqlx::postgres::PgPoolOptions::new()
-                        .max_connections(size.unwrap_or(10))
-                        .acquire_timeout(connect_timeout)
-                        .connect_with(options)
-                        .await?;
-                    SqlPool::Postgres(pool)
-                }
-                #[cfg(feature = "mysql")]
-                Dialect::MySql => {
-                    let options = sqlx::mysql::MySqlConnectOptions::from_str(url.as_str())?;
-                    let pool = sqlx::mysql::MySqlPoolOptions::new()
-                        .max_connections(size.unwrap_or(10))
-                        .acquire_timeout(connect_timeout)
-                        .connect_with(options)
-                        .await?;
-                    SqlPool::MySql(pool)
-                }
-                #[cfg(feature = "sqlite")]
-                Dialect::Sqlite => {
-                    let options = sqlx::sqlite::SqliteConnectOptions::from_str(url.as_str())?
-                        .busy_timeout(settings.operation_timeout);
-                    let lower = url.as_str().to_ascii_lowercase();
-                    let in_memory = lower.contains(":memory:") || lower.contains("mode=memory");
-                    let mut pool =
-                        sqlx::sqlite::SqlitePoolOptions::new().acquire_timeout(connect_timeout);
-                    pool = if in_memory {
-                        // The database lives as long as its one connection.
-                        pool.max_connections(1)
-                            .min_connections(1)
-                            .idle_timeout(None)
-                            .max_lifetime(None)
-                    } else {
-                        pool.max_connections(size.unwrap_or(10))
-                    };
-                    SqlPool::Sqlite(pool.connect_with(options).await?)
-                }
-            })
-        };
-        match tokio::time::timeout(connect_timeout, connecting).await {
-            Ok(result) => result.map_err(fail),
-            Err(_) => Err(BuildError::Backend {
-                backend: dialect.name(),
-                location: url.redacted(),
-                source: format!(
-                    "no connection within {connect_timeout:?} (SESSION_CONNECT_TIMEOUT)"
-                )
-                .into(),
-            }),
-        }
-    }
-}
 
 /// What [`SqlStore::cleanup_exclusive`] locks, so operators can spot it (in
 /// `pg_locks`, or with `IS_USED_LOCK`) or take it by hand to pause cleanup.
@@ -345,41 +145,6 @@ pub enum CleanupLock {
     MySqlNamed(String),
     /// None: SQLite's one file needs no cross-instance lock.
     None,
-}
-
-/// Pools the app registered by name, for `SESSION_SQLALCHEMY_BIND_KEY` (the
-/// Rust form of Flask-SQLAlchemy's binds).
-#[derive(Debug, Clone, Default)]
-pub struct SqlBinds {
-    pools: BTreeMap<String, SqlPool>,
-}
-
-impl SqlBinds {
-    /// No pools.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Adds `pool` under `name`, replacing any pool of that name.
-    pub fn with(mut self, name: impl Into<String>, pool: impl Into<SqlPool>) -> Self {
-        self.insert(name, pool);
-        self
-    }
-
-    /// Adds `pool` under `name`; returns the pool it replaces.
-    pub fn insert(&mut self, name: impl Into<String>, pool: impl Into<SqlPool>) -> Option<SqlPool> {
-        self.pools.insert(name.into(), pool.into())
-    }
-
-    /// The pool registered under `name`.
-    pub fn get(&self, name: &str) -> Option<&SqlPool> {
-        self.pools.get(name)
-    }
-
-    /// The registered names, in order.
-    pub fn names(&self) -> impl Iterator<Item = &str> {
-        self.pools.keys().map(String::as_str)
-    }
 }
 
 /// Builds an [`SqlStore`]: see [`SqlStore::builder`].
@@ -880,55 +645,6 @@ fn now_utc() -> PrimitiveDateTime {
         .replace_nanosecond(time.microsecond() * 1000)
         .unwrap_or(time);
     PrimitiveDateTime::new(now.date(), micros)
-}
-
-/// Whether an error means "the database cannot be reached now" (503) rather
-/// than "it answered with a failure" (500).
-fn is_unavailable(dialect: Dialect, error: &sqlx::Error) -> bool {
-    match error {
-        sqlx::Error::Io(_)
-        | sqlx::Error::PoolTimedOut
-        | sqlx::Error::PoolClosed
-        | sqlx::Error::WorkerCrashed => true,
-        sqlx::Error::Database(db) => {
-            let Some(code) = db.code() else { return false };
-            match dialect {
-                // Connection exceptions (08), insufficient resources (53),
-                // operator intervention: shutdown, statement_timeout (57),
-                // lock timeout, serialization failure and deadlock.
-                #[cfg(feature = "postgres")]
-                Dialect::Postgres => {
-                    code.starts_with("08")
-                        || code.starts_with("53")
-                        || code.starts_with("57")
-                        || matches!(&*code, "55P03" | "40001" | "40P01")
-                }
-                // Too many connections, shutdown, lock wait timeout, deadlock,
-                // connection killed, statement time limits, lost connection.
-                #[cfg(feature = "mysql")]
-                Dialect::MySql => matches!(
-                    &*code,
-                    "1040"
-                        | "1053"
-                        | "1205"
-                        | "1213"
-                        | "1927"
-                        | "1969"
-                        | "3024"
-                        | "2002"
-                        | "2003"
-                        | "2006"
-                        | "2013"
-                ),
-                // SQLITE_BUSY and SQLITE_LOCKED, with their extended codes.
-                #[cfg(feature = "sqlite")]
-                Dialect::Sqlite => code
-                    .parse::<u32>()
-                    .is_ok_and(|code| matches!(code & 0xff, 5 | 6)),
-            }
-        }
-        _ => false,
-    }
 }
 
 fn is_unique_violation(error: &sqlx::Error) -> bool {

@@ -1,0 +1,94 @@
+//! What the load benchmark's baseline apps share (`src/bin/{raw,bare}_*.rs`):
+//! the demo's settings read from the environment, the cookie work every
+//! session layer must do (find the cookie, check the sid's shape, make a new
+//! sid, write a `Set-Cookie` with the same attributes as ours), and the same
+//! logging set-up as the demos, so the baselines differ from the demos only by
+//! the session layer.
+
+use std::time::{Duration, SystemTime};
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+
+/// The cookie name, as the demos' default (`SESSION_COOKIE_NAME`).
+pub const COOKIE_NAME: &str = "session";
+/// The store key prefix, as the demos' default (`SESSION_KEY_PREFIX`).
+pub const KEY_PREFIX: &str = "session:";
+/// The TTL, as the demos' default (`PERMANENT_SESSION_LIFETIME = 31d`).
+pub const TTL: Duration = Duration::from_secs(31 * 24 * 3600);
+
+/// `$SESSION_REDIS`, or the default server.
+pub fn redis_url() -> String {
+    std::env::var("SESSION_REDIS").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
+}
+
+/// `$PORT`, default 8000.
+pub fn port() -> u16 {
+    std::env::var("PORT")
+        .ok()
+        .and_then(|port| port.parse().ok())
+        .unwrap_or(8000)
+}
+
+/// The demos' logging: a `tracing` subscriber with the same default filter,
+/// which `log` records (Rocket's) also go through.
+pub fn init_logging(default_filter: &str) {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| default_filter.into()),
+        )
+        .init();
+}
+
+/// A sid's shape, as ours checks it: 16 to 256 base64url characters.
+pub fn valid_sid(candidate: &str) -> bool {
+    (16..=256).contains(&candidate.len())
+        && candidate
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// The first valid session sid among `Cookie` header values.
+pub fn sid_from_cookie_headers<'a>(values: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+    values
+        .flat_map(|header| header.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .filter(|(name, _)| *name == COOKIE_NAME)
+        .map(|(_, value)| value)
+        .find(|value| valid_sid(value))
+}
+
+/// A new sid: 32 random bytes, base64url (43 characters), as ours.
+pub fn new_sid() -> String {
+    URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>())
+}
+
+/// The store key of a sid.
+pub fn store_key(sid: &str) -> String {
+    let mut key = String::with_capacity(KEY_PREFIX.len() + sid.len());
+    key.push_str(KEY_PREFIX);
+    key.push_str(sid);
+    key
+}
+
+/// The `Set-Cookie` value ours sends for a permanent session with the default
+/// cookie settings.
+pub fn set_cookie(sid: &str) -> String {
+    let expires = httpdate::fmt_http_date(SystemTime::now() + TTL);
+    format!("{COOKIE_NAME}={sid}; Expires={expires}; Path=/; HttpOnly; SameSite=Lax")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_the_valid_session_cookie() {
+        let sid = new_sid();
+        assert_eq!(sid.len(), 43);
+        let header = format!("a=b; session=short; session={sid}");
+        assert_eq!(sid_from_cookie_headers([header.as_str()].into_iter()), Some(sid.as_str()));
+        assert_eq!(sid_from_cookie_headers(["session=bad!value-of-length-20"].into_iter()), None);
+    }
+}
