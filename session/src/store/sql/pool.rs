@@ -216,6 +216,7 @@ impl SqlPool {
 
 /// Opens and closes one connection, so that start-up reports why the database
 /// cannot be reached (a pool only says that it timed out).
+#[cfg(any(feature = "postgres", feature = "mysql"))]
 async fn probe<C: sqlx::Connection>(options: &C::Options) -> Result<(), sqlx::Error> {
     C::connect_with(options).await?.close().await
 }
