@@ -10,7 +10,16 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 source scripts/services.sh
-ensure_all
+# The servers started here outlive this script; they must not inherit its
+# stdout, or whoever reads it (CI) would wait for them to exit.
+mkdir -p target
+services_log=target/services.log
+if ! ensure_all >"$services_log" 2>&1 </dev/null; then
+  cat "$services_log"
+  echo "starting the test services failed; see above" >&2
+  exit 1
+fi
+cat "$services_log"
 
 # The end-to-end tests start the example demos as processes; build them first
 # so a clean clone needs nothing else.
