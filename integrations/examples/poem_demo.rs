@@ -10,6 +10,7 @@ use poem::http::StatusCode;
 use poem::listener::TcpListener;
 use poem::web::Path;
 use poem::{get, handler, post, put, EndpointExt, IntoResponse, Response, Route, Server};
+use session::flask::{flash, take_flashes, FlaskLogin};
 use session::SessionData;
 use session_integrations::poem::{Session, SessionMiddleware, TypedSession};
 
@@ -80,6 +81,55 @@ fn permanent(Path(flag): Path<bool>, session: Session) -> StatusCode {
     StatusCode::NO_CONTENT
 }
 
+// Flask interop (tests/tests/interop.rs), beyond the demo contract: the keys
+// Flask's ecosystem writes, through the typed helpers of `session::flask`.
+// The Rocket demo has the same routes.
+
+/// `GET /flask/login` → Flask-Login's keys as JSON: `{"user_id", "fresh", "id"}`.
+#[handler]
+fn flask_login(login: TypedSession<FlaskLogin>) -> String {
+    serde_json::json!({"user_id": login.user_id, "fresh": login.fresh, "id": login.id}).to_string()
+}
+
+/// `POST /flask/login/{user_id}` → logs the user in, as `login_user`; 204.
+#[handler]
+fn flask_login_as(Path(user_id): Path<String>, mut login: TypedSession<FlaskLogin>) -> StatusCode {
+    login.login(user_id, true);
+    StatusCode::NO_CONTENT
+}
+
+/// `POST /flask/logout` → removes Flask-Login's keys, as `logout_user`; 204.
+#[handler]
+fn flask_logout(mut login: TypedSession<FlaskLogin>) -> StatusCode {
+    login.logout();
+    StatusCode::NO_CONTENT
+}
+
+/// `POST /flask/flash/{category}` (UTF-8 text body) → queues a flashed
+/// message, as Flask's `flash(message, category)`; 204.
+#[handler]
+fn flask_flash(
+    Path(category): Path<String>,
+    session: Session,
+    message: String,
+) -> poem::Result<StatusCode> {
+    flash(&session, &category, &message).map_err(poem::error::InternalServerError)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `GET /flask/flashes` → takes the flashed messages, as Flask's
+/// `get_flashed_messages(with_categories=True)`: a JSON array of
+/// `[category, message]` pairs.
+#[handler]
+fn flask_flashes(session: Session) -> poem::Result<String> {
+    let flashes = take_flashes(&session).map_err(poem::error::InternalServerError)?;
+    let pairs: Vec<[String; 2]> = flashes
+        .into_iter()
+        .map(|f| [f.category, f.message])
+        .collect();
+    Ok(serde_json::to_string(&pairs).unwrap_or_default())
+}
+
 #[tokio::main]
 async fn main() {
     tracing_subscriber::fmt()
@@ -102,6 +152,11 @@ async fn main() {
         .at("/clear", post(clear))
         .at("/regenerate", post(regenerate))
         .at("/permanent/:flag", post(permanent))
+        .at("/flask/login", get(flask_login))
+        .at("/flask/login/:user_id", post(flask_login_as))
+        .at("/flask/logout", post(flask_logout))
+        .at("/flask/flash/:category", post(flask_flash))
+        .at("/flask/flashes", get(flask_flashes))
         .with(sessions);
     let port = std::env::var("PORT").unwrap_or_else(|_| "8000".into());
     if let Err(error) = Server::new(TcpListener::bind(format!("127.0.0.1:{port}")))

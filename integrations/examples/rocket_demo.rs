@@ -10,6 +10,7 @@
 
 use rocket::http::Status;
 use rocket::{delete, get, post, put, routes, Config};
+use session::flask::{flash, take_flashes, FlaskLogin};
 use session::SessionData;
 use session_integrations::rocket::{Session, SessionFairing, TypedSession};
 
@@ -83,6 +84,59 @@ fn permanent(flag: bool, session: Session) -> Status {
     Status::NoContent
 }
 
+// Flask interop (tests/tests/interop.rs), beyond the demo contract: the keys
+// Flask's ecosystem writes, through the typed helpers of `session::flask`.
+// The Poem demo has the same routes.
+
+/// `GET /flask/login` → Flask-Login's keys as JSON: `{"user_id", "fresh", "id"}`.
+#[get("/flask/login")]
+fn flask_login(login: TypedSession<FlaskLogin>) -> String {
+    serde_json::json!({"user_id": login.user_id, "fresh": login.fresh, "id": login.id}).to_string()
+}
+
+/// `POST /flask/login/{user_id}` → logs the user in, as `login_user`; 204.
+#[post("/flask/login/<user_id>")]
+fn flask_login_as(user_id: &str, mut login: TypedSession<FlaskLogin>) -> Status {
+    login.login(user_id, true);
+    Status::NoContent
+}
+
+/// `POST /flask/logout` → removes Flask-Login's keys, as `logout_user`; 204.
+#[post("/flask/logout")]
+fn flask_logout(mut login: TypedSession<FlaskLogin>) -> Status {
+    login.logout();
+    Status::NoContent
+}
+
+/// `POST /flask/flash/{category}` (UTF-8 text body) → queues a flashed
+/// message, as Flask's `flash(message, category)`; 204.
+#[post("/flask/flash/<category>", data = "<message>")]
+fn flask_flash(category: &str, session: Session, message: String) -> Status {
+    match flash(&session, category, &message) {
+        Ok(()) => Status::NoContent,
+        Err(error) => {
+            tracing::error!(%error, "flashing the message failed");
+            Status::InternalServerError
+        }
+    }
+}
+
+/// `GET /flask/flashes` → takes the flashed messages, as Flask's
+/// `get_flashed_messages(with_categories=True)`: a JSON array of
+/// `[category, message]` pairs.
+#[get("/flask/flashes")]
+fn flask_flashes(session: Session) -> Result<String, Status> {
+    let flashes = take_flashes(&session).map_err(|error| {
+        tracing::error!(%error, "reading the flashed messages failed");
+        Status::InternalServerError
+    })?;
+    let pairs: Vec<[String; 2]> = flashes
+        .into_iter()
+        .map(|f| [f.category, f.message])
+        .collect();
+    Ok(serde_json::to_string(&pairs).unwrap_or_default())
+}
+
 #[rocket::main]
 async fn main() {
     // Rocket's `log` records go through this subscriber too; its per-request
@@ -109,6 +163,16 @@ async fn main() {
         .mount(
             "/",
             routes![plain, incr, read, put_kv, get_kv, delete_kv, clear, regenerate, permanent],
+        )
+        .mount(
+            "/",
+            routes![
+                flask_login,
+                flask_login_as,
+                flask_logout,
+                flask_flash,
+                flask_flashes
+            ],
         );
     if let Err(error) = rocket.launch().await {
         // The fairing has logged why sessions could not start.

@@ -137,9 +137,16 @@ impl Session {
 
     /// Empties the session. At finish the record is deleted and the browser
     /// told to drop the cookie.
+    ///
+    /// Like Flask-Session's `clear()`, it keeps the permanent flag (stored as
+    /// `_permanent`, `false` when it was absent): a session cleared and filled
+    /// again in one request, as on a log-out and log-in, stays as permanent as
+    /// it was, here and in a Flask app sharing it.
     pub fn clear(&self) {
         let mut state = self.lock();
+        let permanent = state.map.is_permanent();
         state.map.clear();
+        state.map.set_permanent(permanent);
         state.touched = true;
     }
 
@@ -209,5 +216,60 @@ impl Session {
 
     pub(crate) fn record_error(&self, error: ValueError) {
         self.lock().pending_error.get_or_insert(error);
+    }
+}
+
+#[cfg(all(test, feature = "memory"))]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use std::sync::Arc;
+
+    use crate::store::memory::MemoryStore;
+    use crate::{SessionManager, Settings};
+
+    /// Flask-Session 0.8's `ServerSideSession.clear()` keeps `_permanent`
+    /// (`False` when absent). Clearing used to drop it too, so a session
+    /// cleared and refilled in one request lost its permanence: a
+    /// browser-session cookie here, and `session.permanent == False` in a
+    /// Flask app sharing the store.
+    #[tokio::test]
+    async fn clear_keeps_the_permanent_flag_as_flask_does() {
+        let manager =
+            SessionManager::new(Settings::default(), Arc::new(MemoryStore::new())).unwrap();
+        let request = manager.open([]);
+        request.load().await.unwrap().insert("user", "ada").unwrap();
+        let cookie = request.finish(200).await.unwrap().set_cookie.unwrap();
+        let cookie = cookie.split(';').next().unwrap().to_owned();
+
+        let request = manager.open([cookie.as_str()]);
+        let session = request.load().await.unwrap();
+        session.clear();
+        assert!(session.is_empty());
+        assert!(session.is_permanent());
+        assert_eq!(session.keys(), ["_permanent"]);
+        session.insert("user", "grace").unwrap();
+        let set_cookie = request.finish(200).await.unwrap().set_cookie.unwrap();
+        assert!(set_cookie.contains("Expires="), "{set_cookie}");
+
+        let request = manager.open([cookie.as_str()]);
+        let session = request.load().await.unwrap();
+        assert_eq!(
+            session.get::<String>("user").unwrap().as_deref(),
+            Some("grace")
+        );
+        session.set_permanent(false);
+        session.clear();
+        assert!(!session.is_permanent());
+        assert_eq!(session.keys(), ["_permanent"]);
+        assert!(session.snapshot().get::<bool>("_permanent").unwrap() == Some(false));
+
+        // Clearing alone still deletes the record and the cookie.
+        let outcome = request.finish(200).await.unwrap();
+        assert!(outcome.set_cookie.unwrap().contains("Max-Age=0"));
+        assert!(manager
+            .load_by_cookie(&cookie["session=".len()..])
+            .await
+            .unwrap()
+            .is_none());
     }
 }

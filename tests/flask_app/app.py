@@ -154,9 +154,13 @@ def rich_values(extended):
     }
     if extended:
         values["raw_bytes"] = b"\x00\x01\xfe\xff"
-        values["when"] = datetime.datetime(
-            2026, 11, 25, 12, 30, 45, 123456, tzinfo=datetime.timezone.utc
-        )
+        values["empty_bytes"] = b""
+        values["long_bytes"] = bytes(range(256)) * 2
+        utc = datetime.timezone.utc
+        # The three msgpack timestamp forms: 64-bit, 32-bit, 96-bit.
+        values["when"] = datetime.datetime(2026, 11, 25, 12, 30, 45, 123456, tzinfo=utc)
+        values["when_whole"] = datetime.datetime(2026, 1, 1, tzinfo=utc)
+        values["when_old"] = datetime.datetime(1969, 7, 20, 20, 17, 40, 5, tzinfo=utc)
     return values
 
 
@@ -257,6 +261,25 @@ def clear():
 @app.post("/permanent/<flag>")
 def permanent(flag):
     session.permanent = flag == "true"
+    return "", 204
+
+
+@app.post("/cleanup")
+def cleanup():
+    """Removes every record of this app's namespace: the keys under its
+    prefix, its collection or its table. memcached cannot list keys: its
+    items are left to expire."""
+    kind = app.config["SESSION_TYPE"]
+    if kind == "redis":
+        keys = list(interface.client.scan_iter(match=interface.key_prefix + "*", count=1000))
+        if keys:
+            interface.client.delete(*keys)
+    elif kind == "mongodb":
+        interface.store.drop()
+    elif kind == "sqlalchemy":
+        db = app.config["SESSION_SQLALCHEMY"]
+        db.session.remove()
+        interface.sql_session_model.__table__.drop(bind=db.engine, checkfirst=True)
     return "", 204
 
 

@@ -131,6 +131,11 @@ impl DemoApp {
         self.port
     }
 
+    /// The demo process's id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     fn output(&mut self) -> String {
         let _ = self.child.kill();
         let _ = self.child.wait();

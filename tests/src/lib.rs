@@ -9,5 +9,6 @@
 pub mod backends;
 pub mod conformance;
 pub mod demo;
+pub mod flask;
 pub mod http;
 pub mod kv_servers;

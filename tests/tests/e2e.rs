@@ -1,7 +1,9 @@
 //! End-to-end: the conformance suite over real HTTP against each demo, and the
 //! start-up checks.
 
-use session_tests::backends::{Filesystem, MariaDb, Memcached, Memory, MongoDb, Postgres, Redis, RedisCluster, Sqlite};
+use session_tests::backends::{
+    Filesystem, MariaDb, Memcached, Memory, MongoDb, Postgres, Redis, RedisCluster, Sqlite,
+};
 use session_tests::conformance_suite;
 use session_tests::demo::{DemoApp, Framework};
 
@@ -93,7 +95,10 @@ fn startup_fails_when_the_sql_database_is_down() {
     for framework in [Framework::Poem, Framework::Rocket] {
         let output = DemoApp::expect_startup_failure(framework, &toml, &[]);
         assert!(output.contains("postgres"), "{output}");
-        assert!(output.contains(&format!("127.0.0.1:{port}")) && output.contains("***"), "{output}");
+        assert!(
+            output.contains(&format!("127.0.0.1:{port}")) && output.contains("***"),
+            "{output}"
+        );
         assert!(!output.contains("hunter2"), "{output}");
     }
 }

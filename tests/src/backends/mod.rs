@@ -14,9 +14,9 @@ mod sql;
 mod sqlite;
 
 pub use filesystem::Filesystem;
+pub use mariadb::MariaDb;
 pub use memcached::Memcached;
 pub use memory::Memory;
-pub use mariadb::MariaDb;
 pub use mongodb::MongoDb;
 pub use postgres::Postgres;
 pub use redis::Redis;

@@ -238,16 +238,26 @@ fn run<S: FaultServer>(framework: Framework, start: impl FnOnce() -> S) {
         .iter()
         .filter(|e| e.route == Route::Incr && !matches!(status(e), 200 | 503))
         .collect();
-    assert!(others.is_empty(), "{framework:?}/{name}: statuses other than 200/503: {others:?}");
+    assert!(
+        others.is_empty(),
+        "{framework:?}/{name}: statuses other than 200/503: {others:?}"
+    );
 
     // /plain: 200 throughout.
     let mut plain = Latencies::default();
     let mut plain_during_outage = Latencies::default();
     for event in events.iter().filter(|e| e.route == Route::Plain) {
         let (status, body, _) = event.outcome.as_ref().unwrap();
-        assert_eq!((*status, body.as_str()), (200, "ok"), "{framework:?}/{name}: /plain");
+        assert_eq!(
+            (*status, body.as_str()),
+            (200, "ok"),
+            "{framework:?}/{name}: /plain"
+        );
         plain.push(event.end - event.start);
-        if cycles.iter().any(|c| event.start >= c.dead && event.end <= c.restarting) {
+        if cycles
+            .iter()
+            .any(|c| event.start >= c.dead && event.end <= c.restarting)
+        {
             plain_during_outage.push(event.end - event.start);
         }
     }
@@ -257,12 +267,20 @@ fn run<S: FaultServer>(framework: Framework, start: impl FnOnce() -> S) {
     for (i, cycle) in cycles.iter().enumerate() {
         let during: Vec<&Event> = events
             .iter()
-            .filter(|e| e.route == Route::Incr && e.start >= cycle.dead && e.end <= cycle.restarting)
+            .filter(|e| {
+                e.route == Route::Incr && e.start >= cycle.dead && e.end <= cycle.restarting
+            })
             .collect();
-        assert!(!during.is_empty(), "{framework:?}/{name}: no request during outage {i}");
+        assert!(
+            !during.is_empty(),
+            "{framework:?}/{name}: no request during outage {i}"
+        );
         for event in during {
             let (status, body, sid) = event.outcome.as_ref().unwrap();
-            assert_eq!(*status, 503, "{framework:?}/{name}: /incr while down: {body}");
+            assert_eq!(
+                *status, 503,
+                "{framework:?}/{name}: /incr while down: {body}"
+            );
             assert_opaque(framework, *status, body);
             assert!(sid.is_none(), "a failed request sets no cookie");
             down.push(event.end - event.start);
@@ -324,7 +342,8 @@ fn run<S: FaultServer>(framework: Framework, start: impl FnOnce() -> S) {
             count = value;
             sid = set.clone();
             failed = 0;
-            last_ok = event.end;
+            // A write that began before a kill may be lost with the server.
+            last_ok = event.start;
         }
     }
 
@@ -333,13 +352,25 @@ fn run<S: FaultServer>(framework: Framework, start: impl FnOnce() -> S) {
         let mut survived = 0;
         for (i, (conn, sid)) in seeds.iter_mut().enumerate() {
             let (status, body, set) = request(conn, "/read").await.unwrap();
-            assert_eq!(status, 200, "{framework:?}/{name}: seed {i} after the faults: {body}");
+            assert_eq!(
+                status, 200,
+                "{framework:?}/{name}: seed {i} after the faults: {body}"
+            );
             if body == SEED_COUNT.to_string() {
-                assert!(set.is_none() || set.as_deref() == Some(sid.as_str()), "same sid");
+                assert!(
+                    set.is_none() || set.as_deref() == Some(sid.as_str()),
+                    "same sid"
+                );
                 survived += 1;
             } else {
-                assert_eq!(body, "0", "{framework:?}/{name}: seed {i}: a fresh session or the old one");
-                assert!(!server.durable(), "{framework:?}/{name}: seed {i} lost on a durable server");
+                assert_eq!(
+                    body, "0",
+                    "{framework:?}/{name}: seed {i}: a fresh session or the old one"
+                );
+                assert!(
+                    !server.durable(),
+                    "{framework:?}/{name}: seed {i} lost on a durable server"
+                );
             }
         }
         survived
@@ -380,7 +411,10 @@ fn run<S: FaultServer>(framework: Framework, start: impl FnOnce() -> S) {
         if server.durable() { " (durable)" } else { " (not durable)" },
     );
     if server.durable() {
-        assert_eq!(survived, SEED_CLIENTS, "{framework:?}/{name}: durable sessions");
+        assert_eq!(
+            survived, SEED_CLIENTS,
+            "{framework:?}/{name}: durable sessions"
+        );
     }
 }
 

@@ -113,7 +113,9 @@ fn postgres_bin() -> PathBuf {
             .and_then(|v| v.parse::<u32>().ok())
             .unwrap_or(0)
     });
-    versions.pop().expect("a PostgreSQL version with bin/postgres")
+    versions
+        .pop()
+        .expect("a PostgreSQL version with bin/postgres")
 }
 
 /// A PostgreSQL cluster of its own: `initdb` into a temp dir as the
@@ -188,13 +190,17 @@ impl FaultServer for Postgres {
                 .stderr(Stdio::null())
                 .status();
             let _ = child.wait();
-            wait_until("the postgres process group gone", Duration::from_secs(10), || {
-                !Command::new("kill")
-                    .args(["-0", "--", &group])
-                    .stderr(Stdio::null())
-                    .status()
-                    .is_ok_and(|s| s.success())
-            });
+            wait_until(
+                "the postgres process group gone",
+                Duration::from_secs(10),
+                || {
+                    !Command::new("kill")
+                        .args(["-0", "--", &group])
+                        .stderr(Stdio::null())
+                        .status()
+                        .is_ok_and(|s| s.success())
+                },
+            );
         }
         wait_until("postgres port closed", Duration::from_secs(10), || {
             !port_open(self.port)
@@ -215,7 +221,10 @@ impl FaultServer for Postgres {
             .args(["-p", &self.port.to_string()])
             .args(["-c", "listen_addresses=127.0.0.1"])
             .arg("-c")
-            .arg(format!("unix_socket_directories={}", self.dir.path().display()))
+            .arg(format!(
+                "unix_socket_directories={}",
+                self.dir.path().display()
+            ))
             .args(["-c", "max_connections=40", "-c", "shared_buffers=16MB"])
             .args(["-c", "fsync=on", "-c", "synchronous_commit=on"])
             .uid(self.ids.0)
@@ -227,9 +236,11 @@ impl FaultServer for Postgres {
             .spawn()
             .unwrap();
         self.child = Some(child);
-        wait_until("postgres accepting connections", Duration::from_secs(30), || {
-            self.ready()
-        });
+        wait_until(
+            "postgres accepting connections",
+            Duration::from_secs(30),
+            || self.ready(),
+        );
     }
     fn timeouts(&self) -> (Duration, Duration) {
         (Duration::from_millis(500), Duration::from_millis(1000))
@@ -292,9 +303,11 @@ impl FaultServer for Memcached {
             .spawn()
             .expect("memcached on the PATH (scripts/services.sh installs it)");
         self.child = Some(child);
-        wait_until("memcached accepting connections", Duration::from_secs(10), || {
-            port_open(self.port)
-        });
+        wait_until(
+            "memcached accepting connections",
+            Duration::from_secs(10),
+            || port_open(self.port),
+        );
     }
     fn timeouts(&self) -> (Duration, Duration) {
         (Duration::from_millis(500), Duration::from_millis(500))
@@ -387,9 +400,11 @@ impl FaultServer for Mongo {
             .spawn()
             .unwrap();
         self.child = Some(child);
-        wait_until("mongodb accepting connections", Duration::from_secs(60), || {
-            port_open(self.port)
-        });
+        wait_until(
+            "mongodb accepting connections",
+            Duration::from_secs(60),
+            || port_open(self.port),
+        );
     }
     fn timeouts(&self) -> (Duration, Duration) {
         // The test server is slow (Python): a tight operation timeout would

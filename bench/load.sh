@@ -1,0 +1,193 @@
+#!/usr/bin/env bash
+# The load benchmark (issue 9): the demo routes /plain, /incr and /read over
+# Redis, for ours on Poem and on Rocket, poem's built-in ServerSession, the raw
+# limit (GET / GET + SET EX by hand) and bare apps in both frameworks, measured
+# one after another with wrk on loopback, in ROUNDS rounds that rotate the
+# apps' order. Writes bench/results/load.jsonl, bench/load-chart.svg and the
+# load section of BENCHMARKS.md.
+#
+#   bash bench/load.sh
+#
+# Knobs (environment): ROUNDS=3 DURATION=8 WARMUP=2 CONNECTIONS=32
+# APP_CPU=0 LOAD_CPU=1 (the app on one core; wrk and Redis on the other)
+# REDIS_PORT=6390 APP_PORT=8390 BUILD=1 (0 skips cargo build).
+set -euo pipefail
+
+ROUNDS=${ROUNDS:-3}
+DURATION=${DURATION:-8}
+WARMUP=${WARMUP:-2}
+CONNECTIONS=${CONNECTIONS:-32}
+APP_CPU=${APP_CPU:-0}
+LOAD_CPU=${LOAD_CPU:-1}
+REDIS_PORT=${REDIS_PORT:-6390}
+APP_PORT=${APP_PORT:-8390}
+BUILD=${BUILD:-1}
+
+BENCH=$(cd "$(dirname "$0")" && pwd)
+MAIN=$(dirname "$BENCH")
+TARGET=$BENCH/target
+BIN=$TARGET/release
+RESULTS=$BENCH/results
+LUA=$BENCH/wrk/session.lua
+WORK=$(mktemp -d /tmp/session-load.XXXXXX)
+mkdir -p "$RESULTS"
+
+log() { printf '[load %s] %s\n' "$(date +%T)" "$*" >&2; }
+
+# ---------------------------------------------------------------- tools
+if ! command -v wrk >/dev/null; then
+  log "installing wrk (Debian package)"
+  apt-get update -qq && apt-get install -y -qq wrk >/dev/null
+fi
+for tool in redis-server redis-cli taskset curl python3; do
+  command -v "$tool" >/dev/null || { echo "error: $tool is required" >&2; exit 1; }
+done
+
+if [[ $BUILD == 1 ]]; then
+  log "building the apps (release, $TARGET)"
+  (cd "$BENCH" && CARGO_TARGET_DIR=$TARGET cargo build --release --bins -q)
+fi
+
+# ---------------------------------------------------------------- processes
+REDIS_PID=
+APP_PID=
+cleanup() {
+  if [[ -n $APP_PID ]]; then kill "$APP_PID" 2>/dev/null || true; wait "$APP_PID" 2>/dev/null || true; fi
+  if [[ -n $REDIS_PID ]]; then kill "$REDIS_PID" 2>/dev/null || true; wait "$REDIS_PID" 2>/dev/null || true; fi
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+port_free "$REDIS_PORT" || { echo "error: port $REDIS_PORT is taken" >&2; exit 1; }
+port_free "$APP_PORT" || { echo "error: port $APP_PORT is taken" >&2; exit 1; }
+
+# The benchmark's own Redis: nothing on disk, so INFO commandstats counts only
+# the app under test.
+taskset -c "$LOAD_CPU" redis-server --port "$REDIS_PORT" --bind 127.0.0.1 \
+  --save "" --appendonly no --dir "$WORK" --logfile "$WORK/redis.log" &
+REDIS_PID=$!
+rcli() { redis-cli -p "$REDIS_PORT" "$@"; }
+for _ in $(seq 50); do rcli ping >/dev/null 2>&1 && break; sleep 0.1; done
+rcli ping >/dev/null
+
+# ---------------------------------------------------------------- apps
+# name | binary | session cookie name | routes measured
+APPS=(
+  "bare-poem|bare_poem|session|plain"
+  "ours-poem|ours_poem|session|plain incr read"
+  "bare-rocket|bare_rocket|session|plain"
+  "raw-poem|raw_poem|session|incr read"
+  "ours-rocket|ours_rocket|session|plain incr read"
+  "poem-builtin|poem_builtin|poem-session|plain incr read"
+  "raw-rocket|raw_rocket|session|incr read"
+  "bare-poem-2|bare_poem|session|plain"
+)
+# bare-poem-2 is bare Poem again under another name: the A/A band.
+
+start_app() { # binary
+  (cd "$WORK" && exec taskset -c "$APP_CPU" env -u RUST_LOG -u SESSION_CONFIG \
+    PORT="$APP_PORT" SESSION_TYPE=redis SESSION_REDIS="redis://127.0.0.1:$REDIS_PORT" \
+    "$BIN/$1" >"$WORK/app.log" 2>&1) &
+  APP_PID=$!
+  for _ in $(seq 100); do
+    curl -fs "http://127.0.0.1:$APP_PORT/plain" >/dev/null 2>&1 && return 0
+    kill -0 "$APP_PID" 2>/dev/null || break
+    sleep 0.1
+  done
+  echo "error: $1 did not start:" >&2; cat "$WORK/app.log" >&2; exit 1
+}
+
+stop_app() {
+  kill "$APP_PID" 2>/dev/null || true
+  wait "$APP_PID" 2>/dev/null || true
+  APP_PID=
+  for _ in $(seq 50); do port_free "$APP_PORT" && return 0; sleep 0.1; done
+}
+
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+
+# wrk MODE ROUTE SECONDS COOKIE_NAME -> the BENCH json line
+run_wrk() {
+  env BENCH_MODE="$1" BENCH_COOKIES="$WORK/cookies" BENCH_COOKIE_NAME="$4" \
+    BENCH_SESSIONS="$CONNECTIONS" \
+    taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNECTIONS" -d"$3"s --timeout 5s -s "$LUA" \
+    "http://127.0.0.1:$APP_PORT/$2" | sed -n 's/^BENCH //p'
+}
+
+commandstats() { # -> {"getex":123,...} without our own INFO/CONFIG
+  rcli info commandstats | tr -d '\r' | sed -n 's/^cmdstat_\([^:]*\):calls=\([0-9]*\).*/\1 \2/p' |
+    awk 'BEGIN { printf "{"; n = 0 }
+         $1 !~ /^(info|config)/ { printf "%s\"%s\":%s", (n++ ? "," : ""), $1, $2 }
+         END { printf "}" }'
+}
+
+OUT=$RESULTS/load.jsonl
+: >"$OUT"
+TICK_US=$((1000000 / $(getconf CLK_TCK)))
+HZ=$(getconf CLK_TCK)
+
+# ---------------------------------------------------------------- machine notes
+{
+  printf '{"date":"%s",' "$(date -u +%Y-%m-%dT%H:%MZ)"
+  printf '"cpu":"%s",' "$(lscpu | sed -n 's/^Model name: *//p' | head -1)"
+  printf '"cores":%s,' "$(nproc)"
+  printf '"kernel":"%s",' "$(uname -r)"
+  printf '"rustc":"%s",' "$(rustc --version)"
+  printf '"wrk":"%s",' "$(wrk -v 2>&1 | head -1 | awk '{print $1, $2}')"
+  printf '"redis":"%s",' "$(redis-server --version | awk '{print $3}' | sed 's/v=//')"
+  printf '"loadavg":"%s",' "$(cut -d' ' -f1-3 /proc/loadavg)"
+  printf '"rounds":%s,"duration":%s,"warmup":%s,"connections":%s,"app_cpu":"%s","load_cpu":"%s",' \
+    "$ROUNDS" "$DURATION" "$WARMUP" "$CONNECTIONS" "$APP_CPU" "$LOAD_CPU"
+  printf '"busy":"%s"}\n' "$(ps -eo pcpu=,comm= --sort=-pcpu | awk '$1 >= 10 { printf "%s%s %s%%", (n++ ? ", " : ""), $2, $1 }')"
+} >"$RESULTS/load-machine.json"
+
+# ---------------------------------------------------------------- rounds
+napps=${#APPS[@]}
+started=$(date +%s)
+for ((round = 1; round <= ROUNDS; round++)); do
+  for ((i = 0; i < napps; i++)); do
+    # Rotate the order each round, so no app always runs first or last.
+    IFS='|' read -r app binary cookie routes <<<"${APPS[$(((i + (round - 1) * 3) % napps))]}"
+    rcli flushall >/dev/null
+    start_app "$binary"
+    if [[ $routes == *incr* || $routes == *read* ]]; then
+      # Each connection's first /incr creates its session; the pool is kept.
+      rm -f "$WORK/cookies"
+      seed=$(run_wrk seed incr "$WARMUP" "$cookie")
+      got=$(wc -l <"$WORK/cookies" 2>/dev/null || echo 0)
+      [[ $got -ge $CONNECTIONS ]] || { echo "error: $app: only $got sessions seeded ($seed)" >&2; exit 1; }
+    else
+      # A bare app has no sessions: the same cookie bytes, valid in shape.
+      : >"$WORK/cookies"
+      for ((c = 0; c < CONNECTIONS; c++)); do
+        echo "session=$(head -c 32 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')" >>"$WORK/cookies"
+      done
+    fi
+    for route in $routes; do
+      run_wrk use "$route" "$WARMUP" "$cookie" >/dev/null
+      rcli config resetstat >/dev/null
+      app0=$(cpu_ticks "$APP_PID"); redis0=$(cpu_ticks "$REDIS_PID")
+      line=$(run_wrk use "$route" "$DURATION" "$cookie")
+      app1=$(cpu_ticks "$APP_PID"); redis1=$(cpu_ticks "$REDIS_PID")
+      cmds=$(commandstats)
+      [[ -n $line ]] || { echo "error: $app /$route: wrk printed no result" >&2; exit 1; }
+      record=$(printf '{"round":%d,"app":"%s","route":"%s","app_cpu_ticks":%d,"redis_cpu_ticks":%d,"tick_us":%d,"commands":%s,"wrk":%s}' \
+        "$round" "$app" "$route" $((app1 - app0)) $((redis1 - redis0)) "$TICK_US" "$cmds" "$line")
+      echo "$record" >>"$OUT"
+      log "round $round/$ROUNDS $app /$route: $(python3 -c '
+import json, sys
+r = json.loads(sys.argv[1]); w = r["wrk"]; n = max(w["requests"], 1)
+print("%.0f req/s, p99 %.2f ms, app %.1f us/req, redis cmds/req %s, errors %d/%d, fresh %d" % (
+    n / (w["duration_us"] / 1e6), w["p99_us"] / 1e3, r["app_cpu_ticks"] * r["tick_us"] / n,
+    " ".join("%s=%.2f" % (k, v / n) for k, v in sorted(r["commands"].items())) or "0",
+    w["errors"], w["status_errors"], w["fresh"]))' "$record")"
+    done
+    stop_app
+  done
+done
+log "measured in $(($(date +%s) - started)) s (HZ=$HZ)"
+
+python3 "$BENCH/report.py" "$OUT" "$RESULTS/load-machine.json" "$BENCH/load-chart.svg" "$MAIN/BENCHMARKS.md"
+log "wrote $MAIN/BENCHMARKS.md and $BENCH/load-chart.svg"

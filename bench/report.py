@@ -1,0 +1,314 @@
+#!/usr/bin/env python3
+"""Turns bench/load.sh's measurements into the load section of BENCHMARKS.md
+and an SVG bar chart. Standard library only.
+
+    python3 bench/report.py results/load.jsonl results/load-machine.json load-chart.svg ../BENCHMARKS.md
+
+Medians over rounds per app and route; each ratio is the median of the
+per-round ratios (app and baseline measured in the same round), with the
+per-round values beside it. The section between the load markers of
+BENCHMARKS.md is replaced; the rest of the file is kept.
+"""
+
+import json
+import os
+import statistics
+import sys
+from collections import defaultdict
+
+BEGIN = "<!-- load:begin (written by bench/load.sh; edits inside are overwritten) -->"
+END = "<!-- load:end -->"
+
+APP_ORDER = ["ours-poem", "poem-builtin", "raw-poem", "bare-poem", "bare-poem-2",
+             "ours-rocket", "raw-rocket", "bare-rocket"]
+APP_LABEL = {
+    "ours-poem": "ours, Poem demo",
+    "poem-builtin": "poem `ServerSession<RedisStorage>`",
+    "raw-poem": "raw Poem (limit)",
+    "bare-poem": "bare Poem",
+    "bare-poem-2": "bare Poem, again (A/A)",
+    "ours-rocket": "ours, Rocket demo",
+    "raw-rocket": "raw Rocket (limit)",
+    "bare-rocket": "bare Rocket",
+}
+ROUTES = ["plain", "incr", "read"]
+# (label, app, route, baseline app, baseline route)
+RATIOS = [
+    ("Poem `/plain` with a cookie ÷ bare Poem", "ours-poem", "plain", "bare-poem", "plain"),
+    ("Poem `/incr` ÷ raw Poem", "ours-poem", "incr", "raw-poem", "incr"),
+    ("Poem `/read` ÷ raw Poem", "ours-poem", "read", "raw-poem", "read"),
+    ("Rocket `/plain` with a cookie ÷ bare Rocket", "ours-rocket", "plain", "bare-rocket", "plain"),
+    ("Rocket `/incr` ÷ raw Rocket", "ours-rocket", "incr", "raw-rocket", "incr"),
+    ("Rocket `/read` ÷ raw Rocket", "ours-rocket", "read", "raw-rocket", "read"),
+]
+PEER_RATIOS = [
+    ("poem built-in `/plain` with a cookie ÷ bare Poem", "poem-builtin", "plain", "bare-poem", "plain"),
+    ("poem built-in `/incr` ÷ raw Poem", "poem-builtin", "incr", "raw-poem", "incr"),
+    ("poem built-in `/read` ÷ raw Poem", "poem-builtin", "read", "raw-poem", "read"),
+]
+AA = ("bare Poem ÷ bare Poem (A/A)", "bare-poem-2", "plain", "bare-poem", "plain")
+AIM = 0.95
+
+
+def load(path):
+    rows = []
+    with open(path) as f:
+        for line in f:
+            line = line.strip()
+            if not line:
+                continue
+            r = json.loads(line)
+            w = r["wrk"]
+            n = max(w["requests"], 1)
+            r["rps"] = n / (w["duration_us"] / 1e6)
+            r["p99_ms"] = w["p99_us"] / 1e3
+            r["cpu_us"] = r["app_cpu_ticks"] * r["tick_us"] / n
+            r["redis_cpu_us"] = r["redis_cpu_ticks"] * r["tick_us"] / n
+            r["cmds"] = {k: v / n for k, v in r["commands"].items()}
+            r["cmds_total"] = sum(r["cmds"].values())
+            rows.append(r)
+    return rows
+
+
+def fmt_cmds(cmds):
+    total = sum(cmds.values())
+    parts = [f"{k.upper()} {v:.2f}" for k, v in sorted(cmds.items()) if v >= 0.005]
+    return f"{total:.2f}" + (f" ({', '.join(parts)})" if parts else "")
+
+
+def med_cmds(runs):
+    names = sorted({k for r in runs for k in r["cmds"]})
+    return {k: statistics.median(r["cmds"].get(k, 0.0) for r in runs) for k in names}
+
+
+def ratios(by, app, route, base, base_route):
+    out = []
+    for rnd in sorted({k[2] for k in by}):
+        a, b = by.get((app, route, rnd)), by.get((base, base_route, rnd))
+        if a and b:
+            out.append(a["rps"] / b["rps"])
+    return out
+
+
+def svg_chart(medians, ratio_rows, aa, path):
+    """Two panels: the ratios with their per-round range and the A/A band, and
+    requests/s per app and route."""
+    W = 920
+    left = 330
+    bar_w = W - left - 40
+    # Panel 1: ratios
+    r_h = 22
+    top1 = 78
+    p1_h = len(ratio_rows) * r_h
+    # Panel 2: req/s
+    apps = [a for a in APP_ORDER if any((a, rt) in medians for rt in ROUTES)]
+    rows2 = [(a, rt) for a in apps for rt in ROUTES if (a, rt) in medians]
+    top2 = top1 + p1_h + 100
+    p2_h = len(rows2) * 16 + len(apps) * 8
+    H = top2 + p2_h + 30
+    xmax = max(1.2, max(max(v) for _, v, _ in ratio_rows) + 0.05)
+    x = lambda v: left + bar_w * v / xmax
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" '
+           f'viewBox="0 0 {W} {H}" font-family="sans-serif" font-size="12">',
+           f'<rect width="{W}" height="{H}" fill="white"/>',
+           f'<text x="{W / 2}" y="24" text-anchor="middle" font-size="16" font-weight="bold">'
+           'Session layer throughput over Redis, wrk on loopback (medians of rounds)</text>',
+           f'<text x="20" y="{top1 - 28}" font-size="13" font-weight="bold">'
+           'Throughput ÷ same-framework baseline (bar: median of rounds; whisker: lowest–highest round)</text>']
+    if aa:
+        lo, hi = min(aa), max(aa)
+        out.append(f'<rect x="{x(lo):.1f}" y="{top1}" width="{max(x(hi) - x(lo), 2):.1f}" '
+                   f'height="{p1_h}" fill="#9cf" fill-opacity="0.45"/>')
+        out.append(f'<rect x="{left}" y="{top1 + p1_h + 38}" width="14" height="10" fill="#9cf" fill-opacity="0.45"/>')
+        out.append(f'<text x="{left + 20}" y="{top1 + p1_h + 47}" fill="#246">'
+                   f'A/A band: bare Poem ÷ bare Poem in the same rounds, {lo:.2f}–{hi:.2f}</text>')
+    for v in [0, 0.25, 0.5, 0.75, 1.0] + ([1.25] if xmax > 1.25 else []):
+        out.append(f'<line x1="{x(v):.1f}" y1="{top1}" x2="{x(v):.1f}" y2="{top1 + p1_h}" stroke="#eee"/>')
+        out.append(f'<text x="{x(v):.1f}" y="{top1 + p1_h + 16}" text-anchor="middle" fill="#444">{v:.2f}</text>')
+    out.append(f'<line x1="{x(AIM):.1f}" y1="{top1 - 4}" x2="{x(AIM):.1f}" y2="{top1 + p1_h + 4}" '
+               'stroke="#c00" stroke-dasharray="4,3"/>')
+    out.append(f'<text x="{x(AIM):.1f}" y="{top1 - 7}" text-anchor="middle" fill="#c00">aim 0.95</text>')
+    for i, (label, vals, peer) in enumerate(ratio_rows):
+        y = top1 + i * r_h
+        m = statistics.median(vals)
+        color = "#999" if peer else ("#2a7" if m >= AIM else "#d80")
+        out.append(f'<text x="{left - 8}" y="{y + 15}" text-anchor="end">{esc(label)}</text>')
+        out.append(f'<rect x="{left}" y="{y + 4}" width="{x(m) - left:.1f}" height="{r_h - 8}" fill="{color}"/>')
+        out.append(f'<line x1="{x(min(vals)):.1f}" y1="{y + r_h / 2}" x2="{x(max(vals)):.1f}" '
+                   f'y2="{y + r_h / 2}" stroke="#222"/>')
+        out.append(f'<text x="{x(max(m, max(vals))) + 5:.1f}" y="{y + 15}">{m:.2f}</text>')
+    # Panel 2
+    rmax = max(medians[k]["rps"] for k in rows2)
+    steps = 5
+    mag = 10 ** (len(str(int(rmax / steps))) - 1)
+    step = next(m * mag for m in (1, 2, 2.5, 5, 10) if m * mag * steps >= rmax)
+    rtop = step * steps
+    xr = lambda v: left + bar_w * v / rtop
+    out.append(f'<text x="20" y="{top2 - 12}" font-size="13" font-weight="bold">'
+               'Requests per second (median), per app and route</text>')
+    colors = {"plain": "#8ab", "incr": "#c75", "read": "#58c"}
+    for s in range(steps + 1):
+        v = rtop * s / steps
+        out.append(f'<line x1="{xr(v):.1f}" y1="{top2}" x2="{xr(v):.1f}" y2="{top2 + p2_h}" stroke="#eee"/>')
+        out.append(f'<text x="{xr(v):.1f}" y="{top2 + p2_h + 16}" text-anchor="middle" fill="#444">{v:,.0f}</text>')
+    y = top2
+    for a in apps:
+        first = True
+        for rt in ROUTES:
+            if (a, rt) not in medians:
+                continue
+            v = medians[(a, rt)]["rps"]
+            if first:
+                out.append(f'<text x="{left - 70}" y="{y + 12}" text-anchor="end">{esc(APP_LABEL[a])}</text>')
+                first = False
+            out.append(f'<text x="{left - 8}" y="{y + 12}" text-anchor="end" fill="#444">/{rt}</text>')
+            out.append(f'<rect x="{left}" y="{y + 2}" width="{xr(v) - left:.1f}" height="12" fill="{colors[rt]}"/>')
+            out.append(f'<text x="{xr(v) + 5:.1f}" y="{y + 12}" fill="#222">{v:,.0f}</text>')
+            y += 16
+        y += 8
+    out.append('</svg>')
+    with open(path, "w") as f:
+        f.write("\n".join(out) + "\n")
+
+
+def esc(s):
+    return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("`", "")
+
+
+def main():
+    data_path, machine_path, svg_path, md_path = sys.argv[1:5]
+    rows = load(data_path)
+    machine = json.load(open(machine_path))
+    by = {(r["app"], r["route"], r["round"]): r for r in rows}
+    groups = defaultdict(list)
+    for r in rows:
+        groups[(r["app"], r["route"])].append(r)
+    medians = {}
+    for key, runs in groups.items():
+        medians[key] = {
+            "rps": statistics.median(r["rps"] for r in runs),
+            "p99_ms": statistics.median(r["p99_ms"] for r in runs),
+            "cpu_us": statistics.median(r["cpu_us"] for r in runs),
+            "redis_cpu_us": statistics.median(r["redis_cpu_us"] for r in runs),
+            "cmds": med_cmds(runs),
+            "errors": sum(r["wrk"]["errors"] + r["wrk"]["status_errors"] for r in runs),
+            "fresh": sum(r["wrk"]["fresh"] for r in runs),
+            "rounds": len(runs),
+        }
+    rounds = len({r["round"] for r in rows})
+
+    aa = ratios(by, *AA[1:])
+    ratio_rows = []
+    lines = []
+    rel = os.path.relpath(svg_path, os.path.dirname(os.path.abspath(md_path)))
+    lines += [BEGIN, "", "## Load: throughput over Redis (wrk)", ""]
+    lines += [
+        "```sh",
+        "bash bench/load.sh        # ROUNDS=3 DURATION=8 WARMUP=2 CONNECTIONS=32 by default",
+        "```",
+        "",
+        f"![Throughput ratios and requests per second]({rel})",
+        "",
+        "### Ratios to the same-framework baseline",
+        "",
+        f"Each ratio is the median over {rounds} rounds of app req/s ÷ baseline req/s measured in the"
+        " same round; the rounds' own values follow. The aim is ≥ 0.95. Extra CPU is the app's CPU µs"
+        " per request minus the baseline's (medians).",
+        "",
+        "| ratio | median | rounds | aim ≥ 0.95 | extra app CPU µs/req |",
+        "|---|---:|---|:---:|---:|",
+    ]
+    def ratio_line(label, app, route, base, base_route, judged=True):
+        vals = ratios(by, app, route, base, base_route)
+        if not vals:
+            return None
+        m = statistics.median(vals)
+        extra = medians[(app, route)]["cpu_us"] - medians[(base, base_route)]["cpu_us"]
+        verdict = ("met" if m >= AIM else f"missed by {AIM - m:.2f}") if judged else "—"
+        lines.append(f"| {label} | **{m:.2f}** | {' '.join(f'{v:.2f}' for v in vals)} | {verdict} | {extra:+.1f} |")
+        return vals
+    for spec in RATIOS:
+        vals = ratio_line(*spec)
+        if vals:
+            ratio_rows.append((spec[0], vals, False))
+    for spec in PEER_RATIOS:
+        vals = ratio_line(*spec, judged=False)
+        if vals:
+            ratio_rows.append((spec[0], vals, True))
+    if aa:
+        spread = max(abs(1 - v) for v in aa)
+        lines.append(f"| {AA[0]} | {statistics.median(aa):.2f} | {' '.join(f'{v:.2f}' for v in aa)} | — | "
+                     f"{medians[('bare-poem-2', 'plain')]['cpu_us'] - medians[('bare-poem', 'plain')]['cpu_us']:+.1f} |")
+        lines += ["", f"**A/A band:** bare Poem measured twice per round as two apps gave ratios "
+                  f"{min(aa):.2f}–{max(aa):.2f} (largest deviation from 1: {spread:.0%}). A ratio inside"
+                  " that band is indistinguishable from noise in this run."]
+    lines += [
+        "",
+        "### Medians per app and route",
+        "",
+        "| app | route | req/s | p99 ms | app CPU µs/req | Redis commands/req | Redis CPU µs/req | errors | lost sessions |",
+        "|---|---|---:|---:|---:|---|---:|---:|---:|",
+    ]
+    for a in APP_ORDER:
+        for rt in ROUTES:
+            m = medians.get((a, rt))
+            if not m:
+                continue
+            lines.append(f"| {APP_LABEL[a]} | `/{rt}` | {m['rps']:,.0f} | {m['p99_ms']:.2f} | {m['cpu_us']:.1f} | "
+                         f"{fmt_cmds(m['cmds'])} | {m['redis_cpu_us']:.1f} | {m['errors']} | {m['fresh']} |")
+    lines += [
+        "",
+        "Redis commands per request come from `INFO commandstats` of the benchmark's own Redis,"
+        " reset before each measurement; app CPU is the utime + stime delta of the app's"
+        " `/proc/<pid>/stat` over the measurement, divided by the requests wrk completed (clock"
+        " ticks of 10 ms: about ±1% here). *Lost sessions* counts responses whose Set-Cookie named"
+        " a session the client did not send (must be 0); *errors* are wrk socket errors and non-2xx.",
+        "",
+        "### How it is measured",
+        "",
+        "- **Apps** (`bench/`, a cargo workspace of its own, outside the main build; release profile):"
+        " `ours_poem` and `ours_rocket` are `integrations/examples/{poem,rocket}_demo.rs` compiled"
+        " unchanged as binaries, with `SESSION_TYPE=redis` and default settings (msgpack, unsigned"
+        " cookie, permanent, `refresh_each_request`, 31 days); `poem_builtin` is poem's"
+        " `ServerSession<RedisStorage>` (redis 0.32, cookie max-age 31 days so a write is SET EX);"
+        " `raw_poem`/`raw_rocket` do the work by hand over one `ConnectionManager` (our redis 1):"
+        " find the cookie, check the sid's shape, GET, and on `/incr` SET EX and a `Set-Cookie` with"
+        " our attributes; `bare_poem`/`bare_rocket` have no session layer. All use the demos' logging"
+        " set-up and listen on 127.0.0.1.",
+        "- **Load:** `wrk -t1 -c32`, one session per connection: a seeding run of `/incr` captures the"
+        " Set-Cookie of each connection's first response (`bench/wrk/session.lua`), then every request"
+        " of the measured runs carries one of those cookies (bare apps get cookies of the same shape)."
+        f" Per route: {machine['warmup']} s warm-up, then {machine['duration']} s measured."
+        f" {machine['rounds']} rounds; each round starts every app afresh, in an order rotated by three"
+        " places per round, with Redis flushed.",
+        f"- **Pinning:** the app on core {machine['app_cpu']} (`taskset`), wrk and the benchmark's Redis"
+        f" (port 6390, `--save \"\" --appendonly no`) on core {machine['load_cpu']}. Both frameworks'"
+        " runtimes size themselves to the one core they are given.",
+        f"- **Machine:** {machine['cpu']}, {machine['cores']} cores, Linux {machine['kernel']},"
+        f" {machine['rustc']}, {machine['wrk']}, Redis {machine['redis']}; run {machine['date']}."
+        f" Load average at start {machine['loadavg']}. The machine is shared with other builds;"
+        f" processes above 10% CPU at start: {machine['busy'] or 'none'}. Throughput is noisy on 2"
+        " shared cores: read ratios against the A/A band; commands per request do not drift.",
+        "",
+        END,
+    ]
+    section = "\n".join(lines) + "\n"
+    svg_chart(medians, ratio_rows, aa, svg_path)
+
+    if os.path.exists(md_path):
+        text = open(md_path).read()
+    else:
+        text = ("# Benchmarks\n\nPerformance of the session layer, measured against its peers"
+                " (issue 9). Each section says the command that reproduces it.\n\n")
+    if BEGIN in text and END in text:
+        head, rest = text.split(BEGIN, 1)
+        tail = rest.split(END, 1)[1].lstrip("\n")
+        text = head + section + ("\n" + tail if tail else "")
+    else:
+        text = text.rstrip("\n") + "\n\n" + section
+    with open(md_path, "w") as f:
+        f.write(text)
+
+
+if __name__ == "__main__":
+    main()
