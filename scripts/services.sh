@@ -63,7 +63,9 @@ ensure_mongodb() {
   if mongodb_answers "$venv"; then return 0; fi
   if ! (exec 3<>/dev/tcp/127.0.0.1/27017) 2>/dev/null; then
     log "starting secantusd-py on 127.0.0.1:27017 (log: $state/mongodb.log)"
-    (cd "$state" && nohup "$venv/bin/secantusd-py" --host 127.0.0.1 --port 27017 \
+    # setsid: the server must outlive the caller's process group (a shell or
+    # job runner that ends its group would otherwise take the server along).
+    (cd "$state" && setsid nohup "$venv/bin/secantusd-py" --host 127.0.0.1 --port 27017 \
       --storage-path :memory: >"$state/mongodb.log" 2>&1 </dev/null &)
   fi
   wait_for 60 mongodb_answers "$venv" || { tail -n 20 "$state/mongodb.log" >&2 || true; return 1; }
@@ -209,6 +211,19 @@ ensure_flask() {
   echo "$want" >"$stamp"
 }
 
+# --- the fault tests (tests/tests/reliability.rs) ---
+
+# They start servers of their own on ports of their own, never the shared
+# ones: redis-server, memcached and the SecantusDB venv (above), and a
+# PostgreSQL cluster made with initdb from Debian's server binaries, which
+# this machine kind has. They also mount a 64 KiB tmpfs (root).
+ensure_fault_tools() {
+  if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+    apt_install postgresql
+  fi
+  command -v mount >/dev/null && command -v umount >/dev/null
+}
+
 ensure_all() {
   # Backends register here (see the functions above).
   ensure_redis
@@ -218,6 +233,7 @@ ensure_all() {
   ensure_postgres
   ensure_mariadb
   ensure_flask
+  ensure_fault_tools
 }
 
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then
