@@ -100,7 +100,7 @@ fn crash_mid_write(framework: Framework) {
     let toml = toml(&dir);
     let rt = runtime();
     let mut clients: Vec<Conn> = Vec::new();
-    let mut acked = vec![0u32; CRASH_CLIENTS];
+    let mut acked = [0u32; CRASH_CLIENTS];
     let mut served = 0usize;
     let mut seen_temps = BTreeSet::new();
     let (mut empty_temps, mut whole_temps) = (0usize, 0usize);

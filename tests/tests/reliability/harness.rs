@@ -42,6 +42,7 @@ pub fn runtime() -> tokio::runtime::Runtime {
 }
 
 /// How a demo process is started.
+#[derive(Default)]
 pub struct DemoOptions<'a> {
     /// Extra environment variables.
     pub env: &'a [(&'a str, &'a str)],
@@ -49,16 +50,6 @@ pub struct DemoOptions<'a> {
     pub user: Option<(u32, u32)>,
     /// The working directory; a new temp dir when `None`.
     pub dir: Option<&'a Path>,
-}
-
-impl Default for DemoOptions<'_> {
-    fn default() -> Self {
-        Self {
-            env: &[],
-            user: None,
-            dir: None,
-        }
-    }
 }
 
 /// A demo app process (`integrations/examples/*_demo.rs`) on a free port,

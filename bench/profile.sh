@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Where a load-benchmark app spends its instructions: runs one of the apps of
+# bench/load.sh under callgrind against its own Redis, seeds one session per
+# connection with /incr, then counts only a bounded wrk run of ROUTE (zeroed
+# before, dumped after), and prints instructions per request and the heaviest
+# functions, inclusive. Instructions, not seconds: repeatable on a busy machine.
+#
+#   bash bench/profile.sh ours_poem read [SECONDS] [TOP]
+#
+# Apps: ours_poem ours_rocket poem_builtin raw_poem raw_rocket bare_poem
+# bare_rocket. Needs the apps built (bash bench/load.sh builds them) and
+# valgrind. The callgrind file is kept in bench/results/callgrind.APP.ROUTE.
+set -euo pipefail
+APP=${1:?app}
+ROUTE=${2:?route}
+SECONDS_=${3:-10}
+TOP=${4:-40}
+REDIS_PORT=${REDIS_PORT:-6391}
+APP_PORT=${APP_PORT:-8391}
+CONNECTIONS=${CONNECTIONS:-8}
+BENCH=$(cd "$(dirname "$0")" && pwd)
+WORK=$(mktemp -d /tmp/session-profile.XXXXXX)
+OUT=$BENCH/results/callgrind.$APP.$ROUTE
+mkdir -p "$BENCH/results"
+cookie=session
+[[ $APP == poem_builtin ]] && cookie=poem-session
+
+REDIS_PID= APP_PID=
+cleanup() {
+  [[ -n $APP_PID ]] && { kill "$APP_PID" 2>/dev/null || true; wait "$APP_PID" 2>/dev/null || true; }
+  [[ -n $REDIS_PID ]] && { kill "$REDIS_PID" 2>/dev/null || true; wait "$REDIS_PID" 2>/dev/null || true; }
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no \
+  --dir "$WORK" --logfile "$WORK/redis.log" &
+REDIS_PID=$!
+for _ in $(seq 50); do redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
+
+(cd "$WORK" && exec env -u RUST_LOG -u SESSION_CONFIG PORT="$APP_PORT" SESSION_TYPE=redis \
+  SESSION_REDIS="redis://127.0.0.1:$REDIS_PORT" \
+  valgrind --tool=callgrind --callgrind-out-file="$OUT" "$BENCH/target/release/$APP" \
+  >"$WORK/app.log" 2>&1) &
+APP_PID=$!
+for _ in $(seq 600); do curl -fs "http://127.0.0.1:$APP_PORT/plain" >/dev/null 2>&1 && break; sleep 0.1; done
+
+wrk_run() { # MODE ROUTE SECONDS
+  env BENCH_MODE="$1" BENCH_COOKIES="$WORK/cookies" BENCH_COOKIE_NAME="$cookie" \
+    BENCH_SESSIONS="$CONNECTIONS" wrk -t1 -c"$CONNECTIONS" -d"$3"s --timeout 10s \
+    -s "$BENCH/wrk/session.lua" "http://127.0.0.1:$APP_PORT/$2" | sed -n 's/^BENCH //p'
+}
+if [[ $APP == bare_* ]]; then
+  for ((c = 0; c < CONNECTIONS; c++)); do
+    echo "session=$(head -c 32 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')"
+  done >"$WORK/cookies"
+else
+  wrk_run seed incr 3 >/dev/null
+fi
+wrk_run use "$ROUTE" 2 >/dev/null
+callgrind_control -z "$APP_PID" >/dev/null
+line=$(wrk_run use "$ROUTE" "$SECONDS_")
+callgrind_control -d "$APP_PID" >/dev/null
+requests=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["requests"])' "$line")
+dump=$(ls -t "$OUT".* 2>/dev/null | head -1)
+total=$(grep -E '^(summary|totals):' "$dump" | head -1 | awk '{print $2}')
+echo "$APP /$ROUTE: $requests requests, $((total / requests)) instructions per request (all threads)"
+callgrind_annotate --inclusive=yes "$dump" 2>/dev/null | sed -n '/^-* *$/,$p' |
+  grep -E '^ *[0-9,]+ ' | head -"$TOP" |
+  awk -v n="$requests" '{ ir = $1; gsub(",", "", ir); $1 = ""; printf "%10d /req %s\n", ir / n, $0 }' |
+  cut -c1-220
