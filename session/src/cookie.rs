@@ -86,7 +86,10 @@ impl CookieWriter {
         let expires = lifetime.map(|lifetime| self.expires_in(lifetime));
         let name = &self.settings.name;
         let mut out = String::with_capacity(
-            name.len() + value.len() + self.attributes.len() + if expires.is_some() { 39 } else { 1 },
+            name.len()
+                + value.len()
+                + self.attributes.len()
+                + if expires.is_some() { 39 } else { 1 },
         );
         out.push_str(name);
         out.push('=');

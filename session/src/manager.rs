@@ -95,7 +95,10 @@ impl SessionManager {
     pub fn open<'a>(&self, cookie_headers: impl IntoIterator<Item = &'a str>) -> RequestSession {
         let name = self.cookie_name();
         let mut values = String::new();
-        for value in cookie_headers.into_iter().flat_map(|header| values_named(header, name)) {
+        for value in cookie_headers
+            .into_iter()
+            .flat_map(|header| values_named(header, name))
+        {
             if !values.is_empty() {
                 values.push(';');
             }

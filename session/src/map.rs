@@ -108,7 +108,9 @@ impl SessionMap {
     /// Deserializes the value under `key`. `Ok(None)` when the key is absent; an
     /// error when the stored value does not fit `T`.
     pub fn get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, ValueError> {
-        self.get_raw(key).map(|raw| from_msgpack(key, raw)).transpose()
+        self.get_raw(key)
+            .map(|raw| from_msgpack(key, raw))
+            .transpose()
     }
 
     /// The raw msgpack bytes under `key`.
@@ -118,7 +120,11 @@ impl SessionMap {
     }
 
     /// Serializes `value` and stores it under `key`.
-    pub fn insert<T: Serialize + ?Sized>(&mut self, key: &str, value: &T) -> Result<(), ValueError> {
+    pub fn insert<T: Serialize + ?Sized>(
+        &mut self,
+        key: &str,
+        value: &T,
+    ) -> Result<(), ValueError> {
         let raw = to_msgpack(key, value)?;
         self.insert_raw(key.to_owned(), raw);
         Ok(())
@@ -198,7 +204,11 @@ impl SessionMap {
 
     /// Sets `_permanent`, as Flask's `session.permanent = value` does.
     pub fn set_permanent(&mut self, permanent: bool) {
-        let raw = if permanent { MSGPACK_TRUE } else { MSGPACK_FALSE };
+        let raw = if permanent {
+            MSGPACK_TRUE
+        } else {
+            MSGPACK_FALSE
+        };
         self.insert_raw(PERMANENT_KEY.to_owned(), vec![raw]);
     }
 }
@@ -217,7 +227,10 @@ impl fmt::Debug for SessionMap {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // Values are session data: show their sizes, never their bytes.
         f.debug_map()
-            .entries(self.iter_raw().map(|(k, v)| (k, format!("<{} bytes>", v.len()))))
+            .entries(
+                self.iter_raw()
+                    .map(|(k, v)| (k, format!("<{} bytes>", v.len()))),
+            )
             .finish()
     }
 }

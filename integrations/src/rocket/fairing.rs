@@ -199,7 +199,10 @@ mod tests {
             true
         }
         fn log(&self, record: &log::Record<'_>) {
-            RECORDS.lock().unwrap().push(format!("{} {}", record.level(), record.args()));
+            RECORDS
+                .lock()
+                .unwrap()
+                .push(format!("{} {}", record.level(), record.args()));
         }
         fn flush(&self) {}
     }
@@ -214,10 +217,16 @@ mod tests {
         let figment = Config::figment().merge(Toml::string("[session]\ncookie_nmae = \"sid\"\n"));
         let rocket = rocket::custom(figment).attach(SessionFairing::from_figment());
         let error = rocket::async_test(rocket.ignite()).err().unwrap();
-        assert!(matches!(error.kind(), rocket::error::ErrorKind::FailedFairings(_)));
+        assert!(matches!(
+            error.kind(),
+            rocket::error::ErrorKind::FailedFairings(_)
+        ));
         let records = RECORDS.lock().unwrap();
         assert!(
-            records.iter().any(|r| r.starts_with("ERROR sessions could not start") && r.contains("cookie_nmae")),
+            records
+                .iter()
+                .any(|r| r.starts_with("ERROR sessions could not start")
+                    && r.contains("cookie_nmae")),
             "{records:#?}"
         );
     }

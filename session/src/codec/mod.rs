@@ -133,7 +133,10 @@ impl Codec {
         }
         match self.format {
             SerializationFormat::MsgPack => match msgpack::index(&bytes) {
-                Ok(entries) => Ok((SessionMap::from_stored(bytes, entries), Decoded::AsConfigured)),
+                Ok(entries) => Ok((
+                    SessionMap::from_stored(bytes, entries),
+                    Decoded::AsConfigured,
+                )),
                 Err(first_error) => json::decode(&bytes)
                     .map(|map| (map, Decoded::AsOther))
                     .map_err(|_| first_error),
@@ -148,8 +151,6 @@ impl Codec {
         }
     }
 }
-
-
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
@@ -235,7 +236,12 @@ mod tests {
         ] {
             let (map, how) = c.decode(text).unwrap();
             assert_eq!(how, Decoded::AsConfigured);
-            assert_eq!(c.encode(&map).unwrap(), text, "{}", String::from_utf8_lossy(text));
+            assert_eq!(
+                c.encode(&map).unwrap(),
+                text,
+                "{}",
+                String::from_utf8_lossy(text)
+            );
         }
     }
 
