@@ -8,20 +8,26 @@
 #
 #   bash bench/load.sh
 #
-# Knobs (environment): ROUNDS=3 DURATION=8 WARMUP=2 CONNECTIONS=32
+# Knobs (environment): ROUNDS=5 DURATION=5 WARMUP=1 CONNECTIONS=32
 # APP_CPU=0 LOAD_CPU=1 (the app on one core; wrk and Redis on the other)
-# REDIS_PORT=6390 APP_PORT=8390 BUILD=1 (0 skips cargo build).
+# REDIS_PORT=6390 APP_PORT=8390 BUILD=1 (0 skips cargo build)
+# MEASURE=1 (0 skips the rounds and reports results/load.jsonl as it is)
+# INSTRUCTIONS=1 (0 skips the callgrind pass: instructions per request of each
+# app and route, whole process over Redis, with bench/profile.sh; they do not
+# drift with the machine's load as req/s does).
 set -euo pipefail
 
-ROUNDS=${ROUNDS:-3}
-DURATION=${DURATION:-8}
-WARMUP=${WARMUP:-2}
+ROUNDS=${ROUNDS:-5}
+DURATION=${DURATION:-5}
+WARMUP=${WARMUP:-1}
 CONNECTIONS=${CONNECTIONS:-32}
 APP_CPU=${APP_CPU:-0}
 LOAD_CPU=${LOAD_CPU:-1}
 REDIS_PORT=${REDIS_PORT:-6390}
 APP_PORT=${APP_PORT:-8390}
 BUILD=${BUILD:-1}
+INSTRUCTIONS=${INSTRUCTIONS:-1}
+MEASURE=${MEASURE:-1}
 
 BENCH=$(cd "$(dirname "$0")" && pwd)
 MAIN=$(dirname "$BENCH")
@@ -124,10 +130,11 @@ commandstats() { # -> {"getex":123,...} without our own INFO/CONFIG
 }
 
 OUT=$RESULTS/load.jsonl
-: >"$OUT"
 TICK_US=$((1000000 / $(getconf CLK_TCK)))
 HZ=$(getconf CLK_TCK)
 
+if [[ $MEASURE == 1 ]]; then
+: >"$OUT"
 # ---------------------------------------------------------------- machine notes
 {
   printf '{"date":"%s",' "$(date -u +%Y-%m-%dT%H:%MZ)"
@@ -155,7 +162,7 @@ for ((round = 1; round <= ROUNDS; round++)); do
     if [[ $routes == *incr* || $routes == *read* ]]; then
       # Each connection's first /incr creates its session; the pool is kept.
       rm -f "$WORK/cookies"
-      seed=$(run_wrk seed incr "$WARMUP" "$cookie")
+      seed=$(run_wrk seed incr 2 "$cookie")
       got=$(wc -l <"$WORK/cookies" 2>/dev/null || echo 0)
       [[ $got -ge $CONNECTIONS ]] || { echo "error: $app: only $got sessions seeded ($seed)" >&2; exit 1; }
     else
@@ -188,6 +195,28 @@ print("%.0f req/s, p99 %.2f ms, app %.1f us/req, redis cmds/req %s, errors %d/%d
   done
 done
 log "measured in $(($(date +%s) - started)) s (HZ=$HZ)"
+fi
 
-python3 "$BENCH/report.py" "$OUT" "$RESULTS/load-machine.json" "$BENCH/load-chart.svg" "$MAIN/BENCHMARKS.md"
+IR_OUT=$RESULTS/load-instructions.jsonl
+if [[ $INSTRUCTIONS == 1 ]]; then
+  : >"$IR_OUT"
+  for entry in "${APPS[@]}"; do
+    IFS='|' read -r app binary cookie routes <<<"$entry"
+    [[ $app == bare-poem-2 ]] && continue
+    for route in $routes; do
+      requests= per_request=
+      for _attempt in 1 2; do
+        read -r _ _ _ requests per_request < <(QUIET=1 REDIS_PORT=$((REDIS_PORT + 1)) APP_PORT=$((APP_PORT + 1)) \
+          bash "$BENCH/profile.sh" "$binary" "$route" 3 || true)
+        [[ -n $per_request ]] && break
+      done
+      [[ -n $per_request ]] || { log "callgrind $app /$route failed twice; left out"; continue; }
+      printf '{"app":"%s","route":"%s","requests":%d,"instructions":%d}\n' \
+        "$app" "$route" "$requests" "$per_request" >>"$IR_OUT"
+      log "callgrind $app /$route: $per_request instructions per request ($requests requests)"
+    done
+  done
+fi
+
+python3 "$BENCH/report.py" "$OUT" "$RESULTS/load-machine.json" "$BENCH/load-chart.svg" "$MAIN/BENCHMARKS.md" "$([[ $INSTRUCTIONS == 1 ]] && echo "$IR_OUT")"
 log "wrote $MAIN/BENCHMARKS.md and $BENCH/load-chart.svg"

@@ -9,7 +9,9 @@
 #
 # Apps: ours_poem ours_rocket poem_builtin raw_poem raw_rocket bare_poem
 # bare_rocket. Needs the apps built (bash bench/load.sh builds them) and
-# valgrind. The callgrind file is kept in bench/results/callgrind.APP.ROUTE.
+# valgrind. The callgrind file is kept in bench/results/callgrind.APP.ROUTE.*
+# (not committed). QUIET=1 prints only `IR app route requests per_request`
+# and keeps no file (bench/load.sh uses it).
 set -euo pipefail
 APP=${1:?app}
 ROUTE=${2:?route}
@@ -21,7 +23,9 @@ CONNECTIONS=${CONNECTIONS:-8}
 BENCH=$(cd "$(dirname "$0")" && pwd)
 WORK=$(mktemp -d /tmp/session-profile.XXXXXX)
 OUT=$BENCH/results/callgrind.$APP.$ROUTE
+[[ ${QUIET:-0} == 1 ]] && OUT=$WORK/callgrind.out
 mkdir -p "$BENCH/results"
+rm -f "$OUT".*
 cookie=session
 [[ $APP == poem_builtin ]] && cookie=poem-session
 
@@ -33,6 +37,12 @@ cleanup() {
 }
 trap cleanup EXIT
 
+port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+for port in "$REDIS_PORT" "$APP_PORT"; do
+  for _ in $(seq 100); do port_free "$port" && break; sleep 0.1; done
+  port_free "$port" || { echo "error: port $port is taken" >&2; exit 1; }
+done
+
 redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no \
   --dir "$WORK" --logfile "$WORK/redis.log" &
 REDIS_PID=$!
@@ -43,7 +53,13 @@ for _ in $(seq 50); do redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break;
   valgrind --tool=callgrind --callgrind-out-file="$OUT" "$BENCH/target/release/$APP" \
   >"$WORK/app.log" 2>&1) &
 APP_PID=$!
-for _ in $(seq 600); do curl -fs "http://127.0.0.1:$APP_PORT/plain" >/dev/null 2>&1 && break; sleep 0.1; done
+up=0
+for _ in $(seq 600); do
+  curl -fs "http://127.0.0.1:$APP_PORT/plain" >/dev/null 2>&1 && { up=1; break; }
+  kill -0 "$APP_PID" 2>/dev/null || break
+  sleep 0.1
+done
+[[ $up == 1 ]] || { echo "error: $APP did not start under valgrind:" >&2; tail -20 "$WORK/app.log" >&2; exit 1; }
 
 wrk_run() { # MODE ROUTE SECONDS
   env BENCH_MODE="$1" BENCH_COOKIES="$WORK/cookies" BENCH_COOKIE_NAME="$cookie" \
@@ -58,12 +74,16 @@ else
   wrk_run seed incr 3 >/dev/null
 fi
 wrk_run use "$ROUTE" 2 >/dev/null
-callgrind_control -z "$APP_PID" >/dev/null
+callgrind_control -z "$APP_PID" >/dev/null 2>&1
 line=$(wrk_run use "$ROUTE" "$SECONDS_")
-callgrind_control -d "$APP_PID" >/dev/null
+callgrind_control -d "$APP_PID" >/dev/null 2>&1
 requests=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["requests"])' "$line")
 dump=$(ls -t "$OUT".* 2>/dev/null | head -1)
 total=$(grep -E '^(summary|totals):' "$dump" | head -1 | awk '{print $2}')
+if [[ ${QUIET:-0} == 1 ]]; then
+  echo "IR $APP $ROUTE $requests $((total / requests))"
+  exit 0
+fi
 echo "$APP /$ROUTE: $requests requests, $((total / requests)) instructions per request (all threads)"
 callgrind_annotate --inclusive=yes "$dump" 2>/dev/null | sed -n '/^-* *$/,$p' |
   grep -E '^ *[0-9,]+ ' | head -"$TOP" |

@@ -103,10 +103,10 @@ def svg_chart(medians, ratio_rows, aa, path):
     # Panel 2: req/s
     apps = [a for a in APP_ORDER if any((a, rt) in medians for rt in ROUTES)]
     rows2 = [(a, rt) for a in apps for rt in ROUTES if (a, rt) in medians]
-    top2 = top1 + p1_h + 100
+    top2 = top1 + p1_h + 118
     p2_h = len(rows2) * 16 + len(apps) * 8
     H = top2 + p2_h + 30
-    xmax = max(1.2, max(max(v) for _, v, _ in ratio_rows) + 0.05)
+    xmax = max(1.2, max(max(v) for _, v, _, _ in ratio_rows) + 0.05)
     x = lambda v: left + bar_w * v / xmax
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" '
            f'viewBox="0 0 {W} {H}" font-family="sans-serif" font-size="12">',
@@ -121,14 +121,14 @@ def svg_chart(medians, ratio_rows, aa, path):
                    f'height="{p1_h}" fill="#9cf" fill-opacity="0.45"/>')
         out.append(f'<rect x="{left}" y="{top1 + p1_h + 38}" width="14" height="10" fill="#9cf" fill-opacity="0.45"/>')
         out.append(f'<text x="{left + 20}" y="{top1 + p1_h + 47}" fill="#246">'
-                   f'A/A band: bare Poem ÷ bare Poem in the same rounds, {lo:.2f}–{hi:.2f}</text>')
+                   f'A/A band: bare Poem ÷ itself, {lo:.2f}–{hi:.2f}</text>')
     for v in [0, 0.25, 0.5, 0.75, 1.0] + ([1.25] if xmax > 1.25 else []):
         out.append(f'<line x1="{x(v):.1f}" y1="{top1}" x2="{x(v):.1f}" y2="{top1 + p1_h}" stroke="#eee"/>')
         out.append(f'<text x="{x(v):.1f}" y="{top1 + p1_h + 16}" text-anchor="middle" fill="#444">{v:.2f}</text>')
     out.append(f'<line x1="{x(AIM):.1f}" y1="{top1 - 4}" x2="{x(AIM):.1f}" y2="{top1 + p1_h + 4}" '
                'stroke="#c00" stroke-dasharray="4,3"/>')
     out.append(f'<text x="{x(AIM):.1f}" y="{top1 - 7}" text-anchor="middle" fill="#c00">aim 0.95</text>')
-    for i, (label, vals, peer) in enumerate(ratio_rows):
+    for i, (label, vals, peer, ir_ratio) in enumerate(ratio_rows):
         y = top1 + i * r_h
         m = statistics.median(vals)
         color = "#999" if peer else ("#2a7" if m >= AIM else "#d80")
@@ -137,6 +137,14 @@ def svg_chart(medians, ratio_rows, aa, path):
         out.append(f'<line x1="{x(min(vals)):.1f}" y1="{y + r_h / 2}" x2="{x(max(vals)):.1f}" '
                    f'y2="{y + r_h / 2}" stroke="#222"/>')
         out.append(f'<text x="{x(max(m, max(vals))) + 5:.1f}" y="{y + 15}">{m:.2f}</text>')
+        if ir_ratio:
+            cx, cy = x(ir_ratio), y + r_h / 2
+            out.append(f'<path d="M{cx:.1f},{cy - 6} L{cx + 5:.1f},{cy} L{cx:.1f},{cy + 6} L{cx - 5:.1f},{cy} Z" '
+                       'fill="#222" stroke="white" stroke-width="1"/>')
+    if any(row[3] for row in ratio_rows):
+        lx, ly = left + 2, top1 + p1_h + 56
+        out.append(f'<path d="M{lx + 5},{ly - 1} L{lx + 10},{ly + 5} L{lx + 5},{ly + 11} L{lx},{ly + 5} Z" fill="#222"/>')
+        out.append(f'<text x="{lx + 16}" y="{ly + 9}" fill="#222">instructions/req, baseline ÷ app (callgrind)</text>')
     # Panel 2
     rmax = max(medians[k]["rps"] for k in rows2)
     steps = 5
@@ -177,6 +185,14 @@ def esc(s):
 
 def main():
     data_path, machine_path, svg_path, md_path = sys.argv[1:5]
+    ir_path = sys.argv[5] if len(sys.argv) > 5 else ""
+    ir = {}
+    if ir_path and os.path.exists(ir_path):
+        for line in open(ir_path):
+            if line.strip():
+                r = json.loads(line)
+                ir[(r["app"], r["route"])] = r["instructions"]
+    ir[("bare-poem-2", "plain")] = ir.get(("bare-poem", "plain"))
     rows = load(data_path)
     machine = json.load(open(machine_path))
     by = {(r["app"], r["route"], r["round"]): r for r in rows}
@@ -204,7 +220,7 @@ def main():
     lines += [BEGIN, "", "## Load: throughput over Redis (wrk)", ""]
     lines += [
         "```sh",
-        "bash bench/load.sh        # ROUNDS=3 DURATION=8 WARMUP=2 CONNECTIONS=32 by default",
+        f"bash bench/load.sh        # defaults: ROUNDS=5 DURATION=5 WARMUP=1 CONNECTIONS=32; this run: ROUNDS={machine['rounds']} DURATION={machine['duration']} WARMUP={machine['warmup']}",
         "```",
         "",
         f"![Throughput ratios and requests per second]({rel})",
@@ -213,10 +229,14 @@ def main():
         "",
         f"Each ratio is the median over {rounds} rounds of app req/s ÷ baseline req/s measured in the"
         " same round; the rounds' own values follow. The aim is ≥ 0.95. Extra CPU is the app's CPU µs"
-        " per request minus the baseline's (medians).",
+        " per request minus the baseline's (medians). The last two columns come from callgrind"
+        " (`bench/profile.sh`): the whole app's user-space instructions per request over the same"
+        " Redis, which do not drift with the machine's load; *baseline ÷ app* is the throughput ratio"
+        " an app bound by its own instructions would show (the kernel's share of each request, sockets"
+        " and epoll, is the same for both and not counted, so the real ratio lies closer to 1).",
         "",
-        "| ratio | median | rounds | aim ≥ 0.95 | extra app CPU µs/req |",
-        "|---|---:|---|:---:|---:|",
+        "| ratio | median | rounds | aim ≥ 0.95 | extra app CPU µs/req | extra instructions/req | instructions: baseline ÷ app |",
+        "|---|---:|---|:---:|---:|---:|---:|",
     ]
     def ratio_line(label, app, route, base, base_route, judged=True):
         vals = ratios(by, app, route, base, base_route)
@@ -225,20 +245,27 @@ def main():
         m = statistics.median(vals)
         extra = medians[(app, route)]["cpu_us"] - medians[(base, base_route)]["cpu_us"]
         verdict = ("met" if m >= AIM else f"missed by {AIM - m:.2f}") if judged else "—"
-        lines.append(f"| {label} | **{m:.2f}** | {' '.join(f'{v:.2f}' for v in vals)} | {verdict} | {extra:+.1f} |")
+        if judged and aa and min(aa) <= m <= max(aa):
+            verdict += " (in A/A band)"
+        a_ir, b_ir = ir.get((app, route)), ir.get((base, base_route))
+        ir_cols = (f"{a_ir - b_ir:+,} | {b_ir / a_ir:.2f}" if a_ir and b_ir else "— | —")
+        lines.append(f"| {label} | **{m:.2f}** | {' '.join(f'{v:.2f}' for v in vals)} | {verdict} | {extra:+.1f} | {ir_cols} |")
         return vals
+    def ir_ratio(spec):
+        a_ir, b_ir = ir.get((spec[1], spec[2])), ir.get((spec[3], spec[4]))
+        return b_ir / a_ir if a_ir and b_ir else None
     for spec in RATIOS:
         vals = ratio_line(*spec)
         if vals:
-            ratio_rows.append((spec[0], vals, False))
+            ratio_rows.append((spec[0], vals, False, ir_ratio(spec)))
     for spec in PEER_RATIOS:
         vals = ratio_line(*spec, judged=False)
         if vals:
-            ratio_rows.append((spec[0], vals, True))
+            ratio_rows.append((spec[0], vals, True, ir_ratio(spec)))
     if aa:
         spread = max(abs(1 - v) for v in aa)
         lines.append(f"| {AA[0]} | {statistics.median(aa):.2f} | {' '.join(f'{v:.2f}' for v in aa)} | — | "
-                     f"{medians[('bare-poem-2', 'plain')]['cpu_us'] - medians[('bare-poem', 'plain')]['cpu_us']:+.1f} |")
+                     f"{medians[('bare-poem-2', 'plain')]['cpu_us'] - medians[('bare-poem', 'plain')]['cpu_us']:+.1f} | — | — |")
         lines += ["", f"**A/A band:** bare Poem measured twice per round as two apps gave ratios "
                   f"{min(aa):.2f}–{max(aa):.2f} (largest deviation from 1: {spread:.0%}). A ratio inside"
                   " that band is indistinguishable from noise in this run."]
@@ -246,16 +273,17 @@ def main():
         "",
         "### Medians per app and route",
         "",
-        "| app | route | req/s | p99 ms | app CPU µs/req | Redis commands/req | Redis CPU µs/req | errors | lost sessions |",
-        "|---|---|---:|---:|---:|---|---:|---:|---:|",
+        "| app | route | req/s | p99 ms | app CPU µs/req | instructions/req | Redis commands/req | Redis CPU µs/req | errors | lost sessions |",
+        "|---|---|---:|---:|---:|---:|---|---:|---:|---:|",
     ]
     for a in APP_ORDER:
         for rt in ROUTES:
             m = medians.get((a, rt))
             if not m:
                 continue
+            n_ir = ir.get((a, rt))
             lines.append(f"| {APP_LABEL[a]} | `/{rt}` | {m['rps']:,.0f} | {m['p99_ms']:.2f} | {m['cpu_us']:.1f} | "
-                         f"{fmt_cmds(m['cmds'])} | {m['redis_cpu_us']:.1f} | {m['errors']} | {m['fresh']} |")
+                         f"{f'{n_ir:,}' if n_ir else '—'} | {fmt_cmds(m['cmds'])} | {m['redis_cpu_us']:.1f} | {m['errors']} | {m['fresh']} |")
     lines += [
         "",
         "Redis commands per request come from `INFO commandstats` of the benchmark's own Redis,"
@@ -275,12 +303,17 @@ def main():
         " find the cookie, check the sid's shape, GET, and on `/incr` SET EX and a `Set-Cookie` with"
         " our attributes; `bare_poem`/`bare_rocket` have no session layer. All use the demos' logging"
         " set-up and listen on 127.0.0.1.",
-        "- **Load:** `wrk -t1 -c32`, one session per connection: a seeding run of `/incr` captures the"
+        "- **Load:** `wrk -t1 -c32`, one session per connection: a 2 s seeding run of `/incr` captures the"
         " Set-Cookie of each connection's first response (`bench/wrk/session.lua`), then every request"
         " of the measured runs carries one of those cookies (bare apps get cookies of the same shape)."
         f" Per route: {machine['warmup']} s warm-up, then {machine['duration']} s measured."
         f" {machine['rounds']} rounds; each round starts every app afresh, in an order rotated by three"
         " places per round, with Redis flushed.",
+        "- **Instructions:** after the rounds, each app and route runs once more under"
+        " `valgrind --tool=callgrind` (`bench/profile.sh`, unpinned, `wrk -c8`): counters are zeroed"
+        " after seeding and warm-up, dumped after 3 s of load, and divided by the requests wrk"
+        " completed. All threads of the app, user space only. Repeatable to about 0.2% here, busy"
+        " machine or not; `bash bench/profile.sh ours_poem read` prints where they go.",
         f"- **Pinning:** the app on core {machine['app_cpu']} (`taskset`), wrk and the benchmark's Redis"
         f" (port 6390, `--save \"\" --appendonly no`) on core {machine['load_cpu']}. Both frameworks'"
         " runtimes size themselves to the one core they are given.",
