@@ -149,7 +149,7 @@ def svg_chart(medians, ratio_rows, aa, path):
     rmax = max(medians[k]["rps"] for k in rows2)
     steps = 5
     mag = 10 ** (len(str(int(rmax / steps))) - 1)
-    step = next(m * mag for m in (1, 2, 2.5, 5, 10) if m * mag * steps >= rmax)
+    step = next(m * mag for m in (1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10) if m * mag * steps >= rmax)
     rtop = step * steps
     xr = lambda v: left + bar_w * v / rtop
     out.append(f'<text x="20" y="{top2 - 12}" font-size="13" font-weight="bold">'
@@ -320,7 +320,7 @@ def main():
         f"- **Machine:** {machine['cpu']}, {machine['cores']} cores, Linux {machine['kernel']},"
         f" {machine['rustc']}, {machine['wrk']}, Redis {machine['redis']}; run {machine['date']}."
         f" Load average at start {machine['loadavg']}. The machine is shared with other builds;"
-        f" processes above 10% CPU at start: {machine['busy'] or 'none'}. Throughput is noisy on 2"
+        f" other processes above 10% CPU at start: {machine['busy'] or 'none'}. Throughput is noisy on 2"
         " shared cores: read ratios against the A/A band; commands per request do not drift.",
         "",
         END,

@@ -88,7 +88,13 @@ mod tests {
         let sid = new_sid();
         assert_eq!(sid.len(), 43);
         let header = format!("a=b; session=short; session={sid}");
-        assert_eq!(sid_from_cookie_headers([header.as_str()].into_iter()), Some(sid.as_str()));
-        assert_eq!(sid_from_cookie_headers(["session=bad!value-of-length-20"].into_iter()), None);
+        assert_eq!(
+            sid_from_cookie_headers([header.as_str()].into_iter()),
+            Some(sid.as_str())
+        );
+        assert_eq!(
+            sid_from_cookie_headers(["session=bad!value-of-length-20"].into_iter()),
+            None
+        );
     }
 }

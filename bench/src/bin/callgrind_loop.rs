@@ -7,8 +7,8 @@
 
 use std::sync::Arc;
 
-use poem::http::header::{COOKIE, SET_COOKIE};
 use poem::endpoint::BoxEndpoint;
+use poem::http::header::{COOKIE, SET_COOKIE};
 use poem::{get, handler, Endpoint, EndpointExt, IntoEndpoint, Request, Response, Route};
 use session::store::memory::MemoryStore;
 use session::{SessionData, SessionManager, Settings};
@@ -73,7 +73,10 @@ fn endpoint(app: &str) -> BoxEndpoint<'static, Response> {
             };
             let manager = SessionManager::new(settings, Arc::new(MemoryStore::new()))
                 .expect("valid settings");
-            routes(app).with(SessionMiddleware::new(manager)).map_to_response().boxed()
+            routes(app)
+                .with(SessionMiddleware::new(manager))
+                .map_to_response()
+                .boxed()
         }
         "poem" => routes(app)
             .with(poem::session::ServerSession::new(
@@ -123,11 +126,16 @@ fn main() {
             std::process::exit(2);
         }
     };
-    let runtime = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime");
     let (ep, path, cookie) = runtime.block_on(async {
         let ep = endpoint(&app);
         // Create the session once, as a returning browser would have it.
-        let first = ep.call(request("/incr", None)).await.expect("first request");
+        let first = ep
+            .call(request("/incr", None))
+            .await
+            .expect("first request");
         let cookie = first
             .headers()
             .get_all(SET_COOKIE)

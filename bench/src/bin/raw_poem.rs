@@ -22,11 +22,19 @@ fn connection() -> ConnectionManager {
 }
 
 fn sid(req: &Request) -> Option<&str> {
-    sid_from_cookie_headers(req.headers().get_all(COOKIE).iter().filter_map(|v| v.to_str().ok()))
+    sid_from_cookie_headers(
+        req.headers()
+            .get_all(COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok()),
+    )
 }
 
 async fn get_count(key: &str) -> redis::RedisResult<Option<u32>> {
-    redis::cmd("GET").arg(key).query_async(&mut connection()).await
+    redis::cmd("GET")
+        .arg(key)
+        .query_async(&mut connection())
+        .await
 }
 
 #[handler]

@@ -6,7 +6,9 @@
 use rocket::http::{CookieJar, Header, Status};
 use rocket::{get, routes, Config, Responder, State};
 use session::store::redis::redis::{self, aio::ConnectionManager};
-use session_bench::{init_logging, new_sid, port, redis_url, set_cookie, store_key, valid_sid, COOKIE_NAME, TTL};
+use session_bench::{
+    init_logging, new_sid, port, redis_url, set_cookie, store_key, valid_sid, COOKIE_NAME, TTL,
+};
 
 fn sid(jar: &CookieJar<'_>) -> Option<String> {
     jar.get(COOKIE_NAME)
@@ -46,7 +48,9 @@ async fn read(jar: &CookieJar<'_>, redis: &State<ConnectionManager>) -> Result<S
 #[get("/incr")]
 async fn incr(jar: &CookieJar<'_>, redis: &State<ConnectionManager>) -> Result<Written, Status> {
     let existing = match sid(jar) {
-        Some(sid) => get_count(redis, &store_key(&sid)).await?.map(|count| (sid, count)),
+        Some(sid) => get_count(redis, &store_key(&sid))
+            .await?
+            .map(|count| (sid, count)),
         None => None,
     };
     let (sid, count) = existing.unwrap_or_else(|| (new_sid(), 0));
