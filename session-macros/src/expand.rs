@@ -199,7 +199,7 @@ fn generate(input: &DeriveInput, krate: &Path, plans: &[FieldPlan<'_>]) -> Token
     let encodes = keyed.iter().map(|plan| {
         let (ident, ty) = (plan.ident, plan.ty);
         let key = plan.key.as_deref().unwrap_or_default();
-        quote!(#krate::data::encode_field::<#ty>(#key, &self.#ident)?)
+        quote!(__fields.push::<#ty>(#key, &self.#ident)?;)
     });
 
     let constants = keyed.iter().map(|plan| {
@@ -226,13 +226,13 @@ fn generate(input: &DeriveInput, krate: &Path, plans: &[FieldPlan<'_>]) -> Token
                 Self { #(#inits,)* }
             }
 
-            fn to_fields(
+            #[allow(unused_variables)]
+            fn encode_fields(
                 &self,
-            ) -> ::core::result::Result<
-                ::std::vec::Vec<::core::option::Option<::std::vec::Vec<u8>>>,
-                #krate::ValueError,
-            > {
-                ::core::result::Result::Ok(::std::vec![#(#encodes),*])
+                __fields: &mut #krate::data::EncodedFields,
+            ) -> ::core::result::Result<(), #krate::ValueError> {
+                #(#encodes)*
+                ::core::result::Result::Ok(())
             }
         }
 

@@ -48,7 +48,7 @@
 //! - The typed view writes back only the keys whose encoding changed.
 //!
 //! It implements `session::SessionData` (`KEYS` in field order, skipped fields
-//! left out; `from_map`; `to_fields`) and adds an inherent constant
+//! left out; `from_map`; `encode_fields`) and adds an inherent constant
 //! `KEY_<FIELD>` per key (`user_id` → `KEY_USER_ID`), so other code can name
 //! the keys without typos.
 //!

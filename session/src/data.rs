@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use crate::map::SessionMap;
 use crate::session::Session;
-use crate::value::{to_msgpack, ValueError};
+use crate::value::{write_msgpack, ValueError};
 
 /// msgpack `nil`: a field encoding to it removes its key (`Option::None`).
 const MSGPACK_NIL: u8 = 0xc0;
@@ -28,9 +28,17 @@ pub trait SessionData: Sized + Send + 'static {
     /// warning): bad data never locks a user out.
     fn from_map(map: &SessionMap) -> Self;
 
+    /// Appends each owned key's encoded value to `out`, in [`Self::KEYS`]
+    /// order, with [`EncodedFields::push`].
+    fn encode_fields(&self, out: &mut EncodedFields) -> Result<(), ValueError>;
+
     /// Each owned key's encoded value, aligned with [`Self::KEYS`]; `None`
-    /// removes the key.
-    fn to_fields(&self) -> Result<Vec<Option<Vec<u8>>>, ValueError>;
+    /// removes the key. For tests and tools that seed a store.
+    fn to_fields(&self) -> Result<Vec<Option<Vec<u8>>>, ValueError> {
+        let mut out = EncodedFields::default();
+        self.encode_fields(&mut out)?;
+        Ok(out.iter().map(|field| field.map(<[u8]>::to_vec)).collect())
+    }
 }
 
 /// Reads one field for generated code: the stored value, or `default()` when
@@ -50,14 +58,45 @@ pub fn read_field<F: DeserializeOwned>(
     }
 }
 
-/// Encodes one field for generated code; a value encoding to nil removes the
-/// key.
-pub fn encode_field<F: Serialize + ?Sized>(
-    key: &str,
-    value: &F,
-) -> Result<Option<Vec<u8>>, ValueError> {
-    let raw = to_msgpack(key, value)?;
-    Ok((raw != [MSGPACK_NIL]).then_some(raw))
+/// The encoded fields of a typed session, one after another in one buffer:
+/// a typed write-back costs one allocation, not one per field.
+///
+/// Each field is its msgpack bytes behind a 4-byte length. A field encoding to
+/// msgpack `nil` (`Option::None`) means "no key".
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct EncodedFields {
+    buf: Vec<u8>,
+}
+
+impl EncodedFields {
+    /// Encodes `value` as the next field; `key` only names it in an error.
+    pub fn push<F: Serialize + ?Sized>(&mut self, key: &str, value: &F) -> Result<(), ValueError> {
+        let start = self.buf.len();
+        self.buf.extend_from_slice(&[0; 4]);
+        if let Err(error) = write_msgpack(&mut self.buf, key, value) {
+            self.buf.truncate(start);
+            return Err(error);
+        }
+        // A session value is far below 4 GiB: the codec caps a whole session.
+        let len = u32::try_from(self.buf.len() - start - 4).unwrap_or(u32::MAX);
+        self.buf[start..start + 4].copy_from_slice(&len.to_le_bytes());
+        Ok(())
+    }
+
+    /// Each field's msgpack bytes, in push order; `None` for a removed key.
+    pub fn iter(&self) -> impl Iterator<Item = Option<&[u8]>> + '_ {
+        fields_of(&self.buf)
+    }
+}
+
+fn fields_of(mut rest: &[u8]) -> impl Iterator<Item = Option<&[u8]>> + '_ {
+    std::iter::from_fn(move || {
+        let (len, tail) = rest.split_first_chunk::<4>()?;
+        let len = usize::try_from(u32::from_le_bytes(*len)).unwrap_or(usize::MAX);
+        let (field, tail) = tail.split_at_checked(len)?;
+        rest = tail;
+        Some((field != [MSGPACK_NIL]).then_some(field))
+    })
 }
 
 /// A typed view of the request's session, with `Deref`/`DerefMut` to `T`.
@@ -66,9 +105,10 @@ pub fn encode_field<F: Serialize + ?Sized>(
 /// encoded for the store at finish.
 pub struct Typed<T: SessionData> {
     value: T,
-    /// Each field's encoding just after load, taken at the first mutable
-    /// borrow: a view only read through `Deref` never encodes anything.
-    baseline: Option<Vec<Option<Vec<u8>>>>,
+    /// Each field's encoding as of the last write-back (at first, just after
+    /// load), taken at the first mutable borrow: a view only read through
+    /// `Deref` never encodes anything.
+    baseline: Option<EncodedFields>,
     session: Session,
 }
 
@@ -84,12 +124,20 @@ impl<T: SessionData> Typed<T> {
 
     /// Writes changed fields into the session map now, rather than at drop.
     pub fn sync(&mut self) -> Result<(), ValueError> {
-        let Some(before) = &self.baseline else {
+        let Some(fields) = &mut self.baseline else {
             return Ok(()); // never mutably borrowed: nothing can have changed
         };
-        let after = self.value.to_fields()?;
-        self.session.write_fields(T::KEYS, before, &after);
-        self.baseline = Some(after);
+        // The new encoding goes after the baseline in the same buffer, which
+        // was sized for both at the first mutable borrow.
+        let before_len = fields.buf.len();
+        if let Err(error) = self.value.encode_fields(fields) {
+            fields.buf.truncate(before_len);
+            return Err(error);
+        }
+        let (before, after) = fields.buf.split_at(before_len);
+        self.session
+            .write_fields(T::KEYS, fields_of(before), fields_of(after));
+        fields.buf.drain(..before_len);
         Ok(())
     }
 
@@ -110,11 +158,19 @@ impl<T: SessionData> DerefMut for Typed<T> {
     fn deref_mut(&mut self) -> &mut T {
         if self.baseline.is_none() {
             // Still unchanged here: the caller mutates after this returns.
-            let baseline = self.value.to_fields().unwrap_or_else(|error| {
+            let mut fields = EncodedFields {
+                buf: Vec::with_capacity(128),
+            };
+            if let Err(error) = self.value.encode_fields(&mut fields) {
+                // Without a baseline nothing compares as changed: nothing is
+                // written back, and finish reports the error.
+                fields.buf.clear();
                 self.session.record_error(error);
-                Vec::new()
-            });
-            self.baseline = Some(baseline);
+            }
+            if fields.buf.capacity() < 2 * fields.buf.len() {
+                fields.buf.reserve(fields.buf.len());
+            }
+            self.baseline = Some(fields);
         }
         &mut self.value
     }

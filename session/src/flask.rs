@@ -7,7 +7,7 @@
 //!   `get_flashed_messages(with_categories=True)` over `_flashes`, a list of
 //!   `[category, message]` pairs.
 
-use crate::data::{encode_field, read_field, SessionData};
+use crate::data::{read_field, EncodedFields, SessionData};
 use crate::map::SessionMap;
 use crate::session::Session;
 use crate::value::ValueError;
@@ -61,12 +61,10 @@ impl SessionData for FlaskLogin {
         }
     }
 
-    fn to_fields(&self) -> Result<Vec<Option<Vec<u8>>>, ValueError> {
-        Ok(vec![
-            encode_field(Self::KEY_USER_ID, &self.user_id)?,
-            encode_field(Self::KEY_FRESH, &self.fresh)?,
-            encode_field(Self::KEY_ID, &self.id)?,
-        ])
+    fn encode_fields(&self, out: &mut EncodedFields) -> Result<(), ValueError> {
+        out.push(Self::KEY_USER_ID, &self.user_id)?;
+        out.push(Self::KEY_FRESH, &self.fresh)?;
+        out.push(Self::KEY_ID, &self.id)
     }
 }
 

@@ -56,6 +56,7 @@
 //! ```
 
 pub mod codec;
+mod compact_str;
 pub mod cookie;
 pub mod data;
 mod errors;

@@ -11,7 +11,7 @@ use crate::cookie::{values_named, CookieWriter};
 use crate::errors::LoadError;
 use crate::id::SessionId;
 use crate::map::SessionMap;
-use crate::request::{CookieFound, RequestSession};
+use crate::request::{CookieFound, CookieValues, RequestSession};
 use crate::signing::{Signer, Verified};
 use crate::store::{self, BuildError, SessionStore, StoreError};
 
@@ -94,16 +94,22 @@ impl SessionManager {
     /// the store.
     pub fn open<'a>(&self, cookie_headers: impl IntoIterator<Item = &'a str>) -> RequestSession {
         let name = self.cookie_name();
-        let mut values = String::new();
-        for value in cookie_headers
+        let mut found = cookie_headers
             .into_iter()
-            .flat_map(|header| values_named(header, name))
-        {
-            if !values.is_empty() {
-                values.push(';');
+            .flat_map(|header| values_named(header, name));
+        let values = match (found.next(), found.next()) {
+            (None, _) => CookieValues::EMPTY,
+            // The usual case: one value, kept without a heap allocation.
+            (Some(only), None) => CookieValues::new(only),
+            (Some(first), Some(second)) => {
+                let mut joined = format!("{first};{second}");
+                for value in found {
+                    joined.push(';');
+                    joined.push_str(value);
+                }
+                CookieValues::Heap(joined.into_boxed_str())
             }
-            values.push_str(value);
-        }
+        };
         RequestSession::new(self.clone(), values)
     }
 

@@ -24,11 +24,13 @@ pub const PERMANENT_KEY: &str = "_permanent";
 const MSGPACK_TRUE: u8 = 0xc3;
 const MSGPACK_FALSE: u8 = 0xc2;
 
-/// Bytes of a key or a value: a range of the stored buffer, or owned.
+/// Bytes of a key or a value: a range of the stored buffer, owned, or (for
+/// the keys of typed sessions) static.
 #[derive(Clone)]
 enum Slot {
     Stored(Range<usize>),
     Owned(Box<[u8]>),
+    Static(&'static [u8]),
 }
 
 #[derive(Clone)]
@@ -91,6 +93,7 @@ impl SessionMap {
         match slot {
             Slot::Stored(range) => self.stored.get(range.clone()).unwrap_or_default(),
             Slot::Owned(bytes) => bytes,
+            Slot::Static(bytes) => bytes,
         }
     }
 
@@ -126,7 +129,7 @@ impl SessionMap {
         value: &T,
     ) -> Result<(), ValueError> {
         let raw = to_msgpack(key, value)?;
-        self.insert_raw(key.to_owned(), raw);
+        self.set(key, || Slot::Owned(key.as_bytes().into()), raw.into());
         Ok(())
     }
 
@@ -138,6 +141,24 @@ impl SessionMap {
             Some(i) => self.entries[i].value = value,
             None => self.entries.push(Entry {
                 key: Slot::Owned(key.into_bytes().into_boxed_slice()),
+                value,
+            }),
+        }
+    }
+
+    /// [`Self::insert_raw`] for a key known at compile time, as a typed
+    /// session's are: the key is never copied.
+    pub(crate) fn insert_static(&mut self, key: &'static str, raw: &[u8]) {
+        self.set(key, || Slot::Static(key.as_bytes()), raw.into());
+    }
+
+    /// The key's slot is made only when the key is new.
+    fn set(&mut self, key: &str, new_key: impl FnOnce() -> Slot, raw: Box<[u8]>) {
+        let value = Slot::Owned(raw);
+        match self.position(key) {
+            Some(i) => self.entries[i].value = value,
+            None => self.entries.push(Entry {
+                key: new_key(),
                 value,
             }),
         }

@@ -2,11 +2,12 @@
 //! finished after the handler. Adapters call these three steps and only
 //! translate their results into their framework's terms.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::sync::OnceCell;
 
 use crate::codec::Decoded;
+use crate::compact_str::CompactStr;
 use crate::errors::{FinishError, LoadError};
 use crate::finish::{plan, Facts, Plan};
 use crate::id::SessionId;
@@ -63,26 +64,50 @@ impl std::fmt::Debug for RequestSession {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RequestSession")
             .field("cookie_sent", &!self.inner.cookie_values.is_empty())
-            .field("loaded", &self.inner.loaded.get())
+            .field("loaded", &self.is_loaded())
             .finish_non_exhaustive()
     }
 }
 
-struct RequestInner {
+/// The session cookie's values joined by `;` (which no cookie value can
+/// hold). One signed value fits inline.
+pub(crate) type CookieValues = CompactStr<96>;
+
+/// One allocation per request holds everything: the [`Session`] handles a
+/// load gives out share it too.
+pub(crate) struct RequestInner {
     manager: SessionManager,
-    /// The session cookie's values joined by `;` (which no cookie value can
-    /// hold), unverified until a load.
-    cookie_values: String,
-    loaded: OnceCell<Session>,
+    /// Unverified until a load.
+    cookie_values: CookieValues,
+    /// Set by the first load, which also fills `state`.
+    loaded: OnceCell<()>,
+    state: Mutex<SessionState>,
+}
+
+impl RequestInner {
+    /// The session state. Before the first load it is an empty placeholder
+    /// that no [`Session`] can see.
+    pub(crate) fn state(&self) -> MutexGuard<'_, SessionState> {
+        // Every mutation completes under the lock, so a panic elsewhere cannot
+        // leave the map half-changed: the data stays usable.
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub(crate) fn manager(&self) -> &SessionManager {
+        &self.manager
+    }
 }
 
 impl RequestSession {
-    pub(crate) fn new(manager: SessionManager, cookie_values: String) -> Self {
+    pub(crate) fn new(manager: SessionManager, cookie_values: CookieValues) -> Self {
         Self {
             inner: Arc::new(RequestInner {
                 manager,
                 cookie_values,
                 loaded: OnceCell::new(),
+                state: Mutex::new(SessionState::unloaded()),
             }),
         }
     }
@@ -97,9 +122,13 @@ impl RequestSession {
     pub async fn load(&self) -> Result<Session, LoadError> {
         self.inner
             .loaded
-            .get_or_try_init(|| self.load_from_store())
-            .await
-            .cloned()
+            .get_or_try_init(|| async {
+                let state = self.load_from_store().await?;
+                *self.inner.state() = state;
+                Ok::<_, LoadError>(())
+            })
+            .await?;
+        Ok(Session::new(self.inner.clone()))
     }
 
     /// Whether a guard or extractor has loaded the session.
@@ -107,11 +136,10 @@ impl RequestSession {
         self.inner.loaded.initialized()
     }
 
-    async fn load_from_store(&self) -> Result<Session, LoadError> {
+    async fn load_from_store(&self) -> Result<SessionState, LoadError> {
         let manager = &self.inner.manager;
         let settings = manager.settings();
-        let id_bytes = settings.id_length.get();
-        let (id, resign) = match manager.find_valid_cookie(&self.inner.cookie_values) {
+        let (id, resign) = match manager.find_valid_cookie(self.inner.cookie_values.as_str()) {
             CookieFound::Valid { id, resign } => (id, resign),
             CookieFound::Absent => return self.fresh(false),
             CookieFound::Invalid => return self.fresh(true),
@@ -141,9 +169,10 @@ impl RequestSession {
                 .encode(&map)
                 .map_or(Baseline::Unencodable, Baseline::Encoded),
         };
-        let state = SessionState {
+        Ok(SessionState {
             map,
             id,
+            loaded_key: Some(key),
             record_existed: true,
             replaced_id: None,
             baseline,
@@ -152,19 +181,19 @@ impl RequestSession {
             stale_cookie: false,
             resign,
             pending_error: None,
-        };
-        Ok(Session::new(state, id_bytes))
+        })
     }
 
-    fn fresh(&self, stale_cookie: bool) -> Result<Session, LoadError> {
+    fn fresh(&self, stale_cookie: bool) -> Result<SessionState, LoadError> {
         let settings = self.inner.manager.settings();
         let mut map = crate::map::SessionMap::new();
         if settings.permanent {
             map.set_permanent(true);
         }
-        let state = SessionState {
+        Ok(SessionState {
             map,
             id: SessionId::generate(settings.id_length.get())?,
+            loaded_key: None,
             record_existed: false,
             replaced_id: None,
             baseline: Baseline::New,
@@ -173,17 +202,16 @@ impl RequestSession {
             stale_cookie,
             resign: false,
             pending_error: None,
-        };
-        Ok(Session::new(state, settings.id_length.get()))
+        })
     }
 
     /// Step 3, after the handler: persists what changed and says which headers
     /// to add. A store failure here should replace the response with the
     /// error's opaque status.
     pub async fn finish(&self, status: u16) -> Result<FinishOutcome, FinishError> {
-        let Some(session) = self.inner.loaded.get() else {
+        if !self.is_loaded() {
             return Ok(FinishOutcome::default()); // row 1
-        };
+        }
         let manager = &self.inner.manager;
         let settings = manager.settings();
         let cookies = &manager.inner.cookies;
@@ -191,7 +219,7 @@ impl RequestSession {
         // Decide, and prepare every key and cookie, under the lock; then
         // release it before any await.
         let work = {
-            let mut state = session.lock();
+            let mut state = self.inner.state();
             if let Some(error) = state.pending_error.take() {
                 return Err(error.into());
             }
@@ -227,19 +255,16 @@ impl RequestSession {
             let lifetime = facts
                 .permanent
                 .then_some(settings.permanent_session_lifetime);
+            // The key read at load, which stays the record's key after a
+            // regenerate; finish runs once, so it can be taken.
+            let loaded_key = state.loaded_key.take();
             let session_cookie =
                 || cookies.session_cookie(&manager.cookie_value(&state.id), lifetime);
-            // The record read at load lives under the replaced sid after a
-            // regenerate, under the current sid otherwise.
-            let old_key = || {
-                let old = state.replaced_id.as_ref().unwrap_or(&state.id);
-                manager.store_key(old)
-            };
             match plan {
                 Plan::Nothing => Work::Nothing,
                 Plan::ExpireCookie => Work::Cookie(cookies.deletion_cookie()),
                 Plan::DeleteRecord => Work::Delete {
-                    key: state.record_existed.then(old_key),
+                    key: loaded_key,
                     cookie: cookies.deletion_cookie(),
                 },
                 Plan::SaveRegenerated => Work::Save {
@@ -250,7 +275,10 @@ impl RequestSession {
                     cookie: session_cookie(),
                 },
                 Plan::Save => Work::Save {
-                    key: manager.store_key(&state.id),
+                    key: match loaded_key {
+                        Some(key) if !state.regenerated => key,
+                        _ => manager.store_key(&state.id),
+                    },
                     bytes: encoded.unwrap_or_default(),
                     hint: if state.record_existed {
                         SaveHint::Existing

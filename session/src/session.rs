@@ -1,7 +1,7 @@
 //! The loaded session of one request, shared by every guard or extractor that
 //! asks for it: one map per request, whatever number of views.
 
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, MutexGuard};
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -9,6 +9,7 @@ use serde::Serialize;
 use crate::data::{SessionData, Typed};
 use crate::id::SessionId;
 use crate::map::SessionMap;
+use crate::request::RequestInner;
 use crate::value::ValueError;
 
 /// What the finish step compares against to decide whether the map changed.
@@ -32,6 +33,9 @@ pub(crate) struct SessionState {
     pub(crate) map: SessionMap,
     /// The sid the cookie will carry.
     pub(crate) id: SessionId,
+    /// The store key the record was read under, kept so finish need not
+    /// build it again; `None` when no record was read.
+    pub(crate) loaded_key: Option<String>,
     /// A record was read from the store for this request.
     pub(crate) record_existed: bool,
     /// After `regenerate()`: the sid whose record must be deleted once the
@@ -50,6 +54,26 @@ pub(crate) struct SessionState {
     pub(crate) pending_error: Option<ValueError>,
 }
 
+impl SessionState {
+    /// The state of a request before its load: empty, and never seen by a
+    /// [`Session`], which exists only once the load has replaced it.
+    pub(crate) fn unloaded() -> Self {
+        Self {
+            map: SessionMap::new(),
+            id: SessionId::placeholder(),
+            loaded_key: None,
+            record_existed: false,
+            replaced_id: None,
+            baseline: Baseline::New,
+            touched: false,
+            regenerated: false,
+            stale_cookie: false,
+            resign: false,
+            pending_error: None,
+        }
+    }
+}
+
 /// A handle on the request's session. Cheap to clone; every clone sees the
 /// same map. Reads and writes are synchronous: the store is only involved at
 /// load and at finish.
@@ -58,9 +82,7 @@ pub(crate) struct SessionState {
 /// as in Flask.
 #[derive(Clone)]
 pub struct Session {
-    state: Arc<Mutex<SessionState>>,
-    /// The id length for a regenerated sid.
-    id_bytes: usize,
+    request: Arc<RequestInner>,
 }
 
 /// Shows the sid's log tag and the keys, never the values: a session is user
@@ -76,19 +98,13 @@ impl std::fmt::Debug for Session {
 }
 
 impl Session {
-    pub(crate) fn new(state: SessionState, id_bytes: usize) -> Self {
-        Self {
-            state: Arc::new(Mutex::new(state)),
-            id_bytes,
-        }
+    /// A handle on a request whose session is loaded.
+    pub(crate) fn new(request: Arc<RequestInner>) -> Self {
+        Self { request }
     }
 
     pub(crate) fn lock(&self) -> MutexGuard<'_, SessionState> {
-        // Every mutation below completes under the lock, so a panic elsewhere
-        // cannot leave the map half-changed: the data stays usable.
-        self.state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.request.state()
     }
 
     /// The value under `key`; `Ok(None)` when absent, an error when it does not
@@ -158,7 +174,8 @@ impl Session {
         if state.map.is_empty() {
             return Ok(());
         }
-        let old = std::mem::replace(&mut state.id, SessionId::generate(self.id_bytes)?);
+        let id_bytes = self.request.manager().settings().id_length.get();
+        let old = std::mem::replace(&mut state.id, SessionId::generate(id_bytes)?);
         if state.record_existed && state.replaced_id.is_none() {
             state.replaced_id = Some(old);
         }
@@ -192,12 +209,12 @@ impl Session {
 
     /// Applies the changed fields of a typed view: only keys whose encoding
     /// differs from `before` are written, so a value `T` could not read is never
-    /// overwritten just because it was read.
-    pub(crate) fn write_fields(
+    /// overwritten just because it was read. `None` is an absent key.
+    pub(crate) fn write_fields<'a>(
         &self,
-        keys: &[&str],
-        before: &[Option<Vec<u8>>],
-        after: &[Option<Vec<u8>>],
+        keys: &[&'static str],
+        before: impl Iterator<Item = Option<&'a [u8]>>,
+        after: impl Iterator<Item = Option<&'a [u8]>>,
     ) {
         let mut state = self.lock();
         for ((key, old), new) in keys.iter().zip(before).zip(after) {
@@ -206,7 +223,7 @@ impl Session {
             }
             state.touched = true;
             match new {
-                Some(raw) => state.map.insert_raw((*key).to_owned(), raw.clone()),
+                Some(raw) => state.map.insert_static(key, raw),
                 None => {
                     state.map.remove(key);
                 }

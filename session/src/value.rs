@@ -39,17 +39,28 @@ pub const MAX_DEPTH: usize = 64;
 pub fn to_msgpack<T: Serialize + ?Sized>(key: &str, value: &T) -> Result<Vec<u8>, ValueError> {
     // Most session values are small; one allocation covers them.
     let mut out = Vec::with_capacity(32);
-    rmp_serde::encode::write_named(&mut out, value).map_err(|e| ValueError::Encode {
+    write_msgpack(&mut out, key, value)?;
+    Ok(out)
+}
+
+/// Appends `value`'s msgpack encoding, as [`to_msgpack`] makes it, to `out`.
+pub fn write_msgpack<T: Serialize + ?Sized>(
+    out: &mut Vec<u8>,
+    key: &str,
+    value: &T,
+) -> Result<(), ValueError> {
+    rmp_serde::encode::write_named(out, value).map_err(|e| ValueError::Encode {
         key: key.to_owned(),
         message: e.to_string(),
-    })?;
-    Ok(out)
+    })
 }
 
 /// Decodes one msgpack value into `T`. The error never quotes the stored
 /// value: it is session data, and typed views log it.
 pub fn from_msgpack<T: DeserializeOwned>(key: &str, raw: &[u8]) -> Result<T, ValueError> {
-    let mut de = rmp_serde::Deserializer::new(raw);
+    // Reading from a slice borrows it; `Deserializer::new` would allocate a
+    // scratch buffer on every call.
+    let mut de = rmp_serde::Deserializer::from_read_ref(raw);
     de.set_max_depth(MAX_DEPTH);
     T::deserialize(&mut de).map_err(|e| ValueError::Decode {
         key: key.to_owned(),

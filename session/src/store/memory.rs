@@ -135,7 +135,14 @@ impl SessionStore for MemoryStore {
         _hint: SaveHint,
     ) -> Result<(), StoreError> {
         let mut entries = self.lock();
-        if entries.len() >= self.capacity && !entries.contains_key(key) {
+        // Rewriting a live session, the common save, reuses its key and buffer.
+        if let Some(entry) = entries.get_mut(key) {
+            entry.value.clear();
+            entry.value.extend_from_slice(value);
+            entry.expires_at = deadline(ttl);
+            return Ok(());
+        }
+        if entries.len() >= self.capacity {
             let now = Instant::now();
             entries.retain(|_, e| e.expires_at > now);
             if entries.len() >= self.capacity {
@@ -213,6 +220,27 @@ mod tests {
         }
         assert_eq!(store.len(), 3);
         assert!(store.get_raw("k9").is_some(), "newest kept");
+    }
+
+    #[tokio::test]
+    async fn a_rewrite_replaces_value_and_ttl_in_place() {
+        let store = MemoryStore::with_capacity(1);
+        store
+            .save(
+                "k",
+                b"a longer first value",
+                Duration::from_secs(5),
+                SaveHint::New,
+            )
+            .await
+            .unwrap();
+        store
+            .save("k", b"v2", Duration::from_secs(500), SaveHint::Existing)
+            .await
+            .unwrap();
+        assert_eq!(store.get_raw("k").as_deref(), Some(&b"v2"[..]));
+        assert!(store.ttl("k").unwrap() > Duration::from_secs(400));
+        assert_eq!(store.len(), 1);
     }
 
     #[tokio::test]
