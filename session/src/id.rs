@@ -9,8 +9,6 @@ use rand::rngs::SysRng;
 use rand::TryRng;
 use sha1::{Digest, Sha1};
 
-use crate::compact_str::CompactStr;
-
 /// The shortest sid accepted from a cookie. 16 characters is the shape of a
 /// 12-byte token; shorter values cannot be a session id of any app we share with.
 pub const MIN_SID_CHARS: usize = 16;
@@ -36,11 +34,7 @@ const SID_ALPHABET: [bool; 256] = {
 /// Its `Debug` and `Display` show a short hash, never the id itself: a sid is a
 /// bearer token.
 #[derive(Clone, PartialEq, Eq, Hash)]
-pub struct SessionId(CompactStr<INLINE_SID_CHARS>);
-
-/// Sids up to this length (a 48-byte token; the default is 32 bytes, 43
-/// characters) are kept without a heap allocation.
-const INLINE_SID_CHARS: usize = 64;
+pub struct SessionId(String);
 
 /// The OS random source failed; no session id could be made.
 #[derive(Debug, thiserror::Error)]
@@ -55,31 +49,40 @@ impl SessionId {
         SysRng
             .try_fill_bytes(&mut buf)
             .map_err(|e| RandomSourceError(e.to_string()))?;
-        Ok(Self(CompactStr::new(&URL_SAFE_NO_PAD.encode(&buf))))
+        Ok(Self(URL_SAFE_NO_PAD.encode(&buf)))
     }
 
     /// The empty id of a request not loaded yet. It never reaches a store
     /// or a cookie: `parse` would reject it.
     pub(crate) fn placeholder() -> Self {
-        Self(CompactStr::EMPTY)
+        Self(String::new())
     }
 
     /// Checks the shape of a client-supplied id. `None` means the value can never
     /// be a session id and must not reach the store.
     pub fn parse(candidate: &str) -> Option<Self> {
-        let shape_ok = (MIN_SID_CHARS..=MAX_SID_CHARS).contains(&candidate.len())
-            && candidate.bytes().all(|b| SID_ALPHABET[usize::from(b)]);
-        shape_ok.then(|| Self(CompactStr::new(candidate)))
+        Self::has_sid_shape(candidate).then(|| Self(candidate.to_owned()))
+    }
+
+    /// [`Self::parse`] for a value the caller owns, which becomes the id
+    /// without a copy.
+    pub fn parse_owned(candidate: String) -> Option<Self> {
+        Self::has_sid_shape(&candidate).then_some(Self(candidate))
+    }
+
+    fn has_sid_shape(candidate: &str) -> bool {
+        (MIN_SID_CHARS..=MAX_SID_CHARS).contains(&candidate.len())
+            && candidate.bytes().all(|b| SID_ALPHABET[usize::from(b)])
     }
 
     /// The id itself. Treat it as a secret: it must not be logged.
     pub fn expose(&self) -> &str {
-        self.0.as_str()
+        &self.0
     }
 
     /// A short, stable, non-reversible tag for logs: 8 hex digits of SHA-1.
     pub fn log_tag(&self) -> String {
-        let digest = Sha1::digest(self.expose().as_bytes());
+        let digest = Sha1::digest(self.0.as_bytes());
         digest[..4].iter().map(|b| format!("{b:02x}")).collect()
     }
 }
@@ -130,6 +133,14 @@ mod tests {
             assert!(SessionId::parse(bad).is_none(), "{bad:?} was accepted");
         }
         assert!(SessionId::parse(&"a".repeat(16)).is_some());
+        for bad in ["short", "../../../../etc/passwd0000"] {
+            assert!(SessionId::parse_owned(bad.to_owned()).is_none());
+        }
+        let owned = "b".repeat(43);
+        assert_eq!(
+            SessionId::parse_owned(owned.clone()).unwrap().expose(),
+            owned
+        );
         assert!(SessionId::parse(&"a".repeat(256)).is_some());
     }
 

@@ -56,7 +56,6 @@
 //! ```
 
 pub mod codec;
-mod compact_str;
 pub mod cookie;
 pub mod data;
 mod errors;

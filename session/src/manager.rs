@@ -11,7 +11,7 @@ use crate::cookie::{values_named, CookieWriter};
 use crate::errors::LoadError;
 use crate::id::SessionId;
 use crate::map::SessionMap;
-use crate::request::{CookieFound, CookieValues, RequestSession};
+use crate::request::{CookieFound, RequestSession};
 use crate::signing::{Signer, Verified};
 use crate::store::{self, BuildError, SessionStore, StoreError};
 
@@ -94,30 +94,30 @@ impl SessionManager {
     /// the store.
     pub fn open<'a>(&self, cookie_headers: impl IntoIterator<Item = &'a str>) -> RequestSession {
         let name = self.cookie_name();
-        let mut found = cookie_headers
+        let mut values = String::new();
+        for value in cookie_headers
             .into_iter()
-            .flat_map(|header| values_named(header, name));
-        let values = match (found.next(), found.next()) {
-            (None, _) => CookieValues::EMPTY,
-            // The usual case: one value, kept without a heap allocation.
-            (Some(only), None) => CookieValues::new(only),
-            (Some(first), Some(second)) => {
-                let mut joined = format!("{first};{second}");
-                for value in found {
-                    joined.push(';');
-                    joined.push_str(value);
-                }
-                CookieValues::Heap(joined.into_boxed_str())
+            .flat_map(|header| values_named(header, name))
+        {
+            if !values.is_empty() {
+                values.push(';');
             }
-        };
+            values.push_str(value);
+        }
         RequestSession::new(self.clone(), values)
     }
 
     /// The first valid cookie value: when several cookies carry the name
     /// (different Path or Domain), the first that verifies wins.
-    pub(crate) fn find_valid_cookie(&self, values: &str) -> CookieFound {
+    pub(crate) fn find_valid_cookie(&self, values: String) -> CookieFound {
         if values.is_empty() {
             return CookieFound::Absent;
+        }
+        if self.inner.signer.is_none() && !values.contains(';') {
+            // The usual case: one unsigned value, which becomes the sid.
+            return SessionId::parse_owned(values).map_or(CookieFound::Invalid, |id| {
+                CookieFound::Valid { id, resign: false }
+            });
         }
         values
             .split(';')

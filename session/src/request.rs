@@ -7,7 +7,6 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::OnceCell;
 
 use crate::codec::Decoded;
-use crate::compact_str::CompactStr;
 use crate::errors::{FinishError, LoadError};
 use crate::finish::{plan, Facts, Plan};
 use crate::id::SessionId;
@@ -63,22 +62,21 @@ pub struct RequestSession {
 impl std::fmt::Debug for RequestSession {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RequestSession")
-            .field("cookie_sent", &!self.inner.cookie_values.is_empty())
+            .field("cookie_sent", &self.inner.cookie_sent)
             .field("loaded", &self.is_loaded())
             .finish_non_exhaustive()
     }
 }
 
-/// The session cookie's values joined by `;` (which no cookie value can
-/// hold). One signed value fits inline.
-pub(crate) type CookieValues = CompactStr<96>;
-
 /// One allocation per request holds everything: the [`Session`] handles a
 /// load gives out share it too.
 pub(crate) struct RequestInner {
     manager: SessionManager,
-    /// Unverified until a load.
-    cookie_values: CookieValues,
+    /// The session cookie's values joined by `;` (which no cookie value can
+    /// hold), unverified. The load takes them: an unsigned value becomes the
+    /// sid without a copy.
+    cookie_values: Mutex<String>,
+    cookie_sent: bool,
     /// Set by the first load, which also fills `state`.
     loaded: OnceCell<()>,
     state: Mutex<SessionState>,
@@ -101,11 +99,12 @@ impl RequestInner {
 }
 
 impl RequestSession {
-    pub(crate) fn new(manager: SessionManager, cookie_values: CookieValues) -> Self {
+    pub(crate) fn new(manager: SessionManager, cookie_values: String) -> Self {
         Self {
             inner: Arc::new(RequestInner {
                 manager,
-                cookie_values,
+                cookie_sent: !cookie_values.is_empty(),
+                cookie_values: Mutex::new(cookie_values),
                 loaded: OnceCell::new(),
                 state: Mutex::new(SessionState::unloaded()),
             }),
@@ -139,7 +138,14 @@ impl RequestSession {
     async fn load_from_store(&self) -> Result<SessionState, LoadError> {
         let manager = &self.inner.manager;
         let settings = manager.settings();
-        let (id, resign) = match manager.find_valid_cookie(self.inner.cookie_values.as_str()) {
+        let cookie_values = std::mem::take(
+            &mut *self
+                .inner
+                .cookie_values
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()),
+        );
+        let (id, resign) = match manager.find_valid_cookie(cookie_values) {
             CookieFound::Valid { id, resign } => (id, resign),
             CookieFound::Absent => return self.fresh(false),
             CookieFound::Invalid => return self.fresh(true),
