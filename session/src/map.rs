@@ -33,8 +33,9 @@ enum Slot {
     Static(&'static [u8]),
 }
 
+/// One key and its value.
 #[derive(Clone)]
-struct Entry {
+pub(crate) struct Entry {
     key: Slot,
     value: Slot,
 }
@@ -61,17 +62,19 @@ impl SessionMap {
         }
     }
 
-    /// A map over a stored record: `entries` are (key, value) byte ranges of
-    /// `stored`, keys already checked to be UTF-8 and unique, values well-formed.
-    pub(crate) fn from_stored(stored: Vec<u8>, entries: Vec<(Range<usize>, Range<usize>)>) -> Self {
-        let entries = entries
-            .into_iter()
-            .map(|(key, value)| Entry {
-                key: Slot::Stored(key),
-                value: Slot::Stored(value),
-            })
-            .collect();
+    /// A map over a stored record: `entries` are [`Self::stored_entry`]s over
+    /// `stored`, keys already checked to be UTF-8 and unique, values
+    /// well-formed.
+    pub(crate) fn from_stored(stored: Vec<u8>, entries: Vec<Entry>) -> Self {
         Self { stored, entries }
+    }
+
+    /// An entry whose key and value are byte ranges of the stored record.
+    pub(crate) fn stored_entry(key: Range<usize>, value: Range<usize>) -> Entry {
+        Entry {
+            key: Slot::Stored(key),
+            value: Slot::Stored(value),
+        }
     }
 
     /// Remembers `record` as the bytes this map was decoded from, for a map

@@ -132,7 +132,7 @@ impl Codec {
             return Err(DecodeError::Pickle);
         }
         match self.format {
-            SerializationFormat::MsgPack => match msgpack::index(&bytes) {
+            SerializationFormat::MsgPack => match msgpack::index(&bytes, SessionMap::stored_entry) {
                 Ok(entries) => Ok((
                     SessionMap::from_stored(bytes, entries),
                     Decoded::AsConfigured,
@@ -143,7 +143,7 @@ impl Codec {
             },
             SerializationFormat::Json => match json::decode(&bytes) {
                 Ok(map) => Ok((map.with_record(bytes), Decoded::AsConfigured)),
-                Err(first_error) => match msgpack::index(&bytes) {
+                Err(first_error) => match msgpack::index(&bytes, SessionMap::stored_entry) {
                     Ok(entries) => Ok((SessionMap::from_stored(bytes, entries), Decoded::AsOther)),
                     Err(_) => Err(first_error),
                 },

@@ -9,48 +9,80 @@ use super::DecodeError;
 use crate::map::SessionMap;
 use crate::value::MAX_DEPTH;
 
-/// The byte ranges of one entry's key and value.
-type EntryRanges = (Range<usize>, Range<usize>);
-
-/// The (key, value) byte ranges of each entry, after checking the structure.
-pub(super) fn index(buf: &[u8]) -> Result<Vec<EntryRanges>, DecodeError> {
+/// Each entry of a record, made by `entry` from its key's and value's byte
+/// ranges, after checking the structure: string keys, each once, and
+/// well-formed values with nothing after the map.
+pub(super) fn index<E>(
+    buf: &[u8],
+    mut entry: impl FnMut(Range<usize>, Range<usize>) -> E,
+) -> Result<Vec<E>, DecodeError> {
     let mut cursor = Cursor { buf, pos: 0 };
     let len = cursor.map_len()?;
     // Each entry takes at least two bytes, so the capacity is bounded by the
     // input, not by the declared length.
     let mut entries = Vec::with_capacity(len.min(buf.len() / 2));
+    let mut keys = UniqueKeys::default();
     for _ in 0..len {
         let key = cursor.str()?;
+        keys.add(buf, key.clone())?;
         let start = cursor.pos;
         cursor.skip_value(MAX_DEPTH)?;
-        entries.push((key, start..cursor.pos));
+        entries.push(entry(key, start..cursor.pos));
     }
     if cursor.pos != buf.len() {
         return Err(DecodeError::TrailingBytes);
     }
-    check_unique(buf, &entries)?;
+    keys.check_rest(buf)?;
     Ok(entries)
 }
 
 /// A Python dict never encodes a key twice; a record that does is not one we
-/// can rewrite faithfully. Small maps compare pairwise; large ones sort, so a
+/// can rewrite faithfully. The first keys are compared pairwise as they come,
+/// on the stack; past those, the rest are sorted once at the end, so a
 /// hostile record cannot make this quadratic.
-fn check_unique(buf: &[u8], entries: &[EntryRanges]) -> Result<(), DecodeError> {
-    let key = |i: usize| &buf[entries[i].0.clone()];
-    if entries.len() <= 16 {
-        for i in 0..entries.len() {
-            if (0..i).any(|j| key(j) == key(i)) {
+#[derive(Default)]
+struct UniqueKeys {
+    first: [(usize, usize); UniqueKeys::PAIRWISE],
+    count: usize,
+    rest: Vec<Range<usize>>,
+}
+
+impl UniqueKeys {
+    const PAIRWISE: usize = 16;
+
+    fn add(&mut self, buf: &[u8], key: Range<usize>) -> Result<(), DecodeError> {
+        if self.count < Self::PAIRWISE {
+            let bytes = &buf[key.clone()];
+            if self.first[..self.count]
+                .iter()
+                .any(|&(start, end)| &buf[start..end] == bytes)
+            {
                 return Err(DecodeError::DuplicateKey);
             }
+            self.first[self.count] = (key.start, key.end);
+        } else {
+            self.rest.push(key);
         }
-        return Ok(());
+        self.count += 1;
+        Ok(())
     }
-    let mut keys: Vec<&[u8]> = (0..entries.len()).map(key).collect();
-    keys.sort_unstable();
-    if keys.windows(2).any(|pair| pair[0] == pair[1]) {
-        return Err(DecodeError::DuplicateKey);
+
+    fn check_rest(self, buf: &[u8]) -> Result<(), DecodeError> {
+        if self.rest.is_empty() {
+            return Ok(());
+        }
+        let mut keys: Vec<&[u8]> = self
+            .first
+            .iter()
+            .map(|&(start, end)| &buf[start..end])
+            .chain(self.rest.iter().map(|range| &buf[range.clone()]))
+            .collect();
+        keys.sort_unstable();
+        if keys.windows(2).any(|pair| pair[0] == pair[1]) {
+            return Err(DecodeError::DuplicateKey);
+        }
+        Ok(())
     }
-    Ok(())
 }
 
 /// Encodes the map: a map header, then each key and its stored value bytes.

@@ -95,8 +95,7 @@ impl MemoryStore {
     }
 }
 
-fn deadline(ttl: Duration) -> Instant {
-    let now = Instant::now();
+fn deadline(now: Instant, ttl: Duration) -> Instant {
     now.checked_add(ttl)
         .unwrap_or(now + Duration::from_secs(100 * 365 * 86_400))
 }
@@ -122,7 +121,7 @@ impl SessionStore for MemoryStore {
             .get_mut(key)
             .filter(|e| e.expires_at > now)
             .map(|e| {
-                e.expires_at = deadline(ttl);
+                e.expires_at = deadline(now, ttl);
                 e.value.clone()
             }))
     }
@@ -134,16 +133,16 @@ impl SessionStore for MemoryStore {
         ttl: Duration,
         _hint: SaveHint,
     ) -> Result<(), StoreError> {
+        let now = Instant::now();
         let mut entries = self.lock();
         // Rewriting a live session, the common save, reuses its key and buffer.
         if let Some(entry) = entries.get_mut(key) {
             entry.value.clear();
             entry.value.extend_from_slice(value);
-            entry.expires_at = deadline(ttl);
+            entry.expires_at = deadline(now, ttl);
             return Ok(());
         }
         if entries.len() >= self.capacity {
-            let now = Instant::now();
             entries.retain(|_, e| e.expires_at > now);
             if entries.len() >= self.capacity {
                 let soonest = entries
@@ -159,7 +158,7 @@ impl SessionStore for MemoryStore {
             key.to_owned(),
             Entry {
                 value: value.to_vec(),
-                expires_at: deadline(ttl),
+                expires_at: deadline(now, ttl),
             },
         );
         Ok(())
@@ -167,7 +166,7 @@ impl SessionStore for MemoryStore {
 
     async fn touch(&self, key: &str, ttl: Duration) -> Result<(), StoreError> {
         if let Some(e) = self.lock().get_mut(key) {
-            e.expires_at = deadline(ttl);
+            e.expires_at = deadline(Instant::now(), ttl);
         }
         Ok(())
     }
