@@ -65,9 +65,13 @@ impl SessionId {
     }
 
     /// [`Self::parse`] for a value the caller owns, which becomes the id
-    /// without a copy.
-    pub fn parse_owned(candidate: String) -> Option<Self> {
-        Self::has_sid_shape(&candidate).then_some(Self(candidate))
+    /// without a copy; the value comes back when it is not a sid.
+    pub fn parse_owned(candidate: String) -> Result<Self, String> {
+        if Self::has_sid_shape(&candidate) {
+            Ok(Self(candidate))
+        } else {
+            Err(candidate)
+        }
     }
 
     fn has_sid_shape(candidate: &str) -> bool {
@@ -134,7 +138,7 @@ mod tests {
         }
         assert!(SessionId::parse(&"a".repeat(16)).is_some());
         for bad in ["short", "../../../../etc/passwd0000"] {
-            assert!(SessionId::parse_owned(bad.to_owned()).is_none());
+            assert_eq!(SessionId::parse_owned(bad.to_owned()).unwrap_err(), bad);
         }
         let owned = "b".repeat(43);
         assert_eq!(

@@ -113,12 +113,16 @@ impl SessionManager {
         if values.is_empty() {
             return CookieFound::Absent;
         }
-        if self.inner.signer.is_none() && !values.contains(';') {
-            // The usual case: one unsigned value, which becomes the sid.
-            return SessionId::parse_owned(values).map_or(CookieFound::Invalid, |id| {
-                CookieFound::Valid { id, resign: false }
-            });
-        }
+        // The usual case: one unsigned value, which becomes the sid. Several
+        // values fail this shape check (`;` is not a sid character) and are
+        // tried one by one below.
+        let values = match &self.inner.signer {
+            None => match SessionId::parse_owned(values) {
+                Ok(id) => return CookieFound::Valid { id, resign: false },
+                Err(values) => values,
+            },
+            Some(_) => values,
+        };
         values
             .split(';')
             .find_map(|value| self.verify(value))

@@ -24,13 +24,35 @@ pub const PERMANENT_KEY: &str = "_permanent";
 const MSGPACK_TRUE: u8 = 0xc3;
 const MSGPACK_FALSE: u8 = 0xc2;
 
-/// Bytes of a key or a value: a range of the stored buffer, owned, or (for
-/// the keys of typed sessions) static.
+/// Bytes of a key or a value: a range of the stored buffer, short enough to
+/// live in the slot itself, owned, or (for the keys of typed sessions) static.
 #[derive(Clone)]
 enum Slot {
     Stored(Range<usize>),
+    /// Most values a handler writes (a counter, a flag, an id) fit here, and
+    /// cost no allocation; the slot stays as small as the other variants.
+    Small {
+        len: u8,
+        bytes: [u8; SMALL_SLOT],
+    },
     Owned(Box<[u8]>),
     Static(&'static [u8]),
+}
+
+/// The longest value kept inside a [`Slot`].
+const SMALL_SLOT: usize = 22;
+
+impl Slot {
+    fn copy_of(raw: &[u8]) -> Self {
+        match u8::try_from(raw.len()) {
+            Ok(len) if raw.len() <= SMALL_SLOT => {
+                let mut bytes = [0; SMALL_SLOT];
+                bytes[..raw.len()].copy_from_slice(raw);
+                Self::Small { len, bytes }
+            }
+            _ => Self::Owned(raw.into()),
+        }
+    }
 }
 
 /// One key and its value.
@@ -80,7 +102,10 @@ impl SessionMap {
     /// Remembers `record` as the bytes this map was decoded from, for a map
     /// whose entries are all owned (a JSON record).
     pub(crate) fn with_record(mut self, record: Vec<u8>) -> Self {
-        debug_assert!(self.entries.iter().all(|e| matches!(e.key, Slot::Owned(_))));
+        debug_assert!(self
+            .entries
+            .iter()
+            .all(|e| !matches!(e.key, Slot::Stored(_))));
         if self.stored.is_empty() {
             self.stored = record;
         }
@@ -95,6 +120,7 @@ impl SessionMap {
     fn bytes<'a>(&'a self, slot: &'a Slot) -> &'a [u8] {
         match slot {
             Slot::Stored(range) => self.stored.get(range.clone()).unwrap_or_default(),
+            Slot::Small { len, bytes } => &bytes[..usize::from(*len)],
             Slot::Owned(bytes) => bytes,
             Slot::Static(bytes) => bytes,
         }
@@ -132,14 +158,18 @@ impl SessionMap {
         value: &T,
     ) -> Result<(), ValueError> {
         let raw = to_msgpack(key, value)?;
-        self.set(key, || Slot::Owned(key.as_bytes().into()), raw.into());
+        self.set(key, || Slot::copy_of(key.as_bytes()), &raw);
         Ok(())
     }
 
     /// Stores already-encoded msgpack bytes under `key`. The caller guarantees
     /// the bytes are one well-formed msgpack value.
     pub fn insert_raw(&mut self, key: String, raw: Vec<u8>) {
-        let value = Slot::Owned(raw.into_boxed_slice());
+        let value = if raw.len() <= SMALL_SLOT {
+            Slot::copy_of(&raw)
+        } else {
+            Slot::Owned(raw.into_boxed_slice())
+        };
         match self.position(&key) {
             Some(i) => self.entries[i].value = value,
             None => self.entries.push(Entry {
@@ -152,12 +182,12 @@ impl SessionMap {
     /// [`Self::insert_raw`] for a key known at compile time, as a typed
     /// session's are: the key is never copied.
     pub(crate) fn insert_static(&mut self, key: &'static str, raw: &[u8]) {
-        self.set(key, || Slot::Static(key.as_bytes()), raw.into());
+        self.set(key, || Slot::Static(key.as_bytes()), raw);
     }
 
     /// The key's slot is made only when the key is new.
-    fn set(&mut self, key: &str, new_key: impl FnOnce() -> Slot, raw: Box<[u8]>) {
-        let value = Slot::Owned(raw);
+    fn set(&mut self, key: &str, new_key: impl FnOnce() -> Slot, raw: &[u8]) {
+        let value = Slot::copy_of(raw);
         match self.position(key) {
             Some(i) => self.entries[i].value = value,
             None => self.entries.push(Entry {
@@ -233,7 +263,7 @@ impl SessionMap {
         } else {
             MSGPACK_FALSE
         };
-        self.insert_raw(PERMANENT_KEY.to_owned(), vec![raw]);
+        self.insert_static(PERMANENT_KEY, &[raw]);
     }
 }
 
@@ -263,6 +293,31 @@ impl fmt::Debug for SessionMap {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    /// The inline variant must not make every entry bigger.
+    #[test]
+    fn a_slot_is_no_bigger_than_a_range_and_a_tag() {
+        assert_eq!(std::mem::size_of::<Slot>(), 24);
+    }
+
+    #[test]
+    fn short_and_long_values_read_back_wherever_they_live() {
+        let mut map = SessionMap::new();
+        let long = "x".repeat(200);
+        for value in ["", "a", &"b".repeat(20), &"c".repeat(21), &long] {
+            map.insert("k", value).unwrap();
+            assert_eq!(map.get::<String>("k").unwrap().as_deref(), Some(value));
+            map.insert_raw(
+                "raw".into(),
+                crate::value::to_msgpack("raw", value).unwrap(),
+            );
+            assert_eq!(map.get::<String>("raw").unwrap().as_deref(), Some(value));
+        }
+        assert!(matches!(map.entries[0].value, Slot::Owned(_)));
+        map.insert("k", &1u8).unwrap();
+        assert!(matches!(map.entries[0].value, Slot::Small { .. }));
+        assert_eq!(map.keys().collect::<Vec<_>>(), ["k", "raw"]);
+    }
 
     #[test]
     fn values_round_trip_through_serde() {

@@ -132,15 +132,17 @@ impl Codec {
             return Err(DecodeError::Pickle);
         }
         match self.format {
-            SerializationFormat::MsgPack => match msgpack::index(&bytes, SessionMap::stored_entry) {
-                Ok(entries) => Ok((
-                    SessionMap::from_stored(bytes, entries),
-                    Decoded::AsConfigured,
-                )),
-                Err(first_error) => json::decode(&bytes)
-                    .map(|map| (map, Decoded::AsOther))
-                    .map_err(|_| first_error),
-            },
+            SerializationFormat::MsgPack => {
+                match msgpack::index(&bytes, SessionMap::stored_entry) {
+                    Ok(entries) => Ok((
+                        SessionMap::from_stored(bytes, entries),
+                        Decoded::AsConfigured,
+                    )),
+                    Err(first_error) => json::decode(&bytes)
+                        .map(|map| (map, Decoded::AsOther))
+                        .map_err(|_| first_error),
+                }
+            }
             SerializationFormat::Json => match json::decode(&bytes) {
                 Ok(map) => Ok((map.with_record(bytes), Decoded::AsConfigured)),
                 Err(first_error) => match msgpack::index(&bytes, SessionMap::stored_entry) {
@@ -314,6 +316,9 @@ mod tests {
         assert_eq!(c.decode(&large).unwrap_err(), DecodeError::DuplicateKey);
         large[3 + 4 * 39 + 2] = b'z';
         assert!(c.decode(&large).is_ok());
+        // Both copies past the keys compared pairwise.
+        large[3 + 4 * 21 + 2] = large[3 + 4 * 20 + 2];
+        assert_eq!(c.decode(&large).unwrap_err(), DecodeError::DuplicateKey);
     }
 
     #[test]

@@ -21,7 +21,7 @@ pub(super) fn index<E>(
     // Each entry takes at least two bytes, so the capacity is bounded by the
     // input, not by the declared length.
     let mut entries = Vec::with_capacity(len.min(buf.len() / 2));
-    let mut keys = UniqueKeys::default();
+    let mut keys = UniqueKeys::new();
     for _ in 0..len {
         let key = cursor.str()?;
         keys.add(buf, key.clone())?;
@@ -40,30 +40,41 @@ pub(super) fn index<E>(
 /// can rewrite faithfully. The first keys are compared pairwise as they come,
 /// on the stack; past those, the rest are sorted once at the end, so a
 /// hostile record cannot make this quadratic.
-#[derive(Default)]
 struct UniqueKeys {
-    first: [(usize, usize); UniqueKeys::PAIRWISE],
-    count: usize,
+    /// The first keys' byte ranges; records are capped far below 4 GiB.
+    first: [(u32, u32); UniqueKeys::PAIRWISE],
+    first_len: usize,
+    /// The keys after those, checked all together at the end.
     rest: Vec<Range<usize>>,
 }
 
 impl UniqueKeys {
-    const PAIRWISE: usize = 16;
+    const PAIRWISE: usize = 8;
+
+    fn new() -> Self {
+        Self {
+            first: [(0, 0); Self::PAIRWISE],
+            first_len: 0,
+            rest: Vec::new(),
+        }
+    }
 
     fn add(&mut self, buf: &[u8], key: Range<usize>) -> Result<(), DecodeError> {
-        if self.count < Self::PAIRWISE {
-            let bytes = &buf[key.clone()];
-            if self.first[..self.count]
-                .iter()
-                .any(|&(start, end)| &buf[start..end] == bytes)
-            {
-                return Err(DecodeError::DuplicateKey);
+        match (u32::try_from(key.start), u32::try_from(key.end)) {
+            (Ok(start), Ok(end)) if self.first_len < Self::PAIRWISE => {
+                let bytes = &buf[key];
+                let seen = &self.first[..self.first_len];
+                if seen
+                    .iter()
+                    .any(|&(s, e)| &buf[s as usize..e as usize] == bytes)
+                {
+                    return Err(DecodeError::DuplicateKey);
+                }
+                self.first[self.first_len] = (start, end);
+                self.first_len += 1;
             }
-            self.first[self.count] = (key.start, key.end);
-        } else {
-            self.rest.push(key);
+            _ => self.rest.push(key),
         }
-        self.count += 1;
         Ok(())
     }
 
@@ -71,10 +82,9 @@ impl UniqueKeys {
         if self.rest.is_empty() {
             return Ok(());
         }
-        let mut keys: Vec<&[u8]> = self
-            .first
+        let mut keys: Vec<&[u8]> = self.first[..self.first_len]
             .iter()
-            .map(|&(start, end)| &buf[start..end])
+            .map(|&(start, end)| &buf[start as usize..end as usize])
             .chain(self.rest.iter().map(|range| &buf[range.clone()]))
             .collect();
         keys.sort_unstable();
