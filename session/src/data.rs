@@ -9,6 +9,7 @@ use std::ops::{Deref, DerefMut};
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+use smallvec::SmallVec;
 
 use crate::map::SessionMap;
 use crate::session::Session;
@@ -65,7 +66,9 @@ pub fn read_field<F: DeserializeOwned>(
 /// msgpack `nil` (`Option::None`) means "no key".
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct EncodedFields {
-    buf: Vec<u8>,
+    /// Inline up to a few small fields (twice over: a write-back puts the
+    /// new encoding after the old), so most views allocate nothing.
+    buf: SmallVec<[u8; 64]>,
 }
 
 impl EncodedFields {
@@ -127,8 +130,7 @@ impl<T: SessionData> Typed<T> {
         let Some(fields) = &mut self.baseline else {
             return Ok(()); // never mutably borrowed: nothing can have changed
         };
-        // The new encoding goes after the baseline in the same buffer, which
-        // was sized for both at the first mutable borrow.
+        // The new encoding goes after the baseline in the same buffer.
         let before_len = fields.buf.len();
         if let Err(error) = self.value.encode_fields(fields) {
             fields.buf.truncate(before_len);
@@ -158,17 +160,12 @@ impl<T: SessionData> DerefMut for Typed<T> {
     fn deref_mut(&mut self) -> &mut T {
         if self.baseline.is_none() {
             // Still unchanged here: the caller mutates after this returns.
-            let mut fields = EncodedFields {
-                buf: Vec::with_capacity(128),
-            };
+            let mut fields = EncodedFields::default();
             if let Err(error) = self.value.encode_fields(&mut fields) {
                 // Without a baseline nothing compares as changed: nothing is
                 // written back, and finish reports the error.
                 fields.buf.clear();
                 self.session.record_error(error);
-            }
-            if fields.buf.capacity() < 2 * fields.buf.len() {
-                fields.buf.reserve(fields.buf.len());
             }
             self.baseline = Some(fields);
         }

@@ -2,6 +2,7 @@
 //! store lookup, and never logged raw.
 
 use std::fmt;
+use std::sync::Arc;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -16,25 +17,25 @@ pub const MIN_SID_CHARS: usize = 16;
 /// the slack admits sids of other apps and older versions).
 pub const MAX_SID_CHARS: usize = 256;
 
-/// Which bytes may appear in a sid: base64url's alphabet. A table, because
-/// this check runs on every request that loads a session.
-const SID_ALPHABET: [bool; 256] = {
-    let mut table = [false; 256];
-    let mut b = 0;
-    while b < 256 {
-        let c = b as u8;
-        table[b] = c.is_ascii_alphanumeric() || c == b'-' || c == b'_';
-        b += 1;
-    }
-    table
-};
+/// Whether `b` may appear in a sid: base64url's alphabet. Range tests
+/// rather than a table, so a whole sid is checked 16 or 32 bytes at a time
+/// (see [`SessionId::has_sid_shape`]).
+const fn is_sid_byte(b: u8) -> bool {
+    b.is_ascii_lowercase() | b.is_ascii_uppercase() | b.is_ascii_digit() | (b == b'-') | (b == b'_')
+}
 
 /// A session id: base64url characters only, 16 to 256 of them.
 ///
 /// Its `Debug` and `Display` show a short hash, never the id itself: a sid is a
 /// bearer token.
+///
+/// Shared rather than owned: a request's cookie value and the sid read from
+/// it are one allocation, and cloning a sid costs no copy.
+///
+/// `None` only in the placeholder of a request not loaded yet, which needs no
+/// allocation.
 #[derive(Clone, PartialEq, Eq, Hash)]
-pub struct SessionId(String);
+pub struct SessionId(Option<Arc<str>>);
 
 /// The OS random source failed; no session id could be made.
 #[derive(Debug, thiserror::Error)]
@@ -49,44 +50,44 @@ impl SessionId {
         SysRng
             .try_fill_bytes(&mut buf)
             .map_err(|e| RandomSourceError(e.to_string()))?;
-        Ok(Self(URL_SAFE_NO_PAD.encode(&buf)))
+        Ok(Self(Some(URL_SAFE_NO_PAD.encode(&buf).into())))
     }
 
     /// The empty id of a request not loaded yet. It never reaches a store
     /// or a cookie: `parse` would reject it.
     pub(crate) fn placeholder() -> Self {
-        Self(String::new())
+        Self(None)
     }
 
     /// Checks the shape of a client-supplied id. `None` means the value can never
     /// be a session id and must not reach the store.
     pub fn parse(candidate: &str) -> Option<Self> {
-        Self::has_sid_shape(candidate).then(|| Self(candidate.to_owned()))
+        Self::has_sid_shape(candidate).then(|| Self(Some(candidate.into())))
     }
 
-    /// [`Self::parse`] for a value the caller owns, which becomes the id
-    /// without a copy; the value comes back when it is not a sid.
-    pub fn parse_owned(candidate: String) -> Result<Self, String> {
-        if Self::has_sid_shape(&candidate) {
-            Ok(Self(candidate))
-        } else {
-            Err(candidate)
-        }
+    /// [`Self::parse`] for a shared value, which becomes the id without a
+    /// copy.
+    pub fn parse_shared(candidate: &Arc<str>) -> Option<Self> {
+        Self::has_sid_shape(candidate).then(|| Self(Some(Arc::clone(candidate))))
     }
 
     fn has_sid_shape(candidate: &str) -> bool {
+        // A fold without early exit, which the compiler vectorizes: this runs
+        // on every request that loads a session.
         (MIN_SID_CHARS..=MAX_SID_CHARS).contains(&candidate.len())
-            && candidate.bytes().all(|b| SID_ALPHABET[usize::from(b)])
+            && candidate
+                .bytes()
+                .fold(true, |valid, b| valid & is_sid_byte(b))
     }
 
     /// The id itself. Treat it as a secret: it must not be logged.
     pub fn expose(&self) -> &str {
-        &self.0
+        self.0.as_deref().unwrap_or_default()
     }
 
     /// A short, stable, non-reversible tag for logs: 8 hex digits of SHA-1.
     pub fn log_tag(&self) -> String {
-        let digest = Sha1::digest(self.0.as_bytes());
+        let digest = Sha1::digest(self.expose().as_bytes());
         digest[..4].iter().map(|b| format!("{b:02x}")).collect()
     }
 }
@@ -138,13 +139,12 @@ mod tests {
         }
         assert!(SessionId::parse(&"a".repeat(16)).is_some());
         for bad in ["short", "../../../../etc/passwd0000"] {
-            assert_eq!(SessionId::parse_owned(bad.to_owned()).unwrap_err(), bad);
+            assert!(SessionId::parse_shared(&Arc::from(bad)).is_none());
         }
-        let owned = "b".repeat(43);
-        assert_eq!(
-            SessionId::parse_owned(owned.clone()).unwrap().expose(),
-            owned
-        );
+        let shared: Arc<str> = "b".repeat(43).into();
+        let id = SessionId::parse_shared(&shared).unwrap();
+        assert_eq!(id.expose(), &*shared);
+        assert_eq!(Arc::strong_count(&shared), 2, "the id shares the value");
         assert!(SessionId::parse(&"a".repeat(256)).is_some());
     }
 

@@ -62,6 +62,7 @@ mod errors;
 pub mod finish;
 pub mod flask;
 pub mod id;
+mod load_gate;
 mod manager;
 pub mod map;
 mod request;

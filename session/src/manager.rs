@@ -94,35 +94,39 @@ impl SessionManager {
     /// the store.
     pub fn open<'a>(&self, cookie_headers: impl IntoIterator<Item = &'a str>) -> RequestSession {
         let name = self.cookie_name();
-        let mut values = String::new();
-        for value in cookie_headers
+        let mut found = cookie_headers
             .into_iter()
             .flat_map(|header| values_named(header, name))
-        {
-            if !values.is_empty() {
-                values.push(';');
+            .filter(|value| !value.is_empty());
+        let values: Option<Arc<str>> = match (found.next(), found.next()) {
+            (None, _) => None,
+            (Some(only), None) => Some(only.into()),
+            (Some(first), Some(second)) => {
+                let mut joined = format!("{first};{second}");
+                for value in found {
+                    joined.push(';');
+                    joined.push_str(value);
+                }
+                Some(joined.into())
             }
-            values.push_str(value);
-        }
+        };
         RequestSession::new(self.clone(), values)
     }
 
     /// The first valid cookie value: when several cookies carry the name
     /// (different Path or Domain), the first that verifies wins.
-    pub(crate) fn find_valid_cookie(&self, values: String) -> CookieFound {
-        if values.is_empty() {
+    pub(crate) fn find_valid_cookie(&self, values: Option<&Arc<str>>) -> CookieFound {
+        let Some(values) = values else {
             return CookieFound::Absent;
-        }
+        };
         // The usual case: one unsigned value, which becomes the sid. Several
         // values fail this shape check (`;` is not a sid character) and are
         // tried one by one below.
-        let values = match &self.inner.signer {
-            None => match SessionId::parse_owned(values) {
-                Ok(id) => return CookieFound::Valid { id, resign: false },
-                Err(values) => values,
-            },
-            Some(_) => values,
-        };
+        if self.inner.signer.is_none() {
+            if let Some(id) = SessionId::parse_shared(values) {
+                return CookieFound::Valid { id, resign: false };
+            }
+        }
         values
             .split(';')
             .find_map(|value| self.verify(value))

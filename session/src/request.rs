@@ -4,12 +4,11 @@
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use tokio::sync::OnceCell;
-
 use crate::codec::Decoded;
 use crate::errors::{FinishError, LoadError};
 use crate::finish::{plan, Facts, Plan};
 use crate::id::SessionId;
+use crate::load_gate::{Entry, LoadGate};
 use crate::manager::SessionManager;
 use crate::session::{Baseline, Session, SessionState};
 use crate::store::SaveHint;
@@ -62,7 +61,7 @@ pub struct RequestSession {
 impl std::fmt::Debug for RequestSession {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RequestSession")
-            .field("cookie_sent", &self.inner.cookie_sent)
+            .field("cookie_sent", &self.inner.cookie_values.is_some())
             .field("loaded", &self.is_loaded())
             .finish_non_exhaustive()
     }
@@ -73,12 +72,10 @@ impl std::fmt::Debug for RequestSession {
 pub(crate) struct RequestInner {
     manager: SessionManager,
     /// The session cookie's values joined by `;` (which no cookie value can
-    /// hold), unverified. The load takes them: an unsigned value becomes the
-    /// sid without a copy.
-    cookie_values: Mutex<String>,
-    cookie_sent: bool,
-    /// Set by the first load, which also fills `state`.
-    loaded: OnceCell<()>,
+    /// hold), unverified. Shared, because an unsigned value becomes the sid.
+    cookie_values: Option<Arc<str>>,
+    /// Opened by the first successful load, which also fills `state`.
+    load_gate: LoadGate,
     state: Mutex<SessionState>,
 }
 
@@ -99,13 +96,12 @@ impl RequestInner {
 }
 
 impl RequestSession {
-    pub(crate) fn new(manager: SessionManager, cookie_values: String) -> Self {
+    pub(crate) fn new(manager: SessionManager, cookie_values: Option<Arc<str>>) -> Self {
         Self {
             inner: Arc::new(RequestInner {
                 manager,
-                cookie_sent: !cookie_values.is_empty(),
-                cookie_values: Mutex::new(cookie_values),
-                loaded: OnceCell::new(),
+                cookie_values,
+                load_gate: LoadGate::default(),
                 state: Mutex::new(SessionState::unloaded()),
             }),
         }
@@ -119,33 +115,34 @@ impl RequestSession {
     /// Step 2: loads the session with one store read, the first time it is
     /// asked for; later calls share the same map.
     pub async fn load(&self) -> Result<Session, LoadError> {
-        self.inner
-            .loaded
-            .get_or_try_init(|| async {
-                let state = self.load_from_store().await?;
-                *self.inner.state() = state;
-                Ok::<_, LoadError>(())
-            })
-            .await?;
+        loop {
+            match self.inner.load_gate.enter() {
+                Entry::Loaded => break,
+                Entry::Load(ticket) => {
+                    // On an error, or if this future is dropped, the ticket
+                    // reopens the gate for a later try.
+                    let state = self.load_from_store().await?;
+                    *self.inner.state() = state;
+                    ticket.complete();
+                    break;
+                }
+                // The app polls two loads of this request at once: wait for
+                // the other to finish.
+                Entry::Busy => tokio::task::yield_now().await,
+            }
+        }
         Ok(Session::new(self.inner.clone()))
     }
 
     /// Whether a guard or extractor has loaded the session.
     pub fn is_loaded(&self) -> bool {
-        self.inner.loaded.initialized()
+        self.inner.load_gate.is_loaded()
     }
 
     async fn load_from_store(&self) -> Result<SessionState, LoadError> {
         let manager = &self.inner.manager;
         let settings = manager.settings();
-        let cookie_values = std::mem::take(
-            &mut *self
-                .inner
-                .cookie_values
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner()),
-        );
-        let (id, resign) = match manager.find_valid_cookie(cookie_values) {
+        let (id, resign) = match manager.find_valid_cookie(self.inner.cookie_values.as_ref()) {
             CookieFound::Valid { id, resign } => (id, resign),
             CookieFound::Absent => return self.fresh(false),
             CookieFound::Invalid => return self.fresh(true),

@@ -45,7 +45,7 @@ pub fn to_msgpack<T: Serialize + ?Sized>(key: &str, value: &T) -> Result<Vec<u8>
 
 /// Appends `value`'s msgpack encoding, as [`to_msgpack`] makes it, to `out`.
 pub fn write_msgpack<T: Serialize + ?Sized>(
-    out: &mut Vec<u8>,
+    out: &mut impl std::io::Write,
     key: &str,
     value: &T,
 ) -> Result<(), ValueError> {

@@ -4,7 +4,7 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -21,6 +21,10 @@ struct Counting {
     saves: AtomicUsize,
     touches: AtomicUsize,
     deletes: AtomicUsize,
+    /// Fail the next load as an unreachable server would.
+    fail_next_load: AtomicBool,
+    /// Yield to the runtime once inside each load, as a network store does.
+    yield_in_load: AtomicBool,
 }
 
 impl Counting {
@@ -49,6 +53,16 @@ impl SessionStore for Counting {
         ttl: Duration,
     ) -> Result<Option<Vec<u8>>, StoreError> {
         self.loads.fetch_add(1, Ordering::SeqCst);
+        if self.yield_in_load.load(Ordering::SeqCst) {
+            tokio::task::yield_now().await;
+        }
+        if self.fail_next_load.swap(false, Ordering::SeqCst) {
+            return Err(StoreError::unavailable(
+                "counting-memory",
+                "load",
+                std::io::Error::other("down for the test"),
+            ));
+        }
         self.inner.load_and_touch(key, ttl).await
     }
     async fn save(
@@ -361,6 +375,41 @@ async fn loading_twice_shares_one_map_and_one_read() {
     a.insert("x", "y").unwrap();
     assert_eq!(b.get::<String>("x").unwrap().as_deref(), Some("y"));
     assert_eq!(h.store.counts()[0], 1);
+}
+
+/// Two loads of one request polled together (`join!`) still read the store
+/// once: the second waits for the first and shares its map.
+#[tokio::test]
+async fn concurrent_loads_of_one_request_read_the_store_once() {
+    let h = harness();
+    let cookie = h.seeded().await;
+    h.store.yield_in_load.store(true, Ordering::SeqCst);
+    let request = h.manager.open([cookie.as_str()]);
+    let (a, b) = tokio::join!(request.load(), request.load());
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert_eq!(h.store.counts()[0], 1);
+    a.insert("x", "y").unwrap();
+    assert_eq!(b.get::<String>("x").unwrap().as_deref(), Some("y"));
+    assert_eq!(b.get::<u32>("count").unwrap(), Some(1));
+}
+
+/// A load that fails (the store was unreachable) is retried by the next call
+/// with the same cookie: the session is found, not replaced by a new one.
+#[tokio::test]
+async fn a_failed_load_is_retried_with_the_same_cookie() {
+    let h = harness();
+    let cookie = h.seeded().await;
+    h.store.fail_next_load.store(true, Ordering::SeqCst);
+    let request = h.manager.open([cookie.as_str()]);
+    let error = request.load().await.unwrap_err();
+    assert_eq!(error.status(), 503);
+    assert!(!request.is_loaded());
+    let session = request.load().await.unwrap();
+    assert_eq!(session.get::<u32>("count").unwrap(), Some(1));
+    assert_eq!(h.store.counts()[0], 2);
+    session.insert("count", &2u32).unwrap();
+    let outcome = request.finish(200).await.unwrap();
+    assert_eq!(pair(&outcome.set_cookie.unwrap()), cookie, "same sid kept");
 }
 
 #[tokio::test]
