@@ -9,7 +9,6 @@ use std::ops::{Deref, DerefMut};
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use smallvec::SmallVec;
 
 use crate::map::SessionMap;
 use crate::session::Session;
@@ -66,9 +65,7 @@ pub fn read_field<F: DeserializeOwned>(
 /// msgpack `nil` (`Option::None`) means "no key".
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct EncodedFields {
-    /// Inline up to a few small fields (twice over: a write-back puts the
-    /// new encoding after the old), so most views allocate nothing.
-    buf: SmallVec<[u8; 64]>,
+    buf: Vec<u8>,
 }
 
 impl EncodedFields {
@@ -160,7 +157,10 @@ impl<T: SessionData> DerefMut for Typed<T> {
     fn deref_mut(&mut self) -> &mut T {
         if self.baseline.is_none() {
             // Still unchanged here: the caller mutates after this returns.
-            let mut fields = EncodedFields::default();
+            // Room for the baseline and, after it, the next encoding.
+            let mut fields = EncodedFields {
+                buf: Vec::with_capacity(128),
+            };
             if let Err(error) = self.value.encode_fields(&mut fields) {
                 // Without a baseline nothing compares as changed: nothing is
                 // written back, and finish reports the error.
