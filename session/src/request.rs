@@ -151,10 +151,10 @@ impl RequestSession {
         let store = &manager.inner.store;
         let raw = if settings.refresh_each_request {
             store
-                .load_and_touch(&key, settings.permanent_session_lifetime)
+                .load_and_touch_fast(&key, settings.permanent_session_lifetime)
                 .await?
         } else {
-            store.load(&key).await?
+            store.load_fast(&key).await?
         };
         let Some(raw) = raw else {
             // A client-chosen or expired sid is never adopted.
@@ -313,7 +313,7 @@ impl RequestSession {
                 then_delete,
                 cookie,
             } => {
-                store.save(&key, &bytes, ttl, hint).await?;
+                store.save_fast(&key, &bytes, ttl, hint).await?;
                 if let Some(old) = then_delete {
                     store.delete(&old).await?;
                 }

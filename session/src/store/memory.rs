@@ -100,39 +100,20 @@ fn deadline(now: Instant, ttl: Duration) -> Instant {
         .unwrap_or(now + Duration::from_secs(100 * 365 * 86_400))
 }
 
-#[async_trait]
-impl SessionStore for MemoryStore {
-    fn backend(&self) -> &'static str {
-        "memory"
-    }
-
-    async fn load(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self.get_raw(key))
-    }
-
-    async fn load_and_touch(
-        &self,
-        key: &str,
-        ttl: Duration,
-    ) -> Result<Option<Vec<u8>>, StoreError> {
+impl MemoryStore {
+    fn read_and_touch(&self, key: &str, ttl: Duration) -> Option<Vec<u8>> {
         let now = Instant::now();
         let mut entries = self.lock();
-        Ok(entries
+        entries
             .get_mut(key)
             .filter(|e| e.expires_at > now)
             .map(|e| {
                 e.expires_at = deadline(now, ttl);
                 e.value.clone()
-            }))
+            })
     }
 
-    async fn save(
-        &self,
-        key: &str,
-        value: &[u8],
-        ttl: Duration,
-        _hint: SaveHint,
-    ) -> Result<(), StoreError> {
+    fn write(&self, key: &str, value: &[u8], ttl: Duration) {
         let now = Instant::now();
         let mut entries = self.lock();
         // Rewriting a live session, the common save, reuses its key and buffer.
@@ -140,7 +121,7 @@ impl SessionStore for MemoryStore {
             entry.value.clear();
             entry.value.extend_from_slice(value);
             entry.expires_at = deadline(now, ttl);
-            return Ok(());
+            return;
         }
         if entries.len() >= self.capacity {
             entries.retain(|_, e| e.expires_at > now);
@@ -161,7 +142,61 @@ impl SessionStore for MemoryStore {
                 expires_at: deadline(now, ttl),
             },
         );
+    }
+}
+
+/// Every operation completes without waiting, so the `*_now` forms answer
+/// and the lifecycle never boxes a future for this store.
+#[async_trait]
+impl SessionStore for MemoryStore {
+    fn backend(&self) -> &'static str {
+        "memory"
+    }
+
+    async fn load(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.get_raw(key))
+    }
+
+    async fn load_and_touch(
+        &self,
+        key: &str,
+        ttl: Duration,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.read_and_touch(key, ttl))
+    }
+
+    async fn save(
+        &self,
+        key: &str,
+        value: &[u8],
+        ttl: Duration,
+        _hint: SaveHint,
+    ) -> Result<(), StoreError> {
+        self.write(key, value, ttl);
         Ok(())
+    }
+
+    fn load_now(&self, key: &str) -> Option<Result<Option<Vec<u8>>, StoreError>> {
+        Some(Ok(self.get_raw(key)))
+    }
+
+    fn load_and_touch_now(
+        &self,
+        key: &str,
+        ttl: Duration,
+    ) -> Option<Result<Option<Vec<u8>>, StoreError>> {
+        Some(Ok(self.read_and_touch(key, ttl)))
+    }
+
+    fn save_now(
+        &self,
+        key: &str,
+        value: &[u8],
+        ttl: Duration,
+        _hint: SaveHint,
+    ) -> Option<Result<(), StoreError>> {
+        self.write(key, value, ttl);
+        Some(Ok(()))
     }
 
     async fn touch(&self, key: &str, ttl: Duration) -> Result<(), StoreError> {

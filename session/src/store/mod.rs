@@ -85,6 +85,70 @@ pub trait SessionStore: Send + Sync + 'static {
     async fn cleanup(&self) -> Result<u64, StoreError> {
         Ok(0)
     }
+
+    /// The synchronous face of a store that never waits (one that keeps its
+    /// sessions in this process): [`Self::load`] answered at once, or `None`
+    /// to have the caller await `load`, which is what a store that does I/O
+    /// leaves it at. The lifecycle tries it first, so an in-process store
+    /// costs no boxed future per operation.
+    fn load_now(&self, _key: &str) -> Option<Result<Option<Vec<u8>>, StoreError>> {
+        None
+    }
+
+    /// [`Self::load_and_touch`] answered at once; see [`Self::load_now`].
+    fn load_and_touch_now(
+        &self,
+        _key: &str,
+        _ttl: Duration,
+    ) -> Option<Result<Option<Vec<u8>>, StoreError>> {
+        None
+    }
+
+    /// [`Self::save`] done at once; see [`Self::load_now`].
+    fn save_now(
+        &self,
+        _key: &str,
+        _value: &[u8],
+        _ttl: Duration,
+        _hint: SaveHint,
+    ) -> Option<Result<(), StoreError>> {
+        None
+    }
+}
+
+/// The lifecycle's calls: a store's synchronous answer when it has one, its
+/// future otherwise.
+impl dyn SessionStore {
+    pub(crate) async fn load_fast(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        match self.load_now(key) {
+            Some(result) => result,
+            None => self.load(key).await,
+        }
+    }
+
+    pub(crate) async fn load_and_touch_fast(
+        &self,
+        key: &str,
+        ttl: Duration,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        match self.load_and_touch_now(key, ttl) {
+            Some(result) => result,
+            None => self.load_and_touch(key, ttl).await,
+        }
+    }
+
+    pub(crate) async fn save_fast(
+        &self,
+        key: &str,
+        value: &[u8],
+        ttl: Duration,
+        hint: SaveHint,
+    ) -> Result<(), StoreError> {
+        match self.save_now(key, value, ttl, hint) {
+            Some(result) => result,
+            None => self.save(key, value, ttl, hint).await,
+        }
+    }
 }
 
 /// Builds the store that `settings.session_type` selects.
