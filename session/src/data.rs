@@ -8,14 +8,12 @@
 use std::ops::{Deref, DerefMut};
 
 use serde::de::DeserializeOwned;
-use serde::Serialize;
 
 use crate::map::SessionMap;
 use crate::session::Session;
-use crate::value::{write_msgpack, ValueError};
+use crate::value::ValueError;
 
-/// msgpack `nil`: a field encoding to it removes its key (`Option::None`).
-const MSGPACK_NIL: u8 = 0xc0;
+pub use crate::encoded_fields::EncodedFields;
 
 /// A struct whose fields are session keys. Derive it with
 /// `#[derive(SessionData)]` rather than implementing it by hand.
@@ -58,47 +56,6 @@ pub fn read_field<F: DeserializeOwned>(
     }
 }
 
-/// The encoded fields of a typed session, one after another in one buffer:
-/// a typed write-back costs one allocation, not one per field.
-///
-/// Each field is its msgpack bytes behind a 4-byte length. A field encoding to
-/// msgpack `nil` (`Option::None`) means "no key".
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct EncodedFields {
-    buf: Vec<u8>,
-}
-
-impl EncodedFields {
-    /// Encodes `value` as the next field; `key` only names it in an error.
-    pub fn push<F: Serialize + ?Sized>(&mut self, key: &str, value: &F) -> Result<(), ValueError> {
-        let start = self.buf.len();
-        self.buf.extend_from_slice(&[0; 4]);
-        if let Err(error) = write_msgpack(&mut self.buf, key, value) {
-            self.buf.truncate(start);
-            return Err(error);
-        }
-        // A session value is far below 4 GiB: the codec caps a whole session.
-        let len = u32::try_from(self.buf.len() - start - 4).unwrap_or(u32::MAX);
-        self.buf[start..start + 4].copy_from_slice(&len.to_le_bytes());
-        Ok(())
-    }
-
-    /// Each field's msgpack bytes, in push order; `None` for a removed key.
-    pub fn iter(&self) -> impl Iterator<Item = Option<&[u8]>> + '_ {
-        fields_of(&self.buf)
-    }
-}
-
-fn fields_of(mut rest: &[u8]) -> impl Iterator<Item = Option<&[u8]>> + '_ {
-    std::iter::from_fn(move || {
-        let (len, tail) = rest.split_first_chunk::<4>()?;
-        let len = usize::try_from(u32::from_le_bytes(*len)).unwrap_or(usize::MAX);
-        let (field, tail) = tail.split_at_checked(len)?;
-        rest = tail;
-        Some((field != [MSGPACK_NIL]).then_some(field))
-    })
-}
-
 /// A typed view of the request's session, with `Deref`/`DerefMut` to `T`.
 ///
 /// Changes are written back into the shared map when the view is dropped, and
@@ -128,15 +85,14 @@ impl<T: SessionData> Typed<T> {
             return Ok(()); // never mutably borrowed: nothing can have changed
         };
         // The new encoding goes after the baseline in the same buffer.
-        let before_len = fields.buf.len();
+        let before_len = fields.byte_len();
         if let Err(error) = self.value.encode_fields(fields) {
-            fields.buf.truncate(before_len);
+            fields.truncate(before_len);
             return Err(error);
         }
-        let (before, after) = fields.buf.split_at(before_len);
-        self.session
-            .write_fields(T::KEYS, fields_of(before), fields_of(after));
-        fields.buf.drain(..before_len);
+        let (before, after) = fields.split_at(before_len);
+        self.session.write_fields(T::KEYS, before, after);
+        fields.remove_front(before_len);
         Ok(())
     }
 
@@ -157,14 +113,11 @@ impl<T: SessionData> DerefMut for Typed<T> {
     fn deref_mut(&mut self) -> &mut T {
         if self.baseline.is_none() {
             // Still unchanged here: the caller mutates after this returns.
-            // Room for the baseline and, after it, the next encoding.
-            let mut fields = EncodedFields {
-                buf: Vec::with_capacity(128),
-            };
+            let mut fields = EncodedFields::default();
             if let Err(error) = self.value.encode_fields(&mut fields) {
                 // Without a baseline nothing compares as changed: nothing is
                 // written back, and finish reports the error.
-                fields.buf.clear();
+                fields.truncate(0);
                 self.session.record_error(error);
             }
             self.baseline = Some(fields);

@@ -58,6 +58,7 @@
 pub mod codec;
 pub mod cookie;
 pub mod data;
+mod encoded_fields;
 mod errors;
 pub mod finish;
 pub mod flask;

@@ -158,7 +158,10 @@ impl Cursor<'_> {
         };
         let start = self.pos;
         let bytes = self.take(len)?;
-        std::str::from_utf8(bytes).map_err(|_| DecodeError::InvalidUtf8)?;
+        // Session keys are nearly always ASCII, which is checked far faster.
+        if !bytes.is_ascii() {
+            std::str::from_utf8(bytes).map_err(|_| DecodeError::InvalidUtf8)?;
+        }
         Ok(start..self.pos)
     }
 
