@@ -4,8 +4,8 @@
 //! bytes; a deletion cookie carries every attribute of the cookie it deletes so
 //! browsers honour it.
 
+use std::cell::RefCell;
 use std::fmt::Write;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use session_config::{CookieSettings, SameSite};
@@ -31,8 +31,13 @@ pub fn values_named<'a>(header: &'a str, name: &'a str) -> impl Iterator<Item = 
 
 const EXPIRES: &str = "; Expires=";
 
-/// An `Expires` date, with the unix second and lifetime it was made for.
-type CachedExpires = (u64, Duration, Arc<str>);
+thread_local! {
+    /// The last `Expires` date this thread formatted, with the unix second
+    /// and the lifetime it was made for. The date changes once a second, so
+    /// formatting it on every refresh was the most expensive part of a read;
+    /// one cache per thread means no lock shared by concurrent requests.
+    static EXPIRES_CACHE: RefCell<Option<(u64, Duration, String)>> = const { RefCell::new(None) };
+}
 
 /// Formats `Set-Cookie` values from the cookie settings.
 #[derive(Debug, Clone)]
@@ -41,10 +46,6 @@ pub struct CookieWriter {
     /// `; Domain=…; Path=…; Secure; HttpOnly; SameSite=…; Partitioned`,
     /// computed once because it never changes.
     attributes: String,
-    /// The last `Expires` date formatted, keyed by the unix second it was made
-    /// for: the date changes once a second, so formatting it on every refresh
-    /// was the most expensive part of a read.
-    expires_cache: Arc<Mutex<Option<CachedExpires>>>,
 }
 
 impl CookieWriter {
@@ -73,7 +74,6 @@ impl CookieWriter {
         Self {
             settings,
             attributes,
-            expires_cache: Arc::default(),
         }
     }
 
@@ -85,7 +85,13 @@ impl CookieWriter {
     /// A cookie carrying `value`; with `lifetime` it is persistent (`Expires`),
     /// without it a browser-session cookie.
     pub fn session_cookie(&self, value: &str, lifetime: Option<Duration>) -> String {
-        let expires = lifetime.map(|lifetime| self.expires_in(lifetime));
+        match lifetime {
+            Some(lifetime) => with_expires_in(lifetime, |date| self.format(value, Some(date))),
+            None => self.format(value, None),
+        }
+    }
+
+    fn format(&self, value: &str, expires: Option<&str>) -> String {
         let name = &self.settings.name;
         // Exactly the length written: the buffer never grows, and a header
         // value made from it takes it over without copying.
@@ -103,28 +109,10 @@ impl CookieWriter {
         out.push_str(value);
         if let Some(expires) = expires {
             out.push_str(EXPIRES);
-            out.push_str(&expires);
+            out.push_str(expires);
         }
         out.push_str(&self.attributes);
         out
-    }
-
-    fn expires_in(&self, lifetime: Duration) -> Arc<str> {
-        let now = SystemTime::now();
-        let second = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-        let mut cache = self
-            .expires_cache
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if let Some((cached_second, cached_lifetime, date)) = cache.as_ref() {
-            if *cached_second == second && *cached_lifetime == lifetime {
-                return date.clone();
-            }
-        }
-        let at = now.checked_add(lifetime).unwrap_or(now);
-        let date: Arc<str> = http_date(at).into();
-        *cache = Some((second, lifetime, date.clone()));
-        date
     }
 
     /// A cookie that makes the browser drop the session cookie.
@@ -134,6 +122,24 @@ impl CookieWriter {
             self.settings.name, self.attributes
         )
     }
+}
+
+/// Calls `f` with the `Expires` date of a cookie set now for `lifetime`.
+fn with_expires_in<R>(lifetime: Duration, f: impl FnOnce(&str) -> R) -> R {
+    let now = SystemTime::now();
+    let second = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    EXPIRES_CACHE.with_borrow_mut(|cache| match cache {
+        Some((cached_second, cached_lifetime, date))
+            if *cached_second == second && *cached_lifetime == lifetime =>
+        {
+            f(date)
+        }
+        _ => {
+            let at = now.checked_add(lifetime).unwrap_or(now);
+            let (_, _, date) = cache.insert((second, lifetime, http_date(at)));
+            f(date)
+        }
+    })
 }
 
 /// An IMF-fixdate, as HTTP wants: `Sun, 06 Nov 1994 08:49:37 GMT`.

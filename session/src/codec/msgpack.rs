@@ -3,8 +3,6 @@
 
 use std::ops::Range;
 
-use rmp::encode;
-
 use super::DecodeError;
 use crate::map::SessionMap;
 use crate::value::MAX_DEPTH;
@@ -99,15 +97,40 @@ impl UniqueKeys {
 pub fn encode(map: &SessionMap) -> Vec<u8> {
     let size: usize = map.iter_bytes().map(|(k, v)| k.len() + v.len() + 5).sum();
     let mut out = Vec::with_capacity(size + 5);
-    // Writes into a Vec cannot fail, and map lengths fit u32 (a session is
-    // capped far below that), so the results are ignored on purpose.
-    let _ = encode::write_map_len(&mut out, map.len() as u32);
+    // Map lengths and key lengths fit u32: a session is capped far below.
+    write_len(&mut out, map.len() as u32, 0x80, 16, [0xde, 0xdf]);
     for (key, raw) in map.iter_bytes() {
-        let _ = encode::write_str_len(&mut out, key.len() as u32);
+        write_str_len(&mut out, key.len() as u32);
         out.extend_from_slice(key);
         out.extend_from_slice(raw);
     }
     out
+}
+
+/// A str header in msgspec's choice of the smallest form: fixstr, str8,
+/// str16 or str32.
+fn write_str_len(out: &mut Vec<u8>, len: u32) {
+    if len < 32 {
+        out.push(0xa0 | len as u8);
+    } else if let Ok(len) = u8::try_from(len) {
+        out.extend_from_slice(&[0xd9, len]);
+    } else {
+        write_len(out, len, 0xa0, 32, [0xda, 0xdb]);
+    }
+}
+
+/// A map or str header: the fix form below `fix_limit`, else the 16-bit or
+/// the 32-bit form (`wide` holds their markers).
+fn write_len(out: &mut Vec<u8>, len: u32, fix: u8, fix_limit: u32, wide: [u8; 2]) {
+    if len < fix_limit {
+        out.push(fix | len as u8);
+    } else if let Ok(len) = u16::try_from(len) {
+        out.push(wide[0]);
+        out.extend_from_slice(&len.to_be_bytes());
+    } else {
+        out.push(wide[1]);
+        out.extend_from_slice(&len.to_be_bytes());
+    }
 }
 
 /// A bounds-checked reader over untrusted bytes. Every length is checked
@@ -208,5 +231,27 @@ impl Cursor<'_> {
             self.skip_value(depth)?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    /// The hand-written headers are rmp's (and msgspec's): smallest form first.
+    #[test]
+    fn length_headers_match_rmp_at_every_boundary() {
+        for len in [0, 1, 15, 16, 31, 32, 255, 256, 65_535, 65_536, 1 << 20] {
+            let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+            write_str_len(&mut ours, len);
+            rmp::encode::write_str_len(&mut theirs, len).unwrap();
+            assert_eq!(ours, theirs, "str of {len}");
+
+            let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+            write_len(&mut ours, len, 0x80, 16, [0xde, 0xdf]);
+            rmp::encode::write_map_len(&mut theirs, len).unwrap();
+            assert_eq!(ours, theirs, "map of {len}");
+        }
     }
 }
