@@ -256,6 +256,19 @@ impl SessionMap {
         self.get_raw(PERMANENT_KEY) == Some(&[MSGPACK_TRUE])
     }
 
+    /// [`Self::is_empty`] and [`Self::is_permanent`] in one pass, for finish.
+    pub(crate) fn emptiness_and_permanence(&self) -> (bool, bool) {
+        let (mut empty, mut permanent) = (true, false);
+        for entry in &self.entries {
+            if self.bytes(&entry.key) == PERMANENT_KEY.as_bytes() {
+                permanent = self.bytes(&entry.value) == [MSGPACK_TRUE];
+            } else {
+                empty = false;
+            }
+        }
+        (empty, permanent)
+    }
+
     /// Sets `_permanent`, as Flask's `session.permanent = value` does.
     pub fn set_permanent(&mut self, permanent: bool) {
         let raw = if permanent {
@@ -328,6 +341,23 @@ mod tests {
         assert_eq!(map.get::<String>("name").unwrap().as_deref(), Some("ada"));
         assert_eq!(map.get::<u32>("missing").unwrap(), None);
         assert!(map.get::<u32>("name").is_err());
+    }
+
+    #[test]
+    fn emptiness_and_permanence_agree_with_their_own_methods() {
+        let mut map = SessionMap::new();
+        for step in 0..4 {
+            match step {
+                1 => map.set_permanent(false),
+                2 => map.set_permanent(true),
+                _ => map.insert("k", &step).unwrap(),
+            }
+            assert_eq!(
+                map.emptiness_and_permanence(),
+                (map.is_empty(), map.is_permanent()),
+                "step {step}"
+            );
+        }
     }
 
     #[test]

@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use crate::codec::Decoded;
 use crate::errors::{FinishError, LoadError};
 use crate::finish::{plan, Facts, Plan};
+use crate::finish_work::{FinishOutcome, FinishStep, Save, Work};
 use crate::id::SessionId;
 use crate::load_gate::{Entry, LoadGate};
 use crate::manager::SessionManager;
@@ -22,32 +23,6 @@ pub(crate) enum CookieFound {
     Invalid,
     /// A valid cookie; `resign` when a fallback key signed it.
     Valid { id: SessionId, resign: bool },
-}
-
-/// The response-side result of finish, for the adapter to apply.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct FinishOutcome {
-    /// A `Set-Cookie` header value to add, if any.
-    pub set_cookie: Option<String>,
-    /// Whether to add `Vary: Cookie` (the session was loaded).
-    pub vary_cookie: bool,
-}
-
-/// What finish does once the lock is released.
-enum Work {
-    Nothing,
-    Cookie(String),
-    Delete {
-        key: Option<String>,
-        cookie: String,
-    },
-    Save {
-        key: String,
-        bytes: Vec<u8>,
-        hint: SaveHint,
-        then_delete: Option<String>,
-        cookie: String,
-    },
 }
 
 /// The session state of one request. Cheap to clone: the adapter keeps one
@@ -212,138 +187,106 @@ impl RequestSession {
     /// to add. A store failure here should replace the response with the
     /// error's opaque status.
     pub async fn finish(&self, status: u16) -> Result<FinishOutcome, FinishError> {
-        if !self.is_loaded() {
-            return Ok(FinishOutcome::default()); // row 1
+        match self.finish_now(status) {
+            FinishStep::Done(result) => result,
+            FinishStep::Pending(pending) => pending.complete().await,
         }
+    }
+
+    /// [`Self::finish`] as far as it goes without waiting: all the way when
+    /// the store answers synchronously (the memory store); otherwise it
+    /// leaves the store operations to await.
+    pub(crate) fn finish_now(&self, status: u16) -> FinishStep {
+        if !self.is_loaded() {
+            return FinishStep::Done(Ok(FinishOutcome::default())); // row 1
+        }
+        match self.decide(status) {
+            Ok(work) => work.run_now(&self.inner.manager),
+            Err(error) => FinishStep::Done(Err(error)),
+        }
+    }
+
+    /// Decides, under the lock, what finishing comes to, with every key and
+    /// cookie prepared; the lock is released before any store operation.
+    fn decide(&self, status: u16) -> Result<Work, FinishError> {
         let manager = &self.inner.manager;
         let settings = manager.settings();
         let cookies = &manager.inner.cookies;
-
-        // Decide, and prepare every key and cookie, under the lock; then
-        // release it before any await.
-        let work = {
-            let mut state = self.inner.state();
-            if let Some(error) = state.pending_error.take() {
-                return Err(error.into());
-            }
-            let server_error = status >= 500;
-            let empty = state.map.is_empty();
-            let needs_encoding = !server_error
-                && !empty
-                && (state.touched || matches!(state.baseline, Baseline::New));
-            let encoded = if needs_encoding {
-                Some(manager.inner.codec.encode(&state.map)?)
-            } else {
-                None
-            };
-            let modified = match (&encoded, &state.baseline) {
-                (None, _) => false,
-                (Some(_), Baseline::New | Baseline::Unencodable) => true,
-                (Some(now), Baseline::Record) => now != state.map.stored_bytes(),
-                (Some(now), Baseline::Encoded(before)) => now != before,
-            };
-            let facts = Facts {
-                loaded: true,
-                server_error,
-                empty,
-                record_existed: state.record_existed,
-                stale_cookie: state.stale_cookie,
-                regenerated: state.regenerated,
-                modified,
-                verified_with_fallback: state.resign,
-                refresh_each_request: settings.refresh_each_request,
-                permanent: state.map.is_permanent(),
-            };
-            let plan = plan(facts);
-            let lifetime = facts
-                .permanent
-                .then_some(settings.permanent_session_lifetime);
-            // The key read at load, which stays the record's key after a
-            // regenerate; finish runs once, so it can be taken.
-            let loaded_key = state.loaded_key.take();
-            let session_cookie =
-                || cookies.session_cookie(&manager.cookie_value(&state.id), lifetime);
-            match plan {
-                Plan::Nothing => Work::Nothing,
-                Plan::ExpireCookie => Work::Cookie(cookies.deletion_cookie()),
-                Plan::DeleteRecord => Work::Delete {
-                    key: loaded_key,
-                    cookie: cookies.deletion_cookie(),
-                },
-                Plan::SaveRegenerated => Work::Save {
-                    key: manager.store_key(&state.id),
-                    bytes: encoded.unwrap_or_default(),
-                    hint: SaveHint::New,
-                    then_delete: state.replaced_id.as_ref().map(|old| manager.store_key(old)),
-                    cookie: session_cookie(),
-                },
-                Plan::Save => Work::Save {
-                    key: match loaded_key {
+        let mut state = self.inner.state();
+        if let Some(error) = state.pending_error.take() {
+            return Err(error.into());
+        }
+        let server_error = status >= 500;
+        let (empty, permanent) = state.map.emptiness_and_permanence();
+        let needs_encoding =
+            !server_error && !empty && (state.touched || matches!(state.baseline, Baseline::New));
+        let encoded = if needs_encoding {
+            Some(manager.inner.codec.encode(&state.map)?)
+        } else {
+            None
+        };
+        let modified = match (&encoded, &state.baseline) {
+            (None, _) => false,
+            (Some(_), Baseline::New | Baseline::Unencodable) => true,
+            (Some(now), Baseline::Record) => now != state.map.stored_bytes(),
+            (Some(now), Baseline::Encoded(before)) => now != before,
+        };
+        let facts = Facts {
+            loaded: true,
+            server_error,
+            empty,
+            record_existed: state.record_existed,
+            stale_cookie: state.stale_cookie,
+            regenerated: state.regenerated,
+            modified,
+            verified_with_fallback: state.resign,
+            refresh_each_request: settings.refresh_each_request,
+            permanent,
+        };
+        let plan = plan(facts);
+        let lifetime = facts
+            .permanent
+            .then_some(settings.permanent_session_lifetime);
+        // The key read at load, which stays the record's key after a
+        // regenerate; finish runs once, so it can be taken.
+        let loaded_key = state.loaded_key.take();
+        let session_cookie = || cookies.session_cookie(&manager.cookie_value(&state.id), lifetime);
+        let save = |key, hint| {
+            Some(Save {
+                key,
+                bytes: encoded.unwrap_or_default(),
+                hint,
+            })
+        };
+        Ok(match plan {
+            Plan::Nothing => Work::headers(None),
+            Plan::ExpireCookie => Work::headers(Some(cookies.deletion_cookie())),
+            Plan::DeleteRecord => Work {
+                save: None,
+                delete: loaded_key,
+                set_cookie: Some(cookies.deletion_cookie()),
+            },
+            Plan::SaveRegenerated => Work {
+                delete: state.replaced_id.as_ref().map(|old| manager.store_key(old)),
+                set_cookie: Some(session_cookie()),
+                save: save(manager.store_key(&state.id), SaveHint::New),
+            },
+            Plan::Save => Work {
+                set_cookie: Some(session_cookie()),
+                save: save(
+                    match loaded_key {
                         Some(key) if !state.regenerated => key,
                         _ => manager.store_key(&state.id),
                     },
-                    bytes: encoded.unwrap_or_default(),
-                    hint: if state.record_existed {
+                    if state.record_existed {
                         SaveHint::Existing
                     } else {
                         SaveHint::New
                     },
-                    then_delete: None,
-                    cookie: session_cookie(),
-                },
-                Plan::CookieOnly => Work::Cookie(session_cookie()),
-            }
-        };
-
-        let store = &manager.inner.store;
-        let ttl = settings.permanent_session_lifetime;
-        let set_cookie = match work {
-            Work::Nothing => None,
-            Work::Cookie(cookie) => Some(cookie),
-            Work::Delete { key, cookie } => {
-                if let Some(key) = key {
-                    store.delete(&key).await?;
-                }
-                Some(cookie)
-            }
-            Work::Save {
-                key,
-                bytes,
-                hint,
-                then_delete,
-                cookie,
-            } => {
-                store.save_fast(&key, &bytes, ttl, hint).await?;
-                if let Some(old) = then_delete {
-                    store.delete(&old).await?;
-                }
-                Some(cookie)
-            }
-        };
-        self.maybe_cleanup();
-        Ok(FinishOutcome {
-            set_cookie,
-            vary_cookie: true,
+                ),
+                delete: None,
+            },
+            Plan::CookieOnly => Work::headers(Some(session_cookie())),
         })
-    }
-
-    /// `SESSION_CLEANUP_N_REQUESTS`: about one request in N+1 starts a cleanup
-    /// pass, off the request's critical path.
-    fn maybe_cleanup(&self) {
-        let Some(n) = self.inner.manager.settings().cleanup_n_requests else {
-            return;
-        };
-        if rand::random_range(0..=n) != 0 {
-            return;
-        }
-        let store = self.inner.manager.inner.store.clone();
-        tokio::spawn(async move {
-            match store.cleanup().await {
-                Ok(removed) => {
-                    tracing::debug!(removed, backend = store.backend(), "session cleanup pass")
-                }
-                Err(error) => tracing::warn!(%error, "session cleanup pass failed"),
-            }
-        });
     }
 }

@@ -207,6 +207,11 @@ impl Session {
         Typed::load(self.clone())
     }
 
+    /// [`Self::typed`], consuming this handle.
+    pub fn into_typed<T: SessionData>(self) -> Typed<T> {
+        Typed::load(self)
+    }
+
     /// Applies the changed fields of a typed view: only keys whose encoding
     /// differs from `before` are written, so a value `T` could not read is never
     /// overwritten just because it was read. `None` is an absent key.

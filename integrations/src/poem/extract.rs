@@ -86,6 +86,6 @@ impl<T: SessionData> TypedSession<T> {
 
 impl<'a, T: SessionData> FromRequest<'a> for TypedSession<T> {
     async fn from_request(req: &'a Request, _body: &mut RequestBody) -> Result<Self> {
-        Ok(Self(load(req).await?.typed::<T>()))
+        Ok(Self(load(req).await?.into_typed::<T>()))
     }
 }

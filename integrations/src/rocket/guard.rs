@@ -137,7 +137,7 @@ impl<'r, T: SessionData> FromRequest<'r> for TypedSession<T> {
         outcome(
             load(request)
                 .await
-                .map(|session| Self(session.typed::<T>())),
+                .map(|session| Self(session.into_typed::<T>())),
         )
     }
 }

@@ -199,6 +199,11 @@ impl SessionStore for MemoryStore {
         Some(Ok(()))
     }
 
+    fn delete_now(&self, key: &str) -> Option<Result<(), StoreError>> {
+        self.lock().remove(key);
+        Some(Ok(()))
+    }
+
     async fn touch(&self, key: &str, ttl: Duration) -> Result<(), StoreError> {
         if let Some(e) = self.lock().get_mut(key) {
             e.expires_at = deadline(Instant::now(), ttl);

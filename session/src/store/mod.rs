@@ -114,6 +114,11 @@ pub trait SessionStore: Send + Sync + 'static {
     ) -> Option<Result<(), StoreError>> {
         None
     }
+
+    /// [`Self::delete`] done at once; see [`Self::load_now`].
+    fn delete_now(&self, _key: &str) -> Option<Result<(), StoreError>> {
+        None
+    }
 }
 
 /// The lifecycle's calls: a store's synchronous answer when it has one, its
@@ -134,19 +139,6 @@ impl dyn SessionStore {
         match self.load_and_touch_now(key, ttl) {
             Some(result) => result,
             None => self.load_and_touch(key, ttl).await,
-        }
-    }
-
-    pub(crate) async fn save_fast(
-        &self,
-        key: &str,
-        value: &[u8],
-        ttl: Duration,
-        hint: SaveHint,
-    ) -> Result<(), StoreError> {
-        match self.save_now(key, value, ttl, hint) {
-            Some(result) => result,
-            None => self.save(key, value, ttl, hint).await,
         }
     }
 }
