@@ -131,6 +131,9 @@ impl<T: SessionData> Drop for Typed<T> {
         if let Err(error) = self.sync() {
             self.session.record_error(error);
         }
+        if let Some(fields) = self.baseline.take() {
+            fields.recycle();
+        }
     }
 }
 

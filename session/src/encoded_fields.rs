@@ -24,8 +24,8 @@ impl EncodedFields {
     pub fn push<F: Serialize + ?Sized>(&mut self, key: &str, value: &F) -> Result<(), ValueError> {
         let start = self.buf.len();
         if self.buf.capacity() == 0 {
-            // One allocation for the baseline and, after it, the next encoding.
-            self.buf.reserve(128);
+            // Room for the baseline and, after it, the next encoding.
+            self.buf = crate::scratch::take(128);
         }
         self.buf.extend_from_slice(&[0; 4]);
         if let Err(error) = write_msgpack(&mut self.buf, key, value) {
@@ -61,6 +61,11 @@ impl EncodedFields {
     ) {
         let (before, after) = self.buf.split_at(at.min(self.buf.len()));
         (fields_of(before), fields_of(after))
+    }
+
+    /// Hands the buffer back for reuse by a later view.
+    pub(crate) fn recycle(self) {
+        crate::scratch::give_back(self.buf);
     }
 
     /// Drops the first `len` bytes, keeping the fields after them.

@@ -75,7 +75,11 @@ impl Work {
         if let Some(save) = &self.save {
             let ttl = manager.settings().permanent_session_lifetime;
             match store.save_now(&save.key, &save.bytes, ttl, save.hint) {
-                Some(Ok(())) => self.save = None,
+                Some(Ok(())) => {
+                    if let Some(save) = self.save.take() {
+                        crate::scratch::give_back(save.bytes);
+                    }
+                }
                 Some(Err(error)) => return FinishStep::Done(Err(error.into())),
                 None => return self.pending(manager),
             }
@@ -115,6 +119,7 @@ impl PendingFinish {
         if let Some(save) = self.work.save.take() {
             let ttl = self.manager.settings().permanent_session_lifetime;
             store.save(&save.key, &save.bytes, ttl, save.hint).await?;
+            crate::scratch::give_back(save.bytes);
         }
         if let Some(key) = self.work.delete.take() {
             store.delete(&key).await?;

@@ -68,6 +68,7 @@ mod load_gate;
 mod manager;
 pub mod map;
 mod request;
+mod scratch;
 mod session;
 pub mod signing;
 pub mod store;

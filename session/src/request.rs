@@ -220,7 +220,7 @@ impl RequestSession {
         let (empty, permanent) = state.map.emptiness_and_permanence();
         let needs_encoding =
             !server_error && !empty && (state.touched || matches!(state.baseline, Baseline::New));
-        let encoded = if needs_encoding {
+        let mut encoded = if needs_encoding {
             Some(manager.inner.codec.encode(&state.map)?)
         } else {
             None
@@ -251,14 +251,14 @@ impl RequestSession {
         // regenerate; finish runs once, so it can be taken.
         let loaded_key = state.loaded_key.take();
         let session_cookie = || cookies.session_cookie(&manager.cookie_value(&state.id), lifetime);
-        let save = |key, hint| {
+        let mut save = |key, hint| {
             Some(Save {
                 key,
-                bytes: encoded.unwrap_or_default(),
+                bytes: encoded.take().unwrap_or_default(),
                 hint,
             })
         };
-        Ok(match plan {
+        let work = match plan {
             Plan::Nothing => Work::headers(None),
             Plan::ExpireCookie => Work::headers(Some(cookies.deletion_cookie())),
             Plan::DeleteRecord => Work {
@@ -287,6 +287,10 @@ impl RequestSession {
                 delete: None,
             },
             Plan::CookieOnly => Work::headers(Some(session_cookie())),
-        })
+        };
+        if let Some(unsaved) = encoded {
+            crate::scratch::give_back(unsaved);
+        }
+        Ok(work)
     }
 }
