@@ -47,12 +47,17 @@ fn open<'r>(request: &'r Request<'_>) -> Option<&'r RequestSession> {
                 .state::<Installed>()
                 .map(|Installed(manager)| {
                     // Over HTTP the raw `Cookie` headers hold every cookie, duplicates
-                    // included; a local test client's cookies are only in the jar.
+                    // included, and the jar holds nothing more; a local test
+                    // client's cookies are only in the jar.
+                    let mut headers = request.headers().get("Cookie").peekable();
+                    if headers.peek().is_some() {
+                        return manager.open(headers);
+                    }
                     let from_jar = request
                         .cookies()
                         .get(manager.cookie_name())
                         .map(|cookie| format!("{}={}", cookie.name(), cookie.value()));
-                    manager.open(request.headers().get("Cookie").chain(from_jar.as_deref()))
+                    manager.open(from_jar.as_deref())
                 }),
         )
     });
