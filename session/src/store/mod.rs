@@ -3,6 +3,12 @@
 //!
 //! Each backend is one file, behind its own cargo feature. [`from_settings`]
 //! builds the one that `SESSION_TYPE` selects.
+//!
+//! A store implements the async methods; one that never waits (it keeps
+//! sessions in this process, as the memory store does) may also answer the
+//! synchronous `*_now` forms, which the lifecycle tries first so that such a
+//! store costs no boxed future per operation. Their defaults answer `None`:
+//! "await the async method".
 
 mod error;
 #[cfg(feature = "filesystem")]
