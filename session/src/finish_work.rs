@@ -72,16 +72,15 @@ impl Work {
     /// Does what the store lets be done at once; hands back the rest.
     pub(crate) fn run_now(mut self, manager: &SessionManager) -> FinishStep {
         let store = manager.store();
-        if let Some(save) = &self.save {
+        if let Some(save) = self.save.take() {
             let ttl = manager.settings().permanent_session_lifetime;
             match store.save_now(&save.key, &save.bytes, ttl, save.hint) {
-                Some(Ok(())) => {
-                    if let Some(save) = self.save.take() {
-                        crate::scratch::give_back(save.bytes);
-                    }
-                }
+                Some(Ok(())) => crate::scratch::give_back(save.bytes),
                 Some(Err(error)) => return FinishStep::Done(Err(error.into())),
-                None => return self.pending(manager),
+                None => {
+                    self.save = Some(save);
+                    return self.pending(manager);
+                }
             }
         }
         if let Some(key) = &self.delete {

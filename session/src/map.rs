@@ -53,6 +53,15 @@ impl Slot {
             _ => Self::Owned(raw.into()),
         }
     }
+
+    /// Takes the buffer over when it is too long to copy into the slot.
+    fn from_vec(raw: Vec<u8>) -> Self {
+        if raw.len() <= SMALL_SLOT {
+            Self::copy_of(&raw)
+        } else {
+            Self::Owned(raw.into_boxed_slice())
+        }
+    }
 }
 
 /// One key and its value.
@@ -158,36 +167,25 @@ impl SessionMap {
         value: &T,
     ) -> Result<(), ValueError> {
         let raw = to_msgpack(key, value)?;
-        self.set(key, || Slot::copy_of(key.as_bytes()), &raw);
+        self.set(key, || Slot::copy_of(key.as_bytes()), Slot::from_vec(raw));
         Ok(())
     }
 
     /// Stores already-encoded msgpack bytes under `key`. The caller guarantees
     /// the bytes are one well-formed msgpack value.
     pub fn insert_raw(&mut self, key: String, raw: Vec<u8>) {
-        let value = if raw.len() <= SMALL_SLOT {
-            Slot::copy_of(&raw)
-        } else {
-            Slot::Owned(raw.into_boxed_slice())
-        };
-        match self.position(&key) {
-            Some(i) => self.entries[i].value = value,
-            None => self.entries.push(Entry {
-                key: Slot::Owned(key.into_bytes().into_boxed_slice()),
-                value,
-            }),
-        }
+        let new_key = || Slot::copy_of(key.as_bytes());
+        self.set(&key, new_key, Slot::from_vec(raw));
     }
 
     /// [`Self::insert_raw`] for a key known at compile time, as a typed
     /// session's are: the key is never copied.
     pub(crate) fn insert_static(&mut self, key: &'static str, raw: &[u8]) {
-        self.set(key, || Slot::Static(key.as_bytes()), raw);
+        self.set(key, || Slot::Static(key.as_bytes()), Slot::copy_of(raw));
     }
 
     /// The key's slot is made only when the key is new.
-    fn set(&mut self, key: &str, new_key: impl FnOnce() -> Slot, raw: &[u8]) {
-        let value = Slot::copy_of(raw);
+    fn set(&mut self, key: &str, new_key: impl FnOnce() -> Slot, value: Slot) {
         match self.position(key) {
             Some(i) => self.entries[i].value = value,
             None => self.entries.push(Entry {

@@ -86,21 +86,6 @@ impl MemoryStore {
             .and_then(|e| e.expires_at.checked_duration_since(now))
     }
 
-    fn lock(&self) -> MutexGuard<'_, Entries> {
-        // A panic while holding the lock cannot leave an entry half-written, so
-        // the data stays usable.
-        self.entries
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-}
-
-fn deadline(now: Instant, ttl: Duration) -> Instant {
-    now.checked_add(ttl)
-        .unwrap_or(now + Duration::from_secs(100 * 365 * 86_400))
-}
-
-impl MemoryStore {
     fn read_and_touch(&self, key: &str, ttl: Duration) -> Option<Vec<u8>> {
         let now = Instant::now();
         let mut entries = self.lock();
@@ -143,6 +128,19 @@ impl MemoryStore {
             },
         );
     }
+
+    fn lock(&self) -> MutexGuard<'_, Entries> {
+        // A panic while holding the lock cannot leave an entry half-written, so
+        // the data stays usable.
+        self.entries
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+fn deadline(now: Instant, ttl: Duration) -> Instant {
+    now.checked_add(ttl)
+        .unwrap_or(now + Duration::from_secs(100 * 365 * 86_400))
 }
 
 /// Every operation completes without waiting, so the `*_now` forms answer
