@@ -82,6 +82,8 @@ keys! {
     FileThreshold => "SESSION_FILE_THRESHOLD", "file_threshold";
     /// `SESSION_FILE_MODE` / `file_mode`
     FileMode => "SESSION_FILE_MODE", "file_mode";
+    /// `SESSION_WHEN_FULL` / `when_full`
+    WhenFull => "SESSION_WHEN_FULL", "when_full";
     /// `SESSION_MONGODB` / `mongodb`
     MongoDb => "SESSION_MONGODB", "mongodb";
     /// `SESSION_MONGODB_DB` / `mongodb_db`
@@ -193,7 +195,7 @@ mod tests {
             assert_eq!(Key::from_toml_name(k.toml_name()), Some(*k));
             assert_eq!(Key::from_env_name(env), Some(*k));
         }
-        assert_eq!(Key::ALL.len(), 39);
+        assert_eq!(Key::ALL.len(), 40);
     }
 
     #[test]

@@ -127,7 +127,7 @@ pub use keys::{Key, CONFIG_PATH_VAR};
 pub use loader::{LoadReport, SettingsBuilder, DEFAULT_CONFIG_FILE};
 pub use settings::{
     ConnectionUrl, CookieSettings, FileMode, IdLength, SameSite, Secret, SerializationFormat,
-    SessionType, Settings, SqlIdentifier,
+    SessionType, Settings, SqlIdentifier, WhenFull,
 };
 pub use source::{Origin, Provenance};
 pub use values::ConfigValue;

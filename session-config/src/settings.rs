@@ -40,6 +40,22 @@ pub enum SerializationFormat {
     Json,
 }
 
+/// What a store with a size limit (the memory store's capacity, the filesystem
+/// store's `file_threshold`) does when a new session would pass it, once
+/// expired sessions are pruned (`SESSION_WHEN_FULL`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum WhenFull {
+    /// Refuse the new session (HTTP 503, and a warning naming the limit's
+    /// key): a live session is never evicted to make room, so a flood of
+    /// anonymous requests cannot log users out. The default.
+    #[default]
+    Refuse,
+    /// Evict the oldest live session to make room, as Flask-Session's
+    /// cachelib stores do.
+    EvictOldest,
+}
+
 /// The `SameSite` cookie attribute. Its `Display` is the attribute value (`Lax`, `Strict`, `None`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum SameSite {
@@ -127,6 +143,9 @@ pub struct Settings {
     pub file_threshold: usize,
     /// `SESSION_FILE_MODE`
     pub file_mode: FileMode,
+    /// `SESSION_WHEN_FULL`: what a store with a size limit does when a new
+    /// session would pass it.
+    pub when_full: WhenFull,
     /// `SESSION_MONGODB`
     pub mongodb: ConnectionUrl,
     /// `SESSION_MONGODB_DB`
@@ -147,7 +166,9 @@ pub struct Settings {
     pub sqlalchemy_binds: BTreeMap<String, ConnectionUrl>,
     /// `SESSION_SQLALCHEMY_CREATE_TABLE`
     pub sqlalchemy_create_table: bool,
-    /// `SESSION_CLEANUP_INTERVAL`
+    /// `SESSION_CLEANUP_INTERVAL`: the period of the background removal of
+    /// expired records by stores that do not expire them by themselves (SQL,
+    /// filesystem); default one hour, `None` turns it off.
     pub cleanup_interval: Option<Duration>,
     /// `SESSION_REFRESH_THRESHOLD` (0.0..=1.0)
     pub refresh_threshold: f64,
@@ -193,6 +214,22 @@ impl SerializationFormat {
 }
 
 impl fmt::Display for SerializationFormat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl WhenFull {
+    /// The spelling used in `SESSION_WHEN_FULL` (`refuse` or `evict_oldest`).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            WhenFull::Refuse => "refuse",
+            WhenFull::EvictOldest => "evict_oldest",
+        }
+    }
+}
+
+impl fmt::Display for WhenFull {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
@@ -368,6 +405,9 @@ impl Default for CookieSettings {
     }
 }
 
+/// One hour between background cleanups of stores that keep expired records.
+const DEFAULT_CLEANUP_INTERVAL: Duration = Duration::from_secs(60 * 60);
+
 /// 31 days, Flask's `PERMANENT_SESSION_LIFETIME`.
 const DEFAULT_LIFETIME: Duration = Duration::from_secs(31 * 24 * 60 * 60);
 
@@ -392,6 +432,7 @@ impl Default for Settings {
             file_dir: PathBuf::from("./flask_session"),
             file_threshold: 500,
             file_mode: FileMode::default(),
+            when_full: WhenFull::Refuse,
             mongodb: ConnectionUrl::new("mongodb://127.0.0.1:27017"),
             mongodb_db: "flask_session".to_owned(),
             mongodb_collect: "sessions".to_owned(),
@@ -402,7 +443,7 @@ impl Default for Settings {
             sqlalchemy_bind_key: None,
             sqlalchemy_binds: BTreeMap::new(),
             sqlalchemy_create_table: true,
-            cleanup_interval: None,
+            cleanup_interval: Some(DEFAULT_CLEANUP_INTERVAL),
             refresh_threshold: 0.8,
             max_session_bytes: 64 * 1024,
             connect_timeout: Duration::from_secs(2),

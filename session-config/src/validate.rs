@@ -11,7 +11,7 @@ use crate::error::{ConfigError, ConfigWarning, RuleKind};
 use crate::keys::Key;
 use crate::settings::{SameSite, SessionType, Settings};
 use crate::source::Provenance;
-use crate::values::render_str;
+use crate::values::{render_str, MAX_DURATION_SECS};
 
 /// memcached's key limit, in bytes.
 pub(crate) const MEMCACHED_MAX_KEY: usize = 250;
@@ -106,6 +106,23 @@ impl Checker<'_> {
             (Key::ConnectTimeout, s.connect_timeout),
             (Key::OperationTimeout, s.operation_timeout),
         ];
+        let optional = [(Key::CleanupInterval, s.cleanup_interval)];
+        let longest = Duration::from_secs(MAX_DURATION_SECS);
+        let bounded = positive
+            .iter()
+            .copied()
+            .chain(optional.iter().filter_map(|(k, d)| d.map(|d| (*k, d))));
+        for (key, d) in bounded {
+            // Settings built in code skip the parser's bound; a longer one
+            // would overflow `now + d` or put a cookie's date past year 9999.
+            if d > longest {
+                return Err(self.invalid_whole(
+                    key,
+                    || show_duration(d),
+                    "a duration of at most 100 years",
+                ));
+            }
+        }
         for (key, d) in positive {
             if d.is_zero() {
                 return Err(self.invalid_whole(

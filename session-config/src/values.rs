@@ -14,7 +14,7 @@ use toml::Value;
 use crate::keys::Key;
 use crate::redact::{redact_text, REDACTED};
 use crate::settings::{
-    ConnectionUrl, FileMode, IdLength, SameSite, Secret, SerializationFormat, SessionType,
+    ConnectionUrl, FileMode, IdLength, SameSite, Secret, SerializationFormat, SessionType, WhenFull,
     Settings, SqlIdentifier,
 };
 
@@ -210,6 +210,7 @@ const LIST: &str =
 const TYPE: &str =
     "one of null, memory, redis, memcached, filesystem, mongodb, sqlalchemy (or sql)";
 const FORMAT: &str = "msgpack or json";
+const WHEN_FULL: &str = "refuse (a new session past the limit is refused) or evict_oldest (the oldest session is evicted, as in Flask)";
 const SAMESITE: &str = "Lax, Strict, None, or an empty string for no SameSite attribute";
 const FILE_MODE: &str = "a file mode up to 0o777: \"0600\" or \"0o600\" (octal), or a bare number such as 384 (decimal, as in Flask)";
 const SQL_IDENT: &str =
@@ -434,6 +435,15 @@ fn parse_format(v: &Value) -> Result<SerializationFormat, Bad> {
     }
 }
 
+fn parse_when_full(v: &Value) -> Result<WhenFull, Bad> {
+    let s = text(v).ok_or_else(|| Bad::new(WHEN_FULL))?;
+    match s.trim().to_ascii_lowercase().as_str() {
+        "refuse" => Ok(WhenFull::Refuse),
+        "evict_oldest" => Ok(WhenFull::EvictOldest),
+        _ => Err(Bad::new(WHEN_FULL)),
+    }
+}
+
 fn parse_same_site(v: &Value) -> Result<Option<SameSite>, Bad> {
     let s = text(v).ok_or_else(|| Bad::new(SAMESITE))?;
     match s.trim().to_ascii_lowercase().as_str() {
@@ -584,6 +594,7 @@ pub(crate) fn apply(settings: &mut Settings, key: Key, value: &Value) -> Result<
             s.file_threshold = to_usize(parse_uint(value, 0, usize::MAX as u64)?);
         }
         Key::FileMode => s.file_mode = parse_file_mode(value)?,
+        Key::WhenFull => s.when_full = parse_when_full(value)?,
         Key::MongoDb => s.mongodb = parse_url(value)?,
         Key::MongoDbDb => s.mongodb_db = parse_string(value)?,
         Key::MongoDbCollect => s.mongodb_collect = parse_string(value)?,

@@ -46,7 +46,15 @@ impl SessionManager {
     }
 
     /// A manager over a store the app built itself.
+    ///
+    /// # Errors
+    ///
+    /// [`BuildError::Settings`] when `settings` break a rule that loading them
+    /// would have caught (settings built or changed in code are checked here
+    /// by the same rules), and [`BuildError::SignerWithoutSecret`].
     pub fn new(settings: Settings, store: Arc<dyn SessionStore>) -> Result<Self, BuildError> {
+        // A load has already logged the warnings; only the errors matter here.
+        settings.validate()?;
         let signer = if settings.use_signer {
             let secret = settings
                 .secret_key

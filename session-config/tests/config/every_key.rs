@@ -4,7 +4,9 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::time::Duration;
 
-use session_config::{Key, Origin, SameSite, SerializationFormat, SessionType, Settings};
+use session_config::{
+    Key, Origin, SameSite, SerializationFormat, SessionType, Settings, WhenFull,
+};
 
 use crate::{report_env, toml_file};
 
@@ -49,6 +51,7 @@ const CASES: &[(Key, &str, &str)] = &[
     (Key::FileDir, r#""/var/lib/sessions""#, "/var/lib/sessions"),
     (Key::FileThreshold, "1000", "1000"),
     (Key::FileMode, "0o640", "0640"),
+    (Key::WhenFull, r#""evict_oldest""#, "EVICT_OLDEST"),
     (
         Key::MongoDb,
         r#""mongodb://m1:27017,m2:27018/?replicaSet=rs""#,
@@ -132,6 +135,7 @@ fn check_non_default(s: &Settings) {
     assert_eq!(s.file_dir, Path::new("/var/lib/sessions"));
     assert_eq!(s.file_threshold, 1000);
     assert_eq!(s.file_mode.get(), 0o640);
+    assert_eq!(s.when_full, WhenFull::EvictOldest);
     assert_eq!(
         s.mongodb.as_str(),
         "mongodb://m1:27017,m2:27018/?replicaSet=rs"
@@ -244,7 +248,8 @@ fn defaults_are_the_documented_ones() {
     assert_eq!(s.sqlalchemy_bind_key, None);
     assert!(s.sqlalchemy_binds.is_empty());
     assert!(s.sqlalchemy_create_table);
-    assert_eq!(s.cleanup_interval, None);
+    assert_eq!(s.cleanup_interval, Some(Duration::from_secs(3600)));
+    assert_eq!(s.when_full, WhenFull::Refuse);
     assert!((s.refresh_threshold - 0.8).abs() < f64::EPSILON);
     assert_eq!(s.max_session_bytes, 65_536);
     assert_eq!(s.connect_timeout, Duration::from_secs(2));

@@ -306,7 +306,12 @@ fn empty_strings_mean_none_for_optional_values() {
         ("SECRET_KEY", ""),
     ])
     .unwrap();
-    assert_eq!(s, Settings::default());
+    // The background cleanup is on by default; an empty value turns it off.
+    let off = Settings {
+        cleanup_interval: None,
+        ..Settings::default()
+    };
+    assert_eq!(s, off);
 }
 
 #[test]

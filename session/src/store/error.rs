@@ -74,6 +74,10 @@ pub enum BuildError {
         /// The feature that would provide it.
         feature: &'static str,
     },
+    /// The settings break a rule that loading them would have caught (they
+    /// were built or changed in code): the error names the key and the value.
+    #[error(transparent)]
+    Settings(#[from] session_config::ConfigError),
     /// `use_signer` is on but no `secret_key` is set.
     #[error("SESSION_USE_SIGNER is on but SECRET_KEY is not set")]
     SignerWithoutSecret,

@@ -403,6 +403,10 @@ impl SessionStore for MemcachedStore {
         BACKEND
     }
 
+    fn max_key_len(&self) -> Option<usize> {
+        Some(MAX_KEY_BYTES)
+    }
+
     async fn load(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
         self.blocking("load", key, |client, key| client.get::<Vec<u8>>(key))
             .await

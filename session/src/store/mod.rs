@@ -86,6 +86,14 @@ pub trait SessionStore: Send + Sync + 'static {
     /// Deletes the key; deleting a missing key is not an error.
     async fn delete(&self, key: &str) -> Result<(), StoreError>;
 
+    /// The longest key, in bytes, this backend can hold, or `None` when no
+    /// session key can reach its limit. The lifecycle treats a cookie whose
+    /// key would be longer as invalid (a fresh session and a deletion
+    /// cookie), so such a key never reaches the store.
+    fn max_key_len(&self) -> Option<usize> {
+        None
+    }
+
     /// Removes expired records and returns how many; a no-op where the server
     /// expires keys itself.
     async fn cleanup(&self) -> Result<u64, StoreError> {

@@ -663,6 +663,12 @@ impl SessionStore for SqlStore {
         self.inner.backend
     }
 
+    /// Flask-Session's `session_id` column is `VARCHAR(255)`; session keys
+    /// are ASCII, so characters and bytes agree.
+    fn max_key_len(&self) -> Option<usize> {
+        Some(255)
+    }
+
     async fn load(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
         let table = &self.inner.table;
         let (sql, values) = self.build(&table.select_live(key, &table.stamp(now_utc())));
