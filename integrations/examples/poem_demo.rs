@@ -75,6 +75,30 @@ fn regenerate(session: Session) -> poem::Result<StatusCode> {
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// `POST /login/{user}`: the login a handler writes, in the order that used
+/// to keep a planted sid: clear, regenerate, then set Flask-Login's keys.
+#[handler]
+fn log_in(Path(user): Path<String>, session: Session) -> poem::Result<StatusCode> {
+    session.clear();
+    session
+        .regenerate()
+        .map_err(poem::error::InternalServerError)?;
+    session
+        .insert("_user_id", &user)
+        .and_then(|()| session.insert("_fresh", &true))
+        .map_err(poem::error::InternalServerError)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `GET /whoami`: the logged-in user, or 401.
+#[handler]
+fn whoami(session: Session) -> Response {
+    match session.get::<String>("_user_id") {
+        Ok(Some(user)) => user.into_response(),
+        _ => StatusCode::UNAUTHORIZED.into_response(),
+    }
+}
+
 #[handler]
 fn permanent(Path(flag): Path<bool>, session: Session) -> StatusCode {
     session.set_permanent(flag);
@@ -152,6 +176,8 @@ async fn main() {
         .at("/clear", post(clear))
         .at("/regenerate", post(regenerate))
         .at("/permanent/:flag", post(permanent))
+        .at("/login/:user", post(log_in))
+        .at("/whoami", get(whoami))
         .at("/flask/login", get(flask_login))
         .at("/flask/login/:user_id", post(flask_login_as))
         .at("/flask/logout", post(flask_logout))

@@ -78,6 +78,31 @@ fn regenerate(session: Session) -> Status {
     }
 }
 
+/// `POST /login/<user>`: the login a handler writes, in the order that used
+/// to keep a planted sid: clear, regenerate, then set Flask-Login's keys.
+#[post("/login/<user>")]
+fn login(user: &str, session: Session) -> Status {
+    session.clear();
+    let logged_in = session.regenerate().is_ok()
+        && session.insert("_user_id", user).is_ok()
+        && session.insert("_fresh", &true).is_ok();
+    if logged_in {
+        Status::NoContent
+    } else {
+        tracing::error!("logging the user in failed");
+        Status::InternalServerError
+    }
+}
+
+/// `GET /whoami`: the logged-in user, or 401.
+#[get("/whoami")]
+fn whoami(session: Session) -> Result<String, Status> {
+    match session.get::<String>("_user_id") {
+        Ok(Some(user)) => Ok(user),
+        _ => Err(Status::Unauthorized),
+    }
+}
+
 #[post("/permanent/<flag>")]
 fn permanent(flag: bool, session: Session) -> Status {
     session.set_permanent(flag);
@@ -162,7 +187,10 @@ async fn main() {
         .attach(SessionFairing::from_config())
         .mount(
             "/",
-            routes![plain, incr, read, put_kv, get_kv, delete_kv, clear, regenerate, permanent],
+            routes![
+                plain, incr, read, put_kv, get_kv, delete_kv, clear, regenerate, permanent, login,
+                whoami
+            ],
         )
         .mount(
             "/",

@@ -14,8 +14,8 @@ use toml::Value;
 use crate::keys::Key;
 use crate::redact::{redact_text, REDACTED};
 use crate::settings::{
-    ConnectionUrl, FileMode, IdLength, SameSite, Secret, SerializationFormat, SessionType, WhenFull,
-    Settings, SqlIdentifier,
+    ConnectionUrl, FileMode, IdLength, SameSite, Secret, SerializationFormat, SessionType,
+    Settings, SqlIdentifier, WhenFull,
 };
 
 /// The longest duration accepted anywhere: 100 years, so that `now + duration` never

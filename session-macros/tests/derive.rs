@@ -331,7 +331,7 @@ async fn seeded_manager() -> (SessionManager, Arc<CountingStore>, String) {
 async fn typed_write_back_keeps_foreign_keys_byte_identical() {
     let (manager, store, cookie) = seeded_manager().await;
 
-    let request = manager.open([cookie.as_str()]);
+    let request = manager.open([cookie.as_bytes()]);
     let session = request.load().await.unwrap();
     {
         let mut account = session.typed::<Account>();
@@ -352,7 +352,7 @@ async fn unchanged_typed_view_writes_nothing() {
     let (manager, store, cookie) = seeded_manager().await;
 
     // Reads every field, two of them into a default, and changes nothing.
-    let request = manager.open([cookie.as_str()]);
+    let request = manager.open([cookie.as_bytes()]);
     let session = request.load().await.unwrap();
     {
         let account = session.typed::<Account>();
@@ -369,7 +369,7 @@ async fn unchanged_typed_view_writes_nothing() {
     assert_eq!(store.saves(), 0);
 
     // The same request shape with a change: one save.
-    let request = manager.open([cookie.as_str()]);
+    let request = manager.open([cookie.as_bytes()]);
     let session = request.load().await.unwrap();
     session.typed::<Account>().visits += 1;
     request.finish(200).await.unwrap();
@@ -380,7 +380,7 @@ async fn unchanged_typed_view_writes_nothing() {
 async fn wrong_typed_value_is_kept_until_the_field_changes() {
     let (manager, _store, cookie) = seeded_manager().await;
 
-    let request = manager.open([cookie.as_str()]);
+    let request = manager.open([cookie.as_bytes()]);
     let session = request.load().await.unwrap();
     drop(session.typed::<Account>());
     assert_eq!(
@@ -407,7 +407,7 @@ async fn wrong_typed_value_is_kept_until_the_field_changes() {
 async fn none_removes_the_key() {
     let (manager, _store, cookie) = seeded_manager().await;
 
-    let request = manager.open([cookie.as_str()]);
+    let request = manager.open([cookie.as_bytes()]);
     let session = request.load().await.unwrap();
     session.insert("note", "remember").unwrap();
     {
@@ -443,7 +443,7 @@ async fn new_session_written_through_a_typed_view() {
     assert_eq!(store.saves(), 1);
 
     let cookie = set_cookie.split(';').next().unwrap();
-    let request = manager.open([cookie]);
+    let request = manager.open([cookie.as_bytes()]);
     let session = request.load().await.unwrap();
     let wrapper = session.typed::<Wrapper<u64>>();
     assert_eq!(wrapper.value, u64::MAX);

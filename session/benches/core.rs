@@ -171,7 +171,7 @@ fn lifecycle(c: &mut Criterion) {
     c.bench_function("lifecycle/plain_with_cookie", |b| {
         b.iter(|| {
             runtime.block_on(async {
-                let request = manager.open([header.as_str()]);
+                let request = manager.open([header.as_bytes()]);
                 request.finish(200).await.unwrap()
             })
         })
@@ -179,7 +179,7 @@ fn lifecycle(c: &mut Criterion) {
     c.bench_function("lifecycle/read", |b| {
         b.iter(|| {
             runtime.block_on(async {
-                let request = manager.open([header.as_str()]);
+                let request = manager.open([header.as_bytes()]);
                 let count = request.load().await.unwrap().typed::<Visit>().count;
                 black_box(count);
                 request.finish(200).await.unwrap()
@@ -189,7 +189,7 @@ fn lifecycle(c: &mut Criterion) {
     c.bench_function("lifecycle/incr", |b| {
         b.iter(|| {
             runtime.block_on(async {
-                let request = manager.open([header.as_str()]);
+                let request = manager.open([header.as_bytes()]);
                 {
                     let mut visit = request.load().await.unwrap().typed::<Visit>();
                     visit.count = visit.count.wrapping_add(1);

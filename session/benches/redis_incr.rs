@@ -81,7 +81,7 @@ fn fixture() -> Fixture {
 impl Fixture {
     /// What the demo's `/incr` does with an existing session.
     async fn incr_through_the_manager(&self) {
-        let request = self.manager.open([self.cookie.as_str()]);
+        let request = self.manager.open([self.cookie.as_bytes()]);
         {
             let mut visit = request.load().await.unwrap().typed::<Visit>();
             visit.count = visit.count.wrapping_add(1);

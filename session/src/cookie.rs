@@ -11,19 +11,20 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use session_config::{CookieSettings, SameSite};
 use time::OffsetDateTime;
 
-/// Every value of cookie `name` in one `Cookie` request header, in order.
-/// Whitespace around pairs and a pair of double quotes around a value are
-/// dropped; pairs without `=` are skipped.
-pub fn values_named<'a>(header: &'a str, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
-    header.split(';').filter_map(move |pair| {
+/// Every value of cookie `name` in one `Cookie` request header, in order, as
+/// bytes: a header is not always text, and another cookie's bytes must not
+/// hide this one. Whitespace around pairs and a pair of double quotes around
+/// a value are dropped; pairs without `=` are skipped.
+pub fn values_named<'a>(header: &'a [u8], name: &'a [u8]) -> impl Iterator<Item = &'a [u8]> + 'a {
+    header.split(|&byte| byte == b';').filter_map(move |pair| {
         let pair = pair.trim_ascii_start();
         let rest = pair.strip_prefix(name)?;
-        let value = rest.trim_ascii_start().strip_prefix('=')?;
+        let value = rest.trim_ascii_start().strip_prefix(b"=")?;
         let value = value.trim_ascii();
         Some(
             value
-                .strip_prefix('"')
-                .and_then(|v| v.strip_suffix('"'))
+                .strip_prefix(b"\"")
+                .and_then(|v| v.strip_suffix(b"\""))
                 .unwrap_or(value),
         )
     })
@@ -181,9 +182,13 @@ mod tests {
     #[test]
     fn finds_every_value_of_the_name() {
         let found: Vec<_> =
-            values_named("a=1; session=x; sessionx=y; session = \"z\"", "session").collect();
-        assert_eq!(found, ["x", "z"]);
-        assert_eq!(values_named("garbage;;=;", "session").count(), 0);
+            values_named(b"a=1; session=x; sessionx=y; session = \"z\"", b"session").collect();
+        assert_eq!(found, [&b"x"[..], b"z"]);
+        assert_eq!(values_named(b"garbage;;=;", b"session").count(), 0);
+        // Another cookie's bytes, UTF-8 or not, never hide the session's.
+        let found: Vec<_> =
+            values_named(b"theme=caf\xc3\xa9; l=\xe9t\xe9; session=x", b"session").collect();
+        assert_eq!(found, [&b"x"[..]]);
     }
 
     #[test]

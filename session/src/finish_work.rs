@@ -9,12 +9,29 @@ use crate::manager::SessionManager;
 use crate::store::SaveHint;
 
 /// The response-side result of finish, for the adapter to apply.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct FinishOutcome {
     /// A `Set-Cookie` header value to add, if any.
     pub set_cookie: Option<String>,
     /// Whether to add `Vary: Cookie` (the session was loaded).
     pub vary_cookie: bool,
+}
+
+/// Never shows the cookie: it carries the raw sid, a bearer token.
+impl std::fmt::Debug for FinishOutcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let cookie = self.set_cookie.as_deref().map(|cookie| {
+            if cookie.contains("Max-Age=0") {
+                "deletion"
+            } else {
+                "session"
+            }
+        });
+        f.debug_struct("FinishOutcome")
+            .field("set_cookie", &cookie)
+            .field("vary_cookie", &self.vary_cookie)
+            .finish()
+    }
 }
 
 /// Where [`crate::RequestSession::finish_now`] got to.
@@ -136,8 +153,14 @@ fn maybe_cleanup(manager: &SessionManager) {
     if rand::random_range(0..=n) != 0 {
         return;
     }
+    // Finish may run outside a Tokio runtime (a test's own executor, a
+    // framework on another runtime): then this pass is skipped, not a panic.
+    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+        tracing::debug!("no Tokio runtime here: the session cleanup pass is skipped");
+        return;
+    };
     let store = manager.store().clone();
-    tokio::spawn(async move {
+    runtime.spawn(async move {
         match store.cleanup().await {
             Ok(removed) => {
                 tracing::debug!(removed, backend = store.backend(), "session cleanup pass")

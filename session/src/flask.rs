@@ -131,7 +131,7 @@ mod tests {
             .unwrap();
         let manager = SessionManager::new(Settings::default(), store.clone()).unwrap();
         let cookie = format!("session={sid}");
-        let request = manager.open([cookie.as_str()]);
+        let request = manager.open([cookie.as_bytes()]);
         (request.load().await.unwrap(), request, store)
     }
 

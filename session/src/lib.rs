@@ -49,7 +49,7 @@
 //!
 //! // Second request: the browser sends the cookie back.
 //! let cookie = set_cookie.split(';').next().unwrap();
-//! let request = manager.open([cookie]);
+//! let request = manager.open([cookie.as_bytes()]);
 //! let session = request.load().await.unwrap();
 //! assert_eq!(session.get::<String>("user").unwrap().as_deref(), Some("ada"));
 //! # });

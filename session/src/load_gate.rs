@@ -4,19 +4,29 @@
 //! An async once-cell would do, but its semaphore cost a quarter of what the
 //! rest of the load path costs. Loads of one request are almost always
 //! sequential (one extractor or guard after another), so the gate is a single
-//! atomic: the first caller takes a ticket and loads; a caller that finds a
-//! load under way yields until it ends. A load that fails or is cancelled
-//! drops its ticket and reopens the gate, so a later call tries again.
+//! atomic: the first caller takes a ticket and loads. A caller that finds a
+//! load under way marks the gate as waited on and sleeps on a [`Notify`]
+//! until the ticket is completed or dropped; only then does the ticket's
+//! holder pay for a wake-up. A load that fails or is cancelled drops its
+//! ticket and reopens the gate, so a later call tries again.
 
 use std::sync::atomic::{AtomicU8, Ordering};
+
+use tokio::sync::Notify;
 
 const UNLOADED: u8 = 0;
 const LOADING: u8 = 1;
 const LOADED: u8 = 2;
+/// Loading, and at least one caller waits for the outcome.
+const LOADING_WAITED: u8 = 3;
 
 /// Whether a request's session is loaded, being loaded, or neither.
 #[derive(Debug, Default)]
-pub(crate) struct LoadGate(AtomicU8);
+pub(crate) struct LoadGate {
+    state: AtomicU8,
+    /// Wakes the callers that found a load under way.
+    done: Notify,
+}
 
 /// What [`LoadGate::enter`] found.
 pub(crate) enum Entry<'a> {
@@ -24,26 +34,59 @@ pub(crate) enum Entry<'a> {
     Loaded,
     /// The caller must load it, then call [`LoadTicket::complete`].
     Load(LoadTicket<'a>),
-    /// Another caller is loading it.
-    Busy,
 }
 
 impl LoadGate {
     pub(crate) fn is_loaded(&self) -> bool {
-        self.0.load(Ordering::Acquire) == LOADED
+        self.state.load(Ordering::Acquire) == LOADED
     }
 
-    pub(crate) fn enter(&self) -> Entry<'_> {
-        match self
-            .0
-            .compare_exchange(UNLOADED, LOADING, Ordering::Acquire, Ordering::Acquire)
-        {
-            Ok(_) => Entry::Load(LoadTicket {
-                gate: self,
-                completed: false,
-            }),
-            Err(LOADED) => Entry::Loaded,
-            Err(_) => Entry::Busy,
+    /// Loaded, or the right to load; waits while another caller loads.
+    pub(crate) async fn enter(&self) -> Entry<'_> {
+        loop {
+            match self.state.compare_exchange(
+                UNLOADED,
+                LOADING,
+                Ordering::Acquire,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => {
+                    return Entry::Load(LoadTicket {
+                        gate: self,
+                        completed: false,
+                    })
+                }
+                Err(LOADED) => return Entry::Loaded,
+                Err(_) => self.wait().await,
+            }
+        }
+    }
+
+    /// Sleeps until the load under way ends (or at once if it already has).
+    async fn wait(&self) {
+        let notified = self.done.notified();
+        tokio::pin!(notified);
+        // Registered before the mark, so a ticket that ends between the two
+        // still wakes this caller.
+        notified.as_mut().enable();
+        let marked = match self.state.compare_exchange(
+            LOADING,
+            LOADING_WAITED,
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        ) {
+            Ok(_) => true,
+            Err(now) => now == LOADING_WAITED,
+        };
+        if marked {
+            notified.await;
+        }
+    }
+
+    /// Ends a load in `to`, waking the callers that wait for it.
+    fn end_load(&self, to: u8) {
+        if self.state.swap(to, Ordering::AcqRel) == LOADING_WAITED {
+            self.done.notify_waiters();
         }
     }
 }
@@ -58,43 +101,95 @@ impl LoadTicket<'_> {
     /// Marks the session loaded: call it once the loaded state is in place.
     pub(crate) fn complete(mut self) {
         self.completed = true;
-        self.gate.0.store(LOADED, Ordering::Release);
+        self.gate.end_load(LOADED);
     }
 }
 
 impl Drop for LoadTicket<'_> {
     fn drop(&mut self) {
         if !self.completed {
-            self.gate.0.store(UNLOADED, Ordering::Release);
+            self.gate.end_load(UNLOADED);
         }
     }
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
+    use std::future::Future;
+    use std::pin::pin;
+    use std::sync::atomic::AtomicUsize;
+    use std::sync::Arc;
+    use std::task::{Context, Poll, Wake, Waker};
+
     use super::*;
+
+    /// Counts its wake-ups.
+    #[derive(Default)]
+    struct CountingWaker(AtomicUsize);
+
+    impl Wake for CountingWaker {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    fn first_entry(gate: &LoadGate) -> LoadTicket<'_> {
+        let mut entry = pin!(gate.enter());
+        match entry.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+            Poll::Ready(Entry::Load(ticket)) => ticket,
+            _ => panic!("the first caller loads"),
+        }
+    }
 
     #[test]
     fn one_caller_loads_and_later_callers_see_it_loaded() {
         let gate = LoadGate::default();
-        let Entry::Load(ticket) = gate.enter() else {
-            panic!("the first caller loads");
-        };
-        assert!(matches!(gate.enter(), Entry::Busy));
+        let ticket = first_entry(&gate);
         assert!(!gate.is_loaded());
         ticket.complete();
         assert!(gate.is_loaded());
-        assert!(matches!(gate.enter(), Entry::Loaded));
+        let mut entry = pin!(gate.enter());
+        assert!(matches!(
+            entry.as_mut().poll(&mut Context::from_waker(Waker::noop())),
+            Poll::Ready(Entry::Loaded)
+        ));
     }
 
     #[test]
     fn a_failed_or_cancelled_load_reopens_the_gate() {
         let gate = LoadGate::default();
-        let Entry::Load(ticket) = gate.enter() else {
-            panic!("the first caller loads");
-        };
-        drop(ticket);
+        drop(first_entry(&gate));
         assert!(!gate.is_loaded());
-        assert!(matches!(gate.enter(), Entry::Load(_)));
+        drop(first_entry(&gate));
+    }
+
+    /// A second caller sleeps until the load ends; it does not poll in a
+    /// loop, which a leaked or slow loader would turn into a busy spin.
+    #[test]
+    fn a_waiting_caller_sleeps_until_the_load_ends() {
+        let gate = LoadGate::default();
+        let ticket = first_entry(&gate);
+        let wakes = Arc::new(CountingWaker::default());
+        let waker = Waker::from(wakes.clone());
+        let mut context = Context::from_waker(&waker);
+        let mut second = pin!(gate.enter());
+        assert!(second.as_mut().poll(&mut context).is_pending());
+        assert!(second.as_mut().poll(&mut context).is_pending());
+        assert_eq!(
+            wakes.0.load(Ordering::SeqCst),
+            0,
+            "woken while nothing changed"
+        );
+        ticket.complete();
+        assert_eq!(
+            wakes.0.load(Ordering::SeqCst),
+            1,
+            "woken when the load ended"
+        );
+        assert!(matches!(
+            second.as_mut().poll(&mut context),
+            Poll::Ready(Entry::Loaded)
+        ));
     }
 }

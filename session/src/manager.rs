@@ -96,24 +96,32 @@ impl SessionManager {
     }
 
     /// Step 1 of the lifecycle, cheap and without I/O: keeps the values of
-    /// the session cookie from the request's `Cookie` headers. They are checked
-    /// (shape, then signature) only if a handler loads the session, so a route
-    /// that never asks for it pays for no HMAC. Nothing invalid ever reaches
-    /// the store.
-    pub fn open<'a>(&self, cookie_headers: impl IntoIterator<Item = &'a str>) -> RequestSession {
-        let name = self.cookie_name();
+    /// the session cookie from the request's `Cookie` headers, given as the
+    /// bytes they arrived as. They are checked (shape, then signature) only
+    /// if a handler loads the session, so a route that never asks for it pays
+    /// for no HMAC. Nothing invalid ever reaches the store.
+    ///
+    /// Other cookies' bytes never matter: one that another app set to UTF-8
+    /// or Latin-1 text does not hide the session cookie beside it. A session
+    /// cookie whose value is not text is an invalid cookie (a fresh session
+    /// and a deletion cookie), never an error.
+    pub fn open<'a>(&self, cookie_headers: impl IntoIterator<Item = &'a [u8]>) -> RequestSession {
+        let name = self.cookie_name().as_bytes();
         let mut found = cookie_headers
             .into_iter()
             .flat_map(|header| values_named(header, name))
-            .filter(|value| !value.is_empty());
+            .filter(|value| !value.is_empty())
+            // A value that is not UTF-8 gets U+FFFD, which no sid holds:
+            // it stays a cookie that was sent, and fails the shape check.
+            .map(String::from_utf8_lossy);
         let values: Option<Arc<str>> = match (found.next(), found.next()) {
             (None, _) => None,
-            (Some(only), None) => Some(only.into()),
+            (Some(only), None) => Some(Arc::from(only.as_ref())),
             (Some(first), Some(second)) => {
                 let mut joined = format!("{first};{second}");
                 for value in found {
                     joined.push(';');
-                    joined.push_str(value);
+                    joined.push_str(&value);
                 }
                 Some(joined.into())
             }
@@ -168,22 +176,44 @@ impl SessionManager {
         key
     }
 
+    /// The store key of a sid, or `None` when it is longer than the store
+    /// can hold (memcached's 250 bytes, the SQL column's 255): such a sid
+    /// names no session, and must not reach the store.
+    pub(crate) fn store_key_within_limit(&self, id: &SessionId) -> Option<String> {
+        let length = self.inner.settings.key_prefix.len() + id.expose().len();
+        match self.inner.store.max_key_len() {
+            Some(max) if length > max => None,
+            _ => Some(self.store_key(id)),
+        }
+    }
+
     /// Reads a session by sid, outside a request (admin tools, websockets).
     /// `Ok(None)` when it is missing or cannot be decoded.
+    ///
+    /// # Errors
+    ///
+    /// [`LoadError::Store`] when the store cannot be read.
     pub async fn load_by_id(&self, sid: &str) -> Result<Option<SessionMap>, LoadError> {
         let Some(id) = SessionId::parse(sid) else {
             return Ok(None);
         };
-        let raw = self.inner.store.load(&self.store_key(&id)).await?;
+        let Some(key) = self.store_key_within_limit(&id) else {
+            return Ok(None);
+        };
+        let raw = self.inner.store.load(&key).await?;
         Ok(raw
             .and_then(|raw| self.decode_logged(&id, raw).ok())
             .map(|(map, _)| map))
     }
 
     /// Deletes a session by sid, outside a request (log a user out everywhere).
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError`] when the store cannot be written.
     pub async fn delete_by_id(&self, sid: &str) -> Result<(), StoreError> {
-        match SessionId::parse(sid) {
-            Some(id) => self.inner.store.delete(&self.store_key(&id)).await,
+        match SessionId::parse(sid).and_then(|id| self.store_key_within_limit(&id)) {
+            Some(key) => self.inner.store.delete(&key).await,
             None => Ok(()),
         }
     }
@@ -195,10 +225,10 @@ impl SessionManager {
         &self,
         sid: &str,
     ) -> Result<Option<SessionId>, crate::errors::FinishError> {
-        let Some(old) = SessionId::parse(sid) else {
+        let Some(old_key) = SessionId::parse(sid).and_then(|id| self.store_key_within_limit(&id))
+        else {
             return Ok(None);
         };
-        let old_key = self.store_key(&old);
         let Some(raw) = self.inner.store.load(&old_key).await? else {
             return Ok(None);
         };
@@ -287,7 +317,7 @@ mod tests {
             "an unsigned cookie value is the sid"
         );
 
-        let request = manager.open([format!("session={value}").as_str()]);
+        let request = manager.open([format!("session={value}").as_bytes()]);
         let session = request.load().await.unwrap();
         assert_eq!(
             session.get::<String>("user").unwrap().as_deref(),

@@ -90,21 +90,13 @@ impl RequestSession {
     /// Step 2: loads the session with one store read, the first time it is
     /// asked for; later calls share the same map.
     pub async fn load(&self) -> Result<Session, LoadError> {
-        loop {
-            match self.inner.load_gate.enter() {
-                Entry::Loaded => break,
-                Entry::Load(ticket) => {
-                    // On an error, or if this future is dropped, the ticket
-                    // reopens the gate for a later try.
-                    let state = self.load_from_store().await?;
-                    *self.inner.state() = state;
-                    ticket.complete();
-                    break;
-                }
-                // The app polls two loads of this request at once: wait for
-                // the other to finish.
-                Entry::Busy => tokio::task::yield_now().await,
-            }
+        // A second load polled while the first runs waits inside `enter`.
+        if let Entry::Load(ticket) = self.inner.load_gate.enter().await {
+            // On an error, or if this future is dropped, the ticket reopens
+            // the gate for a later try.
+            let state = self.load_from_store().await?;
+            *self.inner.state() = state;
+            ticket.complete();
         }
         Ok(Session::new(self.inner.clone()))
     }
@@ -122,8 +114,12 @@ impl RequestSession {
             CookieFound::Absent => return self.fresh(false),
             CookieFound::Invalid => return self.fresh(true),
         };
-        let key = manager.store_key(&id);
         let store = &manager.inner.store;
+        // A key the backend cannot hold would fail the read on every request
+        // while the cookie lives: it is an invalid cookie like any other.
+        let Some(key) = manager.store_key_within_limit(&id) else {
+            return self.fresh(true);
+        };
         let raw = if settings.refresh_each_request {
             store
                 .load_and_touch_fast(&key, settings.permanent_session_lifetime)
@@ -157,6 +153,7 @@ impl RequestSession {
             touched: false,
             regenerated: false,
             stale_cookie: false,
+            cookie_sent: true,
             resign,
             pending_error: None,
         })
@@ -178,6 +175,7 @@ impl RequestSession {
             touched: false,
             regenerated: false,
             stale_cookie,
+            cookie_sent: self.inner.cookie_values.is_some(),
             resign: false,
             pending_error: None,
         })

@@ -18,7 +18,13 @@ thread_local! {
 
 /// An empty buffer with room for at least `capacity` bytes.
 pub(crate) fn take(capacity: usize) -> Vec<u8> {
-    let mut buf = SPARE.with_borrow_mut(Vec::pop).unwrap_or_default();
+    // `try_with`: during thread teardown (a typed view held by another
+    // thread-local) the spares may be gone; a new buffer does as well.
+    let mut buf = SPARE
+        .try_with(|spare| spare.borrow_mut().pop())
+        .ok()
+        .flatten()
+        .unwrap_or_default();
     buf.reserve(capacity);
     buf
 }
@@ -29,7 +35,9 @@ pub(crate) fn give_back(mut buf: Vec<u8>) {
         return;
     }
     buf.clear();
-    SPARE.with_borrow_mut(|spare| {
+    // After the spares are torn down the buffer is simply freed.
+    let _ = SPARE.try_with(|spare| {
+        let mut spare = spare.borrow_mut();
         if spare.len() < KEPT {
             spare.push(buf);
         }
@@ -49,6 +57,31 @@ mod tests {
         let again = take(16);
         assert!(again.is_empty());
         assert_eq!(again.as_ptr(), address, "the same allocation");
+    }
+
+    /// A buffer handed back by another thread-local's destructor, after the
+    /// spares were torn down (a typed view kept in a thread-local), is freed
+    /// instead of panicking in thread teardown, which aborts the process.
+    #[test]
+    fn a_buffer_handed_back_during_thread_teardown_is_freed() {
+        struct HandsBack(Vec<u8>);
+        impl Drop for HandsBack {
+            fn drop(&mut self) {
+                give_back(std::mem::take(&mut self.0));
+                let _ = take(8);
+            }
+        }
+        thread_local! {
+            static HELD: RefCell<Option<HandsBack>> = const { RefCell::new(None) };
+        }
+        std::thread::spawn(|| {
+            // Registered first, so torn down after the spares.
+            HELD.with_borrow_mut(|held| *held = Some(HandsBack(Vec::new())));
+            let buf = take(64);
+            HELD.with_borrow_mut(|held| *held = Some(HandsBack(buf)));
+        })
+        .join()
+        .expect("thread teardown does not panic");
     }
 
     #[test]

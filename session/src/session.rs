@@ -28,7 +28,6 @@ pub(crate) enum Baseline {
 }
 
 /// Everything the lifecycle tracks about a loaded session.
-#[derive(Debug)]
 pub(crate) struct SessionState {
     pub(crate) map: SessionMap,
     /// The sid the cookie will carry.
@@ -48,10 +47,30 @@ pub(crate) struct SessionState {
     /// A cookie was sent but named no live record: invalid, badly signed, or
     /// missing from the store.
     pub(crate) stale_cookie: bool,
+    /// The request carried a session cookie, valid or not.
+    pub(crate) cookie_sent: bool,
     /// The cookie verified with a fallback key and should be re-signed.
     pub(crate) resign: bool,
     /// A typed view failed to write back; reported at finish.
     pub(crate) pending_error: Option<ValueError>,
+}
+
+/// Never shows the map's values or the loaded key: the one is user data, the
+/// other holds the raw sid, a bearer token.
+impl std::fmt::Debug for SessionState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionState")
+            .field("id", &self.id)
+            .field("keys", &self.map.keys().collect::<Vec<_>>())
+            .field("record_existed", &self.record_existed)
+            .field("regenerated", &self.regenerated)
+            .field("replaced_id", &self.replaced_id)
+            .field("touched", &self.touched)
+            .field("stale_cookie", &self.stale_cookie)
+            .field("cookie_sent", &self.cookie_sent)
+            .field("resign", &self.resign)
+            .finish_non_exhaustive()
+    }
 }
 
 impl SessionState {
@@ -68,6 +87,7 @@ impl SessionState {
             touched: false,
             regenerated: false,
             stale_cookie: false,
+            cookie_sent: false,
             resign: false,
             pending_error: None,
         }
@@ -168,10 +188,21 @@ impl Session {
 
     /// Moves the session to a new sid, keeping its data: call it on login to
     /// defeat session fixation. The old record is deleted at finish, after the
-    /// new one is written. On an empty session it does nothing.
+    /// new one is written.
+    ///
+    /// It moves whenever the request came with a session cookie or loaded a
+    /// record, whatever the map holds: a login handler that calls `clear()`
+    /// first still leaves the old sid behind, so a sid an attacker planted
+    /// never becomes a logged-in one. Only a brand-new session, which has a
+    /// sid no one has seen, is left as it is.
+    ///
+    /// # Errors
+    ///
+    /// [`RandomSourceError`](crate::id::RandomSourceError) when the OS random
+    /// source cannot give a new sid; the session is then unchanged.
     pub fn regenerate(&self) -> Result<(), crate::id::RandomSourceError> {
         let mut state = self.lock();
-        if state.map.is_empty() {
+        if !state.record_existed && !state.cookie_sent {
             return Ok(());
         }
         let id_bytes = self.request.manager().settings().id_length.get();
@@ -263,7 +294,7 @@ mod tests {
         let cookie = request.finish(200).await.unwrap().set_cookie.unwrap();
         let cookie = cookie.split(';').next().unwrap().to_owned();
 
-        let request = manager.open([cookie.as_str()]);
+        let request = manager.open([cookie.as_bytes()]);
         let session = request.load().await.unwrap();
         session.clear();
         assert!(session.is_empty());
@@ -273,7 +304,7 @@ mod tests {
         let set_cookie = request.finish(200).await.unwrap().set_cookie.unwrap();
         assert!(set_cookie.contains("Expires="), "{set_cookie}");
 
-        let request = manager.open([cookie.as_str()]);
+        let request = manager.open([cookie.as_bytes()]);
         let session = request.load().await.unwrap();
         assert_eq!(
             session.get::<String>("user").unwrap().as_deref(),

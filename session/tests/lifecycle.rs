@@ -138,7 +138,7 @@ impl Harness {
 async fn row_1_a_session_never_loaded_costs_nothing() {
     let h = harness();
     let cookie = h.seeded().await;
-    let request = h.manager.open([cookie.as_str()]);
+    let request = h.manager.open([cookie.as_bytes()]);
     let outcome = request.finish(200).await.unwrap();
     assert_eq!(outcome.set_cookie, None);
     assert!(!outcome.vary_cookie);
@@ -149,7 +149,7 @@ async fn row_1_a_session_never_loaded_costs_nothing() {
 async fn row_2_a_5xx_response_persists_nothing() {
     let h = harness();
     let cookie = h.seeded().await;
-    let request = h.manager.open([cookie.as_str()]);
+    let request = h.manager.open([cookie.as_bytes()]);
     request
         .load()
         .await
@@ -173,7 +173,7 @@ async fn row_2_a_5xx_response_persists_nothing() {
 async fn row_3_an_emptied_session_is_deleted_with_a_deletion_cookie() {
     let h = harness();
     let cookie = h.seeded().await;
-    let request = h.manager.open([cookie.as_str()]);
+    let request = h.manager.open([cookie.as_bytes()]);
     request.load().await.unwrap().clear();
     let outcome = request.finish(200).await.unwrap();
     assert!(outcome.set_cookie.unwrap().contains("Max-Age=0"));
@@ -185,7 +185,7 @@ async fn row_3_an_emptied_session_is_deleted_with_a_deletion_cookie() {
 async fn row_3_removing_the_last_key_also_deletes() {
     let h = harness();
     let cookie = h.seeded().await;
-    let request = h.manager.open([cookie.as_str()]);
+    let request = h.manager.open([cookie.as_bytes()]);
     assert!(request.load().await.unwrap().remove("count"));
     let outcome = request.finish(200).await.unwrap();
     assert!(outcome.set_cookie.unwrap().contains("Max-Age=0"));
@@ -197,7 +197,7 @@ async fn row_4_a_stale_or_invalid_cookie_gets_a_deletion_cookie_and_no_write() {
     let h = harness();
     let stale = format!("session={}", "A".repeat(43));
     for cookie in [stale.as_str(), "session=not a sid", "session=x"] {
-        let request = h.manager.open([cookie]);
+        let request = h.manager.open([cookie.as_bytes()]);
         let session = request.load().await.unwrap();
         assert!(session.is_empty());
         let outcome = request.finish(200).await.unwrap();
@@ -225,7 +225,7 @@ async fn row_5_a_new_empty_session_stores_nothing() {
 async fn row_6_regenerate_writes_the_new_sid_then_deletes_the_old() {
     let h = harness();
     let cookie = h.seeded().await;
-    let request = h.manager.open([cookie.as_str()]);
+    let request = h.manager.open([cookie.as_bytes()]);
     request.load().await.unwrap().regenerate().unwrap();
     let new_cookie = pair(&request.finish(200).await.unwrap().set_cookie.unwrap());
     assert_ne!(new_cookie, cookie);
@@ -247,7 +247,7 @@ async fn regenerate_on_an_empty_session_does_nothing() {
 async fn row_7_a_modified_session_is_written_once() {
     let h = harness();
     let cookie = h.seeded().await;
-    let request = h.manager.open([cookie.as_str()]);
+    let request = h.manager.open([cookie.as_bytes()]);
     request
         .load()
         .await
@@ -264,7 +264,7 @@ async fn row_7_a_modified_session_is_written_once() {
 async fn row_7_writing_an_equal_value_is_not_a_modification() {
     let h = harness();
     let cookie = h.seeded().await;
-    let request = h.manager.open([cookie.as_str()]);
+    let request = h.manager.open([cookie.as_bytes()]);
     request
         .load()
         .await
@@ -304,7 +304,7 @@ async fn row_8_a_fallback_key_re_signs_without_a_write() {
     store.reset();
 
     let after = SessionManager::new(rotated, store.clone()).unwrap();
-    let request = after.open([old_cookie.as_str()]);
+    let request = after.open([old_cookie.as_bytes()]);
     assert_eq!(
         request
             .load()
@@ -329,7 +329,7 @@ async fn row_8_a_fallback_key_re_signs_without_a_write() {
 async fn row_9_refresh_touches_in_the_load_and_sends_a_cookie_if_permanent() {
     let h = harness();
     let cookie = h.seeded().await;
-    let request = h.manager.open([cookie.as_str()]);
+    let request = h.manager.open([cookie.as_bytes()]);
     request.load().await.unwrap().get::<u32>("count").unwrap();
     let set = request.finish(200).await.unwrap().set_cookie.unwrap();
     assert!(set.contains("Expires="));
@@ -346,7 +346,7 @@ async fn row_9_a_non_permanent_session_gets_no_refresh_cookie() {
     s.permanent = false;
     let h = harness_with(s);
     let cookie = h.seeded().await;
-    let request = h.manager.open([cookie.as_str()]);
+    let request = h.manager.open([cookie.as_bytes()]);
     request.load().await.unwrap();
     assert_eq!(request.finish(200).await.unwrap().set_cookie, None);
 }
@@ -357,7 +357,7 @@ async fn row_10_without_refresh_an_unmodified_session_sends_nothing() {
     s.refresh_each_request = false;
     let h = harness_with(s);
     let cookie = h.seeded().await;
-    let request = h.manager.open([cookie.as_str()]);
+    let request = h.manager.open([cookie.as_bytes()]);
     request.load().await.unwrap();
     let outcome = request.finish(200).await.unwrap();
     assert_eq!(outcome.set_cookie, None);
@@ -369,7 +369,7 @@ async fn row_10_without_refresh_an_unmodified_session_sends_nothing() {
 async fn loading_twice_shares_one_map_and_one_read() {
     let h = harness();
     let cookie = h.seeded().await;
-    let request = h.manager.open([cookie.as_str()]);
+    let request = h.manager.open([cookie.as_bytes()]);
     let a = request.load().await.unwrap();
     let b = request.load().await.unwrap();
     a.insert("x", "y").unwrap();
@@ -384,7 +384,7 @@ async fn concurrent_loads_of_one_request_read_the_store_once() {
     let h = harness();
     let cookie = h.seeded().await;
     h.store.yield_in_load.store(true, Ordering::SeqCst);
-    let request = h.manager.open([cookie.as_str()]);
+    let request = h.manager.open([cookie.as_bytes()]);
     let (a, b) = tokio::join!(request.load(), request.load());
     let (a, b) = (a.unwrap(), b.unwrap());
     assert_eq!(h.store.counts()[0], 1);
@@ -400,7 +400,7 @@ async fn a_failed_load_is_retried_with_the_same_cookie() {
     let h = harness();
     let cookie = h.seeded().await;
     h.store.fail_next_load.store(true, Ordering::SeqCst);
-    let request = h.manager.open([cookie.as_str()]);
+    let request = h.manager.open([cookie.as_bytes()]);
     let error = request.load().await.unwrap_err();
     assert_eq!(error.status(), 503);
     assert!(!request.is_loaded());
@@ -417,7 +417,7 @@ async fn the_first_valid_of_several_cookies_wins() {
     let h = harness();
     let cookie = h.seeded().await;
     let header = format!("session=garbage; {cookie}; session={}", "B".repeat(43));
-    let request = h.manager.open([header.as_str()]);
+    let request = h.manager.open([header.as_bytes()]);
     assert_eq!(
         request.load().await.unwrap().get::<u32>("count").unwrap(),
         Some(1)
@@ -440,7 +440,7 @@ async fn an_undecodable_record_gives_a_fresh_session_without_a_deletion_cookie()
         .await
         .unwrap();
     let cookie = format!("session={sid}");
-    let request = h.manager.open([cookie.as_str()]);
+    let request = h.manager.open([cookie.as_bytes()]);
     assert!(request.load().await.unwrap().is_empty());
     assert_eq!(request.finish(200).await.unwrap().set_cookie, None);
     assert!(
@@ -495,7 +495,7 @@ async fn foreign_keys_survive_a_rewrite_byte_for_byte() {
         .await
         .unwrap();
     let cookie = format!("session={sid}");
-    let request = h.manager.open([cookie.as_str()]);
+    let request = h.manager.open([cookie.as_bytes()]);
     request.load().await.unwrap().insert("rust", &1u8).unwrap();
     request.finish(200).await.unwrap();
     let rewritten = h.store.inner.get_raw(&key).unwrap();

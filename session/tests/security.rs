@@ -150,7 +150,7 @@ fn a_client_chosen_sid_is_never_adopted() {
             } else {
                 chosen.to_owned()
             };
-            let request = manager.open([format!("session={value}").as_str()]);
+            let request = manager.open([format!("session={value}").as_bytes()]);
             let session = request.load().await.unwrap();
             assert!(session.is_empty());
             session.insert("user", "victim").unwrap();
@@ -186,7 +186,7 @@ fn an_expired_sid_is_not_revived() {
             .unwrap();
         tokio::time::sleep(Duration::from_millis(20)).await;
 
-        let request = manager.open([cookie.as_str()]);
+        let request = manager.open([cookie.as_bytes()]);
         let session = request.load().await.unwrap();
         assert_eq!(session.get::<String>("user").unwrap(), None);
         session.insert("user", "mallory").unwrap();
@@ -206,7 +206,7 @@ fn regenerate_invalidates_the_old_sid_in_the_store() {
             let old_sid = sid_of(&before_login);
 
             // Log in: new sid, same data.
-            let request = manager.open([before_login.as_str()]);
+            let request = manager.open([before_login.as_bytes()]);
             let session = request.load().await.unwrap();
             session.insert("role", "admin").unwrap();
             session.regenerate().unwrap();
@@ -218,7 +218,7 @@ fn regenerate_invalidates_the_old_sid_in_the_store() {
 
             // The old cookie now opens an empty session, and using it does not
             // bring the old key back.
-            let request = manager.open([before_login.as_str()]);
+            let request = manager.open([before_login.as_bytes()]);
             let session = request.load().await.unwrap();
             assert_eq!(session.get::<String>("user").unwrap(), None);
             assert_eq!(session.get::<String>("role").unwrap(), None);
@@ -228,7 +228,7 @@ fn regenerate_invalidates_the_old_sid_in_the_store() {
             assert!(!store.has(&old_sid));
 
             // The new cookie carries the data.
-            let request = manager.open([after_login.as_str()]);
+            let request = manager.open([after_login.as_bytes()]);
             let session = request.load().await.unwrap();
             assert_eq!(
                 session.get::<String>("user").unwrap().as_deref(),
@@ -307,7 +307,7 @@ fn forged_and_re_signed_cookies_are_rejected() {
                 continue; // e.g. no '-' or '_' to swap
             }
             store.clear_ops();
-            let request = manager.open([format!("session={forged}").as_str()]);
+            let request = manager.open([format!("session={forged}").as_bytes()]);
             let session = request.load().await.unwrap();
             assert_eq!(
                 session.get::<String>("user").unwrap(),
@@ -321,7 +321,7 @@ fn forged_and_re_signed_cookies_are_rejected() {
         }
         // The real cookies still work.
         for value in [&victim, &other] {
-            let request = manager.open([format!("session={value}").as_str()]);
+            let request = manager.open([format!("session={value}").as_bytes()]);
             let session = request.load().await.unwrap();
             assert_eq!(
                 session.get::<String>("user").unwrap().as_deref(),
@@ -357,7 +357,7 @@ fn secret_rotation_with_fallback_keys() {
         // Accepted under the fallback, and re-signed with the new key without
         // a data write.
         store.clear_ops();
-        let request = rotated.open([old_cookie.as_str()]);
+        let request = rotated.open([old_cookie.as_bytes()]);
         let session = request.load().await.unwrap();
         assert_eq!(
             session.get::<String>("user").unwrap().as_deref(),
@@ -371,7 +371,7 @@ fn secret_rotation_with_fallback_keys() {
         assert!(!store.ops().iter().any(|(op, _)| *op == "save"));
         let new_cookie = pair(&set_cookie);
 
-        let request = rotated.open([new_cookie.as_str()]);
+        let request = rotated.open([new_cookie.as_bytes()]);
         let session = request.load().await.unwrap();
         assert_eq!(
             session.get::<String>("user").unwrap().as_deref(),
@@ -388,13 +388,13 @@ fn secret_rotation_with_fallback_keys() {
         // The old key is no longer listed: its cookie is refused before the
         // store; the re-signed one still works under the fallback.
         store.clear_ops();
-        let request = dropped.open([old_cookie.as_str()]);
+        let request = dropped.open([old_cookie.as_bytes()]);
         assert_eq!(
             request.load().await.unwrap().get::<String>("user").unwrap(),
             None
         );
         assert_eq!(store.reads(), 0);
-        let request = dropped.open([new_cookie.as_str()]);
+        let request = dropped.open([new_cookie.as_bytes()]);
         assert_eq!(
             request
                 .load()
@@ -519,7 +519,7 @@ fn host_prefix_set_cookie_has_exactly_the_required_attributes() {
         assert!(!set_cookie.to_ascii_lowercase().contains("domain"));
 
         // A browser-session cookie: the same without Expires.
-        let request = manager.open([first.as_str()]);
+        let request = manager.open([first.as_bytes()]);
         request.load().await.unwrap().set_permanent(false);
         let set_cookie = request.finish(200).await.unwrap().set_cookie.unwrap();
         let (_, attrs) = attributes(&set_cookie);
@@ -529,7 +529,7 @@ fn host_prefix_set_cookie_has_exactly_the_required_attributes() {
         );
 
         // The deletion cookie after clear(): the same attributes, expired.
-        let request = manager.open([first.as_str()]);
+        let request = manager.open([first.as_bytes()]);
         request.load().await.unwrap().clear();
         let deletion = request.finish(200).await.unwrap().set_cookie.unwrap();
         let (first_deleted, attrs) = attributes(&deletion);
@@ -540,7 +540,7 @@ fn host_prefix_set_cookie_has_exactly_the_required_attributes() {
         assert!(deletion.contains("Expires=Thu, 01 Jan 1970 00:00:00 GMT"));
 
         // The deletion cookie for a stale cookie (row 4) too.
-        let request = manager.open(["__Host-sid=forged.value"]);
+        let request = manager.open([b"__Host-sid=forged.value".as_slice()]);
         request.load().await.unwrap();
         let stale = request.finish(200).await.unwrap().set_cookie.unwrap();
         assert_eq!(attributes(&stale), attributes(&deletion));
@@ -698,7 +698,7 @@ async fn lifecycle_with_logging() -> Vec<String> {
     sids.push(sid_of(&cookie));
 
     // Read back, also through a typed view that does not fit the data.
-    let request = manager.open([cookie.as_str()]);
+    let request = manager.open([cookie.as_bytes()]);
     let session = request.load().await.unwrap();
     assert_eq!(
         session.get::<String>("user").unwrap().as_deref(),
@@ -711,7 +711,7 @@ async fn lifecycle_with_logging() -> Vec<String> {
     // A bad signature, several cookies, a malformed value.
     let forged = format!("{}.AAAAAAAAAAAAAAAAAAAAAAAAAAA", sids[0]);
     let request =
-        manager.open([format!("session={forged}; session=../../x; session={cookie}").as_str()]);
+        manager.open([format!("session={forged}; session=../../x; session={cookie}").as_bytes()]);
     request.load().await.unwrap();
     request.finish(200).await.unwrap();
 
@@ -732,7 +732,7 @@ async fn lifecycle_with_logging() -> Vec<String> {
         .await
         .unwrap();
     let signed = Signer::new(LOG_SECRET, []).sign(&corrupt);
-    let request = manager.open([format!("session={signed}").as_str()]);
+    let request = manager.open([format!("session={signed}").as_bytes()]);
     request.load().await.unwrap();
     request.finish(200).await.unwrap();
 
@@ -760,18 +760,18 @@ async fn lifecycle_with_logging() -> Vec<String> {
             .await
             .unwrap();
         let signed = Signer::new(LOG_SECRET, []).sign(&id);
-        let request = json_manager.open([format!("session={signed}").as_str()]);
+        let request = json_manager.open([format!("session={signed}").as_bytes()]);
         request.load().await.unwrap();
         request.finish(200).await.unwrap();
         let _ = json_manager.load_by_id(id.expose()).await.unwrap();
     }
 
     // Regenerate, then clear.
-    let request = manager.open([cookie.as_str()]);
+    let request = manager.open([cookie.as_bytes()]);
     request.load().await.unwrap().regenerate().unwrap();
     let regenerated = pair(&request.finish(200).await.unwrap().set_cookie.unwrap());
     sids.push(sid_of(&regenerated));
-    let request = manager.open([regenerated.as_str()]);
+    let request = manager.open([regenerated.as_bytes()]);
     request.load().await.unwrap().clear();
     request.finish(200).await.unwrap();
 
@@ -904,7 +904,7 @@ async fn debug_of_a_live_session_hides_its_sid_and_values() {
         .trim_start_matches("session=")
         .to_owned();
     let header = format!("session={sid}");
-    let next = manager.open([header.as_str()]);
+    let next = manager.open([header.as_bytes()]);
     let loaded = next.load().await.unwrap();
     for shown in [
         format!("{session:?}"),
@@ -917,3 +917,8 @@ async fn debug_of_a_live_session_hides_its_sid_and_values() {
     }
     assert!(format!("{loaded:?}").contains("card"), "keys are shown");
 }
+
+/// The hardening findings: fixation after clear, hostile Cookie bytes, keys
+/// the store cannot hold, settings built in code, and the smaller items.
+#[path = "security/hardening.rs"]
+mod hardening;

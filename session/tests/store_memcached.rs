@@ -180,7 +180,7 @@ async fn layout_is_flask_sessions_and_the_31_day_default_survives() {
 
     // And it reads back through the manager.
     let cookie = format!("session={sid}");
-    let request = manager.open([cookie.as_str()]);
+    let request = manager.open([cookie.as_bytes()]);
     let session = request.load().await.unwrap();
     assert_eq!(
         session.get::<String>("value").unwrap().as_deref(),
@@ -216,7 +216,7 @@ async fn a_cleared_session_leaves_no_item() {
     assert!(ttl(SHARED, &key).is_some());
 
     let cookie = format!("session={sid}");
-    let request = manager.open([cookie.as_str()]);
+    let request = manager.open([cookie.as_bytes()]);
     request.load().await.unwrap().clear();
     let outcome = request.finish(200).await.unwrap();
     assert!(outcome.set_cookie.unwrap().contains("Max-Age=0"));
@@ -242,7 +242,7 @@ async fn a_touch_resets_the_ttl_without_rewriting_the_value() {
 
     // A read-only request with refresh on: get, then touch.
     let cookie = format!("session={sid}");
-    let request = manager.open([cookie.as_str()]);
+    let request = manager.open([cookie.as_bytes()]);
     let session = request.load().await.unwrap();
     assert_eq!(
         session.get::<String>("value").unwrap().as_deref(),

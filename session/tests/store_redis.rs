@@ -218,7 +218,7 @@ async fn a_cleared_session_leaves_no_key() {
     assert!(raw.exists::<_, bool>(&key).await.unwrap());
 
     let cookie = format!("session={sid}");
-    let request = manager.open([cookie.as_str()]);
+    let request = manager.open([cookie.as_bytes()]);
     request.load().await.unwrap().clear();
     let outcome = request.finish(200).await.unwrap();
     assert!(outcome.set_cookie.unwrap().contains("Max-Age=0"));
@@ -245,7 +245,7 @@ async fn a_touch_resets_the_ttl_without_rewriting_the_value() {
 
     // A read-only request with refresh on: GETEX slides the TTL.
     let cookie = format!("session={sid}");
-    let request = manager.open([cookie.as_str()]);
+    let request = manager.open([cookie.as_bytes()]);
     let session = request.load().await.unwrap();
     assert_eq!(
         session.get::<String>("value").unwrap().as_deref(),
@@ -348,7 +348,7 @@ async fn cluster_sessions_spread_across_slots_and_all_read_back() {
     }
     for sid in &sids {
         let cookie = format!("session={sid}");
-        let request = manager.open([cookie.as_str()]);
+        let request = manager.open([cookie.as_bytes()]);
         let session = request.load().await.unwrap();
         assert_eq!(
             session.get::<String>("value").unwrap().as_deref(),

@@ -244,6 +244,11 @@ macro_rules! conformance_suite {
             #[allow(unused_imports)]
             use super::*;
             use $crate::conformance::*;
+            $crate::conformance_suite!(@hostile [$(#[$attr])*] $framework, $backend;
+                login_after_clear_leaves_a_planted_sid_behind,
+                foreign_cookie_bytes_never_hide_the_session,
+                a_sid_too_long_for_the_store_is_an_invalid_cookie,
+            );
             $crate::conformance_suite!(@cases [$(#[$attr])*] $framework, $backend;
                 incr_counts_up,
                 clients_are_isolated,
@@ -264,6 +269,18 @@ macro_rules! conformance_suite {
         $(
             $crate::conformance_suite!(@case $attrs $framework, $backend, $case);
         )*
+    };
+    (@hostile $attrs:tt $framework:expr, $backend:expr; $($case:ident),* $(,)?) => {
+        $(
+            $crate::conformance_suite!(@hostile_case $attrs $framework, $backend, $case);
+        )*
+    };
+    (@hostile_case [$(#[$attr:meta])*] $framework:expr, $backend:expr, $case:ident) => {
+        #[test]
+        $(#[$attr])*
+        fn $case() {
+            $crate::hostile::$case($framework, &$backend);
+        }
     };
     (@case [$(#[$attr:meta])*] $framework:expr, $backend:expr, $case:ident) => {
         #[test]

@@ -96,18 +96,39 @@ impl Client {
     /// Sends a request and updates the jar from `Set-Cookie` as a browser would:
     /// an expired cookie empties it.
     pub fn send(&mut self, method: &str, path: &str, body: &str) -> std::io::Result<Response> {
+        let jar = self.cookie.clone();
+        let cookies: Vec<&[u8]> = jar.iter().map(|c| c.as_bytes()).collect();
+        self.send_raw(method, path, &cookies, body)
+    }
+
+    /// GET with these `Cookie` header values, byte for byte, one header each,
+    /// instead of the jar's; the jar is updated from the response as usual.
+    pub fn get_with_cookie_headers(&mut self, path: &str, cookie_headers: &[&[u8]]) -> Response {
+        self.send_raw("GET", path, cookie_headers, "").unwrap()
+    }
+
+    fn send_raw(
+        &mut self,
+        method: &str,
+        path: &str,
+        cookie_headers: &[&[u8]],
+        body: &str,
+    ) -> std::io::Result<Response> {
         let mut stream = TcpStream::connect(("127.0.0.1", self.port))?;
         stream.set_read_timeout(Some(Duration::from_secs(30)))?;
         let mut request = format!(
             "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n",
             body.len()
-        );
-        if let Some(cookie) = &self.cookie {
-            request.push_str(&format!("Cookie: {cookie}\r\n"));
+        )
+        .into_bytes();
+        for cookie in cookie_headers {
+            request.extend_from_slice(b"Cookie: ");
+            request.extend_from_slice(cookie);
+            request.extend_from_slice(b"\r\n");
         }
-        request.push_str("\r\n");
-        request.push_str(body);
-        stream.write_all(request.as_bytes())?;
+        request.extend_from_slice(b"\r\n");
+        request.extend_from_slice(body.as_bytes());
+        stream.write_all(&request)?;
         let mut raw = Vec::new();
         stream.read_to_end(&mut raw)?;
         let response =

@@ -10,5 +10,6 @@ pub mod backends;
 pub mod conformance;
 pub mod demo;
 pub mod flask;
+pub mod hostile;
 pub mod http;
 pub mod kv_servers;

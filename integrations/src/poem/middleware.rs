@@ -58,11 +58,9 @@ impl<E: Endpoint> Endpoint for SessionEndpoint<E> {
     type Output = Response;
 
     async fn call(&self, mut req: Request) -> Result<Self::Output> {
-        let cookies = req
-            .headers()
-            .get_all(COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok());
+        // As bytes: a header with another app's non-ASCII cookie is not text
+        // to `to_str`, and must not hide the session cookie.
+        let cookies = req.headers().get_all(COOKIE).iter().map(|v| v.as_bytes());
         let request_session = self.manager.open(cookies);
         req.extensions_mut().insert(request_session.clone());
 

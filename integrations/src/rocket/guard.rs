@@ -49,7 +49,13 @@ fn open<'r>(request: &'r Request<'_>) -> Option<&'r RequestSession> {
                     // Over HTTP the raw `Cookie` headers hold every cookie, duplicates
                     // included, and the jar holds nothing more; a local test
                     // client's cookies are only in the jar.
-                    let mut headers = request.headers().get("Cookie").peekable();
+                    // Rocket drops a header that is not UTF-8 before any
+                    // adapter sees it; what it keeps is parsed as bytes.
+                    let mut headers = request
+                        .headers()
+                        .get("Cookie")
+                        .map(str::as_bytes)
+                        .peekable();
                     if headers.peek().is_some() {
                         return manager.open(headers);
                     }
@@ -57,7 +63,7 @@ fn open<'r>(request: &'r Request<'_>) -> Option<&'r RequestSession> {
                         .cookies()
                         .get(manager.cookie_name())
                         .map(|cookie| format!("{}={}", cookie.name(), cookie.value()));
-                    manager.open(from_jar.as_deref())
+                    manager.open(from_jar.as_deref().map(str::as_bytes))
                 }),
         )
     });

@@ -4,9 +4,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::time::Duration;
 
-use session_config::{
-    Key, Origin, SameSite, SerializationFormat, SessionType, Settings, WhenFull,
-};
+use session_config::{Key, Origin, SameSite, SerializationFormat, SessionType, Settings, WhenFull};
 
 use crate::{report_env, toml_file};
 
