@@ -1,25 +1,63 @@
 //! An in-process store for tests and development. Entries expire, and the map
-//! is bounded: expired entries are swept as it grows, and past the capacity the
-//! entry closest to expiry is evicted.
+//! is bounded. Past its capacity, expired entries are pruned first; then, by
+//! default, a new session is refused (a live session is never evicted to make
+//! room, so a flood of anonymous requests cannot log users out), or, with
+//! [`WhenFull::EvictOldest`], the entry closest to expiry is evicted.
+//!
+//! Finding the entry closest to expiry is a heap pop, not a scan: the heap
+//! holds each key with its expiry as of its insertion, and a touch that only
+//! moves the expiry later does not update it (the hot path stays one map
+//! look-up; only a shortened expiry pushes a new record). A popped record
+//! whose key was touched since is pushed again with its current expiry, one
+//! whose key is gone or that a newer record replaced is dropped, so each pop
+//! costs O(log n) amortised.
 
-use std::collections::HashMap;
-use std::sync::{Mutex, MutexGuard};
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
+use session_config::{Settings, WhenFull};
 
 use super::{SaveHint, SessionStore, StoreError};
 
-/// The default number of sessions kept before eviction.
+/// The default number of sessions kept.
 pub const DEFAULT_CAPACITY: usize = 100_000;
+
+const BACKEND: &str = "memory";
 
 /// Keys are hashed on every request; foldhash is much cheaper than SipHash
 /// and still randomly seeded per process.
-type Entries = HashMap<String, Entry, foldhash::fast::RandomState>;
+type Map = HashMap<Arc<str>, Entry, foldhash::fast::RandomState>;
 
 struct Entry {
     value: Vec<u8>,
     expires_at: Instant,
+    /// The expiry this entry's heap record carries: never later than
+    /// `expires_at`, so the heap never hides an entry that expires sooner.
+    queued_at: Instant,
+}
+
+impl Entry {
+    /// Sets the expiry; true when it moved before the heap record, which
+    /// must then be pushed again.
+    fn expire_at(&mut self, expires_at: Instant) -> bool {
+        self.expires_at = expires_at;
+        if expires_at < self.queued_at {
+            self.queued_at = expires_at;
+            return true;
+        }
+        false
+    }
+}
+
+/// The map and its expiry heap, under one lock.
+#[derive(Default)]
+struct Entries {
+    map: Map,
+    /// Soonest expiry first; see the module documentation.
+    by_expiry: BinaryHeap<Reverse<(Instant, Arc<str>)>>,
 }
 
 /// Sessions in a mutex-guarded map. Cloning shares nothing; wrap it in an
@@ -27,6 +65,7 @@ struct Entry {
 pub struct MemoryStore {
     entries: Mutex<Entries>,
     capacity: usize,
+    when_full: WhenFull,
 }
 
 impl Default for MemoryStore {
@@ -40,28 +79,48 @@ impl std::fmt::Debug for MemoryStore {
         f.debug_struct("MemoryStore")
             .field("len", &self.len())
             .field("capacity", &self.capacity)
+            .field("when_full", &self.when_full)
             .finish()
     }
 }
 
 impl MemoryStore {
-    /// A store holding up to [`DEFAULT_CAPACITY`] sessions.
+    /// A store holding up to [`DEFAULT_CAPACITY`] sessions, refusing new
+    /// ones past it.
     pub fn new() -> Self {
         Self::with_capacity(DEFAULT_CAPACITY)
     }
 
-    /// A store holding up to `capacity` sessions (at least 1).
+    /// A store holding up to `capacity` sessions (at least 1), refusing new
+    /// ones past it.
     pub fn with_capacity(capacity: usize) -> Self {
         Self {
             entries: Mutex::new(Entries::default()),
             capacity: capacity.max(1),
+            when_full: WhenFull::Refuse,
         }
+    }
+
+    /// A store of [`DEFAULT_CAPACITY`] that does what `SESSION_WHEN_FULL`
+    /// says when full.
+    pub fn from_settings(settings: &Settings) -> Self {
+        Self::with_capacity(DEFAULT_CAPACITY).when_full(settings.when_full)
+    }
+
+    /// What to do with a new session once the store is full of live ones.
+    pub fn when_full(mut self, when_full: WhenFull) -> Self {
+        self.when_full = when_full;
+        self
     }
 
     /// The number of live entries.
     pub fn len(&self) -> usize {
         let now = Instant::now();
-        self.lock().values().filter(|e| e.expires_at > now).count()
+        self.lock()
+            .map
+            .values()
+            .filter(|e| e.expires_at > now)
+            .count()
     }
 
     /// True when no live entry is held.
@@ -73,6 +132,7 @@ impl MemoryStore {
     pub fn get_raw(&self, key: &str) -> Option<Vec<u8>> {
         let now = Instant::now();
         self.lock()
+            .map
             .get(key)
             .filter(|e| e.expires_at > now)
             .map(|e| e.value.clone())
@@ -82,6 +142,7 @@ impl MemoryStore {
     pub fn ttl(&self, key: &str) -> Option<Duration> {
         let now = Instant::now();
         self.lock()
+            .map
             .get(key)
             .and_then(|e| e.expires_at.checked_duration_since(now))
     }
@@ -89,44 +150,53 @@ impl MemoryStore {
     fn read_and_touch(&self, key: &str, ttl: Duration) -> Option<Vec<u8>> {
         let now = Instant::now();
         let mut entries = self.lock();
-        entries
-            .get_mut(key)
-            .filter(|e| e.expires_at > now)
-            .map(|e| {
-                e.expires_at = deadline(now, ttl);
-                e.value.clone()
-            })
+        entries.set_expiry(
+            key,
+            deadline(now, ttl),
+            |e| e.expires_at > now,
+            |e| e.value.clone(),
+        )
     }
 
-    fn write(&self, key: &str, value: &[u8], ttl: Duration) {
+    fn write(&self, key: &str, value: &[u8], ttl: Duration) -> Result<(), StoreError> {
         let now = Instant::now();
+        let expires_at = deadline(now, ttl);
         let mut entries = self.lock();
-        // Rewriting a live session, the common save, reuses its key and buffer.
-        if let Some(entry) = entries.get_mut(key) {
-            entry.value.clear();
-            entry.value.extend_from_slice(value);
-            entry.expires_at = deadline(now, ttl);
-            return;
+        // Rewriting a session, the common save, reuses its key and buffer.
+        let rewritten = entries.set_expiry(
+            key,
+            expires_at,
+            |_| true,
+            |entry| {
+                entry.value.clear();
+                entry.value.extend_from_slice(value);
+            },
+        );
+        if rewritten.is_some() {
+            return Ok(());
         }
-        if entries.len() >= self.capacity {
-            entries.retain(|_, e| e.expires_at > now);
-            if entries.len() >= self.capacity {
-                let soonest = entries
-                    .iter()
-                    .min_by_key(|(_, e)| e.expires_at)
-                    .map(|(k, _)| k.clone());
-                if let Some(soonest) = soonest {
-                    entries.remove(&soonest);
+        if entries.map.len() >= self.capacity {
+            entries.prune_expired(now);
+        }
+        if entries.map.len() >= self.capacity {
+            match self.when_full {
+                WhenFull::EvictOldest => entries.evict_soonest(),
+                _ => {
+                    tracing::warn!(
+                        capacity = self.capacity,
+                        "the memory session store is full of live sessions: a new session is refused (503); \
+                         raise its capacity (MemoryStore::with_capacity), or set SESSION_WHEN_FULL = evict_oldest"
+                    );
+                    return Err(StoreError::unavailable(
+                        BACKEND,
+                        "save",
+                        format!("the store is full ({} live sessions)", self.capacity),
+                    ));
                 }
             }
         }
-        entries.insert(
-            key.to_owned(),
-            Entry {
-                value: value.to_vec(),
-                expires_at: deadline(now, ttl),
-            },
-        );
+        entries.insert(key, value, expires_at);
+        Ok(())
     }
 
     fn lock(&self) -> MutexGuard<'_, Entries> {
@@ -135,6 +205,100 @@ impl MemoryStore {
         self.entries
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+impl Entries {
+    /// Moves `key`'s expiry, if it has an entry that `live` accepts, then
+    /// runs `then` on the entry. One look-up, unless the expiry moved
+    /// earlier than the heap record: that gets a new record.
+    fn set_expiry<R>(
+        &mut self,
+        key: &str,
+        expires_at: Instant,
+        live: impl FnOnce(&Entry) -> bool,
+        then: impl FnOnce(&mut Entry) -> R,
+    ) -> Option<R> {
+        let entry = self.map.get_mut(key)?;
+        if !live(entry) {
+            return None;
+        }
+        let shortened = entry.expire_at(expires_at);
+        let result = then(entry);
+        if shortened {
+            if let Some((shared_key, _)) = self.map.get_key_value(key) {
+                let record = Reverse((expires_at, Arc::clone(shared_key)));
+                self.by_expiry.push(record);
+            }
+        }
+        Some(result)
+    }
+
+    fn insert(&mut self, key: &str, value: &[u8], expires_at: Instant) {
+        let key: Arc<str> = Arc::from(key);
+        self.by_expiry.push(Reverse((expires_at, Arc::clone(&key))));
+        self.map.insert(
+            key,
+            Entry {
+                value: value.to_vec(),
+                expires_at,
+                queued_at: expires_at,
+            },
+        );
+        // Deleted keys leave their heap entries behind until popped; rebuild
+        // before they outnumber the live ones, so memory stays bounded.
+        if self.by_expiry.len() > 2 * self.map.len() + 64 {
+            self.by_expiry = self
+                .map
+                .iter()
+                .map(|(key, entry)| Reverse((entry.queued_at, Arc::clone(key))))
+                .collect();
+        }
+    }
+
+    fn remove(&mut self, key: &str) {
+        self.map.remove(key);
+    }
+
+    /// The key whose entry expires soonest, with its expiry, after settling
+    /// the heap's stale front.
+    fn soonest(&mut self) -> Option<(Instant, Arc<str>)> {
+        while let Some(Reverse((recorded, key))) = self.by_expiry.pop() {
+            let Some(entry) = self.map.get_mut(&key) else {
+                continue; // deleted since
+            };
+            if recorded != entry.queued_at {
+                continue; // replaced by a record of a shortened expiry
+            }
+            if entry.expires_at == recorded {
+                return Some((recorded, key));
+            }
+            // Touched since: back in at its current expiry.
+            entry.queued_at = entry.expires_at;
+            self.by_expiry.push(Reverse((entry.expires_at, key)));
+        }
+        None
+    }
+
+    /// Removes every expired entry; returns how many.
+    fn prune_expired(&mut self, now: Instant) -> u64 {
+        let mut removed = 0;
+        while let Some((expires_at, key)) = self.soonest() {
+            if expires_at > now {
+                self.by_expiry.push(Reverse((expires_at, key)));
+                break;
+            }
+            self.map.remove(&key);
+            removed += 1;
+        }
+        removed
+    }
+
+    /// Evicts the entry closest to expiry, as Flask's cachelib stores do.
+    fn evict_soonest(&mut self) {
+        if let Some((_, key)) = self.soonest() {
+            self.map.remove(&key);
+        }
     }
 }
 
@@ -148,7 +312,7 @@ fn deadline(now: Instant, ttl: Duration) -> Instant {
 #[async_trait]
 impl SessionStore for MemoryStore {
     fn backend(&self) -> &'static str {
-        "memory"
+        BACKEND
     }
 
     async fn load(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
@@ -170,8 +334,7 @@ impl SessionStore for MemoryStore {
         ttl: Duration,
         _hint: SaveHint,
     ) -> Result<(), StoreError> {
-        self.write(key, value, ttl);
-        Ok(())
+        self.write(key, value, ttl)
     }
 
     fn load_now(&self, key: &str) -> Option<Result<Option<Vec<u8>>, StoreError>> {
@@ -193,8 +356,7 @@ impl SessionStore for MemoryStore {
         ttl: Duration,
         _hint: SaveHint,
     ) -> Option<Result<(), StoreError>> {
-        self.write(key, value, ttl);
-        Some(Ok(()))
+        Some(self.write(key, value, ttl))
     }
 
     fn delete_now(&self, key: &str) -> Option<Result<(), StoreError>> {
@@ -203,9 +365,8 @@ impl SessionStore for MemoryStore {
     }
 
     async fn touch(&self, key: &str, ttl: Duration) -> Result<(), StoreError> {
-        if let Some(e) = self.lock().get_mut(key) {
-            e.expires_at = deadline(Instant::now(), ttl);
-        }
+        let expires_at = deadline(Instant::now(), ttl);
+        self.lock().set_expiry(key, expires_at, |_| true, |_| ());
         Ok(())
     }
 
@@ -215,11 +376,7 @@ impl SessionStore for MemoryStore {
     }
 
     async fn cleanup(&self) -> Result<u64, StoreError> {
-        let now = Instant::now();
-        let mut entries = self.lock();
-        let before = entries.len();
-        entries.retain(|_, e| e.expires_at > now);
-        Ok((before - entries.len()) as u64)
+        Ok(self.lock().prune_expired(Instant::now()))
     }
 }
 
@@ -243,7 +400,7 @@ mod tests {
 
     #[tokio::test]
     async fn growth_is_bounded_by_capacity() {
-        let store = MemoryStore::with_capacity(3);
+        let store = MemoryStore::with_capacity(3).when_full(WhenFull::EvictOldest);
         for i in 0..10 {
             store
                 .save(
@@ -257,6 +414,87 @@ mod tests {
         }
         assert_eq!(store.len(), 3);
         assert!(store.get_raw("k9").is_some(), "newest kept");
+    }
+
+    /// By default a full store refuses a new session and keeps every live
+    /// one: a flood of new sessions cannot log users out.
+    #[tokio::test]
+    async fn a_full_store_refuses_new_sessions_and_keeps_live_ones() {
+        let store = MemoryStore::with_capacity(3);
+        let hour = Duration::from_secs(3600);
+        for key in ["a", "b", "c"] {
+            store.save(key, b"v", hour, SaveHint::New).await.unwrap();
+        }
+        let refused = store
+            .save("d", b"v", hour, SaveHint::New)
+            .await
+            .unwrap_err();
+        assert_eq!(refused.kind, crate::StoreErrorKind::Unavailable);
+        for key in ["a", "b", "c"] {
+            assert!(store.get_raw(key).is_some(), "{key} was evicted");
+        }
+        // A rewrite of a live session is never refused.
+        store
+            .save("a", b"v2", hour, SaveHint::Existing)
+            .await
+            .unwrap();
+        // An expired session makes room.
+        store
+            .save("c", b"v", Duration::from_millis(10), SaveHint::Existing)
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        store.save("d", b"v", hour, SaveHint::New).await.unwrap();
+        assert!(store.get_raw("d").is_some() && store.get_raw("c").is_none());
+    }
+
+    /// Eviction takes the entry closest to expiry as of now: a touch since
+    /// its insertion moves an entry back.
+    #[tokio::test]
+    async fn eviction_follows_touches() {
+        let store = MemoryStore::with_capacity(2).when_full(WhenFull::EvictOldest);
+        store
+            .save("a", b"v", Duration::from_secs(10), SaveHint::New)
+            .await
+            .unwrap();
+        store
+            .save("b", b"v", Duration::from_secs(20), SaveHint::New)
+            .await
+            .unwrap();
+        store
+            .load_and_touch("a", Duration::from_secs(100))
+            .await
+            .unwrap();
+        store
+            .save("c", b"v", Duration::from_secs(50), SaveHint::New)
+            .await
+            .unwrap();
+        assert!(
+            store.get_raw("a").is_some(),
+            "the touched entry was evicted"
+        );
+        assert!(
+            store.get_raw("b").is_none(),
+            "the soonest-expiring entry stays"
+        );
+        assert!(store.get_raw("c").is_some());
+    }
+
+    /// Deleted keys leave heap entries behind; the heap is rebuilt before
+    /// they outnumber the live entries.
+    #[tokio::test]
+    async fn churn_keeps_the_expiry_heap_bounded() {
+        let store = MemoryStore::with_capacity(1000);
+        let hour = Duration::from_secs(3600);
+        for i in 0..10_000 {
+            let key = format!("k{i}");
+            store.save(&key, b"v", hour, SaveHint::New).await.unwrap();
+            store.delete(&key).await.unwrap();
+        }
+        store.save("kept", b"v", hour, SaveHint::New).await.unwrap();
+        let entries = store.lock();
+        assert_eq!(entries.map.len(), 1);
+        assert!(entries.by_expiry.len() <= 2 * entries.map.len() + 65);
     }
 
     #[tokio::test]

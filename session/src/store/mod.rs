@@ -165,7 +165,7 @@ pub async fn from_settings(settings: &Settings) -> Result<Arc<dyn SessionStore>,
             Ok(Arc::new(null::NullStore))
         }
         #[cfg(feature = "memory")]
-        SessionType::Memory => Ok(Arc::new(memory::MemoryStore::new())),
+        SessionType::Memory => Ok(Arc::new(memory::MemoryStore::from_settings(settings))),
         #[cfg(feature = "filesystem")]
         SessionType::Filesystem => Ok(Arc::new(
             filesystem::FileStore::from_settings(settings).await?,
