@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs one fuzz target: bash fuzz/run.sh <cookie|signature|decode|config> [seconds]
+# Runs one fuzz target: bash fuzz/run.sh <cookie|cookie_header|signature|decode|config> [seconds]
 #
 # Coverage-guided (cargo-fuzz + libFuzzer, AddressSanitizer) on the stable
 # toolchain: RUSTC_BOOTSTRAP=1 lets stable rustc take the -Z flags cargo-fuzz
@@ -9,7 +9,7 @@
 # exits non-zero. Not part of scripts/test.sh; see RELIABILITY.md.
 set -euo pipefail
 cd "$(dirname "$0")"
-target=${1:?usage: bash fuzz/run.sh <cookie|signature|decode|config> [seconds]}
+target=${1:?usage: bash fuzz/run.sh <cookie|cookie_header|signature|decode|config> [seconds]}
 seconds=${2:-600}
 if ! cargo fuzz --version >/dev/null 2>&1; then
     cargo install cargo-fuzz --locked

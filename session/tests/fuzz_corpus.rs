@@ -1,5 +1,5 @@
-//! Replays the committed seed corpora of the `cookie`, `signature` and
-//! `decode` fuzz targets (`fuzz/corpus/<target>/`) through the same checks the
+//! Replays the committed seed corpora of the `cookie`, `cookie_header`,
+//! `signature` and `decode` fuzz targets (`fuzz/corpus/<target>/`) through the same checks the
 //! fuzzer runs, so plain `cargo test` covers them without a fuzzer.
 
 mod fuzz_checks;
@@ -36,6 +36,11 @@ fn replay(target: &str, check: fn(&[u8])) {
 #[test]
 fn cookie_corpus_replays_clean() {
     replay("cookie", fuzz_checks::check_cookie);
+}
+
+#[test]
+fn cookie_header_corpus_replays_clean() {
+    replay("cookie_header", fuzz_checks::check_cookie_header);
 }
 
 #[test]

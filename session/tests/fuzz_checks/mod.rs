@@ -11,6 +11,8 @@
 //! - `cookie`: `[mode] header\nheader…` — Cookie header text, one header per line.
 //! - `signature`: `[mode] candidate`, or `[mode] secret 0xFF fallback 0xFF candidate`.
 //! - `decode`: `[mode] stored bytes`.
+//! - `cookie_header`: `[mode] foreign\nheader\nheader…` — raw header bytes; see
+//!   [`cookie_header`].
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
@@ -36,6 +38,9 @@ pub const LIVE_SID: &str = "ZvBpGWIYXua8yTuiuJVKzCJzrovCnUQDKVBkvMnlHHE";
 /// A sid whose record exists but is a Python pickle (cannot be decoded).
 pub const CORRUPT_SID: &str = "QFIA1H_Xo7HM0Ck1VRzFuuWXaq07iG1HjEyDq1a4Ugs";
 const PREFIX: &str = "session:";
+
+mod cookie_header;
+pub use cookie_header::check_cookie_header;
 
 /// The reference shape check, written independently of `SessionId::parse`.
 pub fn shape_ok(sid: &str) -> bool {
