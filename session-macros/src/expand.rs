@@ -191,7 +191,7 @@ fn generate(input: &DeriveInput, krate: &Path, plans: &[FieldPlan<'_>]) -> Token
         } = plan;
         match &plan.key {
             Some(key) => quote! {
-                #ident: #krate::data::read_field::<#ty>(__session_map, #key, #default_fn)
+                #ident: #krate::__private::read_field::<#ty>(__session_map, #key, #default_fn)
             },
             None => quote!(#ident: #default_call),
         }
@@ -229,7 +229,7 @@ fn generate(input: &DeriveInput, krate: &Path, plans: &[FieldPlan<'_>]) -> Token
             #[allow(unused_variables)]
             fn encode_fields(
                 &self,
-                __fields: &mut #krate::data::EncodedFields,
+                __fields: &mut #krate::__private::EncodedFields,
             ) -> ::core::result::Result<(), #krate::ValueError> {
                 #(#encodes)*
                 ::core::result::Result::Ok(())

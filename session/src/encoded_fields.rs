@@ -25,7 +25,7 @@ impl EncodedFields {
         let start = self.buf.len();
         if self.buf.capacity() == 0 {
             // Room for the baseline and, after it, the next encoding.
-            self.buf = crate::scratch::take(128);
+            self.buf = crate::buffer_pool::take(128);
         }
         self.buf.extend_from_slice(&[0; 4]);
         if let Err(error) = write_msgpack(&mut self.buf, key, value) {
@@ -65,7 +65,7 @@ impl EncodedFields {
 
     /// Hands the buffer back for reuse by a later view.
     pub(crate) fn recycle(self) {
-        crate::scratch::give_back(self.buf);
+        crate::buffer_pool::give_back(self.buf);
     }
 
     /// Drops the first `len` bytes, keeping the fields after them.

@@ -7,9 +7,10 @@
 //!   `get_flashed_messages(with_categories=True)` over `_flashes`, a list of
 //!   `[category, message]` pairs.
 
-use crate::data::{read_field, EncodedFields, SessionData};
+use crate::encoded_fields::EncodedFields;
+use crate::lifecycle::Session;
 use crate::map::SessionMap;
-use crate::session::Session;
+use crate::typed::{read_field, SessionData};
 use crate::value::ValueError;
 
 /// The session keys Flask-Login reads and writes. Use it as a typed session:

@@ -55,35 +55,30 @@
 //! # });
 //! ```
 
+mod buffer_pool;
 pub mod codec;
 pub mod cookie;
-pub mod data;
 mod encoded_fields;
+mod engine;
 mod errors;
-pub mod finish;
-mod finish_work;
 pub mod flask;
 pub mod id;
-mod load_gate;
+mod lifecycle;
 mod manager;
 pub mod map;
-mod request;
-mod scratch;
-mod session;
 pub mod signing;
 pub mod store;
+mod typed;
 pub mod value;
 
-pub use data::{SessionData, Typed};
 pub use errors::{FinishError, LoadError};
-pub use finish_work::FinishOutcome;
 pub use id::SessionId;
+pub use lifecycle::{FinishOutcome, RequestSession, Session};
 pub use manager::SessionManager;
 pub use map::SessionMap;
-pub use request::RequestSession;
-pub use session::Session;
 pub use session_config::{self as config, Settings};
 pub use store::{SaveHint, SessionStore, StoreError, StoreErrorKind};
+pub use typed::{SessionData, Typed};
 pub use value::{Bytes, Timestamp, ValueError};
 
 #[cfg(feature = "macros")]
@@ -92,5 +87,7 @@ pub use session_macros::SessionData;
 /// Paths the derive's generated code uses; not part of the public API.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::encoded_fields::EncodedFields;
+    pub use crate::typed::read_field;
     pub use serde;
 }

@@ -1,45 +1,55 @@
-//! The [`SessionManager`]: settings, store, signer and codec, shared by every
-//! request. Adapters call [`SessionManager::open`] per request; admin tools use
-//! the by-id operations.
+//! The [`SessionManager`]: what an app holds. Adapters call
+//! [`SessionManager::open`] per request; admin tools and websockets use the
+//! by-id operations.
 
 use std::sync::Arc;
 
 use session_config::Settings;
 
-use crate::codec::{Codec, DecodeError};
-use crate::cookie::{values_named, CookieWriter};
-use crate::errors::LoadError;
+use crate::engine::{CookieFound, Engine};
+use crate::errors::{FinishError, LoadError};
 use crate::id::SessionId;
+use crate::lifecycle::RequestSession;
 use crate::map::SessionMap;
-use crate::request::{CookieFound, RequestSession};
-use crate::signing::{Signer, Verified};
-use crate::store::{self, BuildError, SessionStore, StoreError};
+use crate::store::{self, BuildError, SaveHint, SessionStore, StoreError};
 
-/// Holds everything the lifecycle needs. Cheap to clone.
+/// Holds the settings, the store, the signer and the codec that every request
+/// uses. Cheap to clone.
+///
+/// ```
+/// use std::sync::Arc;
+/// use session::{store::memory::MemoryStore, SessionManager, Settings};
+///
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// let manager = SessionManager::new(Settings::default(), Arc::new(MemoryStore::new()))?;
+/// let cookie = manager.create(&session::SessionMap::new()).await?;
+/// assert!(manager.load_by_cookie(&cookie).await?.is_some());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # }).unwrap();
+/// ```
 #[derive(Clone)]
 pub struct SessionManager {
-    pub(crate) inner: Arc<ManagerInner>,
-}
-
-pub(crate) struct ManagerInner {
-    pub(crate) settings: Settings,
-    pub(crate) store: Arc<dyn SessionStore>,
-    pub(crate) signer: Option<Signer>,
-    pub(crate) codec: Codec,
-    pub(crate) cookies: CookieWriter,
+    engine: Arc<Engine>,
 }
 
 impl std::fmt::Debug for SessionManager {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SessionManager")
-            .field("backend", &self.inner.store.backend())
-            .field("signed", &self.inner.signer.is_some())
+            .field("backend", &self.engine.store().backend())
+            .field("signed", &self.engine.is_signed())
             .finish_non_exhaustive()
     }
 }
 
 impl SessionManager {
     /// Builds the store the settings select and a manager over it.
+    ///
+    /// # Errors
+    ///
+    /// A [`BuildError`] when the store cannot be built (its backend is not
+    /// compiled in, or cannot be reached or prepared: the error names it and
+    /// its location, with any password redacted), or when the settings break
+    /// a rule (see [`Self::new`]).
     pub async fn from_settings(settings: Settings) -> Result<Self, BuildError> {
         let store = store::from_settings(&settings).await?;
         Self::new(settings, store)
@@ -53,46 +63,24 @@ impl SessionManager {
     /// would have caught (settings built or changed in code are checked here
     /// by the same rules), and [`BuildError::SignerWithoutSecret`].
     pub fn new(settings: Settings, store: Arc<dyn SessionStore>) -> Result<Self, BuildError> {
-        // A load has already logged the warnings; only the errors matter here.
-        settings.validate()?;
-        let signer = if settings.use_signer {
-            let secret = settings
-                .secret_key
-                .as_ref()
-                .ok_or(BuildError::SignerWithoutSecret)?;
-            Some(Signer::new(
-                secret.expose(),
-                settings.secret_key_fallbacks.iter().map(|s| s.expose()),
-            ))
-        } else {
-            None
-        };
-        let codec = Codec::new(settings.serialization_format, settings.max_session_bytes);
-        let cookies = CookieWriter::new(settings.cookie.clone());
         Ok(Self {
-            inner: Arc::new(ManagerInner {
-                settings,
-                store,
-                signer,
-                codec,
-                cookies,
-            }),
+            engine: Arc::new(Engine::new(settings, store)?),
         })
     }
 
     /// The settings in force.
     pub fn settings(&self) -> &Settings {
-        &self.inner.settings
+        self.engine.settings()
     }
 
     /// The store.
     pub fn store(&self) -> &Arc<dyn SessionStore> {
-        &self.inner.store
+        self.engine.store()
     }
 
     /// The cookie name adapters read.
     pub fn cookie_name(&self) -> &str {
-        self.inner.cookies.name()
+        self.engine.cookies().name()
     }
 
     /// Step 1 of the lifecycle, cheap and without I/O: keeps the values of
@@ -106,85 +94,7 @@ impl SessionManager {
     /// cookie whose value is not text is an invalid cookie (a fresh session
     /// and a deletion cookie), never an error.
     pub fn open<'a>(&self, cookie_headers: impl IntoIterator<Item = &'a [u8]>) -> RequestSession {
-        let name = self.cookie_name().as_bytes();
-        let mut found = cookie_headers
-            .into_iter()
-            .flat_map(|header| values_named(header, name))
-            .filter(|value| !value.is_empty())
-            // A value that is not UTF-8 gets U+FFFD, which no sid holds:
-            // it stays a cookie that was sent, and fails the shape check.
-            .map(String::from_utf8_lossy);
-        let values: Option<Arc<str>> = match (found.next(), found.next()) {
-            (None, _) => None,
-            (Some(only), None) => Some(Arc::from(only.as_ref())),
-            (Some(first), Some(second)) => {
-                let mut joined = format!("{first};{second}");
-                for value in found {
-                    joined.push(';');
-                    joined.push_str(&value);
-                }
-                Some(joined.into())
-            }
-        };
-        RequestSession::new(self.clone(), values)
-    }
-
-    /// The first valid cookie value: when several cookies carry the name
-    /// (different Path or Domain), the first that verifies wins.
-    pub(crate) fn find_valid_cookie(&self, values: Option<&Arc<str>>) -> CookieFound {
-        let Some(values) = values else {
-            return CookieFound::Absent;
-        };
-        // The usual case: one unsigned value, which becomes the sid. Several
-        // values fail this shape check (`;` is not a sid character) and are
-        // tried one by one below.
-        if self.inner.signer.is_none() {
-            if let Some(id) = SessionId::parse_shared(values) {
-                return CookieFound::Valid { id, resign: false };
-            }
-        }
-        values
-            .split(';')
-            .find_map(|value| self.verify(value))
-            .unwrap_or(CookieFound::Invalid)
-    }
-
-    fn verify(&self, value: &str) -> Option<CookieFound> {
-        match &self.inner.signer {
-            Some(signer) => signer.verify(value).map(|verified| match verified {
-                Verified::Current(id) => CookieFound::Valid { id, resign: false },
-                Verified::Fallback(id) => CookieFound::Valid { id, resign: true },
-            }),
-            None => SessionId::parse(value).map(|id| CookieFound::Valid { id, resign: false }),
-        }
-    }
-
-    /// The cookie value for a sid: signed when the signer is on.
-    pub(crate) fn cookie_value<'a>(&self, id: &'a SessionId) -> std::borrow::Cow<'a, str> {
-        match &self.inner.signer {
-            Some(signer) => signer.sign(id).into(),
-            None => id.expose().into(),
-        }
-    }
-
-    /// The store key of a sid.
-    pub(crate) fn store_key(&self, id: &SessionId) -> String {
-        let prefix = &self.inner.settings.key_prefix;
-        let mut key = String::with_capacity(prefix.len() + id.expose().len());
-        key.push_str(prefix);
-        key.push_str(id.expose());
-        key
-    }
-
-    /// The store key of a sid, or `None` when it is longer than the store
-    /// can hold (memcached's 250 bytes, the SQL column's 255): such a sid
-    /// names no session, and must not reach the store.
-    pub(crate) fn store_key_within_limit(&self, id: &SessionId) -> Option<String> {
-        let length = self.inner.settings.key_prefix.len() + id.expose().len();
-        match self.inner.store.max_key_len() {
-            Some(max) if length > max => None,
-            _ => Some(self.store_key(id)),
-        }
+        RequestSession::open(self.engine.clone(), cookie_headers)
     }
 
     /// Reads a session by sid, outside a request (admin tools, websockets).
@@ -197,12 +107,12 @@ impl SessionManager {
         let Some(id) = SessionId::parse(sid) else {
             return Ok(None);
         };
-        let Some(key) = self.store_key_within_limit(&id) else {
+        let Some(key) = self.engine.store_key_within_limit(&id) else {
             return Ok(None);
         };
-        let raw = self.inner.store.load(&key).await?;
+        let raw = self.engine.store().load(&key).await?;
         Ok(raw
-            .and_then(|raw| self.decode_logged(&id, raw).ok())
+            .and_then(|raw| self.engine.decode_logged(&id, raw).ok())
             .map(|(map, _)| map))
     }
 
@@ -212,8 +122,8 @@ impl SessionManager {
     ///
     /// [`StoreError`] when the store cannot be written.
     pub async fn delete_by_id(&self, sid: &str) -> Result<(), StoreError> {
-        match SessionId::parse(sid).and_then(|id| self.store_key_within_limit(&id)) {
-            Some(key) => self.inner.store.delete(&key).await,
+        match SessionId::parse(sid).and_then(|id| self.engine.store_key_within_limit(&id)) {
+            Some(key) => self.engine.store().delete(&key).await,
             None => Ok(()),
         }
     }
@@ -221,26 +131,26 @@ impl SessionManager {
     /// Moves a stored session to a new sid, outside a request; the new sid, or
     /// `None` when there was no such session. The new record is written before
     /// the old one is deleted.
-    pub async fn regenerate_by_id(
-        &self,
-        sid: &str,
-    ) -> Result<Option<SessionId>, crate::errors::FinishError> {
-        let Some(old_key) = SessionId::parse(sid).and_then(|id| self.store_key_within_limit(&id))
+    ///
+    /// # Errors
+    ///
+    /// [`FinishError::Store`] when the store cannot be read or written, also
+    /// when no new sid can be made.
+    pub async fn regenerate_by_id(&self, sid: &str) -> Result<Option<SessionId>, FinishError> {
+        let Some(old_key) =
+            SessionId::parse(sid).and_then(|id| self.engine.store_key_within_limit(&id))
         else {
             return Ok(None);
         };
-        let Some(raw) = self.inner.store.load(&old_key).await? else {
+        let store = self.engine.store();
+        let Some(raw) = store.load(&old_key).await? else {
             return Ok(None);
         };
-        let new = SessionId::generate(self.inner.settings.id_length.get()).map_err(|e| {
-            crate::errors::FinishError::Store(StoreError::failed("session", "regenerate", e))
-        })?;
-        let ttl = self.inner.settings.permanent_session_lifetime;
-        self.inner
-            .store
-            .save(&self.store_key(&new), &raw, ttl, store::SaveHint::New)
-            .await?;
-        self.inner.store.delete(&old_key).await?;
+        let new = self.new_id("regenerate")?;
+        let ttl = self.settings().permanent_session_lifetime;
+        let new_key = self.engine.store_key(&new);
+        store.save(&new_key, &raw, ttl, SaveHint::New).await?;
+        store.delete(&old_key).await?;
         Ok(Some(new))
     }
 
@@ -250,48 +160,48 @@ impl SessionManager {
     /// session of a request, it is permanent when `permanent` is on, unless
     /// `map` sets `_permanent` itself. One store write, with the lifetime as
     /// its TTL.
-    pub async fn create(&self, map: &SessionMap) -> Result<String, crate::errors::FinishError> {
+    ///
+    /// # Errors
+    ///
+    /// [`FinishError::Encode`] when `map` is too large or cannot be encoded,
+    /// and [`FinishError::Store`] when the store cannot be written.
+    pub async fn create(&self, map: &SessionMap) -> Result<String, FinishError> {
         let mut map = map.clone();
-        if self.inner.settings.permanent && !map.contains_key(crate::map::PERMANENT_KEY) {
+        if self.settings().permanent && !map.contains_key(crate::map::PERMANENT_KEY) {
             map.set_permanent(true);
         }
-        let bytes = self.inner.codec.encode(&map)?;
-        let id = SessionId::generate(self.inner.settings.id_length.get()).map_err(|e| {
-            crate::errors::FinishError::Store(StoreError::failed("session", "create", e))
-        })?;
-        let ttl = self.inner.settings.permanent_session_lifetime;
-        self.inner
-            .store
-            .save(&self.store_key(&id), &bytes, ttl, store::SaveHint::New)
+        let bytes = self.engine.codec().encode(&map)?;
+        let id = self.new_id("create")?;
+        let ttl = self.settings().permanent_session_lifetime;
+        let key = self.engine.store_key(&id);
+        self.engine
+            .store()
+            .save(&key, &bytes, ttl, SaveHint::New)
             .await?;
-        Ok(self.cookie_value(&id).into_owned())
+        Ok(self.engine.cookie_value(&id).into_owned())
     }
 
     /// Reads the session a cookie value names, outside a request: the
     /// signature is checked when `use_signer` is on, then one store read that
     /// does not slide the expiry. `Ok(None)` when the value is invalid or
     /// badly signed, or the session is missing or cannot be decoded.
+    ///
+    /// # Errors
+    ///
+    /// [`LoadError::Store`] when the store cannot be read.
     pub async fn load_by_cookie(&self, value: &str) -> Result<Option<SessionMap>, LoadError> {
-        match self.verify(value) {
+        match self.engine.verify(value) {
             Some(CookieFound::Valid { id, .. }) => self.load_by_id(id.expose()).await,
             _ => Ok(None),
         }
     }
 
-    /// Decodes a stored value, logging (without data or raw sid) when it cannot.
-    pub(crate) fn decode_logged(
-        &self,
-        id: &SessionId,
-        raw: Vec<u8>,
-    ) -> Result<(SessionMap, crate::codec::Decoded), DecodeError> {
-        self.inner.codec.decode_owned(raw).inspect_err(|error| {
-            tracing::warn!(
-                session = %id,
-                backend = self.inner.store.backend(),
-                %error,
-                "stored session cannot be decoded; starting a fresh session"
-            );
-        })
+    /// A new sid, or the random source's failure as a store error of
+    /// `operation`.
+    fn new_id(&self, operation: &'static str) -> Result<SessionId, FinishError> {
+        self.engine
+            .new_id()
+            .map_err(|e| FinishError::Store(StoreError::failed("session", operation, e)))
     }
 }
 

@@ -96,7 +96,7 @@ impl UniqueKeys {
 /// Encodes the map: a map header, then each key and its stored value bytes.
 pub fn encode(map: &SessionMap) -> Vec<u8> {
     let size: usize = map.iter_bytes().map(|(k, v)| k.len() + v.len() + 5).sum();
-    let mut out = crate::scratch::take(size + 5);
+    let mut out = crate::buffer_pool::take(size + 5);
     // Map lengths and key lengths fit u32: a session is capped far below.
     write_len(&mut out, map.len() as u32, 0x80, 16, [0xde, 0xdf]);
     for (key, raw) in map.iter_bytes() {

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use session_config::{Settings, WhenFull};
 
-use super::{SaveHint, SessionStore, StoreError};
+use super::{InProcessStore, SaveHint, SessionStore, StoreError};
 
 /// The default number of sessions kept.
 pub const DEFAULT_CAPACITY: usize = 100_000;
@@ -307,8 +307,8 @@ fn deadline(now: Instant, ttl: Duration) -> Instant {
         .unwrap_or(now + Duration::from_secs(100 * 365 * 86_400))
 }
 
-/// Every operation completes without waiting, so the `*_now` forms answer
-/// and the lifecycle never boxes a future for this store.
+/// Every operation completes without waiting: the async methods answer
+/// through the [`InProcessStore`] face, which the lifecycle calls directly.
 #[async_trait]
 impl SessionStore for MemoryStore {
     fn backend(&self) -> &'static str {
@@ -316,7 +316,7 @@ impl SessionStore for MemoryStore {
     }
 
     async fn load(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self.get_raw(key))
+        self.load_now(key)
     }
 
     async fn load_and_touch(
@@ -324,7 +324,7 @@ impl SessionStore for MemoryStore {
         key: &str,
         ttl: Duration,
     ) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self.read_and_touch(key, ttl))
+        self.load_and_touch_now(key, ttl)
     }
 
     async fn save(
@@ -332,36 +332,9 @@ impl SessionStore for MemoryStore {
         key: &str,
         value: &[u8],
         ttl: Duration,
-        _hint: SaveHint,
+        hint: SaveHint,
     ) -> Result<(), StoreError> {
-        self.write(key, value, ttl)
-    }
-
-    fn load_now(&self, key: &str) -> Option<Result<Option<Vec<u8>>, StoreError>> {
-        Some(Ok(self.get_raw(key)))
-    }
-
-    fn load_and_touch_now(
-        &self,
-        key: &str,
-        ttl: Duration,
-    ) -> Option<Result<Option<Vec<u8>>, StoreError>> {
-        Some(Ok(self.read_and_touch(key, ttl)))
-    }
-
-    fn save_now(
-        &self,
-        key: &str,
-        value: &[u8],
-        ttl: Duration,
-        _hint: SaveHint,
-    ) -> Option<Result<(), StoreError>> {
-        Some(self.write(key, value, ttl))
-    }
-
-    fn delete_now(&self, key: &str) -> Option<Result<(), StoreError>> {
-        self.lock().remove(key);
-        Some(Ok(()))
+        self.save_now(key, value, ttl, hint)
     }
 
     async fn touch(&self, key: &str, ttl: Duration) -> Result<(), StoreError> {
@@ -371,12 +344,40 @@ impl SessionStore for MemoryStore {
     }
 
     async fn delete(&self, key: &str) -> Result<(), StoreError> {
-        self.lock().remove(key);
-        Ok(())
+        self.delete_now(key)
     }
 
     async fn cleanup(&self) -> Result<u64, StoreError> {
         Ok(self.lock().prune_expired(Instant::now()))
+    }
+
+    fn in_process(&self) -> Option<&dyn InProcessStore> {
+        Some(self)
+    }
+}
+
+impl InProcessStore for MemoryStore {
+    fn load_now(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.get_raw(key))
+    }
+
+    fn load_and_touch_now(&self, key: &str, ttl: Duration) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.read_and_touch(key, ttl))
+    }
+
+    fn save_now(
+        &self,
+        key: &str,
+        value: &[u8],
+        ttl: Duration,
+        _hint: SaveHint,
+    ) -> Result<(), StoreError> {
+        self.write(key, value, ttl)
+    }
+
+    fn delete_now(&self, key: &str) -> Result<(), StoreError> {
+        self.lock().remove(key);
+        Ok(())
     }
 }
 

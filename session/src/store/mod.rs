@@ -5,10 +5,10 @@
 //! builds the one that `SESSION_TYPE` selects.
 //!
 //! A store implements the async methods; one that never waits (it keeps
-//! sessions in this process, as the memory store does) may also answer the
-//! synchronous `*_now` forms, which the lifecycle tries first so that such a
-//! store costs no boxed future per operation. Their defaults answer `None`:
-//! "await the async method".
+//! sessions in this process, as the memory store does) may also expose an
+//! [`InProcessStore`] through [`SessionStore::in_process`], which the
+//! lifecycle tries first so that such a store costs no boxed future per
+//! operation.
 
 mod error;
 #[cfg(feature = "filesystem")]
@@ -100,61 +100,52 @@ pub trait SessionStore: Send + Sync + 'static {
         Ok(0)
     }
 
-    /// The synchronous face of a store that never waits (one that keeps its
-    /// sessions in this process): [`Self::load`] answered at once, or `None`
-    /// to have the caller await `load`, which is what a store that does I/O
-    /// leaves it at. The lifecycle tries it first, so an in-process store
-    /// costs no boxed future per operation.
-    fn load_now(&self, _key: &str) -> Option<Result<Option<Vec<u8>>, StoreError>> {
-        None
-    }
-
-    /// [`Self::load_and_touch`] answered at once; see [`Self::load_now`].
-    fn load_and_touch_now(
-        &self,
-        _key: &str,
-        _ttl: Duration,
-    ) -> Option<Result<Option<Vec<u8>>, StoreError>> {
-        None
-    }
-
-    /// [`Self::save`] done at once; see [`Self::load_now`].
-    fn save_now(
-        &self,
-        _key: &str,
-        _value: &[u8],
-        _ttl: Duration,
-        _hint: SaveHint,
-    ) -> Option<Result<(), StoreError>> {
-        None
-    }
-
-    /// [`Self::delete`] done at once; see [`Self::load_now`].
-    fn delete_now(&self, _key: &str) -> Option<Result<(), StoreError>> {
+    /// The synchronous face of a store that keeps its sessions in this
+    /// process and so never waits, or `None` (the default) for a store that
+    /// does I/O. The lifecycle calls it first, so an in-process store costs no
+    /// boxed future per operation.
+    fn in_process(&self) -> Option<&dyn InProcessStore> {
         None
     }
 }
 
-/// The lifecycle's calls: a store's synchronous answer when it has one, its
-/// future otherwise.
-impl dyn SessionStore {
-    pub(crate) async fn load_fast(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        match self.load_now(key) {
-            Some(result) => result,
-            None => self.load(key).await,
-        }
-    }
+/// The operations the lifecycle runs, answered at once, by a store that keeps
+/// its sessions in this process (the memory store). Each means what the
+/// [`SessionStore`] method of the same name without `_now` means.
+pub trait InProcessStore: Send + Sync {
+    /// [`SessionStore::load`], answered at once.
+    ///
+    /// # Errors
+    ///
+    /// As [`SessionStore::load`].
+    fn load_now(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError>;
 
-    pub(crate) async fn load_and_touch_fast(
+    /// [`SessionStore::load_and_touch`], answered at once.
+    ///
+    /// # Errors
+    ///
+    /// As [`SessionStore::load_and_touch`].
+    fn load_and_touch_now(&self, key: &str, ttl: Duration) -> Result<Option<Vec<u8>>, StoreError>;
+
+    /// [`SessionStore::save`], done at once.
+    ///
+    /// # Errors
+    ///
+    /// As [`SessionStore::save`].
+    fn save_now(
         &self,
         key: &str,
+        value: &[u8],
         ttl: Duration,
-    ) -> Result<Option<Vec<u8>>, StoreError> {
-        match self.load_and_touch_now(key, ttl) {
-            Some(result) => result,
-            None => self.load_and_touch(key, ttl).await,
-        }
-    }
+        hint: SaveHint,
+    ) -> Result<(), StoreError>;
+
+    /// [`SessionStore::delete`], done at once.
+    ///
+    /// # Errors
+    ///
+    /// As [`SessionStore::delete`].
+    fn delete_now(&self, key: &str) -> Result<(), StoreError>;
 }
 
 /// Builds the store that `settings.session_type` selects.

@@ -50,8 +50,15 @@ pub fn check_cookie_header(data: &[u8]) {
     let write = mode & 1 != 0;
 
     let plain = request(&headers, write, data);
-    let beside_foreign = request(&with_foreign, write, &[data, &with_foreign.concat()].concat());
-    assert_eq!(plain, beside_foreign, "a foreign cookie changed the outcome");
+    let beside_foreign = request(
+        &with_foreign,
+        write,
+        &[data, &with_foreign.concat()].concat(),
+    );
+    assert_eq!(
+        plain, beside_foreign,
+        "a foreign cookie changed the outcome"
+    );
 }
 
 fn request(headers: &[Vec<u8>], write: bool, input: &[u8]) -> Seen {

@@ -2,34 +2,28 @@
 //! finished after the handler. Adapters call these three steps and only
 //! translate their results into their framework's terms.
 
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 
 use crate::codec::Decoded;
+use crate::cookie::values_named;
+use crate::engine::{CookieFound, Engine};
 use crate::errors::{FinishError, LoadError};
-use crate::finish::{plan, Facts, Plan};
-use crate::finish_work::{FinishOutcome, FinishStep, Save, Work};
-use crate::id::SessionId;
-use crate::load_gate::{Entry, LoadGate};
-use crate::manager::SessionManager;
-use crate::session::{Baseline, Session, SessionState};
+use crate::map::SessionMap;
 use crate::store::SaveHint;
 
-/// What `open` found in the request's cookies.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum CookieFound {
-    /// No cookie with the session's name.
-    Absent,
-    /// Cookies with the name, none valid (bad shape or bad signature).
-    Invalid,
-    /// A valid cookie; `resign` when a fallback key signed it.
-    Valid { id: SessionId, resign: bool },
-}
+use super::decision::{plan, Facts, Plan};
+use super::dispatch;
+use super::gate::Entry;
+use super::handle::Session;
+use super::shared::RequestShared;
+use super::state::{Baseline, SessionState};
+use super::work::{FinishOutcome, Save, Work};
 
 /// The session state of one request. Cheap to clone: the adapter keeps one
 /// handle to finish with and puts another where guards and extractors find it.
 #[derive(Clone)]
 pub struct RequestSession {
-    inner: Arc<RequestInner>,
+    inner: Arc<RequestShared>,
 }
 
 /// Never shows the cookie: it is a bearer token.
@@ -42,53 +36,28 @@ impl std::fmt::Debug for RequestSession {
     }
 }
 
-/// One allocation per request holds everything: the [`Session`] handles a
-/// load gives out share it too.
-pub(crate) struct RequestInner {
-    manager: SessionManager,
-    /// The session cookie's values joined by `;` (which no cookie value can
-    /// hold), unverified. Shared, because an unsigned value becomes the sid.
-    cookie_values: Option<Arc<str>>,
-    /// Opened by the first successful load, which also fills `state`.
-    load_gate: LoadGate,
-    state: Mutex<SessionState>,
-}
-
-impl RequestInner {
-    /// The session state. Before the first load it is an empty placeholder
-    /// that no [`Session`] can see.
-    pub(crate) fn state(&self) -> MutexGuard<'_, SessionState> {
-        // Every mutation completes under the lock, so a panic elsewhere cannot
-        // leave the map half-changed: the data stays usable.
-        self.state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
-    pub(crate) fn manager(&self) -> &SessionManager {
-        &self.manager
-    }
-}
-
 impl RequestSession {
-    pub(crate) fn new(manager: SessionManager, cookie_values: Option<Arc<str>>) -> Self {
+    /// Step 1: keeps the session cookie's values from the request's `Cookie`
+    /// headers, as bytes; see [`SessionManager::open`](crate::SessionManager::open).
+    pub(crate) fn open<'a>(
+        engine: Arc<Engine>,
+        cookie_headers: impl IntoIterator<Item = &'a [u8]>,
+    ) -> Self {
+        let values = session_cookie_values(engine.cookies().name(), cookie_headers);
         Self {
-            inner: Arc::new(RequestInner {
-                manager,
-                cookie_values,
-                load_gate: LoadGate::default(),
-                state: Mutex::new(SessionState::unloaded()),
-            }),
+            inner: Arc::new(RequestShared::new(engine, values)),
         }
-    }
-
-    /// The manager this request belongs to.
-    pub fn manager(&self) -> &SessionManager {
-        &self.inner.manager
     }
 
     /// Step 2: loads the session with one store read, the first time it is
     /// asked for; later calls share the same map.
+    ///
+    /// # Errors
+    ///
+    /// [`LoadError::Store`] when the store cannot be read (its
+    /// [`status`](LoadError::status) is 503 for an unreachable backend, 500
+    /// otherwise), and [`LoadError::Random`] when no new sid can be made.
+    /// A later call tries again.
     pub async fn load(&self) -> Result<Session, LoadError> {
         // A second load polled while the first runs waits inside `enter`.
         if let Entry::Load(ticket) = self.inner.load_gate.enter().await {
@@ -107,39 +76,40 @@ impl RequestSession {
     }
 
     async fn load_from_store(&self) -> Result<SessionState, LoadError> {
-        let manager = &self.inner.manager;
-        let settings = manager.settings();
-        let (id, resign) = match manager.find_valid_cookie(self.inner.cookie_values.as_ref()) {
-            CookieFound::Valid { id, resign } => (id, resign),
-            CookieFound::Absent => return self.fresh(false),
-            CookieFound::Invalid => return self.fresh(true),
-        };
-        let store = &manager.inner.store;
+        let engine = self.inner.engine();
+        let settings = engine.settings();
+        let (id, signed_with_fallback) =
+            match engine.find_valid_cookie(self.inner.cookie_values.as_ref()) {
+                CookieFound::Valid {
+                    id,
+                    signed_with_fallback,
+                } => (id, signed_with_fallback),
+                CookieFound::Absent => return self.fresh(false),
+                CookieFound::Invalid => return self.fresh(true),
+            };
         // A key the backend cannot hold would fail the read on every request
         // while the cookie lives: it is an invalid cookie like any other.
-        let Some(key) = manager.store_key_within_limit(&id) else {
+        let Some(key) = engine.store_key_within_limit(&id) else {
             return self.fresh(true);
         };
+        let store = engine.store().as_ref();
         let raw = if settings.refresh_each_request {
-            store
-                .load_and_touch_fast(&key, settings.permanent_session_lifetime)
-                .await?
+            dispatch::load_and_touch(store, &key, settings.permanent_session_lifetime).await?
         } else {
-            store.load_fast(&key).await?
+            dispatch::load(store, &key).await?
         };
         let Some(raw) = raw else {
             // A client-chosen or expired sid is never adopted.
             return self.fresh(true);
         };
-        let Ok((map, decoded)) = manager.decode_logged(&id, raw) else {
+        let Ok((map, decoded)) = engine.decode_logged(&id, raw) else {
             // The record may be another app's (legacy pickle): no deletion cookie.
             return self.fresh(false);
         };
         let baseline = match decoded {
             Decoded::AsConfigured => Baseline::Record,
-            Decoded::AsOther => manager
-                .inner
-                .codec
+            Decoded::AsOther => engine
+                .codec()
                 .encode(&map)
                 .map_or(Baseline::Unencodable, Baseline::Encoded),
         };
@@ -154,20 +124,20 @@ impl RequestSession {
             regenerated: false,
             stale_cookie: false,
             cookie_sent: true,
-            resign,
+            signed_with_fallback,
             pending_error: None,
         })
     }
 
     fn fresh(&self, stale_cookie: bool) -> Result<SessionState, LoadError> {
-        let settings = self.inner.manager.settings();
-        let mut map = crate::map::SessionMap::new();
-        if settings.permanent {
+        let engine = self.inner.engine();
+        let mut map = SessionMap::new();
+        if engine.settings().permanent {
             map.set_permanent(true);
         }
         Ok(SessionState {
             map,
-            id: SessionId::generate(settings.id_length.get())?,
+            id: engine.new_id()?,
             loaded_key: None,
             record_existed: false,
             replaced_id: None,
@@ -176,40 +146,34 @@ impl RequestSession {
             regenerated: false,
             stale_cookie,
             cookie_sent: self.inner.cookie_values.is_some(),
-            resign: false,
+            signed_with_fallback: false,
             pending_error: None,
         })
     }
 
     /// Step 3, after the handler: persists what changed and says which headers
-    /// to add. A store failure here should replace the response with the
-    /// error's opaque status.
+    /// to add.
+    ///
+    /// # Errors
+    ///
+    /// A [`FinishError`] when the session cannot be encoded or the store
+    /// cannot be written; the adapter replaces the response with the error's
+    /// opaque [`status`](FinishError::status) and
+    /// [`public_message`](FinishError::public_message).
     pub async fn finish(&self, status: u16) -> Result<FinishOutcome, FinishError> {
-        match self.finish_now(status) {
-            FinishStep::Done(result) => result,
-            FinishStep::Pending(pending) => pending.complete().await,
-        }
-    }
-
-    /// [`Self::finish`] as far as it goes without waiting: all the way when
-    /// the store answers synchronously (the memory store); otherwise it
-    /// leaves the store operations to await.
-    pub(crate) fn finish_now(&self, status: u16) -> FinishStep {
         if !self.is_loaded() {
-            return FinishStep::Done(Ok(FinishOutcome::default())); // row 1
+            return Ok(FinishOutcome::default()); // row 1
         }
-        match self.decide(status) {
-            Ok(work) => work.run_now(&self.inner.manager),
-            Err(error) => FinishStep::Done(Err(error)),
-        }
+        let work = self.decide(status)?;
+        work.run(self.inner.engine()).await
     }
 
     /// Decides, under the lock, what finishing comes to, with every key and
     /// cookie prepared; the lock is released before any store operation.
     fn decide(&self, status: u16) -> Result<Work, FinishError> {
-        let manager = &self.inner.manager;
-        let settings = manager.settings();
-        let cookies = &manager.inner.cookies;
+        let engine = self.inner.engine();
+        let settings = engine.settings();
+        let cookies = engine.cookies();
         let mut state = self.inner.state();
         if let Some(error) = state.pending_error.take() {
             return Err(error.into());
@@ -219,7 +183,7 @@ impl RequestSession {
         let needs_encoding =
             !server_error && !empty && (state.touched || matches!(state.baseline, Baseline::New));
         let mut encoded = if needs_encoding {
-            Some(manager.inner.codec.encode(&state.map)?)
+            Some(engine.codec().encode(&state.map)?)
         } else {
             None
         };
@@ -237,18 +201,15 @@ impl RequestSession {
             stale_cookie: state.stale_cookie,
             regenerated: state.regenerated,
             modified,
-            verified_with_fallback: state.resign,
+            signed_with_fallback: state.signed_with_fallback,
             refresh_each_request: settings.refresh_each_request,
             permanent,
         };
-        let plan = plan(facts);
-        let lifetime = facts
-            .permanent
-            .then_some(settings.permanent_session_lifetime);
+        let lifetime = permanent.then_some(settings.permanent_session_lifetime);
         // The key read at load, which stays the record's key after a
         // regenerate; finish runs once, so it can be taken.
         let loaded_key = state.loaded_key.take();
-        let session_cookie = || cookies.session_cookie(&manager.cookie_value(&state.id), lifetime);
+        let session_cookie = || cookies.session_cookie(&engine.cookie_value(&state.id), lifetime);
         let mut save = |key, hint| {
             Some(Save {
                 key,
@@ -256,7 +217,7 @@ impl RequestSession {
                 hint,
             })
         };
-        let work = match plan {
+        let work = match plan(facts) {
             Plan::Nothing => Work::headers(None),
             Plan::ExpireCookie => Work::headers(Some(cookies.deletion_cookie())),
             Plan::DeleteRecord => Work {
@@ -265,16 +226,16 @@ impl RequestSession {
                 set_cookie: Some(cookies.deletion_cookie()),
             },
             Plan::SaveRegenerated => Work {
-                delete: state.replaced_id.as_ref().map(|old| manager.store_key(old)),
+                delete: state.replaced_id.as_ref().map(|old| engine.store_key(old)),
                 set_cookie: Some(session_cookie()),
-                save: save(manager.store_key(&state.id), SaveHint::New),
+                save: save(engine.store_key(&state.id), SaveHint::New),
             },
             Plan::Save => Work {
                 set_cookie: Some(session_cookie()),
                 save: save(
                     match loaded_key {
                         Some(key) if !state.regenerated => key,
-                        _ => manager.store_key(&state.id),
+                        _ => engine.store_key(&state.id),
                     },
                     if state.record_existed {
                         SaveHint::Existing
@@ -287,8 +248,36 @@ impl RequestSession {
             Plan::CookieOnly => Work::headers(Some(session_cookie())),
         };
         if let Some(unsaved) = encoded {
-            crate::scratch::give_back(unsaved);
+            crate::buffer_pool::give_back(unsaved);
         }
         Ok(work)
+    }
+}
+
+/// The values of the cookie `name` in `headers`, joined by `;` (which no
+/// cookie value holds); `None` when there is none.
+fn session_cookie_values<'a>(
+    name: &str,
+    headers: impl IntoIterator<Item = &'a [u8]>,
+) -> Option<Arc<str>> {
+    let name = name.as_bytes();
+    let mut found = headers
+        .into_iter()
+        .flat_map(|header| values_named(header, name))
+        .filter(|value| !value.is_empty())
+        // A value that is not UTF-8 gets U+FFFD, which no sid holds: it stays
+        // a cookie that was sent, and fails the shape check.
+        .map(String::from_utf8_lossy);
+    match (found.next(), found.next()) {
+        (None, _) => None,
+        (Some(only), None) => Some(Arc::from(only.as_ref())),
+        (Some(first), Some(second)) => {
+            let mut joined = format!("{first};{second}");
+            for value in found {
+                joined.push(';');
+                joined.push_str(&value);
+            }
+            Some(joined.into())
+        }
     }
 }

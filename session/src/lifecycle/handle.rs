@@ -6,93 +6,11 @@ use std::sync::{Arc, MutexGuard};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::data::{SessionData, Typed};
-use crate::id::SessionId;
 use crate::map::SessionMap;
-use crate::request::RequestInner;
 use crate::value::ValueError;
 
-/// What the finish step compares against to decide whether the map changed.
-#[derive(Debug, Clone)]
-pub(crate) enum Baseline {
-    /// No record was loaded: any non-empty map is a change.
-    New,
-    /// The record the map was decoded from is its canonical encoding
-    /// ([`SessionMap`]'s stored bytes).
-    Record,
-    /// The canonical encoding of the map as loaded.
-    Encoded(Vec<u8>),
-    /// The loaded map has no encoding in the configured format; any mutation
-    /// counts as a change.
-    Unencodable,
-}
-
-/// Everything the lifecycle tracks about a loaded session.
-pub(crate) struct SessionState {
-    pub(crate) map: SessionMap,
-    /// The sid the cookie will carry.
-    pub(crate) id: SessionId,
-    /// The store key the record was read under, kept so finish need not
-    /// build it again; `None` when no record was read.
-    pub(crate) loaded_key: Option<String>,
-    /// A record was read from the store for this request.
-    pub(crate) record_existed: bool,
-    /// After `regenerate()`: the sid whose record must be deleted once the
-    /// session is saved under its new sid.
-    pub(crate) replaced_id: Option<SessionId>,
-    pub(crate) baseline: Baseline,
-    /// A mutating call happened since load; without one, no encode is needed.
-    pub(crate) touched: bool,
-    pub(crate) regenerated: bool,
-    /// A cookie was sent but named no live record: invalid, badly signed, or
-    /// missing from the store.
-    pub(crate) stale_cookie: bool,
-    /// The request carried a session cookie, valid or not.
-    pub(crate) cookie_sent: bool,
-    /// The cookie verified with a fallback key and should be re-signed.
-    pub(crate) resign: bool,
-    /// A typed view failed to write back; reported at finish.
-    pub(crate) pending_error: Option<ValueError>,
-}
-
-/// Never shows the map's values or the loaded key: the one is user data, the
-/// other holds the raw sid, a bearer token.
-impl std::fmt::Debug for SessionState {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SessionState")
-            .field("id", &self.id)
-            .field("keys", &self.map.keys().collect::<Vec<_>>())
-            .field("record_existed", &self.record_existed)
-            .field("regenerated", &self.regenerated)
-            .field("replaced_id", &self.replaced_id)
-            .field("touched", &self.touched)
-            .field("stale_cookie", &self.stale_cookie)
-            .field("cookie_sent", &self.cookie_sent)
-            .field("resign", &self.resign)
-            .finish_non_exhaustive()
-    }
-}
-
-impl SessionState {
-    /// The state of a request before its load: empty, and never seen by a
-    /// [`Session`], which exists only once the load has replaced it.
-    pub(crate) fn unloaded() -> Self {
-        Self {
-            map: SessionMap::new(),
-            id: SessionId::placeholder(),
-            loaded_key: None,
-            record_existed: false,
-            replaced_id: None,
-            baseline: Baseline::New,
-            touched: false,
-            regenerated: false,
-            stale_cookie: false,
-            cookie_sent: false,
-            resign: false,
-            pending_error: None,
-        }
-    }
-}
+use super::shared::RequestShared;
+use super::state::SessionState;
 
 /// A handle on the request's session. Cheap to clone; every clone sees the
 /// same map. Reads and writes are synchronous: the store is only involved at
@@ -102,7 +20,7 @@ impl SessionState {
 /// as in Flask.
 #[derive(Clone)]
 pub struct Session {
-    request: Arc<RequestInner>,
+    request: Arc<RequestShared>,
 }
 
 /// Shows the sid's log tag and the keys, never the values: a session is user
@@ -119,7 +37,7 @@ impl std::fmt::Debug for Session {
 
 impl Session {
     /// A handle on a request whose session is loaded.
-    pub(crate) fn new(request: Arc<RequestInner>) -> Self {
+    pub(crate) fn new(request: Arc<RequestShared>) -> Self {
         Self { request }
     }
 
@@ -205,8 +123,7 @@ impl Session {
         if !state.record_existed && !state.cookie_sent {
             return Ok(());
         }
-        let id_bytes = self.request.manager().settings().id_length.get();
-        let old = std::mem::replace(&mut state.id, SessionId::generate(id_bytes)?);
+        let old = std::mem::replace(&mut state.id, self.request.engine().new_id()?);
         if state.record_existed && state.replaced_id.is_none() {
             state.replaced_id = Some(old);
         }
@@ -230,45 +147,6 @@ impl Session {
     /// A copy of the whole map, for inspection.
     pub fn snapshot(&self) -> SessionMap {
         self.lock().map.clone()
-    }
-
-    /// A typed view of the keys `T` owns. Its changes are written back into
-    /// this session's map when it is dropped (or by [`Typed::sync`]).
-    pub fn typed<T: SessionData>(&self) -> Typed<T> {
-        Typed::load(self.clone())
-    }
-
-    /// [`Self::typed`], consuming this handle.
-    pub fn into_typed<T: SessionData>(self) -> Typed<T> {
-        Typed::load(self)
-    }
-
-    /// Applies the changed fields of a typed view: only keys whose encoding
-    /// differs from `before` are written, so a value `T` could not read is never
-    /// overwritten just because it was read. `None` is an absent key.
-    pub(crate) fn write_fields<'a>(
-        &self,
-        keys: &[&'static str],
-        before: impl Iterator<Item = Option<&'a [u8]>>,
-        after: impl Iterator<Item = Option<&'a [u8]>>,
-    ) {
-        let mut state = self.lock();
-        for ((key, old), new) in keys.iter().zip(before).zip(after) {
-            if old == new {
-                continue;
-            }
-            state.touched = true;
-            match new {
-                Some(raw) => state.map.insert_static(key, raw),
-                None => {
-                    state.map.remove(key);
-                }
-            }
-        }
-    }
-
-    pub(crate) fn record_error(&self, error: ValueError) {
-        self.lock().pending_error.get_or_insert(error);
     }
 }
 

@@ -9,11 +9,11 @@ use std::ops::{Deref, DerefMut};
 
 use serde::de::DeserializeOwned;
 
+use crate::lifecycle::Session;
 use crate::map::SessionMap;
-use crate::session::Session;
 use crate::value::ValueError;
 
-pub use crate::encoded_fields::EncodedFields;
+use crate::encoded_fields::EncodedFields;
 
 /// A struct whose fields are session keys. Derive it with
 /// `#[derive(SessionData)]` rather than implementing it by hand.
@@ -27,7 +27,7 @@ pub trait SessionData: Sized + Send + 'static {
     fn from_map(map: &SessionMap) -> Self;
 
     /// Appends each owned key's encoded value to `out`, in [`Self::KEYS`]
-    /// order, with [`EncodedFields::push`].
+    /// order (generated code only).
     fn encode_fields(&self, out: &mut EncodedFields) -> Result<(), ValueError>;
 
     /// Each owned key's encoded value, aligned with [`Self::KEYS`]; `None`
@@ -39,8 +39,10 @@ pub trait SessionData: Sized + Send + 'static {
     }
 }
 
-/// Reads one field for generated code: the stored value, or `default()` when
+/// Reads one field for generated code (reached through `__private`): the
+/// stored value, or `default()` when
 /// the key is missing or holds another type.
+#[doc(hidden)]
 pub fn read_field<F: DeserializeOwned>(
     map: &SessionMap,
     key: &str,
@@ -99,6 +101,48 @@ impl<T: SessionData> Typed<T> {
     /// The untyped session this view belongs to.
     pub fn session(&self) -> &Session {
         &self.session
+    }
+}
+
+/// The typed-view plumbing of the untyped handle.
+impl Session {
+    /// A typed view of the keys `T` owns. Its changes are written back into
+    /// this session's map when it is dropped (or by [`Typed::sync`]).
+    pub fn typed<T: SessionData>(&self) -> Typed<T> {
+        Typed::load(self.clone())
+    }
+
+    /// [`Self::typed`], consuming this handle.
+    pub fn into_typed<T: SessionData>(self) -> Typed<T> {
+        Typed::load(self)
+    }
+
+    /// Applies the changed fields of a typed view: only keys whose encoding
+    /// differs from `before` are written, so a value `T` could not read is never
+    /// overwritten just because it was read. `None` is an absent key.
+    pub(crate) fn write_fields<'a>(
+        &self,
+        keys: &[&'static str],
+        before: impl Iterator<Item = Option<&'a [u8]>>,
+        after: impl Iterator<Item = Option<&'a [u8]>>,
+    ) {
+        let mut state = self.lock();
+        for ((key, old), new) in keys.iter().zip(before).zip(after) {
+            if old == new {
+                continue;
+            }
+            state.touched = true;
+            match new {
+                Some(raw) => state.map.insert_static(key, raw),
+                None => {
+                    state.map.remove(key);
+                }
+            }
+        }
+    }
+
+    pub(crate) fn record_error(&self, error: ValueError) {
+        self.lock().pending_error.get_or_insert(error);
     }
 }
 

@@ -1,35 +1,35 @@
-//! The finish decision: design.md §2's table, as one pure function. Rows are
-//! evaluated in order and the first that matches wins; the numbers in the
-//! comments are the table's rows.
+//! The finish decision: the finish table of ARCHITECTURE.md, as one pure
+//! function. Rows are evaluated in order and the first that matches wins; the
+//! numbers in the comments are the table's rows.
 
 /// What is known about a request's session when the handler has returned.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Facts {
+pub(super) struct Facts {
     /// A guard or extractor loaded the session.
-    pub loaded: bool,
+    pub(super) loaded: bool,
     /// The response status is 5xx.
-    pub server_error: bool,
+    pub(super) server_error: bool,
     /// No key but `_permanent`.
-    pub empty: bool,
+    pub(super) empty: bool,
     /// A record was read from the store for this request.
-    pub record_existed: bool,
+    pub(super) record_existed: bool,
     /// A cookie was sent but was invalid, badly signed or missing in the store.
-    pub stale_cookie: bool,
+    pub(super) stale_cookie: bool,
     /// `regenerate()` moved the session to a new sid.
-    pub regenerated: bool,
+    pub(super) regenerated: bool,
     /// The encoding changed since load (or the session is new and non-empty).
-    pub modified: bool,
+    pub(super) modified: bool,
     /// The cookie verified with a fallback key.
-    pub verified_with_fallback: bool,
+    pub(super) signed_with_fallback: bool,
     /// `refresh_each_request` is on.
-    pub refresh_each_request: bool,
+    pub(super) refresh_each_request: bool,
     /// The session is permanent.
-    pub permanent: bool,
+    pub(super) permanent: bool,
 }
 
 /// What finish does to the store and the response.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Plan {
+pub(super) enum Plan {
     /// Nothing at all (rows 1, 2, 5, 10).
     Nothing,
     /// Delete the stored record and send a deletion cookie (row 3).
@@ -45,7 +45,7 @@ pub enum Plan {
 }
 
 /// Picks the row of the table that applies.
-pub fn plan(f: Facts) -> Plan {
+pub(super) fn plan(f: Facts) -> Plan {
     if !f.loaded || f.server_error {
         return Plan::Nothing; // 1, 2
     }
@@ -64,7 +64,7 @@ pub fn plan(f: Facts) -> Plan {
     if f.modified {
         return Plan::Save; // 7
     }
-    if f.verified_with_fallback || (f.refresh_each_request && f.permanent) {
+    if f.signed_with_fallback || (f.refresh_each_request && f.permanent) {
         return Plan::CookieOnly; // 8, 9
     }
     Plan::Nothing // 9 without permanent, 10
@@ -196,7 +196,7 @@ mod tests {
     fn row_8_fallback_key_resigns_without_a_write() {
         assert_eq!(
             plan(Facts {
-                verified_with_fallback: true,
+                signed_with_fallback: true,
                 record_existed: true,
                 ..loaded()
             }),

@@ -1,0 +1,191 @@
+//! What every request needs from its manager, in one crate-private type: the
+//! validated settings, the store, the signer, the codec and the cookie writer,
+//! with the helpers that turn a cookie into a sid and a sid into a cookie
+//! value or a store key.
+//!
+//! [`SessionManager`](crate::SessionManager) wraps an [`Engine`] for apps, and
+//! each request holds the same `Arc<Engine>`, so no request reaches into the
+//! manager (ARCHITECTURE.md has the module map).
+
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use session_config::Settings;
+
+use crate::codec::{Codec, DecodeError, Decoded};
+use crate::cookie::CookieWriter;
+use crate::id::{RandomSourceError, SessionId};
+use crate::map::SessionMap;
+use crate::signing::{Signer, Verified};
+use crate::store::{BuildError, SessionStore};
+
+/// The settings in force and everything built from them once.
+pub(crate) struct Engine {
+    settings: Settings,
+    store: Arc<dyn SessionStore>,
+    signer: Option<Signer>,
+    codec: Codec,
+    cookies: CookieWriter,
+}
+
+/// What the request's session cookies come to, once checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum CookieFound {
+    /// No cookie with the session's name.
+    Absent,
+    /// Cookies with the name, none valid (bad shape or bad signature).
+    Invalid,
+    /// A valid cookie, and whether a fallback key signed it (it is re-signed).
+    Valid {
+        id: SessionId,
+        signed_with_fallback: bool,
+    },
+}
+
+impl Engine {
+    /// Validates `settings` (settings built or changed in code are held to
+    /// the same rules as a load) and prepares the signer, codec and cookies.
+    pub(crate) fn new(
+        settings: Settings,
+        store: Arc<dyn SessionStore>,
+    ) -> Result<Self, BuildError> {
+        // A load has already logged the warnings; only the errors matter here.
+        settings.validate()?;
+        let signer = if settings.use_signer {
+            let secret = settings
+                .secret_key
+                .as_ref()
+                .ok_or(BuildError::SignerWithoutSecret)?;
+            Some(Signer::new(
+                secret.expose(),
+                settings.secret_key_fallbacks.iter().map(|s| s.expose()),
+            ))
+        } else {
+            None
+        };
+        let codec = Codec::new(settings.serialization_format, settings.max_session_bytes);
+        let cookies = CookieWriter::new(settings.cookie.clone());
+        Ok(Self {
+            settings,
+            store,
+            signer,
+            codec,
+            cookies,
+        })
+    }
+
+    pub(crate) fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    pub(crate) fn store(&self) -> &Arc<dyn SessionStore> {
+        &self.store
+    }
+
+    pub(crate) fn codec(&self) -> &Codec {
+        &self.codec
+    }
+
+    pub(crate) fn cookies(&self) -> &CookieWriter {
+        &self.cookies
+    }
+
+    pub(crate) fn is_signed(&self) -> bool {
+        self.signer.is_some()
+    }
+
+    /// A new sid of the configured length, from the OS random source.
+    pub(crate) fn new_id(&self) -> Result<SessionId, RandomSourceError> {
+        SessionId::generate(self.settings.id_length.get())
+    }
+
+    /// The first valid cookie value: when several cookies carry the name
+    /// (different Path or Domain), the first that verifies wins. `values`
+    /// holds them joined by `;`, which no cookie value can hold.
+    pub(crate) fn find_valid_cookie(&self, values: Option<&Arc<str>>) -> CookieFound {
+        let Some(values) = values else {
+            return CookieFound::Absent;
+        };
+        // The usual case: one unsigned value, which becomes the sid. Several
+        // values fail this shape check (`;` is not a sid character) and are
+        // tried one by one below.
+        if self.signer.is_none() {
+            if let Some(id) = SessionId::parse_shared(values) {
+                return CookieFound::Valid {
+                    id,
+                    signed_with_fallback: false,
+                };
+            }
+        }
+        values
+            .split(';')
+            .find_map(|value| self.verify(value))
+            .unwrap_or(CookieFound::Invalid)
+    }
+
+    /// One cookie value checked: its shape, and its signature when the
+    /// signer is on (constant-time, first key then each fallback).
+    pub(crate) fn verify(&self, value: &str) -> Option<CookieFound> {
+        match &self.signer {
+            Some(signer) => signer.verify(value).map(|verified| match verified {
+                Verified::Current(id) => CookieFound::Valid {
+                    id,
+                    signed_with_fallback: false,
+                },
+                Verified::Fallback(id) => CookieFound::Valid {
+                    id,
+                    signed_with_fallback: true,
+                },
+            }),
+            None => SessionId::parse(value).map(|id| CookieFound::Valid {
+                id,
+                signed_with_fallback: false,
+            }),
+        }
+    }
+
+    /// The cookie value for a sid: signed when the signer is on.
+    pub(crate) fn cookie_value<'a>(&self, id: &'a SessionId) -> Cow<'a, str> {
+        match &self.signer {
+            Some(signer) => signer.sign(id).into(),
+            None => id.expose().into(),
+        }
+    }
+
+    /// The store key of a sid.
+    pub(crate) fn store_key(&self, id: &SessionId) -> String {
+        let prefix = &self.settings.key_prefix;
+        let mut key = String::with_capacity(prefix.len() + id.expose().len());
+        key.push_str(prefix);
+        key.push_str(id.expose());
+        key
+    }
+
+    /// The store key of a sid, or `None` when it is longer than the store
+    /// can hold (memcached's 250 bytes, the SQL column's 255): such a sid
+    /// names no session, and must not reach the store.
+    pub(crate) fn store_key_within_limit(&self, id: &SessionId) -> Option<String> {
+        let length = self.settings.key_prefix.len() + id.expose().len();
+        match self.store.max_key_len() {
+            Some(max) if length > max => None,
+            _ => Some(self.store_key(id)),
+        }
+    }
+
+    /// Decodes a stored value, logging (without data or raw sid) when it
+    /// cannot.
+    pub(crate) fn decode_logged(
+        &self,
+        id: &SessionId,
+        raw: Vec<u8>,
+    ) -> Result<(SessionMap, Decoded), DecodeError> {
+        self.codec.decode_owned(raw).inspect_err(|error| {
+            tracing::warn!(
+                session = %id,
+                backend = self.store.backend(),
+                %error,
+                "stored session cannot be decoded; starting a fresh session"
+            );
+        })
+    }
+}
