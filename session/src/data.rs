@@ -41,6 +41,7 @@ pub trait SessionData: Sized + Send + 'static {
 
 /// Reads one field for generated code: the stored value, or `default()` when
 /// the key is missing or holds another type.
+#[doc(hidden)]
 pub fn read_field<F: DeserializeOwned>(
     map: &SessionMap,
     key: &str,

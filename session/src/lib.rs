@@ -92,5 +92,8 @@ pub use session_macros::SessionData;
 /// Paths the derive's generated code uses; not part of the public API.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::data::{read_field, EncodedFields, SessionData};
+    pub use crate::map::SessionMap;
+    pub use crate::value::ValueError;
     pub use serde;
 }
