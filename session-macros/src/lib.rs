@@ -84,18 +84,33 @@
 //! not a string, an empty key, a `default` string that is not a path; `skip`
 //! with `rename`; two fields on one session key.
 
+mod ast;
 mod attr;
+mod check;
+mod ctxt;
 mod expand;
+mod symbol;
 
 use proc_macro::TokenStream;
 use syn::{parse_macro_input, DeriveInput};
+
+use crate::ctxt::Ctxt;
 
 /// Implements `session::SessionData` for a struct with named fields; see the
 /// [crate documentation](crate) for the attributes.
 #[proc_macro_derive(SessionData, attributes(session))]
 pub fn derive_session_data(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);
-    expand::derive(&input)
+    derive(&input)
         .unwrap_or_else(syn::Error::into_compile_error)
         .into()
+}
+
+/// The three stages: parse the input into a model (collecting errors), check
+/// the model as a whole, and generate code from the checked model.
+fn derive(input: &DeriveInput) -> syn::Result<proc_macro2::TokenStream> {
+    let cx = Ctxt::new();
+    let container = ast::Container::from_ast(&cx, input);
+    let checked = check::check(cx, container)?;
+    Ok(expand::derive(&checked))
 }
