@@ -272,3 +272,48 @@ fn skip_rest(meta: &ParseNestedMeta<'_>) -> syn::Result<()> {
 fn path_name(path: &Path) -> String {
     path.to_token_stream().to_string().replace(' ', "")
 }
+
+#[cfg(test)]
+/// Attributes given twice.
+mod tests {
+    use syn::{parse_quote, Attribute};
+
+    use super::{Container, Field, FieldDefault};
+    use crate::ctxt::Ctxt;
+
+    /// The messages of every error `cx` collected.
+    fn messages(cx: Ctxt) -> Vec<String> {
+        match cx.check() {
+            Ok(()) => Vec::new(),
+            Err(error) => error.into_iter().map(|e| e.to_string()).collect(),
+        }
+    }
+
+    /// Any attribute given twice is the same error, and the first value stays.
+    #[test]
+    fn every_duplicate_is_the_same_error() {
+        let cx = Ctxt::new();
+        let field: Vec<Attribute> = parse_quote! {
+            #[session(rename = "a", default, skip)]
+            #[session(rename = "b", default = "f", skip)]
+        };
+        let parsed = Field::from_ast(&cx, &field);
+        assert_eq!(parsed.rename.map(|r| r.value.value()).as_deref(), Some("a"));
+        assert!(matches!(parsed.default, FieldDefault::Trait));
+        let container: Vec<Attribute> = parse_quote! {
+            #[session(crate = "first")]
+            #[session(crate = "second")]
+        };
+        let krate = Container::from_ast(&cx, &container).krate;
+        assert!(krate.is_some_and(|path| path.is_ident("first")));
+        assert_eq!(
+            messages(cx),
+            [
+                "duplicate session attribute `rename`",
+                "duplicate session attribute `default`",
+                "duplicate session attribute `skip`",
+                "duplicate session attribute `crate`",
+            ]
+        );
+    }
+}

@@ -60,3 +60,38 @@ impl Drop for Ctxt {
         }
     }
 }
+
+#[cfg(test)]
+/// The collector keeps every error, and will not be dropped unchecked.
+mod tests {
+    use proc_macro2::Span;
+
+    use super::Ctxt;
+
+    /// No error: `check` is `Ok`.
+    #[test]
+    fn no_error_checks_ok() {
+        assert!(Ctxt::new().check().is_ok());
+    }
+
+    /// `check` returns every error, in the order recorded.
+    #[test]
+    fn every_error_is_kept() {
+        let cx = Ctxt::new();
+        cx.syn_error(syn::Error::new(Span::call_site(), "first"));
+        cx.error_spanned_by(quote::quote!(x), "second");
+        let messages: Vec<String> = match cx.check() {
+            Ok(()) => Vec::new(),
+            Err(error) => error.into_iter().map(|e| e.to_string()).collect(),
+        };
+        assert_eq!(messages, ["first", "second"]);
+    }
+
+    /// A collector dropped without `check` panics.
+    #[test]
+    #[should_panic(expected = "forgot to check for errors")]
+    fn dropping_unchecked_panics() {
+        let cx = Ctxt::new();
+        cx.error_spanned_by(quote::quote!(x), "lost");
+    }
+}

@@ -6,7 +6,7 @@ use std::fmt::{self, Display};
 
 use syn::{Ident, Path};
 
-/// An attribute name, comparable with the [`Ident`] or [`Path`] it is
+/// An attribute name, comparable with the [`struct@Ident`] or [`Path`] it is
 /// written as.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Symbol(&'static str);
