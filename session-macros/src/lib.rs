@@ -80,22 +80,49 @@
 //! # Compile errors
 //!
 //! Misuse is a compile error at the offending tokens: an enum, a union, a
-//! tuple or unit struct; an unknown or duplicated attribute; a value that is
-//! not a string, an empty key, a `default` string that is not a path; `skip`
-//! with `rename`; two fields on one session key.
+//! tuple or unit struct; a lifetime parameter; an unknown attribute, or any
+//! attribute given twice on one struct or field ("duplicate session
+//! attribute"); a value that is not a string, an empty key, a `crate` or `default`
+//! string that is not a path; `skip` with `rename`; two fields on one session
+//! key, or on one key constant (`a` and `A` both give `KEY_A`). One compile
+//! reports every such mistake in the struct at once.
+//!
+//! # Layout
+//!
+//! As serde_derive: the attribute names (`symbol.rs`); the error collector,
+//! which must be checked (`ctxt.rs`); parsing of attributes (`attr.rs`) into
+//! a model of the struct and its fields (`ast.rs`); the rules about the model
+//! as a whole (`check.rs`); and generation from a checked model (`expand.rs`),
+//! which names the `session` crate's helpers through its hidden `__private`
+//! module.
 
+mod ast;
 mod attr;
+mod check;
+mod ctxt;
 mod expand;
+mod symbol;
 
 use proc_macro::TokenStream;
 use syn::{parse_macro_input, DeriveInput};
+
+use crate::ctxt::Ctxt;
 
 /// Implements `session::SessionData` for a struct with named fields; see the
 /// [crate documentation](crate) for the attributes.
 #[proc_macro_derive(SessionData, attributes(session))]
 pub fn derive_session_data(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);
-    expand::derive(&input)
+    derive(&input)
         .unwrap_or_else(syn::Error::into_compile_error)
         .into()
+}
+
+/// The three stages: parse the input into a model (collecting errors), check
+/// the model as a whole, and generate code from the checked model.
+fn derive(input: &DeriveInput) -> syn::Result<proc_macro2::TokenStream> {
+    let cx = Ctxt::new();
+    let container = ast::Container::from_ast(&cx, input);
+    let checked = check::check(cx, container)?;
+    Ok(expand::derive(&checked))
 }

@@ -88,6 +88,8 @@ pub use session_macros::SessionData;
 #[doc(hidden)]
 pub mod __private {
     pub use crate::encoded_fields::EncodedFields;
-    pub use crate::typed::read_field;
+    pub use crate::map::SessionMap;
+    pub use crate::typed::{read_field, SessionData};
+    pub use crate::value::ValueError;
     pub use serde;
 }
