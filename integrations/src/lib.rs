@@ -48,6 +48,8 @@
 //! }
 //! ```
 
+#[cfg(any(feature = "poem", feature = "rocket"))]
+mod adapter;
 mod startup;
 
 #[cfg(feature = "poem")]
@@ -55,4 +57,6 @@ pub mod poem;
 #[cfg(feature = "rocket")]
 pub mod rocket;
 
+#[cfg(any(feature = "poem", feature = "rocket"))]
+pub use adapter::{Session, SessionRejection, TypedSession};
 pub use startup::StartupError;

@@ -1,4 +1,5 @@
-//! Reading the session cookie from `Cookie` headers and writing `Set-Cookie`.
+//! Reading the session cookie from `Cookie` headers (public: tools that parse
+//! a header the way the lifecycle does) and writing `Set-Cookie` (crate-private).
 //!
 //! Set-Cookie is formatted here, once, so both framework adapters send the same
 //! bytes; a deletion cookie carries every attribute of the cookie it deletes so
@@ -42,7 +43,7 @@ thread_local! {
 
 /// Formats `Set-Cookie` values from the cookie settings.
 #[derive(Debug, Clone)]
-pub struct CookieWriter {
+pub(crate) struct CookieWriter {
     settings: CookieSettings,
     /// `; Domain=…; Path=…; Secure; HttpOnly; SameSite=…; Partitioned`,
     /// computed once because it never changes.
@@ -51,7 +52,7 @@ pub struct CookieWriter {
 
 impl CookieWriter {
     /// A writer for these settings.
-    pub fn new(settings: CookieSettings) -> Self {
+    pub(crate) fn new(settings: CookieSettings) -> Self {
         let mut attributes = String::new();
         if let Some(domain) = &settings.domain {
             let _ = write!(attributes, "; Domain={domain}");
@@ -79,13 +80,13 @@ impl CookieWriter {
     }
 
     /// The cookie name.
-    pub fn name(&self) -> &str {
+    pub(crate) fn name(&self) -> &str {
         &self.settings.name
     }
 
     /// A cookie carrying `value`; with `lifetime` it is persistent (`Expires`),
     /// without it a browser-session cookie.
-    pub fn session_cookie(&self, value: &str, lifetime: Option<Duration>) -> String {
+    pub(crate) fn session_cookie(&self, value: &str, lifetime: Option<Duration>) -> String {
         match lifetime {
             Some(lifetime) => with_expires_in(lifetime, |date| self.format(value, Some(date))),
             None => self.format(value, None),
@@ -117,7 +118,7 @@ impl CookieWriter {
     }
 
     /// A cookie that makes the browser drop the session cookie.
-    pub fn deletion_cookie(&self) -> String {
+    pub(crate) fn deletion_cookie(&self) -> String {
         format!(
             "{}=; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Max-Age=0{}",
             self.settings.name, self.attributes
@@ -144,7 +145,7 @@ fn with_expires_in<R>(lifetime: Duration, f: impl FnOnce(&str) -> R) -> R {
 }
 
 /// An IMF-fixdate, as HTTP wants: `Sun, 06 Nov 1994 08:49:37 GMT`.
-pub fn http_date(at: SystemTime) -> String {
+pub(crate) fn http_date(at: SystemTime) -> String {
     let t = OffsetDateTime::from(at);
     const DAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
     const MONTHS: [&str; 12] = [

@@ -3,8 +3,9 @@
 use poem::http::header::{COOKIE, SET_COOKIE, VARY};
 use poem::http::{HeaderValue, StatusCode};
 use poem::{Endpoint, IntoResponse, Middleware, Request, Response, Result};
-use session::{FinishOutcome, RequestSession, SessionManager, Settings};
+use session::{RequestSession, SessionManager, Settings};
 
+use crate::adapter::{self, ResponseChange};
 use crate::StartupError;
 
 /// Server-side sessions for a Poem app.
@@ -90,34 +91,28 @@ async fn finish(
     status: StatusCode,
     response: &mut Response,
 ) -> Option<Response> {
-    match request_session.finish(status.as_u16()).await {
-        Ok(outcome) => {
-            apply(outcome, response);
+    match adapter::finish(request_session, status.as_u16()).await {
+        ResponseChange::Headers(outcome) => {
+            let headers = response.headers_mut();
+            if outcome.vary_cookie {
+                headers.append(VARY, HeaderValue::from_static("Cookie"));
+            }
+            if let Some(cookie) = outcome.set_cookie {
+                // From a String the header takes the buffer over, without a copy.
+                match HeaderValue::try_from(cookie) {
+                    Ok(value) => {
+                        headers.append(SET_COOKIE, value);
+                    }
+                    Err(_) => tracing::error!(
+                        "a Set-Cookie value was not a valid header; check the cookie settings"
+                    ),
+                }
+            }
             None
         }
-        Err(error) => {
-            tracing::error!(%error, "finishing the session failed; the response is replaced");
-            let status =
-                StatusCode::from_u16(error.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            Some(error.public_message().with_status(status).into_response())
-        }
-    }
-}
-
-fn apply(outcome: FinishOutcome, response: &mut Response) {
-    let headers = response.headers_mut();
-    if outcome.vary_cookie {
-        headers.append(VARY, HeaderValue::from_static("Cookie"));
-    }
-    if let Some(cookie) = outcome.set_cookie {
-        // From a String the header takes the buffer over, without a copy.
-        match HeaderValue::try_from(cookie) {
-            Ok(value) => {
-                headers.append(SET_COOKIE, value);
-            }
-            Err(_) => tracing::error!(
-                "a Set-Cookie value was not a valid header; check the cookie settings"
-            ),
+        ResponseChange::Replace { status, body } => {
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            Some(body.with_status(status).into_response())
         }
     }
 }

@@ -9,5 +9,5 @@
 mod extract;
 mod middleware;
 
-pub use extract::{Session, SessionRejection, TypedSession};
+pub use crate::adapter::{Session, SessionRejection, TypedSession};
 pub use middleware::{SessionEndpoint, SessionMiddleware};

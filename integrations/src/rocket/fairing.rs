@@ -7,9 +7,10 @@ use rocket::figment::Figment;
 use rocket::http::{ContentType, Status};
 use rocket::{Build, Request, Response, Rocket};
 use session::config::ConfigError;
-use session::{FinishError, FinishOutcome, SessionManager, Settings};
+use session::{SessionManager, Settings};
 
-use super::guard;
+use super::state::{self, Installed};
+use crate::adapter::{self, ResponseChange};
 use crate::StartupError;
 
 /// The key of the table in Rocket's figment that [`SessionFairing::from_figment`]
@@ -39,11 +40,6 @@ enum Source {
 pub struct SessionFairing {
     source: Source,
 }
-
-/// Marks that the fairing ignited, for the guards and the sentinel; it holds
-/// the manager the guards open sessions with.
-#[derive(Debug)]
-pub(super) struct Installed(pub(super) SessionManager);
 
 impl SessionFairing {
     /// On ignite, loads the settings from `./Session.toml` (or the file named
@@ -140,42 +136,32 @@ impl Fairing for SessionFairing {
 
     async fn on_response<'r>(&self, request: &'r Request<'_>, response: &mut Response<'r>) {
         // Row 1: a request whose session no guard loaded is left alone.
-        let Some(request_session) = guard::opened(request) else {
+        let Some(request_session) = state::opened(request) else {
             return;
         };
         if !request_session.is_loaded() {
             return;
         }
-        match request_session.finish(response.status().code).await {
-            Ok(outcome) => apply(outcome, response),
-            Err(error) => {
-                tracing::error!(%error, "finishing the session failed; the response is replaced");
-                *response = replacement(&error);
+        match adapter::finish(request_session, response.status().code).await {
+            // Rocket has already written its cookie jar into the response, so
+            // the session cookie goes in as a raw header.
+            ResponseChange::Headers(outcome) => {
+                if outcome.vary_cookie {
+                    response.adjoin_raw_header("Vary", "Cookie");
+                }
+                if let Some(cookie) = outcome.set_cookie {
+                    response.adjoin_raw_header("Set-Cookie", cookie);
+                }
+            }
+            ResponseChange::Replace { status, body } => {
+                *response = Response::build()
+                    .status(Status::from_code(status).unwrap_or(Status::InternalServerError))
+                    .header(ContentType::Plain)
+                    .sized_body(body.len(), Cursor::new(body))
+                    .finalize();
             }
         }
     }
-}
-
-/// Adds the outcome's headers. Rocket has already written its cookie jar into
-/// the response, so the session cookie goes in as a raw header.
-fn apply(outcome: FinishOutcome, response: &mut Response<'_>) {
-    if outcome.vary_cookie {
-        response.adjoin_raw_header("Vary", "Cookie");
-    }
-    if let Some(cookie) = outcome.set_cookie {
-        response.adjoin_raw_header("Set-Cookie", cookie);
-    }
-}
-
-/// The opaque response that replaces one whose session could not be finished.
-fn replacement(error: &FinishError) -> Response<'static> {
-    let status = Status::from_code(error.status()).unwrap_or(Status::InternalServerError);
-    let body = error.public_message();
-    Response::build()
-        .status(status)
-        .header(ContentType::Plain)
-        .sized_body(body.len(), Cursor::new(body))
-        .finalize()
 }
 
 #[cfg(test)]

@@ -87,7 +87,8 @@
 mod fairing;
 mod guard;
 mod sentinel;
+mod state;
 pub mod testing;
 
+pub use crate::adapter::{Session, SessionRejection, TypedSession};
 pub use fairing::SessionFairing;
-pub use guard::{Session, SessionRejection, TypedSession};

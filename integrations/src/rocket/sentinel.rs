@@ -4,8 +4,8 @@
 use rocket::{Ignite, Rocket, Sentinel};
 use session::SessionData;
 
-use super::fairing::Installed;
-use super::guard::{Session, TypedSession};
+use super::state::Installed;
+use crate::adapter::{Session, TypedSession};
 
 /// Whether to abort; logs why, since Rocket prints only the guard's type name.
 fn abort_without_fairing(rocket: &Rocket<Ignite>, guard: &str) -> bool {

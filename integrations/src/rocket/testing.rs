@@ -46,7 +46,7 @@ use rocket::http::{Cookie, CookieJar};
 use rocket::{Phase, Rocket};
 use session::{FinishError, LoadError, SessionData, SessionManager, SessionMap, ValueError};
 
-use super::fairing::Installed;
+use super::state::Installed;
 
 /// Why a test helper failed.
 #[derive(Debug, thiserror::Error)]

@@ -1,0 +1,53 @@
+//! What the fairing leaves in Rocket's state and in each request's local
+//! cache, for the guards, the sentinel and the test helpers to find. The
+//! fairing and the guards both import this module, never each other.
+
+use rocket::Request;
+use session::{RequestSession, SessionManager};
+
+/// Marks that the fairing ignited, for the guards and the sentinel; it holds
+/// the manager the guards open sessions with.
+#[derive(Debug)]
+pub(super) struct Installed(pub(super) SessionManager);
+
+/// The request's session, opened from its cookies the first time anything
+/// asks, and cached for the rest of the request.
+struct Cached(Option<RequestSession>);
+
+/// Opens the request's session (no I/O), once per request; `None` when the
+/// fairing is not installed.
+pub(super) fn open<'r>(request: &'r Request<'_>) -> Option<&'r RequestSession> {
+    let cached = request.local_cache(|| {
+        Cached(
+            request
+                .rocket()
+                .state::<Installed>()
+                .map(|Installed(manager)| {
+                    // Over HTTP the raw `Cookie` headers hold every cookie,
+                    // duplicates included, and the jar holds nothing more; a
+                    // local test client's cookies are only in the jar. Rocket
+                    // drops a header that is not UTF-8 before any adapter
+                    // sees it; what it keeps is parsed as bytes.
+                    let mut headers = request
+                        .headers()
+                        .get("Cookie")
+                        .map(str::as_bytes)
+                        .peekable();
+                    if headers.peek().is_some() {
+                        return manager.open(headers);
+                    }
+                    let from_jar = request
+                        .cookies()
+                        .get(manager.cookie_name())
+                        .map(|cookie| format!("{}={}", cookie.name(), cookie.value()));
+                    manager.open(from_jar.as_deref().map(str::as_bytes))
+                }),
+        )
+    });
+    cached.0.as_ref()
+}
+
+/// The session a guard opened in this request, if one did; never opens it.
+pub(super) fn opened<'r>(request: &'r Request<'_>) -> Option<&'r RequestSession> {
+    request.local_cache(|| Cached(None)).0.as_ref()
+}
