@@ -25,4 +25,6 @@ cat "$services_log"
 # so a clean clone needs nothing else.
 cargo build --workspace --all-features --examples --locked
 cargo test --workspace --all-features --locked --lib --bins --tests "$@" -- --include-ignored
+# The docs build with no warning: broken links and missing docs fail the run.
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --all-features --no-deps --locked
 cargo test --workspace --all-features --locked --doc "$@"

@@ -1,4 +1,4 @@
-//! The Poem demo (design.md §8): a typed `Visit { count }` session over the
+//! The Poem demo: a typed `Visit { count }` session over the
 //! backend that `./Session.toml` (or `$SESSION_CONFIG`) and `SESSION_*` select.
 //!
 //! ```text

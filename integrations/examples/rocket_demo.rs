@@ -1,4 +1,4 @@
-//! The Rocket demo (design.md §8): a typed `Visit { count }` session over the
+//! The Rocket demo: a typed `Visit { count }` session over the
 //! backend that `./Session.toml` (or `$SESSION_CONFIG`) and `SESSION_*` select.
 //! It listens on 127.0.0.1 and `$PORT` (default 8000), which override Rocket's
 //! own `address` and `port`.

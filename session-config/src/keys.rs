@@ -1,4 +1,4 @@
-//! The key table of design §5: every setting with its environment and `Session.toml` names.
+//! The key table (the README's configuration table): every setting with its environment and `Session.toml` names.
 
 use crate::suggest;
 
@@ -7,7 +7,7 @@ pub const CONFIG_PATH_VAR: &str = "SESSION_CONFIG";
 
 macro_rules! keys {
     ($( $(#[$doc:meta])* $variant:ident => $env:literal, $toml:literal; )*) => {
-        /// One setting of design §5, the complete list.
+        /// One setting, the complete list.
         ///
         /// In `Session.toml` a key is the env name lower-cased with `SESSION_` removed;
         /// `PERMANENT_SESSION_LIFETIME`, `SECRET_KEY` and `SECRET_KEY_FALLBACKS` keep

@@ -106,7 +106,7 @@
 //! # Why not the `config` crate
 //!
 //! The files and the environment are read here, with `toml` and `std::env::vars_os`,
-//! because the `config` crate breaks the contract of design §5: it lower-cases keys, so
+//! because the `config` crate breaks this crate's contract: it lower-cases keys, so
 //! a case typo in the file is silently merged instead of reported; its origin for an
 //! environment value does not keep the variable's name, so an error could not say
 //! `env SESSION_ID_LENGTH`; and it parses `"0600"` as decimal 600 instead of the octal

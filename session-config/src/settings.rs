@@ -412,7 +412,7 @@ const DEFAULT_CLEANUP_INTERVAL: Duration = Duration::from_secs(60 * 60);
 const DEFAULT_LIFETIME: Duration = Duration::from_secs(31 * 24 * 60 * 60);
 
 impl Default for Settings {
-    /// The built-in defaults of design §5 (`type = "null"`); they pass validation.
+    /// The built-in defaults (`type = "null"`); they pass validation.
     fn default() -> Self {
         Settings {
             session_type: SessionType::Null,

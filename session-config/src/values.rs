@@ -1,4 +1,4 @@
-//! Value syntax, the same for the file, the environment and code (design §5).
+//! Value syntax, the same for the file, the environment and code (the README's configuration section).
 //!
 //! Every source is reduced to a `toml::Value`: the environment gives strings, a file gives
 //! any TOML value. A string is always read with the environment syntax, so

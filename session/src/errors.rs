@@ -17,6 +17,7 @@ fn status_of(error: &StoreError) -> u16 {
 
 /// Loading the session failed; the guard or extractor fails with it.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum LoadError {
     /// The store could not be read.
     #[error(transparent)]
@@ -43,6 +44,7 @@ impl LoadError {
 
 /// Finishing the session failed; the response is replaced by an opaque error.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum FinishError {
     /// The store could not be written.
     #[error(transparent)]

@@ -1,4 +1,4 @@
-//! Every row of design.md §2's finish table, end to end through the manager
+//! Every row of ARCHITECTURE.md's finish table, end to end through the manager
 //! against the memory store. Store traffic is observed by a wrapper that
 //! counts the calls reaching the real store.
 

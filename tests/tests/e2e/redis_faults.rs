@@ -26,7 +26,7 @@ fn total(calls: &[(String, u64)]) -> u64 {
     calls.iter().map(|(_, n)| n).sum()
 }
 
-/// design.md §4's budget: 0 commands for a route that does not use the
+/// the round-trip budget (BENCHMARKS.md): 0 commands for a route that does not use the
 /// session (cookie or not), 1 for a read, 2 for a write.
 pub fn commands_per_request(framework: Framework) {
     let server = OwnRedis::start(false);

@@ -192,7 +192,7 @@ fn postgres(framework: Framework) {
     let table = format!("conf_{secs}_{}_load_{framework:?}", std::process::id()).to_lowercase();
     // 500 requests in flight share the pool: with the defaults (10
     // connections, a 2 s wait for one) a debug build on two busy cores sheds
-    // load with 503s (an exhausted pool, design.md §2). An app sized for 500
+    // load with 503s (an exhausted pool is unreachable). An app sized for 500
     // concurrent users gives the pool more connections and time.
     let toml = format!(
         "type = \"sqlalchemy\"\nsqlalchemy = \"{}\"\nsqlalchemy_table = \"{table}\"\npool_size = {PG_POOL}\nconnect_timeout = \"{PG_WAIT}\"\n",

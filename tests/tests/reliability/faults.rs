@@ -2,7 +2,7 @@
 //! SIGKILL and started again, twice, while 16 clients loop on `/incr` and a
 //! probe polls `/plain`; the demo process is never restarted.
 //!
-//! What each test shows, per design.md §2 and §9:
+//! What each test shows, per ARCHITECTURE.md's lifecycle and RELIABILITY.md:
 //! - no panic: the demo stays up and its log has no `panicked`;
 //! - while the server is down, every session request fails fast with 503
 //!   (within 2 × (connect + operation timeout)) and sets no cookie; no

@@ -17,7 +17,7 @@ pub trait FaultServer {
     fn name(&self) -> &'static str;
     /// The demo's `Session.toml` for this server.
     fn session_toml(&self) -> String;
-    /// Whether it keeps sessions across a kill (design.md §9).
+    /// Whether it keeps sessions across a kill (RELIABILITY.md).
     fn durable(&self) -> bool;
     /// SIGKILL, and waits until the port is closed.
     fn kill(&mut self);
