@@ -112,16 +112,20 @@
 //! `env SESSION_ID_LENGTH`; and it parses `"0600"` as decimal 600 instead of the octal
 //! file mode.
 
+mod config_value;
 mod error;
 mod keys;
 mod loader;
 mod redact;
+mod render;
 mod settings;
 mod source;
 mod suggest;
 mod validate;
+mod value_shapes;
 mod values;
 
+pub use config_value::ConfigValue;
 pub use error::{ConfigError, ConfigWarning, RuleKind};
 pub use keys::{Key, CONFIG_PATH_VAR};
 pub use loader::{LoadReport, SettingsBuilder, DEFAULT_CONFIG_FILE};
@@ -130,4 +134,3 @@ pub use settings::{
     SessionType, Settings, SqlIdentifier, WhenFull,
 };
 pub use source::{Origin, Provenance};
-pub use values::ConfigValue;

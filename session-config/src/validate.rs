@@ -11,6 +11,10 @@ use crate::error::{ConfigError, ConfigWarning, RuleKind};
 use crate::keys::Key;
 use crate::settings::{SameSite, SessionType, Settings};
 use crate::source::Provenance;
+use crate::value_shapes::{
+    valid_cookie_name, valid_domain, valid_host_port, valid_mongo_db, valid_mongo_url,
+    valid_redis_url, valid_sql_url,
+};
 use crate::values::{render_str, MAX_DURATION_SECS};
 
 /// memcached's key limit, in bytes.
@@ -475,112 +479,6 @@ fn show_duration(d: Duration) -> String {
 fn has_prefix(name: &str, prefix: &str) -> bool {
     name.get(..prefix.len())
         .is_some_and(|head| head.eq_ignore_ascii_case(prefix))
-}
-
-/// An RFC 6265 cookie-name token.
-pub(crate) fn valid_cookie_name(name: &str) -> bool {
-    !name.is_empty()
-        && name
-            .bytes()
-            .all(|b| (0x21..0x7f).contains(&b) && !b"()<>@,;:\\\"/[]?={}".contains(&b))
-}
-
-fn valid_domain(domain: &str) -> bool {
-    let d = domain.strip_prefix('.').unwrap_or(domain);
-    !d.is_empty()
-        && d.len() <= 253
-        && d.split('.').all(|label| {
-            !label.is_empty()
-                && label
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-        })
-}
-
-fn valid_host(host: &str) -> bool {
-    !host.is_empty()
-        && host
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'))
-}
-
-fn valid_port(port: &str) -> bool {
-    !port.is_empty()
-        && port.bytes().all(|b| b.is_ascii_digit())
-        && port.parse::<u16>().is_ok_and(|p| p > 0)
-}
-
-/// `host:port`, `[v6]:port`; the port may be optional.
-pub(crate) fn valid_host_port(s: &str, require_port: bool) -> bool {
-    let (host_ok, port) = if let Some(rest) = s.strip_prefix('[') {
-        let Some((v6, after)) = rest.split_once(']') else {
-            return false;
-        };
-        let port = match after {
-            "" => None,
-            a => match a.strip_prefix(':') {
-                Some(p) => Some(p),
-                None => return false,
-            },
-        };
-        (v6.parse::<std::net::Ipv6Addr>().is_ok(), port)
-    } else {
-        match s.split_once(':') {
-            Some((host, port)) => (valid_host(host), Some(port)),
-            None => (valid_host(s), None),
-        }
-    };
-    host_ok && port.map_or(!require_port, valid_port)
-}
-
-pub(crate) fn valid_redis_url(u: &str) -> bool {
-    let Ok(url) = url::Url::parse(u) else {
-        return false;
-    };
-    match url.scheme() {
-        "redis" | "rediss" => url.host_str().is_some_and(|h| !h.is_empty()),
-        "redis+unix" | "unix" => url.path().len() > 1,
-        _ => false,
-    }
-}
-
-pub(crate) fn valid_mongo_url(u: &str) -> bool {
-    let (srv, rest) = if let Some(rest) = u.strip_prefix("mongodb+srv://") {
-        (true, rest)
-    } else if let Some(rest) = u.strip_prefix("mongodb://") {
-        (false, rest)
-    } else {
-        return false;
-    };
-    let authority = rest.find(['/', '?']).map_or(rest, |end| &rest[..end]);
-    let hosts = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-    if hosts.is_empty() {
-        return false;
-    }
-    if srv {
-        valid_host(hosts)
-    } else {
-        hosts.split(',').all(|h| valid_host_port(h, false))
-    }
-}
-
-pub(crate) fn valid_sql_url(u: &str) -> bool {
-    let lower = u.to_ascii_lowercase();
-    if let Some(rest) = lower.strip_prefix("sqlite:") {
-        return !rest.trim_start_matches('/').is_empty();
-    }
-    ["postgres://", "postgresql://", "mysql://", "mariadb://"]
-        .iter()
-        .any(|scheme| lower.starts_with(scheme))
-        && url::Url::parse(u).is_ok()
-}
-
-fn valid_mongo_db(db: &str) -> bool {
-    !db.is_empty()
-        && db.len() <= 63
-        && !db.contains([
-            '/', '\\', '.', ' ', '"', '$', '*', '<', '>', ':', '|', '?', '\0',
-        ])
 }
 
 #[cfg(test)]

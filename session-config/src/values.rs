@@ -5,14 +5,14 @@
 //! `id_length = "48"`, `permanent = "yes"` or `redis = "redis://a,redis://b"` work in the
 //! file too.
 
-use std::collections::{BTreeMap, HashMap};
-use std::path::{Path, PathBuf};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use toml::Value;
 
 use crate::keys::Key;
-use crate::redact::{redact_text, REDACTED};
+pub(crate) use crate::render::{render, render_str};
 use crate::settings::{
     ConnectionUrl, FileMode, IdLength, SameSite, Secret, SerializationFormat, SessionType,
     Settings, SqlIdentifier, WhenFull,
@@ -21,134 +21,6 @@ use crate::settings::{
 /// The longest duration accepted anywhere: 100 years, so that `now + duration` never
 /// overflows downstream.
 pub(crate) const MAX_DURATION_SECS: u64 = 100 * 366 * 24 * 60 * 60;
-
-/// Longest rendering of a value in a message, in characters.
-const MAX_SHOWN_CHARS: usize = 200;
-
-/// A value given in code to [`crate::SettingsBuilder::set`].
-///
-/// It converts from strings (read with the environment syntax), integers, floats, bools,
-/// `Duration`, paths, vectors (lists) and string maps (`sqlalchemy_binds`), and from a
-/// `toml::Value`.
-#[derive(Clone, PartialEq)]
-pub struct ConfigValue(pub(crate) Value);
-
-impl std::fmt::Debug for ConfigValue {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // The value may be a secret: only its kind is shown.
-        write!(f, "ConfigValue(<{}>)", self.0.type_str())
-    }
-}
-
-impl From<Value> for ConfigValue {
-    fn from(v: Value) -> Self {
-        ConfigValue(v)
-    }
-}
-
-impl From<toml::Table> for ConfigValue {
-    fn from(t: toml::Table) -> Self {
-        ConfigValue(Value::Table(t))
-    }
-}
-
-impl From<&str> for ConfigValue {
-    fn from(v: &str) -> Self {
-        ConfigValue(Value::String(v.to_owned()))
-    }
-}
-
-impl From<String> for ConfigValue {
-    fn from(v: String) -> Self {
-        ConfigValue(Value::String(v))
-    }
-}
-
-impl From<&String> for ConfigValue {
-    fn from(v: &String) -> Self {
-        ConfigValue(Value::String(v.clone()))
-    }
-}
-
-impl From<bool> for ConfigValue {
-    fn from(v: bool) -> Self {
-        ConfigValue(Value::Boolean(v))
-    }
-}
-
-macro_rules! from_int {
-    ($($t:ty),*) => {$(
-        impl From<$t> for ConfigValue {
-            fn from(v: $t) -> Self {
-                // Too big for TOML's i64: keep the digits, the parser reports the range.
-                ConfigValue(i64::try_from(v).map_or_else(|_| Value::String(v.to_string()), Value::Integer))
-            }
-        }
-    )*};
-}
-from_int!(i8, i16, i32, i64, isize, u8, u16, u32, u64, usize);
-
-impl From<f64> for ConfigValue {
-    fn from(v: f64) -> Self {
-        ConfigValue(Value::Float(v))
-    }
-}
-
-impl From<f32> for ConfigValue {
-    fn from(v: f32) -> Self {
-        ConfigValue(Value::Float(f64::from(v)))
-    }
-}
-
-impl From<Duration> for ConfigValue {
-    fn from(d: Duration) -> Self {
-        if d.subsec_nanos() == 0 {
-            d.as_secs().into()
-        } else {
-            ConfigValue(Value::Float(d.as_secs_f64()))
-        }
-    }
-}
-
-impl From<&Path> for ConfigValue {
-    fn from(p: &Path) -> Self {
-        ConfigValue(Value::String(p.to_string_lossy().into_owned()))
-    }
-}
-
-impl From<PathBuf> for ConfigValue {
-    fn from(p: PathBuf) -> Self {
-        p.as_path().into()
-    }
-}
-
-impl<T: Into<ConfigValue>> From<Vec<T>> for ConfigValue {
-    fn from(v: Vec<T>) -> Self {
-        ConfigValue(Value::Array(v.into_iter().map(|x| x.into().0).collect()))
-    }
-}
-
-impl<T: Into<ConfigValue> + Clone> From<&[T]> for ConfigValue {
-    fn from(v: &[T]) -> Self {
-        ConfigValue(Value::Array(v.iter().map(|x| x.clone().into().0).collect()))
-    }
-}
-
-impl<K: Into<String>, V: Into<ConfigValue>> From<BTreeMap<K, V>> for ConfigValue {
-    fn from(m: BTreeMap<K, V>) -> Self {
-        ConfigValue(Value::Table(
-            m.into_iter().map(|(k, v)| (k.into(), v.into().0)).collect(),
-        ))
-    }
-}
-
-impl<K: Into<String>, V: Into<ConfigValue>> From<HashMap<K, V>> for ConfigValue {
-    fn from(m: HashMap<K, V>) -> Self {
-        ConfigValue(Value::Table(
-            m.into_iter().map(|(k, v)| (k.into(), v.into().0)).collect(),
-        ))
-    }
-}
 
 /// A value that was rejected: what was expected, and optionally the part of the value at
 /// fault (a list element), already rendered.
@@ -171,31 +43,6 @@ impl Bad {
             expected: expected.into(),
             shown: Some(render(key, element)),
         }
-    }
-}
-
-/// Renders a value for a message: strings quoted, TOML values in TOML syntax, secrets
-/// replaced by `<redacted>`, URL passwords by `***`, and long values shortened.
-pub(crate) fn render(key: Key, value: &Value) -> String {
-    if key.is_secret() {
-        return REDACTED.to_owned();
-    }
-    let text = match value {
-        Value::String(s) => format!("{s:?}"),
-        other => other.to_string(),
-    };
-    shorten(redact_text(text.trim()))
-}
-
-/// Renders a string for a message (quoted, redacted, shortened).
-pub(crate) fn render_str(key: Key, value: &str) -> String {
-    render(key, &Value::String(value.to_owned()))
-}
-
-fn shorten(text: String) -> String {
-    match text.char_indices().nth(MAX_SHOWN_CHARS) {
-        Some((cut, _)) => format!("{}…", &text[..cut]),
-        None => text,
     }
 }
 

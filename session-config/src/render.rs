@@ -1,0 +1,34 @@
+//! Rendering a value for a message: quoted, redacted, shortened.
+
+use toml::Value;
+
+use crate::keys::Key;
+use crate::redact::{redact_text, REDACTED};
+
+/// Longest rendering of a value in a message, in characters.
+const MAX_SHOWN_CHARS: usize = 200;
+
+/// Renders a value for a message: strings quoted, TOML values in TOML syntax, secrets
+/// replaced by `<redacted>`, URL passwords by `***`, and long values shortened.
+pub(crate) fn render(key: Key, value: &Value) -> String {
+    if key.is_secret() {
+        return REDACTED.to_owned();
+    }
+    let text = match value {
+        Value::String(s) => format!("{s:?}"),
+        other => other.to_string(),
+    };
+    shorten(redact_text(text.trim()))
+}
+
+/// Renders a string for a message (quoted, redacted, shortened).
+pub(crate) fn render_str(key: Key, value: &str) -> String {
+    render(key, &Value::String(value.to_owned()))
+}
+
+fn shorten(text: String) -> String {
+    match text.char_indices().nth(MAX_SHOWN_CHARS) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text,
+    }
+}
