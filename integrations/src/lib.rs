@@ -48,13 +48,17 @@
 //! }
 //! ```
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
 #[cfg(any(feature = "poem", feature = "rocket"))]
 mod adapter;
 mod startup;
 
 #[cfg(feature = "poem")]
+#[cfg_attr(docsrs, doc(cfg(feature = "poem")))]
 pub mod poem;
 #[cfg(feature = "rocket")]
+#[cfg_attr(docsrs, doc(cfg(feature = "rocket")))]
 pub mod rocket;
 
 #[cfg(any(feature = "poem", feature = "rocket"))]

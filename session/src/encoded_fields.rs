@@ -21,6 +21,10 @@ pub struct EncodedFields {
 
 impl EncodedFields {
     /// Encodes `value` as the next field; `key` only names it in an error.
+    ///
+    /// # Errors
+    ///
+    /// [`ValueError`] when `value` cannot be encoded.
     pub fn push<F: Serialize + ?Sized>(&mut self, key: &str, value: &F) -> Result<(), ValueError> {
         let start = self.buf.len();
         if self.buf.capacity() == 0 {

@@ -86,6 +86,11 @@ type FlashPair = (String, String);
 
 /// Queues a message for the next page, as Flask's `flash(message, category)`.
 /// An `_flashes` value of another shape is an error, never overwritten.
+///
+/// # Errors
+///
+/// [`ValueError`] when the stored `_flashes` is not a list Flask wrote, or the
+/// message cannot be encoded.
 pub fn flash(session: &Session, category: &str, message: &str) -> Result<(), ValueError> {
     let mut flashes: Vec<FlashPair> = session.get(FLASHES_KEY)?.unwrap_or_default();
     flashes.push((category.to_owned(), message.to_owned()));
@@ -94,6 +99,11 @@ pub fn flash(session: &Session, category: &str, message: &str) -> Result<(), Val
 
 /// Takes every queued message, as `get_flashed_messages(with_categories=True)`:
 /// they are removed from the session.
+///
+/// # Errors
+///
+/// [`ValueError`] when the stored `_flashes` is not a list of `[category,
+/// message]` pairs.
 pub fn take_flashes(session: &Session) -> Result<Vec<Flash>, ValueError> {
     let Some(flashes) = session.get::<Vec<FlashPair>>(FLASHES_KEY)? else {
         return Ok(Vec::new());

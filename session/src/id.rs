@@ -45,6 +45,10 @@ pub struct RandomSourceError(String);
 impl SessionId {
     /// A new id of `bytes` random bytes from the OS source, base64url without
     /// padding (32 bytes give 43 characters), as Python's `secrets.token_urlsafe`.
+    ///
+    /// # Errors
+    ///
+    /// [`RandomSourceError`] when the OS random source fails.
     pub fn generate(bytes: usize) -> Result<Self, RandomSourceError> {
         let mut buf = vec![0u8; bytes];
         SysRng

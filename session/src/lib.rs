@@ -55,6 +55,8 @@
 //! # });
 //! ```
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
 mod buffer_pool;
 pub mod codec;
 pub mod cookie;
@@ -82,6 +84,7 @@ pub use typed::{SessionData, Typed};
 pub use value::{Bytes, Timestamp, ValueError};
 
 #[cfg(feature = "macros")]
+#[cfg_attr(docsrs, doc(cfg(feature = "macros")))]
 pub use session_macros::SessionData;
 
 /// Paths the derive's generated code uses; not part of the public API.

@@ -148,6 +148,10 @@ impl SessionMap {
 
     /// Deserializes the value under `key`. `Ok(None)` when the key is absent; an
     /// error when the stored value does not fit `T`.
+    ///
+    /// # Errors
+    ///
+    /// [`ValueError`] when the stored value does not fit `T`.
     pub fn get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, ValueError> {
         self.get_raw(key)
             .map(|raw| from_msgpack(key, raw))
@@ -161,6 +165,10 @@ impl SessionMap {
     }
 
     /// Serializes `value` and stores it under `key`.
+    ///
+    /// # Errors
+    ///
+    /// [`ValueError`] when `value` cannot be encoded.
     pub fn insert<T: Serialize + ?Sized>(
         &mut self,
         key: &str,

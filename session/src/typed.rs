@@ -82,6 +82,11 @@ impl<T: SessionData> Typed<T> {
     }
 
     /// Writes changed fields into the session map now, rather than at drop.
+    ///
+    /// # Errors
+    ///
+    /// [`ValueError`] when a field cannot be encoded; nothing is written back
+    /// then.
     pub fn sync(&mut self) -> Result<(), ValueError> {
         let Some(fields) = &mut self.baseline else {
             return Ok(()); // never mutably borrowed: nothing can have changed

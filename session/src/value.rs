@@ -36,6 +36,11 @@ pub const MAX_DEPTH: usize = 64;
 
 /// Encodes `value` as msgpack the way msgspec does: structs become maps,
 /// unit enum variants become strings, integers take their smallest form.
+///
+/// # Errors
+///
+/// [`ValueError`] when `value` cannot be serialized (a map with non-string
+/// keys, a serializer error of the type itself).
 pub fn to_msgpack<T: Serialize + ?Sized>(key: &str, value: &T) -> Result<Vec<u8>, ValueError> {
     // Most session values are small; one allocation covers them.
     let mut out = Vec::with_capacity(32);
@@ -44,6 +49,10 @@ pub fn to_msgpack<T: Serialize + ?Sized>(key: &str, value: &T) -> Result<Vec<u8>
 }
 
 /// Appends `value`'s msgpack encoding, as [`to_msgpack`] makes it, to `out`.
+///
+/// # Errors
+///
+/// [`ValueError`] when `value` cannot be serialized.
 pub fn write_msgpack<T: Serialize + ?Sized>(
     out: &mut impl std::io::Write,
     key: &str,
@@ -57,6 +66,11 @@ pub fn write_msgpack<T: Serialize + ?Sized>(
 
 /// Decodes one msgpack value into `T`. The error never quotes the stored
 /// value: it is session data, and typed views log it.
+///
+/// # Errors
+///
+/// [`ValueError`] when the bytes are not a msgpack value of `T`'s shape; the
+/// message never quotes the value.
 pub fn from_msgpack<T: DeserializeOwned>(key: &str, raw: &[u8]) -> Result<T, ValueError> {
     // Reading from a slice borrows it; `Deserializer::new` would allocate a
     // scratch buffer on every call.

@@ -17,11 +17,22 @@ pub struct SessionMiddleware {
 impl SessionMiddleware {
     /// Loads the settings from `./Session.toml` (or `$SESSION_CONFIG`) and
     /// `SESSION_*` variables, and builds the store they select.
+    ///
+    /// # Errors
+    ///
+    /// [`StartupError::Config`] when `Session.toml` or a `SESSION_*` variable
+    /// is invalid (the message names the key, its source and the value), and
+    /// [`StartupError::Build`] when the selected store cannot start.
     pub async fn from_config() -> Result<Self, StartupError> {
         Self::from_settings(Settings::load()?).await
     }
 
     /// Builds the store that `settings` select.
+    ///
+    /// # Errors
+    ///
+    /// [`StartupError::Build`] when the selected store cannot start or the
+    /// settings break a rule.
     pub async fn from_settings(settings: Settings) -> Result<Self, StartupError> {
         Ok(Self::new(SessionManager::from_settings(settings).await?))
     }

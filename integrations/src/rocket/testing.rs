@@ -74,6 +74,11 @@ pub struct SessionTester {
 impl SessionTester {
     /// A tester over the manager of `rocket`, which must have ignited with the
     /// fairing: pass `client.rocket()`.
+    ///
+    /// # Errors
+    ///
+    /// [`TestingError::MissingFairing`] when the rocket has not ignited with
+    /// the fairing.
     pub fn new<P: Phase>(rocket: &Rocket<P>) -> Result<Self, TestingError> {
         let Installed(manager) = rocket
             .state::<Installed>()
@@ -91,6 +96,10 @@ impl SessionTester {
     /// Stores `map` as a new session and returns the cookie that names it,
     /// signed when `use_signer` is on: add it to a `LocalRequest` with
     /// `.cookie(cookie)`.
+    ///
+    /// # Errors
+    ///
+    /// [`TestingError::Seed`] when the session cannot be encoded or stored.
     pub async fn seed(&self, map: &SessionMap) -> Result<Cookie<'static>, TestingError> {
         let value = self.manager.create(map).await?;
         Ok(Cookie::new(self.manager.cookie_name().to_owned(), value))
@@ -100,6 +109,10 @@ impl SessionTester {
     /// `response.cookies()` of a `LocalResponse`. `None` when there is no
     /// session cookie (the response did not set one, or set a deletion
     /// cookie) or its session is not in the store.
+    ///
+    /// # Errors
+    ///
+    /// [`TestingError::Read`] when the store cannot be read.
     pub async fn read(&self, cookies: &CookieJar<'_>) -> Result<Option<SessionMap>, TestingError> {
         match cookies.get(self.manager.cookie_name()) {
             Some(cookie) => self.read_cookie(cookie).await,
@@ -110,6 +123,10 @@ impl SessionTester {
     /// The session that `cookie` names, such as one [`seed`](Self::seed)
     /// returned; `None` when it is invalid or its session is not in the store.
     /// The read does not slide the expiry.
+    ///
+    /// # Errors
+    ///
+    /// [`TestingError::Read`] when the store cannot be read.
     pub async fn read_cookie(
         &self,
         cookie: &Cookie<'_>,
@@ -118,11 +135,21 @@ impl SessionTester {
     }
 
     /// [`seed`](Self::seed), for tests with the blocking `Client`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Self::seed`], and [`TestingError::Runtime`] when its runtime cannot
+    /// start.
     pub fn seed_blocking(&self, map: &SessionMap) -> Result<Cookie<'static>, TestingError> {
         block_on(self.seed(map))?
     }
 
     /// [`read`](Self::read), for tests with the blocking `Client`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Self::read`], and [`TestingError::Runtime`] when its runtime cannot
+    /// start.
     pub fn read_blocking(
         &self,
         cookies: &CookieJar<'_>,
@@ -133,6 +160,10 @@ impl SessionTester {
 
 /// The session map holding `value`'s fields, to [`seed`](SessionTester::seed)
 /// a typed session.
+///
+/// # Errors
+///
+/// [`ValueError`] when a field cannot be encoded.
 pub fn to_map<T: SessionData>(value: &T) -> Result<SessionMap, ValueError> {
     let mut map = SessionMap::new();
     for (key, field) in T::KEYS.iter().zip(value.to_fields()?) {

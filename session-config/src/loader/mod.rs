@@ -244,11 +244,20 @@ impl SettingsBuilder {
     }
 
     /// Loads, parses and validates; logs the warnings.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError`] naming the key, its source, the value and what was
+    /// expected, for the first invalid value or broken rule.
     pub fn build(self) -> Result<Settings, ConfigError> {
         self.build_report().map(|report| report.settings)
     }
 
     /// Like [`build`](Self::build), also returning the provenance and the warnings.
+    ///
+    /// # Errors
+    ///
+    /// As [`Self::build`].
     pub fn build_report(self) -> Result<LoadReport, ConfigError> {
         let mut raw: BTreeMap<Key, (Value, Origin)> = BTreeMap::new();
         let mut warnings = Vec::new();
@@ -419,22 +428,40 @@ impl Settings {
     ///
     /// A missing `./Session.toml` is fine; a missing file named by `SESSION_CONFIG` is
     /// [`ConfigError::FileNotFound`].
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError`] when the file named by `SESSION_CONFIG` is missing, or a
+    /// value or rule is invalid.
     pub fn load() -> Result<Settings, ConfigError> {
         Settings::builder().standard().build()
     }
 
     /// Defaults < this file (which must exist). The environment is not read.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError`] when the file cannot be read, or a value or rule is
+    /// invalid.
     pub fn from_file(path: impl AsRef<Path>) -> Result<Settings, ConfigError> {
         Settings::builder().file(path).build()
     }
 
     /// Defaults < the process environment. No file is read, `SESSION_CONFIG` is ignored.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError`] when a `SESSION_*` value or a rule is invalid.
     pub fn from_env() -> Result<Settings, ConfigError> {
         Settings::builder().env().build()
     }
 
     /// Defaults < the given `Session.toml`-style keys and values (origin `code`), e.g. from
     /// a map the app already has: `[("type", "redis"), ("id_length", "48")]`.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError`] when a key is unknown, or a value or rule is invalid.
     pub fn from_map<I, K, V>(entries: I) -> Result<Settings, ConfigError>
     where
         I: IntoIterator<Item = (K, V)>,
@@ -449,6 +476,11 @@ impl Settings {
 
     /// Checks settings built or changed in code by the same rules as a load (values are
     /// reported as coming from `code`). Returns the warnings without logging them.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError`] for the first invalid value or broken rule, named as
+    /// coming from code.
     pub fn validate(&self) -> Result<Vec<ConfigWarning>, ConfigError> {
         validate::check(
             self,

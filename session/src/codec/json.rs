@@ -11,6 +11,11 @@ use crate::map::SessionMap;
 use crate::value::{Timestamp, MAX_DEPTH};
 
 /// Decodes a JSON object into the session map.
+///
+/// # Errors
+///
+/// [`DecodeError`] when the bytes are not a JSON object of string keys, or are
+/// too deep.
 pub fn decode(buf: &[u8]) -> Result<SessionMap, DecodeError> {
     // serde_json refuses nesting deeper than 128 by itself; check ours too.
     let object: Map<String, Json> = serde_json::from_slice(buf).map_err(describe)?;
@@ -41,6 +46,10 @@ fn describe(error: serde_json::Error) -> DecodeError {
 }
 
 /// Encodes the map as one compact JSON object.
+///
+/// # Errors
+///
+/// [`EncodeJsonError`] when a value has no JSON form.
 pub fn encode(map: &SessionMap) -> Result<Vec<u8>, EncodeJsonError> {
     let mut object = Map::with_capacity(map.len());
     for (key, raw) in map.iter_raw() {
@@ -51,6 +60,11 @@ pub fn encode(map: &SessionMap) -> Result<Vec<u8>, EncodeJsonError> {
 
 /// The JSON form of one msgpack value, as the JSON encoding would write it:
 /// binary as base64 text, timestamps as RFC 3339 text.
+///
+/// # Errors
+///
+/// [`EncodeJsonError`] when the value has no JSON form (an extension type other than
+/// the timestamp).
 pub fn value_to_json(key: &str, raw: &[u8]) -> Result<Json, EncodeJsonError> {
     let value = rmpv::decode::read_value_with_max_depth(&mut &raw[..], RMPV_DEPTH)
         .map_err(|e| EncodeJsonError(format!("key {key:?}: {e}")))?;

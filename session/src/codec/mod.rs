@@ -97,6 +97,11 @@ impl Codec {
     }
 
     /// Encodes in the configured format, refusing a result above the limit.
+    ///
+    /// # Errors
+    ///
+    /// [`EncodeError`] when the session is larger than `max_session_bytes`, or
+    /// a value has no form in the configured format.
     pub fn encode(&self, map: &SessionMap) -> Result<Vec<u8>, EncodeError> {
         let bytes = match self.format {
             SerializationFormat::MsgPack => msgpack::encode(map),
@@ -112,6 +117,11 @@ impl Codec {
     }
 
     /// Decodes the configured format, then the other one.
+    ///
+    /// # Errors
+    ///
+    /// [`DecodeError`] when the bytes are larger than the cap, are neither
+    /// format, or are not a map of string keys.
     pub fn decode(&self, bytes: &[u8]) -> Result<(SessionMap, Decoded), DecodeError> {
         self.decode_owned(bytes.to_vec())
     }
@@ -119,6 +129,10 @@ impl Codec {
     /// Like [`Codec::decode`], keeping `bytes` as the map's backing store
     /// instead of copying it. A map decoded in the configured format remembers
     /// its record, the canonical encoding it was read from.
+    ///
+    /// # Errors
+    ///
+    /// As [`Codec::decode`].
     pub fn decode_owned(&self, bytes: Vec<u8>) -> Result<(SessionMap, Decoded), DecodeError> {
         if bytes.len() > self.max_bytes {
             return Err(DecodeError::TooLarge {

@@ -47,6 +47,10 @@ impl Session {
 
     /// The value under `key`; `Ok(None)` when absent, an error when it does not
     /// fit `T`.
+    ///
+    /// # Errors
+    ///
+    /// [`ValueError`] when the stored value does not fit `T`.
     pub fn get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, ValueError> {
         self.lock().map.get(key)
     }
@@ -60,6 +64,11 @@ impl Session {
     }
 
     /// Stores `value` under `key`.
+    ///
+    /// # Errors
+    ///
+    /// [`ValueError`] when `value` cannot be encoded; the session is then
+    /// unchanged.
     pub fn insert<T: Serialize + ?Sized>(&self, key: &str, value: &T) -> Result<(), ValueError> {
         let mut state = self.lock();
         state.map.insert(key, value)?;
