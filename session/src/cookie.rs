@@ -17,18 +17,36 @@ use time::OffsetDateTime;
 /// hide this one. Whitespace around pairs and a pair of double quotes around
 /// a value are dropped; pairs without `=` are skipped.
 pub fn values_named<'a>(header: &'a [u8], name: &'a [u8]) -> impl Iterator<Item = &'a [u8]> + 'a {
-    header.split(|&byte| byte == b';').filter_map(move |pair| {
-        let pair = pair.trim_ascii_start();
-        let rest = pair.strip_prefix(name)?;
-        let value = rest.trim_ascii_start().strip_prefix(b"=")?;
-        let value = value.trim_ascii();
-        Some(
-            value
-                .strip_prefix(b"\"")
-                .and_then(|v| v.strip_suffix(b"\""))
-                .unwrap_or(value),
-        )
+    let mut rest = Some(header);
+    std::iter::from_fn(move || loop {
+        let current = rest?;
+        // memchr: a header is scanned word by word, as `str::split` would.
+        let pair = match memchr::memchr(b';', current) {
+            Some(at) => {
+                rest = Some(&current[at + 1..]);
+                &current[..at]
+            }
+            None => {
+                rest = None;
+                current
+            }
+        };
+        if let Some(value) = value_named(pair, name) {
+            return Some(value);
+        }
     })
+}
+
+/// The value of one `name=value` pair, if it is `name`'s.
+fn value_named<'a>(pair: &'a [u8], name: &[u8]) -> Option<&'a [u8]> {
+    let rest = pair.trim_ascii_start().strip_prefix(name)?;
+    let value = rest.trim_ascii_start().strip_prefix(b"=")?.trim_ascii();
+    Some(
+        value
+            .strip_prefix(b"\"")
+            .and_then(|v| v.strip_suffix(b"\""))
+            .unwrap_or(value),
+    )
 }
 
 const EXPIRES: &str = "; Expires=";

@@ -26,6 +26,9 @@ pub(crate) struct Engine {
     signer: Option<Signer>,
     codec: Codec,
     cookies: CookieWriter,
+    /// The longest sid the store can hold under the key prefix, if it has a
+    /// limit: read once, not per request.
+    max_sid_len: Option<usize>,
 }
 
 /// What the request's session cookies come to, once checked.
@@ -65,12 +68,16 @@ impl Engine {
         };
         let codec = Codec::new(settings.serialization_format, settings.max_session_bytes);
         let cookies = CookieWriter::new(settings.cookie.clone());
+        let max_sid_len = store
+            .max_key_len()
+            .map(|max| max.saturating_sub(settings.key_prefix.len()));
         Ok(Self {
             settings,
             store,
             signer,
             codec,
             cookies,
+            max_sid_len,
         })
     }
 
@@ -165,9 +172,8 @@ impl Engine {
     /// can hold (memcached's 250 bytes, the SQL column's 255): such a sid
     /// names no session, and must not reach the store.
     pub(crate) fn store_key_within_limit(&self, id: &SessionId) -> Option<String> {
-        let length = self.settings.key_prefix.len() + id.expose().len();
-        match self.store.max_key_len() {
-            Some(max) if length > max => None,
+        match self.max_sid_len {
+            Some(max) if id.expose().len() > max => None,
             _ => Some(self.store_key(id)),
         }
     }

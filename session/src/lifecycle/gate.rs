@@ -22,48 +22,45 @@ const LOADING_WAITED: u8 = 3;
 
 /// Whether a request's session is loaded, being loaded, or neither.
 #[derive(Debug, Default)]
-pub(crate) struct LoadGate {
+pub(super) struct LoadGate {
     state: AtomicU8,
     /// Wakes the callers that found a load under way.
     done: Notify,
 }
 
 /// What [`LoadGate::enter`] found.
-pub(crate) enum Entry<'a> {
+pub(super) enum Entry<'a> {
     /// The session is loaded.
     Loaded,
     /// The caller must load it, then call [`LoadTicket::complete`].
     Load(LoadTicket<'a>),
+    /// Another caller is loading it.
+    Busy,
 }
 
 impl LoadGate {
-    pub(crate) fn is_loaded(&self) -> bool {
+    pub(super) fn is_loaded(&self) -> bool {
         self.state.load(Ordering::Acquire) == LOADED
     }
 
-    /// Loaded, or the right to load; waits while another caller loads.
-    pub(crate) async fn enter(&self) -> Entry<'_> {
-        loop {
-            match self.state.compare_exchange(
-                UNLOADED,
-                LOADING,
-                Ordering::Acquire,
-                Ordering::Acquire,
-            ) {
-                Ok(_) => {
-                    return Entry::Load(LoadTicket {
-                        gate: self,
-                        completed: false,
-                    })
-                }
-                Err(LOADED) => return Entry::Loaded,
-                Err(_) => self.wait().await,
-            }
+    /// Loaded, the right to load, or busy: another caller is loading, and
+    /// [`Self::wait`] sleeps until it ends.
+    pub(super) fn try_enter(&self) -> Entry<'_> {
+        match self
+            .state
+            .compare_exchange(UNLOADED, LOADING, Ordering::Acquire, Ordering::Acquire)
+        {
+            Ok(_) => Entry::Load(LoadTicket {
+                gate: self,
+                completed: false,
+            }),
+            Err(LOADED) => Entry::Loaded,
+            Err(_) => Entry::Busy,
         }
     }
 
     /// Sleeps until the load under way ends (or at once if it already has).
-    async fn wait(&self) {
+    pub(super) async fn wait(&self) {
         let notified = self.done.notified();
         tokio::pin!(notified);
         // Registered before the mark, so a ticket that ends between the two
@@ -92,14 +89,14 @@ impl LoadGate {
 }
 
 /// The right to load; dropped without [`Self::complete`], it reopens the gate.
-pub(crate) struct LoadTicket<'a> {
+pub(super) struct LoadTicket<'a> {
     gate: &'a LoadGate,
     completed: bool,
 }
 
 impl LoadTicket<'_> {
     /// Marks the session loaded: call it once the loaded state is in place.
-    pub(crate) fn complete(mut self) {
+    pub(super) fn complete(mut self) {
         self.completed = true;
         self.gate.end_load(LOADED);
     }
@@ -120,7 +117,7 @@ mod tests {
     use std::pin::pin;
     use std::sync::atomic::AtomicUsize;
     use std::sync::Arc;
-    use std::task::{Context, Poll, Wake, Waker};
+    use std::task::{Context, Wake, Waker};
 
     use super::*;
 
@@ -135,9 +132,8 @@ mod tests {
     }
 
     fn first_entry(gate: &LoadGate) -> LoadTicket<'_> {
-        let mut entry = pin!(gate.enter());
-        match entry.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
-            Poll::Ready(Entry::Load(ticket)) => ticket,
+        match gate.try_enter() {
+            Entry::Load(ticket) => ticket,
             _ => panic!("the first caller loads"),
         }
     }
@@ -147,13 +143,10 @@ mod tests {
         let gate = LoadGate::default();
         let ticket = first_entry(&gate);
         assert!(!gate.is_loaded());
+        assert!(matches!(gate.try_enter(), Entry::Busy));
         ticket.complete();
         assert!(gate.is_loaded());
-        let mut entry = pin!(gate.enter());
-        assert!(matches!(
-            entry.as_mut().poll(&mut Context::from_waker(Waker::noop())),
-            Poll::Ready(Entry::Loaded)
-        ));
+        assert!(matches!(gate.try_enter(), Entry::Loaded));
     }
 
     #[test]
@@ -173,23 +166,16 @@ mod tests {
         let wakes = Arc::new(CountingWaker::default());
         let waker = Waker::from(wakes.clone());
         let mut context = Context::from_waker(&waker);
-        let mut second = pin!(gate.enter());
+        assert!(matches!(gate.try_enter(), Entry::Busy));
+        let mut second = pin!(gate.wait());
         assert!(second.as_mut().poll(&mut context).is_pending());
         assert!(second.as_mut().poll(&mut context).is_pending());
-        assert_eq!(
-            wakes.0.load(Ordering::SeqCst),
-            0,
-            "woken while nothing changed"
-        );
+        let woken = wakes.0.load(Ordering::SeqCst);
+        assert_eq!(woken, 0, "woken while nothing changed");
         ticket.complete();
-        assert_eq!(
-            wakes.0.load(Ordering::SeqCst),
-            1,
-            "woken when the load ended"
-        );
-        assert!(matches!(
-            second.as_mut().poll(&mut context),
-            Poll::Ready(Entry::Loaded)
-        ));
+        let woken = wakes.0.load(Ordering::SeqCst);
+        assert_eq!(woken, 1, "woken when the load ended");
+        assert!(second.as_mut().poll(&mut context).is_ready());
+        assert!(matches!(gate.try_enter(), Entry::Loaded));
     }
 }

@@ -2,6 +2,7 @@
 //! finished after the handler. Adapters call these three steps and only
 //! translate their results into their framework's terms.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use crate::codec::Decoded;
@@ -59,13 +60,21 @@ impl RequestSession {
     /// otherwise), and [`LoadError::Random`] when no new sid can be made.
     /// A later call tries again.
     pub async fn load(&self) -> Result<Session, LoadError> {
-        // A second load polled while the first runs waits inside `enter`.
-        if let Entry::Load(ticket) = self.inner.load_gate.enter().await {
-            // On an error, or if this future is dropped, the ticket reopens
-            // the gate for a later try.
-            let state = self.load_from_store().await?;
-            *self.inner.state() = state;
-            ticket.complete();
+        loop {
+            match self.inner.load_gate.try_enter() {
+                Entry::Loaded => break,
+                Entry::Load(ticket) => {
+                    // On an error, or if this future is dropped, the ticket
+                    // reopens the gate for a later try.
+                    let state = self.load_from_store().await?;
+                    *self.inner.state() = state;
+                    ticket.complete();
+                    break;
+                }
+                // The app polls two loads of this request at once: sleep
+                // until the other ends.
+                Entry::Busy => self.inner.load_gate.wait().await,
+            }
         }
         Ok(Session::new(self.inner.clone()))
     }
@@ -266,8 +275,12 @@ fn session_cookie_values<'a>(
         .flat_map(|header| values_named(header, name))
         .filter(|value| !value.is_empty())
         // A value that is not UTF-8 gets U+FFFD, which no sid holds: it stays
-        // a cookie that was sent, and fails the shape check.
-        .map(String::from_utf8_lossy);
+        // a cookie that was sent, and fails the shape check. (`from_utf8`
+        // first: its ASCII fast path is what a sid takes.)
+        .map(|value| match std::str::from_utf8(value) {
+            Ok(text) => Cow::Borrowed(text),
+            Err(_) => String::from_utf8_lossy(value),
+        });
     match (found.next(), found.next()) {
         (None, _) => None,
         (Some(only), None) => Some(Arc::from(only.as_ref())),
