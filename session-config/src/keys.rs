@@ -110,6 +110,8 @@ keys! {
     RefreshThreshold => "SESSION_REFRESH_THRESHOLD", "refresh_threshold";
     /// `SESSION_MAX_SESSION_BYTES` / `max_session_bytes`
     MaxSessionBytes => "SESSION_MAX_SESSION_BYTES", "max_session_bytes";
+    /// `SESSION_WRITE_MODE` / `write_mode`
+    WriteMode => "SESSION_WRITE_MODE", "write_mode";
     /// `SESSION_CONNECT_TIMEOUT` / `connect_timeout`
     ConnectTimeout => "SESSION_CONNECT_TIMEOUT", "connect_timeout";
     /// `SESSION_OPERATION_TIMEOUT` / `operation_timeout`
@@ -195,7 +197,7 @@ mod tests {
             assert_eq!(Key::from_toml_name(k.toml_name()), Some(*k));
             assert_eq!(Key::from_env_name(env), Some(*k));
         }
-        assert_eq!(Key::ALL.len(), 40);
+        assert_eq!(Key::ALL.len(), 41);
     }
 
     #[test]

@@ -131,6 +131,6 @@ pub use keys::{Key, CONFIG_PATH_VAR};
 pub use loader::{LoadReport, SettingsBuilder, DEFAULT_CONFIG_FILE};
 pub use settings::{
     ConnectionUrl, CookieSettings, FileMode, IdLength, SameSite, Secret, SerializationFormat,
-    SessionType, Settings, SqlIdentifier, WhenFull,
+    SessionType, Settings, SqlIdentifier, WhenFull, WriteMode,
 };
 pub use source::{Origin, Provenance};

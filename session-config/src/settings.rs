@@ -56,6 +56,38 @@ pub enum WhenFull {
     EvictOldest,
 }
 
+/// How a session loaded from an existing record is written back
+/// (`SESSION_WRITE_MODE`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum WriteMode {
+    /// Replace the record only if it is still the one this request loaded;
+    /// otherwise merge this request's changes, key by key, onto the current
+    /// record, and drop them when the session was ended meanwhile. The
+    /// default: concurrent requests never lose each other's changes, and an
+    /// ended session never comes back.
+    #[default]
+    Merge,
+    /// Write the whole record, last writer wins: Flask-Session's behaviour.
+    Overwrite,
+}
+
+impl WriteMode {
+    /// The spelling used in `SESSION_WRITE_MODE` (`merge` or `overwrite`).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            WriteMode::Merge => "merge",
+            WriteMode::Overwrite => "overwrite",
+        }
+    }
+}
+
+impl fmt::Display for WriteMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// The `SameSite` cookie attribute. Its `Display` is the attribute value (`Lax`, `Strict`, `None`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum SameSite {
@@ -174,6 +206,8 @@ pub struct Settings {
     pub refresh_threshold: f64,
     /// `SESSION_MAX_SESSION_BYTES`
     pub max_session_bytes: usize,
+    /// `SESSION_WRITE_MODE`: merge concurrent writes (default) or overwrite.
+    pub write_mode: WriteMode,
     /// `SESSION_CONNECT_TIMEOUT`
     pub connect_timeout: Duration,
     /// `SESSION_OPERATION_TIMEOUT`
@@ -446,6 +480,7 @@ impl Default for Settings {
             cleanup_interval: Some(DEFAULT_CLEANUP_INTERVAL),
             refresh_threshold: 0.8,
             max_session_bytes: 64 * 1024,
+            write_mode: WriteMode::Merge,
             connect_timeout: Duration::from_secs(2),
             operation_timeout: Duration::from_secs(1),
             pool_size: None,

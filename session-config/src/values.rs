@@ -15,7 +15,7 @@ use crate::keys::Key;
 pub(crate) use crate::render::{render, render_str};
 use crate::settings::{
     ConnectionUrl, FileMode, IdLength, SameSite, Secret, SerializationFormat, SessionType,
-    Settings, SqlIdentifier, WhenFull,
+    Settings, SqlIdentifier, WhenFull, WriteMode,
 };
 
 /// The longest duration accepted anywhere: 100 years, so that `now + duration` never
@@ -58,6 +58,8 @@ const TYPE: &str =
     "one of null, memory, redis, memcached, filesystem, mongodb, sqlalchemy (or sql)";
 const FORMAT: &str = "msgpack or json";
 const WHEN_FULL: &str = "refuse (a new session past the limit is refused) or evict_oldest (the oldest session is evicted, as in Flask)";
+const WRITE_MODE: &str =
+    "merge (concurrent writes are merged key by key) or overwrite (last writer wins, as in Flask)";
 const SAMESITE: &str = "Lax, Strict, None, or an empty string for no SameSite attribute";
 const FILE_MODE: &str = "a file mode up to 0o777: \"0600\" or \"0o600\" (octal), or a bare number such as 384 (decimal, as in Flask)";
 const SQL_IDENT: &str =
@@ -291,6 +293,15 @@ fn parse_when_full(v: &Value) -> Result<WhenFull, Bad> {
     }
 }
 
+fn parse_write_mode(v: &Value) -> Result<WriteMode, Bad> {
+    let s = text(v).ok_or_else(|| Bad::new(WRITE_MODE))?;
+    match s.trim().to_ascii_lowercase().as_str() {
+        "merge" => Ok(WriteMode::Merge),
+        "overwrite" => Ok(WriteMode::Overwrite),
+        _ => Err(Bad::new(WRITE_MODE)),
+    }
+}
+
 fn parse_same_site(v: &Value) -> Result<Option<SameSite>, Bad> {
     let s = text(v).ok_or_else(|| Bad::new(SAMESITE))?;
     match s.trim().to_ascii_lowercase().as_str() {
@@ -457,6 +468,7 @@ pub(crate) fn apply(settings: &mut Settings, key: Key, value: &Value) -> Result<
         Key::MaxSessionBytes => {
             s.max_session_bytes = to_usize(parse_uint(value, 0, usize::MAX as u64)?);
         }
+        Key::WriteMode => s.write_mode = parse_write_mode(value)?,
         Key::ConnectTimeout => s.connect_timeout = parse_duration(value)?,
         Key::OperationTimeout => s.operation_timeout = parse_duration(value)?,
         Key::PoolSize => s.pool_size = parse_opt_uint(value, 0, u32_max)?.map(to_u32),

@@ -4,7 +4,9 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::time::Duration;
 
-use session_config::{Key, Origin, SameSite, SerializationFormat, SessionType, Settings, WhenFull};
+use session_config::{
+    Key, Origin, SameSite, SerializationFormat, SessionType, Settings, WhenFull, WriteMode,
+};
 
 use crate::{report_env, toml_file};
 
@@ -79,6 +81,7 @@ const CASES: &[(Key, &str, &str)] = &[
     (Key::CleanupInterval, r#""10m""#, "600"),
     (Key::RefreshThreshold, "0.5", "0.5"),
     (Key::MaxSessionBytes, "1024", "1024"),
+    (Key::WriteMode, r#""overwrite""#, "Overwrite"),
     (Key::ConnectTimeout, "5", "5s"),
     (Key::OperationTimeout, r#""250ms""#, "250ms"),
     (Key::PoolSize, "20", "20"),
@@ -155,6 +158,7 @@ fn check_non_default(s: &Settings) {
     assert_eq!(s.cleanup_interval, Some(Duration::from_secs(600)));
     assert!((s.refresh_threshold - 0.5).abs() < f64::EPSILON);
     assert_eq!(s.max_session_bytes, 1024);
+    assert_eq!(s.write_mode, WriteMode::Overwrite);
     assert_eq!(s.connect_timeout, Duration::from_secs(5));
     assert_eq!(s.operation_timeout, Duration::from_millis(250));
     assert_eq!(s.pool_size, Some(20));
@@ -250,6 +254,7 @@ fn defaults_are_the_documented_ones() {
     assert_eq!(s.when_full, WhenFull::Refuse);
     assert!((s.refresh_threshold - 0.8).abs() < f64::EPSILON);
     assert_eq!(s.max_session_bytes, 65_536);
+    assert_eq!(s.write_mode, WriteMode::Merge);
     assert_eq!(s.connect_timeout, Duration::from_secs(2));
     assert_eq!(s.operation_timeout, Duration::from_secs(1));
     assert_eq!(s.pool_size, None);
