@@ -55,6 +55,13 @@ pub enum FinishError {
     /// A typed view could not encode a field.
     #[error(transparent)]
     Value(#[from] ValueError),
+    /// Other requests kept changing the session while this one tried to
+    /// merge its changes in; nothing of this request was written.
+    #[error("the session changed under {attempts} attempts to save it; nothing was written")]
+    Conflict {
+        /// How many conditional saves were tried.
+        attempts: u32,
+    },
 }
 
 impl FinishError {
@@ -62,6 +69,7 @@ impl FinishError {
     pub fn status(&self) -> u16 {
         match self {
             Self::Store(e) => status_of(e),
+            Self::Conflict { .. } => 503,
             Self::Encode(_) | Self::Value(_) => 500,
         }
     }

@@ -79,7 +79,7 @@ pub use lifecycle::{FinishOutcome, RequestSession, Session};
 pub use manager::SessionManager;
 pub use map::SessionMap;
 pub use session_config::{self as config, Settings};
-pub use store::{SaveHint, SessionStore, StoreError, StoreErrorKind};
+pub use store::{SaveHint, SessionStore, StoreError, StoreErrorKind, WriteOutcome};
 pub use typed::{SessionData, Typed};
 pub use value::{Bytes, Timestamp, ValueError};
 

@@ -75,6 +75,27 @@ impl SessionStore for Counting {
         self.saves.fetch_add(1, Ordering::SeqCst);
         self.inner.save(key, value, ttl, hint).await
     }
+    async fn save_if_unchanged(
+        &self,
+        key: &str,
+        expected: &[u8],
+        value: &[u8],
+        ttl: Duration,
+    ) -> Result<session::WriteOutcome, StoreError> {
+        self.saves.fetch_add(1, Ordering::SeqCst);
+        self.inner
+            .save_if_unchanged(key, expected, value, ttl)
+            .await
+    }
+    async fn insert_new(
+        &self,
+        key: &str,
+        value: &[u8],
+        ttl: Duration,
+    ) -> Result<session::WriteOutcome, StoreError> {
+        self.saves.fetch_add(1, Ordering::SeqCst);
+        self.inner.insert_new(key, value, ttl).await
+    }
     async fn touch(&self, key: &str, ttl: Duration) -> Result<(), StoreError> {
         self.touches.fetch_add(1, Ordering::SeqCst);
         self.inner.touch(key, ttl).await
@@ -524,3 +545,7 @@ async fn by_id_operations_work_outside_a_request() {
         .unwrap()
         .is_none());
 }
+
+/// Concurrent requests on one session: conditional saves and the per-key merge.
+#[path = "lifecycle/concurrent.rs"]
+mod concurrent;

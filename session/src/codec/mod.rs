@@ -127,8 +127,8 @@ impl Codec {
     }
 
     /// Like [`Codec::decode`], keeping `bytes` as the map's backing store
-    /// instead of copying it. A map decoded in the configured format remembers
-    /// its record, the canonical encoding it was read from.
+    /// instead of copying it. The map remembers the record it was read from;
+    /// in the configured format that is also its canonical encoding.
     ///
     /// # Errors
     ///
@@ -152,9 +152,11 @@ impl Codec {
                         SessionMap::from_stored(bytes, entries),
                         Decoded::AsConfigured,
                     )),
-                    Err(first_error) => json::decode(&bytes)
-                        .map(|map| (map, Decoded::AsOther))
-                        .map_err(|_| first_error),
+                    // The record is kept: a conditional save compares with it.
+                    Err(first_error) => match json::decode(&bytes) {
+                        Ok(map) => Ok((map.with_record(bytes), Decoded::AsOther)),
+                        Err(_) => Err(first_error),
+                    },
                 }
             }
             SerializationFormat::Json => match json::decode(&bytes) {

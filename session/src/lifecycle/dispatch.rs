@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use crate::store::{SaveHint, SessionStore, StoreError};
+use crate::store::{SaveHint, SessionStore, StoreError, WriteOutcome};
 
 pub(super) async fn load(
     store: &dyn SessionStore,
@@ -44,5 +44,30 @@ pub(super) async fn delete(store: &dyn SessionStore, key: &str) -> Result<(), St
     match store.in_process() {
         Some(store) => store.delete_now(key),
         None => store.delete(key).await,
+    }
+}
+
+pub(super) async fn save_if_unchanged(
+    store: &dyn SessionStore,
+    key: &str,
+    expected: &[u8],
+    value: &[u8],
+    ttl: Duration,
+) -> Result<WriteOutcome, StoreError> {
+    match store.in_process() {
+        Some(store) => store.save_if_unchanged_now(key, expected, value, ttl),
+        None => store.save_if_unchanged(key, expected, value, ttl).await,
+    }
+}
+
+pub(super) async fn insert_new(
+    store: &dyn SessionStore,
+    key: &str,
+    value: &[u8],
+    ttl: Duration,
+) -> Result<WriteOutcome, StoreError> {
+    match store.in_process() {
+        Some(store) => store.insert_new_now(key, value, ttl),
+        None => store.insert_new(key, value, ttl).await,
     }
 }

@@ -8,7 +8,9 @@
 //! 3. [`gate`]: at most one store read per request.
 //! 4. [`dispatch`]: the store calls, synchronous for an in-process store.
 //! 5. [`shared`]: the per-request allocation the handles share.
-//! 6. [`work`]: carrying out a decision: save, delete, headers.
+//! 6. [`merge`] and [`work`]: carrying out a decision: a conditional save
+//!    that merges per key when another writer got there first, a delete,
+//!    headers.
 //! 7. [`handle`]: [`Session`], the handlers' view of the map.
 //! 8. [`request`]: [`RequestSession`], the three steps, on top.
 //!
@@ -18,6 +20,7 @@ mod decision;
 mod dispatch;
 mod gate;
 mod handle;
+mod merge;
 mod request;
 mod shared;
 mod state;

@@ -5,10 +5,13 @@
 use std::borrow::Cow;
 use std::sync::Arc;
 
+use session_config::WriteMode;
+
 use crate::codec::Decoded;
 use crate::cookie::values_named;
 use crate::engine::{CookieFound, Engine};
 use crate::errors::{FinishError, LoadError};
+use crate::id::SessionId;
 use crate::map::SessionMap;
 use crate::store::SaveHint;
 
@@ -18,7 +21,7 @@ use super::gate::Entry;
 use super::handle::Session;
 use super::shared::RequestShared;
 use super::state::{Baseline, SessionState};
-use super::work::{FinishOutcome, Save, Work};
+use super::work::{FinishOutcome, Work, Write};
 
 /// The session state of one request. Cheap to clone: the adapter keeps one
 /// handle to finish with and puts another where guards and extractors find it.
@@ -218,48 +221,72 @@ impl RequestSession {
         // The key read at load, which stays the record's key after a
         // regenerate; finish runs once, so it can be taken.
         let loaded_key = state.loaded_key.take();
-        let session_cookie = || cookies.session_cookie(&engine.cookie_value(&state.id), lifetime);
-        let mut save = |key, hint| {
-            Some(Save {
-                key,
-                bytes: encoded.take().unwrap_or_default(),
-                hint,
-            })
-        };
+        let session_cookie =
+            |id: &SessionId| cookies.session_cookie(&engine.cookie_value(id), lifetime);
+        let merge = settings.write_mode == WriteMode::Merge;
         let work = match plan(facts) {
             Plan::Nothing => Work::headers(None),
             Plan::ExpireCookie => Work::headers(Some(cookies.deletion_cookie())),
             Plan::DeleteRecord => Work {
-                save: None,
+                write: None,
                 delete: loaded_key,
                 set_cookie: Some(cookies.deletion_cookie()),
             },
-            Plan::SaveRegenerated => Work {
-                delete: state.replaced_id.as_ref().map(|old| engine.store_key(old)),
-                set_cookie: Some(session_cookie()),
-                save: save(engine.store_key(&state.id), SaveHint::New),
-            },
-            Plan::Save => Work {
-                set_cookie: Some(session_cookie()),
-                save: save(
-                    match loaded_key {
-                        Some(key) if !state.regenerated => key,
-                        _ => engine.store_key(&state.id),
-                    },
-                    if state.record_existed {
-                        SaveHint::Existing
-                    } else {
-                        SaveHint::New
-                    },
-                ),
-                delete: None,
-            },
-            Plan::CookieOnly => Work::headers(Some(session_cookie())),
+            Plan::SaveRegenerated => {
+                let set_cookie = Some(session_cookie(&state.id));
+                let delete = state.replaced_id.as_ref().map(|old| engine.store_key(old));
+                let key = engine.store_key(&state.id);
+                let bytes = encoded.take().unwrap_or_default();
+                Work {
+                    write: Some(write(merge, key, bytes, false, &mut state.map)),
+                    delete,
+                    set_cookie,
+                }
+            }
+            Plan::Save => {
+                let set_cookie = Some(session_cookie(&state.id));
+                let existing = state.record_existed && !state.regenerated;
+                let key = match loaded_key {
+                    Some(key) if existing => key,
+                    _ => engine.store_key(&state.id),
+                };
+                let bytes = encoded.take().unwrap_or_default();
+                Work {
+                    write: Some(write(merge, key, bytes, existing, &mut state.map)),
+                    delete: None,
+                    set_cookie,
+                }
+            }
+            Plan::CookieOnly => Work::headers(Some(session_cookie(&state.id))),
         };
         if let Some(unsaved) = encoded {
             crate::buffer_pool::give_back(unsaved);
         }
         Ok(work)
+    }
+}
+
+/// How finish writes `bytes` under `key`: in merge mode conditionally (taking
+/// the map, whose stored bytes are the loaded record, to merge with) when the
+/// record was loaded, insert-only when it is new; whole in overwrite mode.
+fn write(merge: bool, key: String, bytes: Vec<u8>, existing: bool, map: &mut SessionMap) -> Write {
+    match (merge, existing) {
+        (true, true) => Write::Conditional {
+            key,
+            bytes,
+            ours: std::mem::take(map),
+        },
+        (true, false) => Write::Insert { key, bytes },
+        (false, true) => Write::Overwrite {
+            key,
+            bytes,
+            hint: SaveHint::Existing,
+        },
+        (false, false) => Write::Overwrite {
+            key,
+            bytes,
+            hint: SaveHint::New,
+        },
     }
 }
 

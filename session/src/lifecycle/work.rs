@@ -6,9 +6,11 @@
 
 use crate::engine::Engine;
 use crate::errors::FinishError;
-use crate::store::SaveHint;
+use crate::map::SessionMap;
+use crate::store::{SaveHint, StoreError, WriteOutcome};
 
 use super::dispatch;
+use super::merge::merge;
 
 /// The response-side result of finish, for the adapter to apply.
 #[derive(Clone, Default, PartialEq, Eq)]
@@ -39,24 +41,46 @@ impl std::fmt::Debug for FinishOutcome {
 
 /// The store operations of a finish, in order, and its headers.
 pub(super) struct Work {
-    pub(super) save: Option<Save>,
-    /// A record to delete after the save: the emptied session's, or the one a
-    /// regenerate moved away from.
+    pub(super) write: Option<Write>,
+    /// A record to delete after the write: the emptied session's, or the one
+    /// a regenerate moved away from.
     pub(super) delete: Option<String>,
     pub(super) set_cookie: Option<String>,
 }
 
-pub(super) struct Save {
-    pub(super) key: String,
-    pub(super) bytes: Vec<u8>,
-    pub(super) hint: SaveHint,
+/// How the session is written.
+pub(super) enum Write {
+    /// The whole record, last writer wins (`write_mode = "overwrite"`).
+    Overwrite {
+        key: String,
+        bytes: Vec<u8>,
+        hint: SaveHint,
+    },
+    /// A loaded record, replaced only if it is still the one `ours` was
+    /// loaded from (its stored bytes); merged into the current record
+    /// otherwise, and dropped if the record is gone.
+    Conditional {
+        key: String,
+        bytes: Vec<u8>,
+        ours: SessionMap,
+    },
+    /// A new record, insert-only.
+    Insert { key: String, bytes: Vec<u8> },
 }
+
+/// How many conditional saves a finish tries before it gives up with a 503.
+const MAX_ATTEMPTS: u32 = 3;
 
 /// Never shows keys or cookies: both carry the sid.
 impl std::fmt::Debug for Work {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let write = self.write.as_ref().map(|write| match write {
+            Write::Overwrite { .. } => "overwrite",
+            Write::Conditional { .. } => "conditional",
+            Write::Insert { .. } => "insert",
+        });
         f.debug_struct("Work")
-            .field("save", &self.save.is_some())
+            .field("write", &write)
             .field("delete", &self.delete.is_some())
             .field("set_cookie", &self.set_cookie.is_some())
             .finish()
@@ -67,19 +91,46 @@ impl Work {
     /// Headers only, no store operation.
     pub(super) fn headers(set_cookie: Option<String>) -> Self {
         Self {
-            save: None,
+            write: None,
             delete: None,
             set_cookie,
         }
     }
 
     /// Runs the store operations in order, then gives the outcome.
-    pub(super) async fn run(self, engine: &Engine) -> Result<FinishOutcome, FinishError> {
+    pub(super) async fn run(mut self, engine: &Engine) -> Result<FinishOutcome, FinishError> {
         let store = engine.store().as_ref();
-        if let Some(save) = self.save {
-            let ttl = engine.settings().permanent_session_lifetime;
-            dispatch::save(store, &save.key, &save.bytes, ttl, save.hint).await?;
-            crate::buffer_pool::give_back(save.bytes);
+        let ttl = engine.settings().permanent_session_lifetime;
+        match self.write.take() {
+            None => {}
+            Some(Write::Overwrite { key, bytes, hint }) => {
+                dispatch::save(store, &key, &bytes, ttl, hint).await?;
+                crate::buffer_pool::give_back(bytes);
+            }
+            Some(Write::Insert { key, bytes }) => {
+                match dispatch::insert_new(store, &key, &bytes, ttl).await? {
+                    WriteOutcome::Saved => crate::buffer_pool::give_back(bytes),
+                    // A new sid is 128 bits or more from the OS random
+                    // source: a record under it is not a collision to retry.
+                    _ => {
+                        return Err(FinishError::Store(StoreError::failed(
+                            store.backend(),
+                            "insert",
+                            "a record already exists under a new sid",
+                        )))
+                    }
+                }
+            }
+            Some(Write::Conditional { key, bytes, ours }) => {
+                if !write_conditionally(engine, &key, bytes, &ours).await? {
+                    // Ended since it was loaded: it stays ended.
+                    tracing::debug!(
+                        "the session ended while this request ran; its changes are dropped"
+                    );
+                    self.set_cookie = Some(engine.cookies().deletion_cookie());
+                    self.delete = None;
+                }
+            }
         }
         if let Some(key) = &self.delete {
             dispatch::delete(store, key).await?;
@@ -92,6 +143,58 @@ impl Work {
             vary_cookie: true,
         })
     }
+}
+
+/// The conditional save, merging onto the current record when another
+/// writer changed it, at most [`MAX_ATTEMPTS`] times. `Ok(false)` when the
+/// record is gone: nothing was written.
+async fn write_conditionally(
+    engine: &Engine,
+    key: &str,
+    mut bytes: Vec<u8>,
+    ours: &SessionMap,
+) -> Result<bool, FinishError> {
+    let store = engine.store().as_ref();
+    let ttl = engine.settings().permanent_session_lifetime;
+    let mut current: Option<Vec<u8>> = None;
+    let mut loaded: Option<SessionMap> = None;
+    for _ in 0..MAX_ATTEMPTS {
+        let expected = current.as_deref().unwrap_or(ours.stored_bytes());
+        match dispatch::save_if_unchanged(store, key, expected, &bytes, ttl).await? {
+            WriteOutcome::Saved => {
+                crate::buffer_pool::give_back(bytes);
+                return Ok(true);
+            }
+            WriteOutcome::Changed(now) => {
+                let codec = engine.codec();
+                let loaded = match &mut loaded {
+                    Some(map) => map,
+                    None => loaded.insert(decode_for_merge(engine, ours.stored_bytes())?),
+                };
+                let theirs = decode_for_merge(engine, &now)?;
+                bytes = codec.encode(&merge(loaded, ours, theirs))?;
+                current = Some(now);
+            }
+            _ => return Ok(false),
+        }
+    }
+    tracing::warn!(
+        attempts = MAX_ATTEMPTS,
+        backend = store.backend(),
+        "the session kept changing while this request saved it; nothing was written"
+    );
+    Err(FinishError::Conflict {
+        attempts: MAX_ATTEMPTS,
+    })
+}
+
+/// A record to merge with; one that cannot be decoded (another app's) is a
+/// conflict this request cannot resolve.
+fn decode_for_merge(engine: &Engine, bytes: &[u8]) -> Result<SessionMap, FinishError> {
+    engine.codec().decode(bytes).map(|(map, _)| map).map_err(|error| {
+        tracing::warn!(%error, "a session changed by another writer cannot be decoded to merge with");
+        FinishError::Conflict { attempts: 1 }
+    })
 }
 
 /// `SESSION_CLEANUP_N_REQUESTS`: about one finished request in N+1 starts a

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use session_config::{Settings, WhenFull};
 
-use super::{InProcessStore, SaveHint, SessionStore, StoreError};
+use super::{InProcessStore, SaveHint, SessionStore, StoreError, WriteOutcome};
 
 /// The default number of sessions kept.
 pub const DEFAULT_CAPACITY: usize = 100_000;
@@ -175,6 +175,18 @@ impl MemoryStore {
         if rewritten.is_some() {
             return Ok(());
         }
+        self.insert_locked(&mut entries, key, value, expires_at, now)
+    }
+
+    /// Inserts a key that has no entry, making room as `when_full` says.
+    fn insert_locked(
+        &self,
+        entries: &mut Entries,
+        key: &str,
+        value: &[u8],
+        expires_at: Instant,
+        now: Instant,
+    ) -> Result<(), StoreError> {
         if entries.map.len() >= self.capacity {
             entries.prune_expired(now);
         }
@@ -337,6 +349,25 @@ impl SessionStore for MemoryStore {
         self.save_now(key, value, ttl, hint)
     }
 
+    async fn save_if_unchanged(
+        &self,
+        key: &str,
+        expected: &[u8],
+        value: &[u8],
+        ttl: Duration,
+    ) -> Result<WriteOutcome, StoreError> {
+        self.save_if_unchanged_now(key, expected, value, ttl)
+    }
+
+    async fn insert_new(
+        &self,
+        key: &str,
+        value: &[u8],
+        ttl: Duration,
+    ) -> Result<WriteOutcome, StoreError> {
+        self.insert_new_now(key, value, ttl)
+    }
+
     async fn touch(&self, key: &str, ttl: Duration) -> Result<(), StoreError> {
         let expires_at = deadline(Instant::now(), ttl);
         self.lock().set_expiry(key, expires_at, |_| true, |_| ());
@@ -373,6 +404,54 @@ impl InProcessStore for MemoryStore {
         _hint: SaveHint,
     ) -> Result<(), StoreError> {
         self.write(key, value, ttl)
+    }
+
+    fn save_if_unchanged_now(
+        &self,
+        key: &str,
+        expected: &[u8],
+        value: &[u8],
+        ttl: Duration,
+    ) -> Result<WriteOutcome, StoreError> {
+        let now = Instant::now();
+        let mut entries = self.lock();
+        let outcome = entries.set_expiry(
+            key,
+            deadline(now, ttl),
+            |e| e.expires_at > now && e.value == expected,
+            |e| {
+                e.value.clear();
+                e.value.extend_from_slice(value);
+            },
+        );
+        if outcome.is_some() {
+            return Ok(WriteOutcome::Saved);
+        }
+        Ok(match entries.map.get(key).filter(|e| e.expires_at > now) {
+            Some(current) => WriteOutcome::Changed(current.value.clone()),
+            None => WriteOutcome::Gone,
+        })
+    }
+
+    fn insert_new_now(
+        &self,
+        key: &str,
+        value: &[u8],
+        ttl: Duration,
+    ) -> Result<WriteOutcome, StoreError> {
+        let now = Instant::now();
+        let mut entries = self.lock();
+        match entries.map.get(key) {
+            Some(current) if current.expires_at > now => {
+                Ok(WriteOutcome::Changed(current.value.clone()))
+            }
+            _ => {
+                // An expired entry under the key is replaced like a missing one.
+                entries.remove(key);
+                self.insert_locked(&mut entries, key, value, deadline(now, ttl), now)?;
+                Ok(WriteOutcome::Saved)
+            }
+        }
     }
 
     fn delete_now(&self, key: &str) -> Result<(), StoreError> {

@@ -80,6 +80,51 @@ pub trait SessionStore: Send + Sync + 'static {
         hint: SaveHint,
     ) -> Result<(), StoreError>;
 
+    /// The conditional write of a session loaded from a record: replaces the
+    /// record under `key` with `value` (and resets its TTL) only if it still
+    /// holds `expected`, the bytes this request loaded. Atomic: of many
+    /// writers that loaded the same record, exactly one is
+    /// [`Saved`](WriteOutcome::Saved).
+    ///
+    /// The default reads, compares and writes in three steps, which is not
+    /// atomic: a store that can do better overrides it.
+    async fn save_if_unchanged(
+        &self,
+        key: &str,
+        expected: &[u8],
+        value: &[u8],
+        ttl: Duration,
+    ) -> Result<WriteOutcome, StoreError> {
+        match self.load(key).await? {
+            None => Ok(WriteOutcome::Gone),
+            Some(current) if current != expected => Ok(WriteOutcome::Changed(current)),
+            Some(_) => {
+                self.save(key, value, ttl, SaveHint::Existing).await?;
+                Ok(WriteOutcome::Saved)
+            }
+        }
+    }
+
+    /// The write of a new record (a new sid, or the target of a
+    /// regenerate): insert-only, so two requests can never both create one
+    /// sid. [`Changed`](WriteOutcome::Changed) with the record found when
+    /// the key exists.
+    ///
+    /// The default reads, then writes, which is not atomic: a store that can
+    /// do better overrides it.
+    async fn insert_new(
+        &self,
+        key: &str,
+        value: &[u8],
+        ttl: Duration,
+    ) -> Result<WriteOutcome, StoreError> {
+        if let Some(current) = self.load(key).await? {
+            return Ok(WriteOutcome::Changed(current));
+        }
+        self.save(key, value, ttl, SaveHint::New).await?;
+        Ok(WriteOutcome::Saved)
+    }
+
     /// Resets the time to live without rewriting the value.
     async fn touch(&self, key: &str, ttl: Duration) -> Result<(), StoreError>;
 
@@ -107,6 +152,20 @@ pub trait SessionStore: Send + Sync + 'static {
     fn in_process(&self) -> Option<&dyn InProcessStore> {
         None
     }
+}
+
+/// What a conditional write found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum WriteOutcome {
+    /// The value was written.
+    Saved,
+    /// Another writer changed the record since it was read (or, for
+    /// [`SessionStore::insert_new`], the key exists): the record now.
+    Changed(Vec<u8>),
+    /// The record no longer exists: deleted (a logout, a regenerate, a
+    /// revoke) or expired since it was read.
+    Gone,
 }
 
 /// The operations the lifecycle runs, answered at once, by a store that keeps
@@ -139,6 +198,31 @@ pub trait InProcessStore: Send + Sync {
         ttl: Duration,
         hint: SaveHint,
     ) -> Result<(), StoreError>;
+
+    /// [`SessionStore::save_if_unchanged`], done at once.
+    ///
+    /// # Errors
+    ///
+    /// As [`SessionStore::save_if_unchanged`].
+    fn save_if_unchanged_now(
+        &self,
+        key: &str,
+        expected: &[u8],
+        value: &[u8],
+        ttl: Duration,
+    ) -> Result<WriteOutcome, StoreError>;
+
+    /// [`SessionStore::insert_new`], done at once.
+    ///
+    /// # Errors
+    ///
+    /// As [`SessionStore::insert_new`].
+    fn insert_new_now(
+        &self,
+        key: &str,
+        value: &[u8],
+        ttl: Duration,
+    ) -> Result<WriteOutcome, StoreError>;
 
     /// [`SessionStore::delete`], done at once.
     ///

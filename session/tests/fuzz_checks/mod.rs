@@ -109,6 +109,27 @@ impl SessionStore for CheckingStore {
         self.record(Op::Save(Self::sid_of(key)));
         self.inner.save(key, value, ttl, hint).await
     }
+    async fn save_if_unchanged(
+        &self,
+        key: &str,
+        expected: &[u8],
+        value: &[u8],
+        ttl: Duration,
+    ) -> Result<session::WriteOutcome, StoreError> {
+        self.record(Op::Save(Self::sid_of(key)));
+        self.inner
+            .save_if_unchanged(key, expected, value, ttl)
+            .await
+    }
+    async fn insert_new(
+        &self,
+        key: &str,
+        value: &[u8],
+        ttl: Duration,
+    ) -> Result<session::WriteOutcome, StoreError> {
+        self.record(Op::Save(Self::sid_of(key)));
+        self.inner.insert_new(key, value, ttl).await
+    }
     async fn touch(&self, key: &str, ttl: Duration) -> Result<(), StoreError> {
         self.record(Op::Touch(Self::sid_of(key)));
         self.inner.touch(key, ttl).await

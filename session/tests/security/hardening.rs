@@ -151,6 +151,25 @@ impl SessionStore for Limited {
         self.check(key)?;
         self.0.save(key, value, ttl, hint).await
     }
+    async fn save_if_unchanged(
+        &self,
+        key: &str,
+        expected: &[u8],
+        value: &[u8],
+        ttl: Duration,
+    ) -> Result<session::WriteOutcome, StoreError> {
+        self.check(key)?;
+        self.0.save_if_unchanged(key, expected, value, ttl).await
+    }
+    async fn insert_new(
+        &self,
+        key: &str,
+        value: &[u8],
+        ttl: Duration,
+    ) -> Result<session::WriteOutcome, StoreError> {
+        self.check(key)?;
+        self.0.insert_new(key, value, ttl).await
+    }
     async fn touch(&self, key: &str, ttl: Duration) -> Result<(), StoreError> {
         self.check(key)?;
         self.0.touch(key, ttl).await
@@ -347,6 +366,25 @@ impl SessionStore for Gated {
         hint: SaveHint,
     ) -> Result<(), StoreError> {
         self.inner.save(key, value, ttl, hint).await
+    }
+    async fn save_if_unchanged(
+        &self,
+        key: &str,
+        expected: &[u8],
+        value: &[u8],
+        ttl: Duration,
+    ) -> Result<session::WriteOutcome, StoreError> {
+        self.inner
+            .save_if_unchanged(key, expected, value, ttl)
+            .await
+    }
+    async fn insert_new(
+        &self,
+        key: &str,
+        value: &[u8],
+        ttl: Duration,
+    ) -> Result<session::WriteOutcome, StoreError> {
+        self.inner.insert_new(key, value, ttl).await
     }
     async fn touch(&self, key: &str, ttl: Duration) -> Result<(), StoreError> {
         self.inner.touch(key, ttl).await
