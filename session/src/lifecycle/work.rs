@@ -122,13 +122,9 @@ impl Work {
                 }
             }
             Some(Write::Conditional { key, bytes, ours }) => {
-                if !write_conditionally(engine, &key, bytes, &ours).await? {
-                    // Ended since it was loaded: it stays ended.
-                    tracing::debug!(
-                        "the session ended while this request ran; its changes are dropped"
-                    );
-                    self.set_cookie = Some(engine.cookies().deletion_cookie());
-                    self.delete = None;
+                let saved = write_conditionally(engine, &key, bytes, &ours).await?;
+                if !saved {
+                    self.end_instead(engine);
                 }
             }
         }
@@ -142,6 +138,16 @@ impl Work {
             set_cookie: self.set_cookie,
             vary_cookie: true,
         })
+    }
+}
+
+impl Work {
+    /// The session ended (a logout, a regenerate, a revoke, expiry) while
+    /// this request ran: it stays ended, and the cookie is expired.
+    fn end_instead(&mut self, engine: &Engine) {
+        tracing::debug!("the session ended while this request ran; its changes are dropped");
+        self.set_cookie = Some(engine.cookies().deletion_cookie());
+        self.delete = None;
     }
 }
 
