@@ -8,7 +8,9 @@
 
 use poem::http::StatusCode;
 use poem::listener::TcpListener;
-use poem::web::Path;
+use std::time::Duration;
+
+use poem::web::{Path, Query};
 use poem::{get, handler, post, put, EndpointExt, IntoResponse, Response, Route, Server};
 use session::flask::{flash, take_flashes, FlaskLogin};
 use session::SessionData;
@@ -36,8 +38,25 @@ fn read(visit: TypedSession<Visit>) -> String {
     visit.count.to_string()
 }
 
+/// `PUT /kv/{key}?delay_ms=N`'s query.
+#[derive(Debug, serde::Deserialize)]
+struct Delay {
+    delay_ms: Option<u64>,
+}
+
+/// Stores the body under `key`; with `delay_ms`, waits that long (at most
+/// 5 s) between loading the session and returning, so tests can overlap
+/// requests.
 #[handler]
-fn put_kv(Path(key): Path<String>, session: Session, body: String) -> poem::Result<StatusCode> {
+async fn put_kv(
+    Path(key): Path<String>,
+    Query(delay): Query<Delay>,
+    session: Session,
+    body: String,
+) -> poem::Result<StatusCode> {
+    if let Some(ms) = delay.delay_ms {
+        tokio::time::sleep(Duration::from_millis(ms.min(5000))).await;
+    }
     session
         .insert(&key, &body)
         .map_err(poem::error::InternalServerError)?;

@@ -8,6 +8,8 @@
 //! curl -c jar -b jar http://127.0.0.1:8000/incr
 //! ```
 
+use std::time::Duration;
+
 use rocket::http::Status;
 use rocket::{delete, get, post, put, routes, Config};
 use session::flask::{flash, take_flashes, FlaskLogin};
@@ -36,8 +38,14 @@ fn read(visit: TypedSession<Visit>) -> String {
     visit.count.to_string()
 }
 
-#[put("/kv/<key>", data = "<body>")]
-fn put_kv(key: &str, session: Session, body: String) -> Status {
+/// Stores the body under `key`; with `delay_ms`, waits that long (at most
+/// 5 s) between loading the session and returning, so tests can overlap
+/// requests.
+#[put("/kv/<key>?<delay_ms>", data = "<body>")]
+async fn put_kv(key: &str, delay_ms: Option<u64>, session: Session, body: String) -> Status {
+    if let Some(ms) = delay_ms {
+        rocket::tokio::time::sleep(Duration::from_millis(ms.min(5000))).await;
+    }
     match session.insert(key, &body) {
         Ok(()) => Status::NoContent,
         Err(error) => {

@@ -244,10 +244,15 @@ macro_rules! conformance_suite {
             #[allow(unused_imports)]
             use super::*;
             use $crate::conformance::*;
-            $crate::conformance_suite!(@hostile [$(#[$attr])*] $framework, $backend;
+            $crate::conformance_suite!(@module hostile [$(#[$attr])*] $framework, $backend;
                 login_after_clear_leaves_a_planted_sid_behind,
                 foreign_cookie_bytes_never_hide_the_session,
                 a_sid_too_long_for_the_store_is_an_invalid_cookie,
+            );
+            $crate::conformance_suite!(@module concurrent_writes [$(#[$attr])*] $framework, $backend;
+                parallel_writes_of_one_client_all_survive,
+                a_logout_during_a_slow_write_stays_logged_out,
+                a_regenerate_during_a_slow_write_keeps_the_old_sid_dead,
             );
             $crate::conformance_suite!(@cases [$(#[$attr])*] $framework, $backend;
                 incr_counts_up,
@@ -270,16 +275,16 @@ macro_rules! conformance_suite {
             $crate::conformance_suite!(@case $attrs $framework, $backend, $case);
         )*
     };
-    (@hostile $attrs:tt $framework:expr, $backend:expr; $($case:ident),* $(,)?) => {
+    (@module $module:ident $attrs:tt $framework:expr, $backend:expr; $($case:ident),* $(,)?) => {
         $(
-            $crate::conformance_suite!(@hostile_case $attrs $framework, $backend, $case);
+            $crate::conformance_suite!(@module_case $module $attrs $framework, $backend, $case);
         )*
     };
-    (@hostile_case [$(#[$attr:meta])*] $framework:expr, $backend:expr, $case:ident) => {
+    (@module_case $module:ident [$(#[$attr:meta])*] $framework:expr, $backend:expr, $case:ident) => {
         #[test]
         $(#[$attr])*
         fn $case() {
-            $crate::hostile::$case($framework, &$backend);
+            $crate::$module::$case($framework, &$backend);
         }
     };
     (@case [$(#[$attr:meta])*] $framework:expr, $backend:expr, $case:ident) => {

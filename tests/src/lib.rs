@@ -7,6 +7,7 @@
 #![allow(clippy::unwrap_used)]
 
 pub mod backends;
+pub mod concurrent_writes;
 pub mod conformance;
 pub mod demo;
 pub mod flask;
