@@ -43,7 +43,19 @@ table=$(
       "$route" "$b" "$o" "$p" $((o - b)) $((p - b)) "$ratio" "$(bar "$route" "$ratio")"
   done
 )
+# The cost of merge (the default write mode) against Flask's overwrite, on a
+# write with no conflict: the conditional save against the plain one.
+valgrind --tool=callgrind --callgrind-out-file="$out/overwrite-incr" \
+  --toggle-collect='*measured_loop*' "$bin" ours-overwrite incr "$N" >/dev/null 2>&1
+total=$(grep -E '^(summary|totals):' "$out/overwrite-incr" | head -1 | awk '{print $2}')
+ir[overwrite-incr]=$((total / N))
+merge_cost=$(awk -v m=$((ir[ours-incr] - ir[bare-incr])) -v o=$((ir[overwrite-incr] - ir[bare-incr])) \
+  'BEGIN { printf "%+.1f%%", (m / o - 1) * 100 }')
+merge_line="\`/incr\` with \`write_mode = \"overwrite\"\`: ${ir[overwrite-incr]} instructions (session layer $((ir[overwrite-incr] - ir[bare-incr]))); merge, the default, costs $merge_cost on the session layer."
+
 echo "$table"
+echo
+echo "$merge_line"
 
 if [[ ${WRITE:-0} == 1 ]]; then
   section=$(cat <<SECTION
@@ -56,6 +68,8 @@ WRITE=1 bash bench/callgrind.sh $N
 \`\`\`
 
 $table
+
+$merge_line
 
 Instructions per request, averaged over $N requests after 100 warm-up requests, from
 \`valgrind --tool=callgrind\` counting only the measured loop

@@ -54,7 +54,7 @@ fn poem_read(session: &poem::session::Session) -> String {
 
 fn routes(app: &str) -> Route {
     match app {
-        "ours" => Route::new()
+        "ours" | "ours-overwrite" => Route::new()
             .at("/plain", get(plain))
             .at("/incr", get(ours_incr))
             .at("/read", get(ours_read)),
@@ -71,9 +71,15 @@ fn routes(app: &str) -> Route {
 
 fn endpoint(app: &str) -> BoxEndpoint<'static, Response> {
     match app {
-        "ours" => {
+        "ours" | "ours-overwrite" => {
+            let write_mode = if app == "ours" {
+                session::config::WriteMode::Merge
+            } else {
+                session::config::WriteMode::Overwrite
+            };
             let settings = Settings {
                 session_type: session::config::SessionType::Memory,
+                write_mode,
                 ..Settings::default()
             };
             let manager = SessionManager::new(settings, Arc::new(MemoryStore::new()))
