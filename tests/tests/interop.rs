@@ -12,7 +12,8 @@
 //!   `rust_to_flask`, `login_and_flashes` (the typed helpers of
 //!   `session::flask` against Flask's `flash()` and Flask-Login's keys, both
 //!   ways), `regenerate_in_*` and `clear_in_*` (honoured by the other side),
-//!   `permanent_false_in_*`;
+//!   `permanent_false_in_*`, and `flask_write_during_rust_write` (a Flask
+//!   write between a Rust load and its save survives it);
 //! - **variants**: `plain` (msgpack, unsigned, permanent), `signed`
 //!   (`use_signer` with the same `SECRET_KEY`), `non_permanent`
 //!   (`permanent = false` on both sides), `flask_json_rust_msgpack` and
@@ -261,7 +262,7 @@ impl Drop for Group {
 }
 
 /// How many scenarios each group serves: it stops after the last.
-const SCENARIOS: usize = 9;
+const SCENARIOS: usize = 10;
 
 struct Slot {
     group: Option<Arc<Group>>,
@@ -693,6 +694,33 @@ fn clear_in(g: &Group, side: Side) {
     assert_gone(g, other(side), &old);
 }
 
+/// A Flask write that lands between a Rust request's load and its save
+/// survives the Rust save: the Rust request's own change is merged onto it
+/// (`write_mode = "merge"`, the default).
+fn flask_write_during_rust_write(g: &Group) {
+    let mut browser = Browser::default();
+    g.flask(&mut browser, "PUT", "/kv/a", "1");
+    let cookie = browser.cookie.clone().expect("Flask set a session cookie");
+    let rust_port = g.rust.port();
+    let late = std::thread::scope(|scope| {
+        let slow = scope.spawn(|| {
+            let mut client = Client::new(rust_port);
+            client.cookie = Some(cookie.clone());
+            client.put("/kv/r?delay_ms=800", "rust")
+        });
+        std::thread::sleep(std::time::Duration::from_millis(250));
+        let mut flask_tab = Browser {
+            cookie: Some(cookie.clone()),
+        };
+        g.flask(&mut flask_tab, "PUT", "/kv/f", "flask");
+        slow.join().expect("the slow Rust request")
+    });
+    assert_eq!(late.status, 204, "{}", late.body);
+    assert_eq!(g.flask(&mut browser, "GET", "/kv/f", "").body, "flask", "Flask's write was lost");
+    assert_eq!(g.flask(&mut browser, "GET", "/kv/r", "").body, "rust");
+    assert_eq!(g.flask(&mut browser, "GET", "/kv/a", "").body, "1");
+}
+
 fn clear_in_flask(g: &Group) {
     clear_in(g, Side::Flask);
 }
@@ -801,6 +829,7 @@ macro_rules! backend {
             variants!(clear_in_rust, $store);
             variants!(permanent_false_in_flask, $store);
             variants!(permanent_false_in_rust, $store);
+            variants!(flask_write_during_rust_write, $store);
         }
     };
 }
