@@ -50,7 +50,11 @@ mod pruning;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
-mod tests_hardening;
+mod tests_cleanup;
+#[cfg(test)]
+mod tests_full;
+#[cfg(all(test, unix))]
+mod tests_hostile;
 
 use std::fs;
 use std::io;
