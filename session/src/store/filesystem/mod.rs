@@ -27,8 +27,11 @@
 //! default (`SESSION_WHEN_FULL = refuse`), a new session is refused with a
 //! 503 and a warning, and no live session is ever evicted, so a flood of
 //! anonymous requests cannot log users out. `evict_oldest` restores Flask's
-//! eviction of the sessions closest to expiry. Counting is cheap: the
-//! directory is scanned only when it is full.
+//! eviction of the sessions closest to expiry, down to 90% of the threshold.
+//! Counting is cheap: the store keeps a count of its files and scans the
+//! directory only when it is full; a full directory that refuses new
+//! sessions is rescanned only once a known session has expired, or after a
+//! few seconds (another process sharing it may have removed files).
 //!
 //! **A hostile directory.** Session files are opened without following
 //! symlinks and without blocking, only regular files are read, and a read
