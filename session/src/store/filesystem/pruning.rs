@@ -36,7 +36,7 @@ use super::Inner;
 /// The longest a full directory goes without a rescan while saves are being
 /// refused, in seconds. It bounds how long files removed by another process
 /// go unnoticed, and how often a flood of refused saves reads the directory.
-pub(super) const RESCAN_AFTER: u64 = 5;
+const RESCAN_AFTER: u64 = 5;
 
 /// How often, at most, a refused save is logged at warning level, in seconds;
 /// the ones in between are counted into the next warning.
