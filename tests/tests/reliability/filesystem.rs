@@ -1,10 +1,11 @@
 //! Filesystem faults: the demo killed mid-write, torn files planted in the
-//! session directory, a full disk (a 64 KiB tmpfs), and a directory the app
-//! may not write (the demo run as `nobody`).
+//! session directory, a full disk (a 64 KiB tmpfs), a directory the app
+//! may not write (the demo run as `nobody`), and a flood of new sessions
+//! against `SESSION_FILE_THRESHOLD`.
 //!
 //! The store writes a temp file, syncs it and renames it over the session
 //! file, and checks the length and SHA-1 of every file it reads
-//! (`session/src/store/filesystem.rs`). These tests show it from outside: a
+//! (`session/src/store/filesystem/`). These tests show it from outside: a
 //! crash leaves the old session or the new one, never a torn one; a torn or
 //! rotten file is a missing session (a fresh one, with a new sid), never
 //! served; a temp file is never read, even when it holds a complete session;
@@ -548,6 +549,85 @@ fn permission_denied_demo(framework: Framework) {
     );
 }
 
+const THRESHOLD: usize = 5;
+const ANONYMOUS: usize = 20;
+
+/// `SESSION_FILE_THRESHOLD = 5` and the default `SESSION_WHEN_FULL`
+/// (refuse): a user gets a session, then 20 anonymous clients each create
+/// one. The directory fills up with the first four; the other sixteen get an
+/// opaque 503 (no cookie), the user is not logged out (the next `/incr`
+/// answers 2), `/plain` keeps answering, and the log names the key to raise.
+fn full_directory_refuses_new_sessions(framework: Framework) {
+    let _serial = serial();
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("sessions");
+    let threshold = THRESHOLD.to_string();
+    let mut demo = Demo::start_with(
+        framework,
+        &toml(&dir),
+        DemoOptions {
+            env: &[("SESSION_FILE_THRESHOLD", &threshold)],
+            ..DemoOptions::default()
+        },
+    );
+    let rt = runtime();
+    let statuses = rt.block_on(async {
+        let mut user = demo.conn();
+        let first = get(&mut user, "/incr").await.unwrap();
+        assert_eq!((first.status, first.body.as_str()), (200, "1"));
+        let mut replies = Vec::new();
+        for _ in 0..ANONYMOUS {
+            let mut anonymous = demo.conn();
+            replies.push(get(&mut anonymous, "/incr").await.unwrap());
+        }
+        let again = get(&mut user, "/incr").await.unwrap();
+        assert_eq!(
+            (again.status, again.body.as_str()),
+            (200, "2"),
+            "{framework:?}: the first user is still logged in"
+        );
+        for (i, reply) in replies.iter().enumerate() {
+            if i + 1 < THRESHOLD {
+                assert_eq!(
+                    (reply.status, reply.body.as_str()),
+                    (200, "1"),
+                    "{framework:?}: anonymous client {i} fits under the threshold"
+                );
+            } else {
+                assert_eq!(
+                    reply.status, 503,
+                    "{framework:?}: anonymous client {i} is past the threshold: {reply:?}"
+                );
+                assert_opaque(framework, 503, &reply.body);
+                assert!(
+                    reply.session_cookie.is_none(),
+                    "{framework:?}: a refused session gets no cookie"
+                );
+            }
+        }
+        let statuses: Vec<u16> = replies.iter().map(|r| r.status).collect();
+        let plain = get(&mut user, "/plain").await.unwrap();
+        assert_eq!((plain.status, plain.body.as_str()), (200, "ok"));
+        statuses
+    });
+    assert_eq!(
+        session_files(&dir).len(),
+        THRESHOLD,
+        "no live session evicted"
+    );
+    demo.assert_alive_without_panic();
+    let log = demo.log();
+    assert!(
+        log.contains("SESSION_FILE_THRESHOLD") && log.contains(&format!("(now {THRESHOLD})")),
+        "{framework:?}: the warning names the key and its value:\n{log}"
+    );
+    let refused = statuses.iter().filter(|s| **s == 503).count();
+    eprintln!(
+        "[faults] {framework:?} filesystem, SESSION_FILE_THRESHOLD = {THRESHOLD}: {} of {ANONYMOUS} anonymous sessions stored, {refused} refused with 503; the first user kept the session",
+        ANONYMOUS - refused
+    );
+}
+
 #[test]
 #[ignore = "needs root for a tmpfs mount: run scripts/test.sh"]
 fn disk_full_is_a_typed_store_error() {
@@ -578,6 +658,12 @@ macro_rules! filesystem_tests {
             fn permission_denied_is_an_opaque_500() {
                 let _serial = serial();
                 permission_denied_demo($framework);
+            }
+
+            #[test]
+            #[ignore = "needs live servers: run scripts/test.sh"]
+            fn a_flood_of_new_sessions_logs_nobody_out() {
+                full_directory_refuses_new_sessions($framework);
             }
         }
     };

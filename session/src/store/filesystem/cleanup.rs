@@ -1,0 +1,128 @@
+//! The background removal of expired session files (`SESSION_CLEANUP_INTERVAL`,
+//! hourly by default).
+//!
+//! Without it, an expired session's file stays until its key is read again or
+//! the directory reaches its threshold; with many short visits that is most
+//! of them. The task runs its first pass one interval after start-up (not at
+//! once, so a fleet restarting together does not scan together), then every
+//! interval.
+//!
+//! One pass runs at a time across every store and process sharing the
+//! directory: a pass takes an exclusive, non-blocking lock (`flock` on unix)
+//! on a lock file in the directory, and skips when another holder has it. The
+//! kernel releases the lock when its holder's file is closed, so a crashed
+//! process never leaves a lock that blocks the others. The lock file stays;
+//! removing it would let two processes lock two different files.
+//!
+//! The task holds only a weak reference to the store and a receiver of its
+//! stop channel: it ends when the last clone of the store is dropped.
+
+use std::fs::{File, OpenOptions, TryLockError};
+use std::io;
+use std::path::Path;
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use tokio::task::JoinHandle;
+
+use super::format::now_secs;
+use super::names::CLEANUP_LOCK;
+use super::{FileStore, Inner, BACKEND};
+
+impl Inner {
+    /// One cleanup pass: prunes the expired files and recounts the live ones.
+    pub(super) fn cleanup_pass(&self) -> io::Result<u64> {
+        let mut pruning = self.lock_pruning();
+        Ok(self.rescan(&mut pruning, now_secs())?.removed)
+    }
+
+    /// A cleanup pass under the directory's lock; `None` when another store
+    /// or process holds it.
+    pub(super) fn cleanup_exclusive(&self) -> io::Result<Option<u64>> {
+        let lock = open_lock(&self.dir, self.mode)?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(TryLockError::WouldBlock) => return Ok(None),
+            Err(TryLockError::Error(err)) => return Err(err),
+        }
+        let removed = self.cleanup_pass()?;
+        // Closing the file releases the lock; the explicit unlock documents it.
+        let _ = lock.unlock();
+        Ok(Some(removed))
+    }
+}
+
+/// Opens (creating it if needed) the lock file, without following a symlink
+/// or blocking on a FIFO planted under its name.
+fn open_lock(dir: &Path, mode: u32) -> io::Result<File> {
+    let mut options = OpenOptions::new();
+    // Write access only to be allowed to create it; nothing is ever written.
+    options.read(true).write(true).create(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(mode).custom_flags(super::open::OPEN_FLAGS);
+    }
+    #[cfg(not(unix))]
+    let _ = mode;
+    let file = options.open(dir.join(CLEANUP_LOCK))?;
+    if !file.metadata()?.file_type().is_file() {
+        return Err(io::Error::other(format!(
+            "{} is not a regular file",
+            dir.join(CLEANUP_LOCK).display()
+        )));
+    }
+    Ok(file)
+}
+
+impl FileStore {
+    /// Removes the expired session files, unless another store or process
+    /// sharing the directory is doing so: the pass the background cleanup
+    /// runs. Returns how many files it removed, or `None` when it skipped.
+    ///
+    /// # Errors
+    ///
+    /// A [`StoreError`](crate::store::StoreError) of kind `Failed` when the
+    /// directory or the lock file cannot be read or written.
+    pub async fn cleanup_exclusive(&self) -> Result<Option<u64>, crate::store::StoreError> {
+        self.blocking("cleanup", Inner::cleanup_exclusive).await
+    }
+
+    /// Starts the background cleanup, if a Tokio runtime is running; without
+    /// one, logs and starts nothing. The task ends when the store is dropped.
+    pub(super) fn spawn_cleanup(&self, every: Duration) -> Option<JoinHandle<()>> {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            tracing::warn!(
+                dir = %self.inner.dir.display(),
+                "SESSION_CLEANUP_INTERVAL is set, but the filesystem session store was built \
+                 outside a Tokio runtime: no background cleanup runs"
+            );
+            return None;
+        };
+        let weak: Weak<Inner> = Arc::downgrade(&self.inner);
+        let mut stop = self.inner.stop.subscribe();
+        Some(runtime.spawn(async move {
+            let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    _ = ticker.tick() => {}
+                    // The store was dropped: its sender went with it.
+                    _ = stop.changed() => break,
+                }
+                let Some(inner) = weak.upgrade() else { break };
+                match (FileStore { inner }).cleanup_exclusive().await {
+                    Ok(Some(removed)) => {
+                        tracing::debug!(backend = BACKEND, removed, "session cleanup pass");
+                    }
+                    Ok(None) => tracing::debug!(
+                        backend = BACKEND,
+                        "session cleanup pass skipped: another process runs one"
+                    ),
+                    Err(error) => tracing::warn!(%error, "session cleanup pass failed"),
+                }
+            }
+            tracing::debug!(backend = BACKEND, "session cleanup task ended");
+        }))
+    }
+}

@@ -1,0 +1,477 @@
+//! Sessions as files in one directory, one file per key (`SESSION_TYPE =
+//! filesystem`).
+//!
+//! This keeps the behaviour of Flask-Session's cachelib backend but not its
+//! pickle format; the directory is not shared with Python. Each file is:
+//!
+//! | bytes        | content                                                 |
+//! |--------------|---------------------------------------------------------|
+//! | 7            | magic `RSESS1\0`                                        |
+//! | 8            | expiry, unix seconds, big endian (0 = never)            |
+//! | 8            | payload length `n`, big endian                          |
+//! | `n`          | payload                                                 |
+//! | 20           | SHA-1 of the payload                                    |
+//!
+//! A file is only served when its size is exactly `43 + n`, its magic matches
+//! and the checksum verifies; anything else is a miss, and the file is
+//! removed. The expiry sits outside the checksum so that a touch is a single
+//! eight-byte write in place.
+//!
+//! File names are the hex SHA-1 of the key, so no key can name a path outside
+//! the directory. Writes go to a `.tmp-*` file in the same directory, are
+//! synced, and are renamed over the target, so a reader sees the old file or
+//! the new one, never a torn one.
+//!
+//! **A full directory.** The number of files is bounded by
+//! `SESSION_FILE_THRESHOLD`. Expired files are always pruned first; then, by
+//! default (`SESSION_WHEN_FULL = refuse`), a new session is refused with a
+//! 503 and a warning, and no live session is ever evicted, so a flood of
+//! anonymous requests cannot log users out. `evict_oldest` restores Flask's
+//! eviction of the sessions closest to expiry, down to 90% of the threshold.
+//! Counting is cheap: the store keeps a count of its files and scans the
+//! directory only when it is full; a full directory that refuses new
+//! sessions is rescanned only once a known session has expired, or after a
+//! few seconds (another process sharing it may have removed files).
+//!
+//! **A hostile directory.** Session files are opened without following
+//! symlinks and without blocking, only regular files are read, and a read
+//! stops at the largest record `max_session_bytes` allows; scans skip
+//! anything that is not a regular file. A directory other users may write to
+//! (without the sticky bit) is refused at start-up.
+//!
+//! **Background cleanup.** With `SESSION_CLEANUP_INTERVAL` (hourly by
+//! default), [`FileStore::from_settings`] starts a task that removes expired
+//! files every interval, one pass at a time across every process sharing the
+//! directory; it ends when the store is dropped.
+
+mod atomic;
+mod cleanup;
+mod format;
+mod names;
+mod open;
+mod options;
+mod pruning;
+#[cfg(test)]
+mod tests;
+#[cfg(test)]
+mod tests_cleanup;
+#[cfg(test)]
+mod tests_full;
+#[cfg(all(test, unix))]
+mod tests_hostile;
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use session_config::{Settings, WhenFull};
+use tokio::sync::watch;
+
+use self::format::{
+    decode, encode, expiry_after, is_expired, max_record_len, now_secs, read_header, write_expiry,
+    Decoded,
+};
+use self::open::{open_record, read_capped, same_file, Opened};
+pub use self::options::FileStoreOptions;
+use self::pruning::{Pruning, Refusals, Slot, Sweep};
+use super::{BuildError, SaveHint, SessionStore, StoreError};
+
+const BACKEND: &str = "filesystem";
+
+/// Sessions stored as files in one directory.
+///
+/// Blocking file I/O runs on tokio's blocking pool. Cloning shares the same
+/// directory and file count; the background cleanup, if any, ends when the
+/// last clone is dropped.
+#[derive(Debug, Clone)]
+pub struct FileStore {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    dir: PathBuf,
+    threshold: usize,
+    mode: u32,
+    when_full: WhenFull,
+    /// The largest file read: a record of `max_session_bytes`.
+    max_record: u64,
+    /// Session files in the directory, as far as this process knows: counted
+    /// at start-up, kept up to date by our own writes and removals (and
+    /// places reserved for new sessions), and replaced by every scan. Other
+    /// processes sharing the directory make it drift until the next scan.
+    count: AtomicUsize,
+    /// The earliest expiry of a live file as far as this process knows
+    /// (`u64::MAX`: none), so that a full directory is rescanned only when a
+    /// scan could free something.
+    next_expiry: AtomicU64,
+    /// Held by every scan that reads the headers, so they never overlap.
+    pruning: Mutex<Pruning>,
+    refusals: Refusals,
+    /// Dropped with the store: ends the cleanup task.
+    stop: watch::Sender<()>,
+}
+
+impl FileStore {
+    /// Opens the store in `dir` with `threshold` files at most (0 means no
+    /// limit) written with `mode` (permission bits only), and the other
+    /// [`FileStoreOptions`] at their defaults: a full directory refuses new
+    /// sessions, and no background cleanup runs. See
+    /// [`FileStore::with_options`].
+    ///
+    /// # Errors
+    ///
+    /// As [`FileStore::with_options`].
+    pub fn new(dir: impl Into<PathBuf>, threshold: usize, mode: u32) -> Result<Self, BuildError> {
+        let options = FileStoreOptions {
+            threshold,
+            mode,
+            cleanup_interval: None,
+            ..FileStoreOptions::default()
+        };
+        Self::with_options(dir, &options)
+    }
+
+    /// Opens the store in `dir`, creating the directory (mode 0700 on unix) if
+    /// it is missing, and starts the background cleanup when
+    /// `options.cleanup_interval` is set and a Tokio runtime is running
+    /// (without one, it logs a warning and starts none).
+    ///
+    /// Start-up counts the session files, removes temp files left by a crash,
+    /// and checks that the directory is writable, so a bad `SESSION_FILE_DIR`
+    /// fails here rather than on the first request. This is blocking I/O: from
+    /// async code, use [`FileStore::from_settings`] or `spawn_blocking`.
+    ///
+    /// # Errors
+    ///
+    /// [`BuildError::Backend`], naming the directory, when it cannot be
+    /// created, listed or written, or when users other than its owner may
+    /// write to it and it lacks the sticky bit (they could replace session
+    /// files).
+    pub fn with_options(
+        dir: impl Into<PathBuf>,
+        options: &FileStoreOptions,
+    ) -> Result<Self, BuildError> {
+        let store = Self::open(dir.into(), options)?;
+        if let Some(every) = options.cleanup_interval {
+            store.spawn_cleanup(every);
+        }
+        Ok(store)
+    }
+
+    /// Opens the store that `SESSION_FILE_DIR` and the settings of
+    /// [`FileStoreOptions::from_settings`] describe, off the async runtime,
+    /// and starts the background cleanup when `SESSION_CLEANUP_INTERVAL` is
+    /// set.
+    ///
+    /// # Errors
+    ///
+    /// As [`FileStore::with_options`].
+    pub async fn from_settings(settings: &Settings) -> Result<Self, BuildError> {
+        let dir = settings.file_dir.clone();
+        let location = dir.display().to_string();
+        let options = FileStoreOptions::from_settings(settings);
+        let every = options.cleanup_interval;
+        let store = tokio::task::spawn_blocking(move || Self::open(dir, &options))
+            .await
+            .map_err(|source| BuildError::Backend {
+                backend: BACKEND,
+                location,
+                source: source.into(),
+            })??;
+        if let Some(every) = every {
+            store.spawn_cleanup(every);
+        }
+        Ok(store)
+    }
+
+    fn open(dir: PathBuf, options: &FileStoreOptions) -> Result<Self, BuildError> {
+        let fail = |dir: &Path, source: super::error::BoxError| BuildError::Backend {
+            backend: BACKEND,
+            location: dir.display().to_string(),
+            source,
+        };
+        // A relative dir would follow later changes of the working directory.
+        let dir = std::path::absolute(&dir).map_err(|e| fail(&dir, e.into()))?;
+        open::create_dir(&dir).map_err(|e| fail(&dir, e.into()))?;
+        open::check_dir_permissions(&dir).map_err(|e| fail(&dir, e.into()))?;
+        let (stop, _) = watch::channel(());
+        let inner = Inner {
+            threshold: options.threshold,
+            mode: options.mode & 0o777,
+            when_full: options.when_full,
+            max_record: max_record_len(options.max_session_bytes),
+            count: AtomicUsize::new(0),
+            next_expiry: AtomicU64::new(0),
+            pruning: Mutex::new(Pruning::default()),
+            refusals: Refusals::default(),
+            stop,
+            dir,
+        };
+        let fail = |e: io::Error| fail(&inner.dir, e.into());
+        let scan = inner.scan(now_secs(), Sweep::TempsOnly).map_err(fail)?;
+        inner.count.store(scan.sessions.len(), Ordering::Relaxed);
+        let (probe, file) = atomic::create_temp(&inner.dir, inner.mode).map_err(fail)?;
+        drop(file);
+        fs::remove_file(&probe).map_err(fail)?;
+        Ok(Self {
+            inner: Arc::new(inner),
+        })
+    }
+
+    /// The directory holding the session files.
+    pub fn dir(&self) -> &Path {
+        &self.inner.dir
+    }
+
+    async fn blocking<T, F>(&self, operation: &'static str, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Inner) -> io::Result<T> + Send + 'static,
+    {
+        let inner = Arc::clone(&self.inner);
+        match tokio::task::spawn_blocking(move || f(&inner)).await {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(err)) => Err(StoreError::failed(BACKEND, operation, err)),
+            Err(join) => Err(StoreError::failed(BACKEND, operation, join)),
+        }
+    }
+
+    async fn save_with_expiry(
+        &self,
+        key: &str,
+        value: &[u8],
+        expiry: u64,
+        hint: SaveHint,
+    ) -> Result<(), StoreError> {
+        let path = self.inner.path_for(key);
+        let bytes = encode(expiry, value);
+        let written = self
+            .blocking("save", move |inner| inner.save(&path, &bytes, expiry, hint))
+            .await?;
+        if written {
+            Ok(())
+        } else {
+            Err(StoreError::unavailable(
+                BACKEND,
+                "save",
+                format!(
+                    "the session directory is full of live sessions (SESSION_FILE_THRESHOLD = {})",
+                    self.inner.threshold
+                ),
+            ))
+        }
+    }
+}
+
+#[async_trait]
+impl SessionStore for FileStore {
+    fn backend(&self) -> &'static str {
+        BACKEND
+    }
+
+    async fn load(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let path = self.inner.path_for(key);
+        self.blocking("load", move |inner| inner.read(&path, None))
+            .await
+    }
+
+    async fn load_and_touch(
+        &self,
+        key: &str,
+        ttl: Duration,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        let path = self.inner.path_for(key);
+        self.blocking("load_and_touch", move |inner| inner.read(&path, Some(ttl)))
+            .await
+    }
+
+    /// Writes the session. A new one (`SaveHint::New`) is refused, as
+    /// [`StoreErrorKind::Unavailable`](crate::store::StoreErrorKind), when the
+    /// directory is full of live sessions and `SESSION_WHEN_FULL` is
+    /// `refuse`.
+    async fn save(
+        &self,
+        key: &str,
+        value: &[u8],
+        ttl: Duration,
+        hint: SaveHint,
+    ) -> Result<(), StoreError> {
+        self.save_with_expiry(key, value, expiry_after(ttl), hint)
+            .await
+    }
+
+    async fn touch(&self, key: &str, ttl: Duration) -> Result<(), StoreError> {
+        let path = self.inner.path_for(key);
+        self.blocking("touch", move |inner| inner.touch(&path, ttl))
+            .await
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        let path = self.inner.path_for(key);
+        self.blocking("delete", move |inner| match fs::remove_file(&path) {
+            Ok(()) => {
+                inner.forget_one();
+                Ok(())
+            }
+            Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(err) => Err(err),
+        })
+        .await
+    }
+
+    async fn cleanup(&self) -> Result<u64, StoreError> {
+        self.blocking("cleanup", Inner::cleanup_pass).await
+    }
+}
+
+impl Inner {
+    fn path_for(&self, key: &str) -> PathBuf {
+        names::path_for(&self.dir, key)
+    }
+
+    fn forget_one(&self) {
+        // Saturating: the count is approximate and must not wrap.
+        let _ = self
+            .count
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+                Some(n.saturating_sub(1))
+            });
+    }
+
+    /// Writes the record `bytes` to `path`; false when it was refused
+    /// because the directory is full.
+    fn save(&self, path: &Path, bytes: &[u8], expiry: u64, hint: SaveHint) -> io::Result<bool> {
+        let evicts = self.when_full == WhenFull::EvictOldest;
+        let slot = if self.threshold != 0 && !evicts && hint == SaveHint::New {
+            self.reserve_new(path)?
+        } else {
+            Slot::Unreserved
+        };
+        let reserved = match slot {
+            Slot::Full => return Ok(false),
+            Slot::Reserved => true,
+            Slot::Unreserved => false,
+        };
+        let is_new = atomic::write_atomic(&self.dir, self.mode, path, bytes);
+        match (reserved, &is_new) {
+            (false, Ok(true)) => {
+                self.count.fetch_add(1, Ordering::Relaxed);
+            }
+            // The reserved place went unused: a file was already there, or
+            // the write failed.
+            (true, Ok(false) | Err(_)) => self.forget_one(),
+            (true, Ok(true)) | (false, Ok(false) | Err(_)) => {}
+        }
+        is_new?;
+        if expiry != 0 {
+            self.next_expiry.fetch_min(expiry, Ordering::Relaxed);
+        }
+        if evicts {
+            self.evict_if_needed(path);
+        }
+        Ok(true)
+    }
+
+    /// Reads the session at `path`; with a ttl, also moves its expiry, through
+    /// the same open file so the touch costs no second lookup.
+    fn read(&self, path: &Path, touch: Option<Duration>) -> io::Result<Option<Vec<u8>>> {
+        let (mut file, len) = match open_record(path, touch.is_some())? {
+            Opened::File(file, len) => (file, len),
+            Opened::Missing => return Ok(None),
+            Opened::NotRegular => {
+                warn_not_regular(path);
+                return Ok(None);
+            }
+        };
+        let Some(bytes) = read_capped(&file, len, self.max_record)? else {
+            self.discard(path, &file, "larger than the largest session record");
+            return Ok(None);
+        };
+        match decode(&bytes, now_secs()) {
+            Decoded::Live { expiry, payload } => {
+                if let Some(ttl) = touch {
+                    let new_expiry = expiry_after(ttl);
+                    // Second resolution: repeated reads within a second skip the write.
+                    if new_expiry != expiry {
+                        write_expiry(&mut file, new_expiry)?;
+                    }
+                }
+                Ok(Some(payload.to_vec()))
+            }
+            Decoded::Expired => {
+                self.remove_if_same(path, &file);
+                Ok(None)
+            }
+            Decoded::Corrupt(reason) => {
+                self.discard(path, &file, reason);
+                Ok(None)
+            }
+        }
+    }
+
+    /// Logs and removes an unreadable session file: the session is a miss.
+    fn discard(&self, path: &Path, file: &fs::File, reason: &'static str) {
+        tracing::warn!(
+            file = %path.display(),
+            reason,
+            "unreadable session file removed; the session is treated as missing"
+        );
+        self.remove_if_same(path, file);
+    }
+
+    fn touch(&self, path: &Path, ttl: Duration) -> io::Result<()> {
+        let mut file = match open_record(path, true)? {
+            Opened::File(file, _) => file,
+            Opened::Missing => return Ok(()),
+            Opened::NotRegular => {
+                warn_not_regular(path);
+                return Ok(());
+            }
+        };
+        match read_header(&mut file)? {
+            Some(expiry) if !is_expired(expiry, now_secs()) => {
+                let new_expiry = expiry_after(ttl);
+                if new_expiry != expiry {
+                    write_expiry(&mut file, new_expiry)?;
+                }
+            }
+            // Touching must not bring an expired session back, and a bad file
+            // is left for the next read to report and remove.
+            Some(_) => self.remove_if_same(path, &file),
+            None => {}
+        }
+        Ok(())
+    }
+
+    /// Removes `path` unless a concurrent save has renamed a new file over it
+    /// since `file` was opened: that newer session must survive.
+    fn remove_if_same(&self, path: &Path, file: &fs::File) {
+        if !same_file(path, file) {
+            return;
+        }
+        match fs::remove_file(path) {
+            Ok(()) => self.forget_one(),
+            Err(err) if err.kind() == io::ErrorKind::NotFound => {}
+            // The caller already has its answer (a miss); cleanup retries.
+            Err(err) => {
+                let file = path.display();
+                tracing::warn!(%file, error = %err, "could not remove a session file");
+            }
+        }
+    }
+}
+
+/// Something other than a regular file sits under a session's name: it is
+/// not ours, so it is neither read, written, nor removed.
+fn warn_not_regular(path: &Path) {
+    tracing::warn!(
+        file = %path.display(),
+        "a session file name in the session directory is not a regular file (a symlink, \
+         FIFO, socket or directory); it is ignored and the session is treated as missing"
+    );
+}

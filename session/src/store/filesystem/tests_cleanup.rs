@@ -1,0 +1,95 @@
+//! The background cleanup: its first pass, its lock, its end.
+
+#![allow(clippy::unwrap_used)]
+
+use super::names::CLEANUP_LOCK;
+use super::tests::HOUR;
+use super::*;
+
+const EVERY: Duration = Duration::from_millis(200);
+
+fn options(cleanup_interval: Option<Duration>) -> FileStoreOptions {
+    FileStoreOptions {
+        cleanup_interval,
+        ..FileStoreOptions::default()
+    }
+}
+
+#[tokio::test]
+async fn the_background_cleanup_removes_expired_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = FileStore::with_options(tmp.path(), &options(Some(EVERY))).unwrap();
+    store.save_at("old", b"x", now_secs() - 1).await.unwrap();
+    store.save("live", b"x", HOUR, SaveHint::New).await.unwrap();
+    let old = store.inner.path_for("old");
+    tokio::time::sleep(EVERY / 4).await;
+    assert!(old.exists(), "the first pass waits one interval");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while old.exists() && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(!old.exists(), "the expired file was removed");
+    assert!(store.load("live").await.unwrap().is_some());
+    assert_eq!(store.count(), 1);
+    assert!(tmp.path().join(CLEANUP_LOCK).is_file());
+}
+
+#[tokio::test]
+async fn the_background_cleanup_ends_with_the_store() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = FileStore::with_options(tmp.path(), &options(None)).unwrap();
+    let task = store.spawn_cleanup(EVERY).unwrap();
+    let clone = store.clone();
+    drop(store);
+    tokio::time::sleep(EVERY * 2).await;
+    assert!(!task.is_finished(), "a clone still holds the store");
+    drop(clone);
+    tokio::time::timeout(Duration::from_secs(2), task)
+        .await
+        .expect("the task ends once the store is dropped")
+        .unwrap();
+}
+
+#[tokio::test]
+async fn one_pass_at_a_time_across_processes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = FileStore::with_options(tmp.path(), &options(None)).unwrap();
+    store.save_at("old", b"x", now_secs() - 1).await.unwrap();
+    // Another process's pass, holding the lock.
+    let other = fs::File::options()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(tmp.path().join(CLEANUP_LOCK))
+        .unwrap();
+    other.try_lock().unwrap();
+    assert_eq!(store.cleanup_exclusive().await.unwrap(), None, "skipped");
+    assert!(store.inner.path_for("old").exists());
+    // A process that dies releases its lock with its file.
+    drop(other);
+    assert_eq!(store.cleanup_exclusive().await.unwrap(), Some(1));
+    assert!(!store.inner.path_for("old").exists());
+}
+
+#[test]
+fn no_runtime_at_build_means_no_cleanup_and_no_panic() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = FileStore::with_options(tmp.path(), &options(Some(EVERY))).unwrap();
+    assert_eq!(store.inner.stop.receiver_count(), 0, "no task was started");
+}
+
+#[tokio::test]
+async fn from_settings_starts_the_cleanup_when_asked() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut settings = Settings {
+        file_dir: tmp.path().to_path_buf(),
+        cleanup_interval: Some(HOUR),
+        ..Settings::default()
+    };
+    let store = FileStore::from_settings(&settings).await.unwrap();
+    assert_eq!(store.inner.stop.receiver_count(), 1, "the hourly task");
+    settings.cleanup_interval = None;
+    let store = FileStore::from_settings(&settings).await.unwrap();
+    assert_eq!(store.inner.stop.receiver_count(), 0, "none");
+}
