@@ -716,7 +716,11 @@ fn flask_write_during_rust_write(g: &Group) {
         slow.join().expect("the slow Rust request")
     });
     assert_eq!(late.status, 204, "{}", late.body);
-    assert_eq!(g.flask(&mut browser, "GET", "/kv/f", "").body, "flask", "Flask's write was lost");
+    assert_eq!(
+        g.flask(&mut browser, "GET", "/kv/f", "").body,
+        "flask",
+        "Flask's write was lost"
+    );
     assert_eq!(g.flask(&mut browser, "GET", "/kv/r", "").body, "rust");
     assert_eq!(g.flask(&mut browser, "GET", "/kv/a", "").body, "1");
 }
