@@ -160,7 +160,7 @@ impl SessionStore for Contended {
     }
 }
 
-/// Retries are bounded: after three conditional saves that each lost the
+/// Retries are bounded: after sixteen conditional saves that each lost the
 /// race, the response is an opaque 503 and nothing of this request is
 /// written.
 #[tokio::test]
@@ -175,7 +175,7 @@ async fn retries_are_bounded_then_503_with_nothing_written() {
     request.load().await.unwrap().insert("mine", &1).unwrap();
     let error = request.finish(200).await.unwrap_err();
     assert_eq!(error.status(), 503);
-    assert_eq!(store.attempts.load(Ordering::SeqCst), 3);
+    assert_eq!(store.attempts.load(Ordering::SeqCst), 16);
     let map = read(&manager, &cookie).await.unwrap();
     assert_eq!(map.get::<i32>("mine").unwrap(), None, "a half-write");
     assert!(map.contains_key("other"));
@@ -201,4 +201,40 @@ async fn overwrite_mode_is_last_writer_wins() {
         "the first write is lost"
     );
     assert_eq!(map.get::<i32>("b").unwrap(), Some(2));
+}
+
+/// Sixteen requests of one client that each add a key, finishing together:
+/// every key survives.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sixteen_writers_that_finish_together_all_survive() {
+    let h = harness();
+    let cookie = h.seeded().await;
+    let mut requests = Vec::new();
+    for i in 0..16 {
+        let request = h.manager.open([cookie.as_bytes()]);
+        request
+            .load()
+            .await
+            .unwrap()
+            .insert(&format!("k{i}"), &i)
+            .unwrap();
+        requests.push(request);
+    }
+    let finishing: Vec<_> = requests
+        .into_iter()
+        .map(|request| tokio::spawn(async move { request.finish(200).await }))
+        .collect();
+    for finish in finishing {
+        if let Err(error) = finish.await.unwrap() {
+            panic!("{error}");
+        }
+    }
+    let map = read(&h.manager, &cookie).await.unwrap();
+    for i in 0..16 {
+        assert_eq!(
+            map.get::<i32>(&format!("k{i}")).unwrap(),
+            Some(i),
+            "k{i} lost"
+        );
+    }
 }

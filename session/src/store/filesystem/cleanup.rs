@@ -17,9 +17,8 @@
 //! The task holds only a weak reference to the store and a receiver of its
 //! stop channel: it ends when the last clone of the store is dropped.
 
-use std::fs::{File, OpenOptions, TryLockError};
+use std::fs::TryLockError;
 use std::io;
-use std::path::Path;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
@@ -27,6 +26,7 @@ use tokio::task::JoinHandle;
 
 use super::format::now_secs;
 use super::names::CLEANUP_LOCK;
+use super::open::open_lock_file;
 use super::{FileStore, Inner, BACKEND};
 
 impl Inner {
@@ -39,7 +39,7 @@ impl Inner {
     /// A cleanup pass under the directory's lock; `None` when another store
     /// or process holds it.
     pub(super) fn cleanup_exclusive(&self) -> io::Result<Option<u64>> {
-        let lock = open_lock(&self.dir, self.mode)?;
+        let lock = open_lock_file(&self.dir, CLEANUP_LOCK, self.mode)?;
         match lock.try_lock() {
             Ok(()) => {}
             Err(TryLockError::WouldBlock) => return Ok(None),
@@ -50,29 +50,6 @@ impl Inner {
         let _ = lock.unlock();
         Ok(Some(removed))
     }
-}
-
-/// Opens (creating it if needed) the lock file, without following a symlink
-/// or blocking on a FIFO planted under its name.
-fn open_lock(dir: &Path, mode: u32) -> io::Result<File> {
-    let mut options = OpenOptions::new();
-    // Write access only to be allowed to create it; nothing is ever written.
-    options.read(true).write(true).create(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(mode).custom_flags(super::open::OPEN_FLAGS);
-    }
-    #[cfg(not(unix))]
-    let _ = mode;
-    let file = options.open(dir.join(CLEANUP_LOCK))?;
-    if !file.metadata()?.file_type().is_file() {
-        return Err(io::Error::other(format!(
-            "{} is not a regular file",
-            dir.join(CLEANUP_LOCK).display()
-        )));
-    }
-    Ok(file)
 }
 
 impl FileStore {

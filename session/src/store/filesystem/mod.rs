@@ -46,11 +46,13 @@
 
 mod atomic;
 mod cleanup;
+mod conditional;
 mod format;
 mod names;
 mod open;
 mod options;
 mod pruning;
+mod read;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
@@ -71,14 +73,10 @@ use async_trait::async_trait;
 use session_config::{Settings, WhenFull};
 use tokio::sync::watch;
 
-use self::format::{
-    decode, encode, expiry_after, is_expired, max_record_len, now_secs, read_header, write_expiry,
-    Decoded,
-};
-use self::open::{open_record, read_capped, same_file, Opened};
+use self::format::{encode, expiry_after, max_record_len, now_secs};
 pub use self::options::FileStoreOptions;
 use self::pruning::{Pruning, Refusals, Slot, Sweep};
-use super::{BuildError, SaveHint, SessionStore, StoreError};
+use super::{BuildError, SaveHint, SessionStore, StoreError, WriteOutcome};
 
 const BACKEND: &str = "filesystem";
 
@@ -256,15 +254,20 @@ impl FileStore {
         if written {
             Ok(())
         } else {
-            Err(StoreError::unavailable(
-                BACKEND,
-                "save",
-                format!(
-                    "the session directory is full of live sessions (SESSION_FILE_THRESHOLD = {})",
-                    self.inner.threshold
-                ),
-            ))
+            Err(self.full("save"))
         }
+    }
+
+    /// The error of a write refused because the directory is full.
+    fn full(&self, operation: &'static str) -> StoreError {
+        StoreError::unavailable(
+            BACKEND,
+            operation,
+            format!(
+                "the session directory is full of live sessions (SESSION_FILE_THRESHOLD = {})",
+                self.inner.threshold
+            ),
+        )
     }
 }
 
@@ -305,6 +308,41 @@ impl SessionStore for FileStore {
             .await
     }
 
+    async fn save_if_unchanged(
+        &self,
+        key: &str,
+        expected: &[u8],
+        value: &[u8],
+        ttl: Duration,
+    ) -> Result<WriteOutcome, StoreError> {
+        let path = self.inner.path_for(key);
+        let (expected, value) = (expected.to_vec(), value.to_vec());
+        let expiry = expiry_after(ttl);
+        let outcome = self
+            .blocking("save_if_unchanged", move |inner| {
+                inner.save_if_unchanged(&path, &expected, &value, expiry)
+            })
+            .await?;
+        outcome.ok_or_else(|| self.full("save_if_unchanged"))
+    }
+
+    async fn insert_new(
+        &self,
+        key: &str,
+        value: &[u8],
+        ttl: Duration,
+    ) -> Result<WriteOutcome, StoreError> {
+        let path = self.inner.path_for(key);
+        let value = value.to_vec();
+        let expiry = expiry_after(ttl);
+        let outcome = self
+            .blocking("insert_new", move |inner| {
+                inner.insert_new(&path, &value, expiry)
+            })
+            .await?;
+        outcome.ok_or_else(|| self.full("insert_new"))
+    }
+
     async fn touch(&self, key: &str, ttl: Duration) -> Result<(), StoreError> {
         let path = self.inner.path_for(key);
         self.blocking("touch", move |inner| inner.touch(&path, ttl))
@@ -313,13 +351,18 @@ impl SessionStore for FileStore {
 
     async fn delete(&self, key: &str) -> Result<(), StoreError> {
         let path = self.inner.path_for(key);
-        self.blocking("delete", move |inner| match fs::remove_file(&path) {
-            Ok(()) => {
-                inner.forget_one();
-                Ok(())
+        self.blocking("delete", move |inner| {
+            // Under the write lock: a conditional write that already
+            // compared cannot rename the session back after this.
+            let _lock = inner.lock_for_write(&path)?;
+            match fs::remove_file(&path) {
+                Ok(()) => {
+                    inner.forget_one();
+                    Ok(())
+                }
+                Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(()),
+                Err(err) => Err(err),
             }
-            Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(()),
-            Err(err) => Err(err),
         })
         .await
     }
@@ -376,102 +419,4 @@ impl Inner {
         }
         Ok(true)
     }
-
-    /// Reads the session at `path`; with a ttl, also moves its expiry, through
-    /// the same open file so the touch costs no second lookup.
-    fn read(&self, path: &Path, touch: Option<Duration>) -> io::Result<Option<Vec<u8>>> {
-        let (mut file, len) = match open_record(path, touch.is_some())? {
-            Opened::File(file, len) => (file, len),
-            Opened::Missing => return Ok(None),
-            Opened::NotRegular => {
-                warn_not_regular(path);
-                return Ok(None);
-            }
-        };
-        let Some(bytes) = read_capped(&file, len, self.max_record)? else {
-            self.discard(path, &file, "larger than the largest session record");
-            return Ok(None);
-        };
-        match decode(&bytes, now_secs()) {
-            Decoded::Live { expiry, payload } => {
-                if let Some(ttl) = touch {
-                    let new_expiry = expiry_after(ttl);
-                    // Second resolution: repeated reads within a second skip the write.
-                    if new_expiry != expiry {
-                        write_expiry(&mut file, new_expiry)?;
-                    }
-                }
-                Ok(Some(payload.to_vec()))
-            }
-            Decoded::Expired => {
-                self.remove_if_same(path, &file);
-                Ok(None)
-            }
-            Decoded::Corrupt(reason) => {
-                self.discard(path, &file, reason);
-                Ok(None)
-            }
-        }
-    }
-
-    /// Logs and removes an unreadable session file: the session is a miss.
-    fn discard(&self, path: &Path, file: &fs::File, reason: &'static str) {
-        tracing::warn!(
-            file = %path.display(),
-            reason,
-            "unreadable session file removed; the session is treated as missing"
-        );
-        self.remove_if_same(path, file);
-    }
-
-    fn touch(&self, path: &Path, ttl: Duration) -> io::Result<()> {
-        let mut file = match open_record(path, true)? {
-            Opened::File(file, _) => file,
-            Opened::Missing => return Ok(()),
-            Opened::NotRegular => {
-                warn_not_regular(path);
-                return Ok(());
-            }
-        };
-        match read_header(&mut file)? {
-            Some(expiry) if !is_expired(expiry, now_secs()) => {
-                let new_expiry = expiry_after(ttl);
-                if new_expiry != expiry {
-                    write_expiry(&mut file, new_expiry)?;
-                }
-            }
-            // Touching must not bring an expired session back, and a bad file
-            // is left for the next read to report and remove.
-            Some(_) => self.remove_if_same(path, &file),
-            None => {}
-        }
-        Ok(())
-    }
-
-    /// Removes `path` unless a concurrent save has renamed a new file over it
-    /// since `file` was opened: that newer session must survive.
-    fn remove_if_same(&self, path: &Path, file: &fs::File) {
-        if !same_file(path, file) {
-            return;
-        }
-        match fs::remove_file(path) {
-            Ok(()) => self.forget_one(),
-            Err(err) if err.kind() == io::ErrorKind::NotFound => {}
-            // The caller already has its answer (a miss); cleanup retries.
-            Err(err) => {
-                let file = path.display();
-                tracing::warn!(%file, error = %err, "could not remove a session file");
-            }
-        }
-    }
-}
-
-/// Something other than a regular file sits under a session's name: it is
-/// not ours, so it is neither read, written, nor removed.
-fn warn_not_regular(path: &Path) {
-    tracing::warn!(
-        file = %path.display(),
-        "a session file name in the session directory is not a regular file (a symlink, \
-         FIFO, socket or directory); it is ignored and the session is treated as missing"
-    );
 }

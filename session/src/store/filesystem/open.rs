@@ -159,3 +159,26 @@ pub(super) fn same_file(path: &Path, file: &File) -> bool {
 pub(super) fn same_file(_path: &Path, _file: &File) -> bool {
     true
 }
+
+/// Opens (creating it if needed) the lock file `name` in `dir`, without following a symlink
+/// or blocking on a FIFO planted under its name.
+pub(super) fn open_lock_file(dir: &Path, name: &str, mode: u32) -> io::Result<File> {
+    let mut options = OpenOptions::new();
+    // Write access only to be allowed to create it; nothing is ever written.
+    options.read(true).write(true).create(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(mode).custom_flags(OPEN_FLAGS);
+    }
+    #[cfg(not(unix))]
+    let _ = mode;
+    let file = options.open(dir.join(name))?;
+    if !file.metadata()?.file_type().is_file() {
+        return Err(io::Error::other(format!(
+            "{} is not a regular file",
+            dir.join(name).display()
+        )));
+    }
+    Ok(file)
+}
