@@ -8,7 +8,7 @@ use std::ffi::OsStr;
 use std::fs::File;
 use std::time::SystemTime;
 
-use super::format::{CHECKSUM_LEN, HEADER_LEN, LEN_OFFSET, MAGIC};
+use super::format::{read_header, CHECKSUM_LEN, HEADER_LEN, LEN_OFFSET, MAGIC};
 use super::names::is_session_name;
 use super::*;
 use crate::store::StoreErrorKind;
