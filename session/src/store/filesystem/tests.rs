@@ -31,10 +31,12 @@ pub(super) fn evicting_store_in(dir: &Path, threshold: usize) -> FileStore {
     FileStore::with_options(dir, &options).unwrap()
 }
 
+/// The files of the directory, but the write locks (which stay by design).
 pub(super) fn entries(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|name| !name.starts_with(".write-lock-"))
         .collect();
     names.sort();
     names
