@@ -1,8 +1,6 @@
-//! The validated settings object. Every field is already checked: code past this
-//! crate never re-validates a setting.
-//!
-//! CONTRACT NOTE (for implementers): the `session` crate codes against exactly these
-//! field names and types. Add methods freely; rename nothing without updating `session`.
+//! The validated settings object and the types of its fields. Settings that a
+//! loader built are already checked; settings built or changed in code are
+//! checked by [`Settings::validate`], which a `SessionManager` calls.
 
 use std::collections::BTreeMap;
 use std::fmt;
