@@ -65,6 +65,7 @@ impl StoreError {
 
 /// The store selected by the settings could not be built at start-up.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum BuildError {
     /// The backend's cargo feature is off.
     #[error("SESSION_TYPE is {session_type}, but the `session` crate was built without its `{feature}` feature")]
@@ -92,4 +93,21 @@ pub enum BuildError {
         #[source]
         source: BoxError,
     },
+}
+
+impl BuildError {
+    /// The backend at `location` could not be reached or prepared: the one
+    /// way every store reports a start-up failure, so each names its backend
+    /// and place alike. `location` must already have any password redacted.
+    pub fn backend(
+        backend: &'static str,
+        location: impl Into<String>,
+        source: impl Into<BoxError>,
+    ) -> Self {
+        Self::Backend {
+            backend,
+            location: location.into(),
+            source: source.into(),
+        }
+    }
 }

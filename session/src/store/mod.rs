@@ -24,6 +24,7 @@ pub mod null;
 pub mod redis;
 #[cfg(feature = "_sql")]
 pub mod sql;
+mod support;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -31,7 +32,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use session_config::{SessionType, Settings};
 
-pub use error::{BuildError, StoreError, StoreErrorKind};
+pub use error::{BoxError, BuildError, StoreError, StoreErrorKind};
+pub use support::{TimedOut, Timeouts};
 
 /// Whether a save writes a session that was loaded from the store or a new one.
 /// SQL stores use it to update first or insert first, so no id is burnt on a
@@ -171,7 +173,9 @@ pub async fn from_settings(settings: &Settings) -> Result<Arc<dyn SessionStore>,
             filesystem::FileStore::from_settings(settings).await?,
         )),
         #[cfg(feature = "redis")]
-        SessionType::Redis => self::redis::from_settings(settings).await,
+        SessionType::Redis => Ok(Arc::new(
+            self::redis::RedisStore::from_settings(settings).await?,
+        )),
         #[cfg(feature = "memcached")]
         SessionType::Memcached => Ok(Arc::new(
             memcached::MemcachedStore::from_settings(settings).await?,

@@ -8,7 +8,8 @@ use std::str::FromStr;
 
 use session_config::{ConnectionUrl, Settings};
 
-use crate::store::BuildError;
+use crate::store::support::within;
+use crate::store::{BoxError, BuildError};
 
 /// Which database a store talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -140,17 +141,16 @@ impl SqlPool {
     /// Connects to `url` as the settings say (`SESSION_POOL_SIZE`,
     /// `SESSION_CONNECT_TIMEOUT`, `SESSION_OPERATION_TIMEOUT`), opening one
     /// connection to prove the database is reachable.
+    ///
+    /// # Errors
+    ///
+    /// [`BuildError::Backend`], naming the URL with its password redacted,
+    /// when the URL names no compiled-in dialect or the database cannot be
+    /// reached within `connect_timeout`.
     pub async fn connect(url: &ConnectionUrl, settings: &Settings) -> Result<Self, BuildError> {
-        let dialect = Dialect::from_url(url.as_str()).map_err(|message| BuildError::Backend {
-            backend: "sql",
-            location: url.redacted(),
-            source: message.into(),
-        })?;
-        let fail = |source: sqlx::Error| BuildError::Backend {
-            backend: dialect.name(),
-            location: url.redacted(),
-            source: source.into(),
-        };
+        let dialect = Dialect::from_url(url.as_str())
+            .map_err(|message| BuildError::backend("sql", url.redacted(), message))?;
+        let fail = |source: BoxError| BuildError::backend(dialect.name(), url.redacted(), source);
         let connect_timeout = settings.connect_timeout;
         let size = settings.pool_size;
         let connecting = async {
@@ -200,17 +200,10 @@ impl SqlPool {
                 }
             })
         };
-        match tokio::time::timeout(connect_timeout, connecting).await {
-            Ok(result) => result.map_err(fail),
-            Err(_) => Err(BuildError::Backend {
-                backend: dialect.name(),
-                location: url.redacted(),
-                source: format!(
-                    "no connection within {connect_timeout:?} (SESSION_CONNECT_TIMEOUT)"
-                )
-                .into(),
-            }),
-        }
+        within(dialect.name(), connect_timeout, connecting)
+            .await
+            .map_err(|timed_out| fail(timed_out.into()))?
+            .map_err(|error| fail(error.into()))
     }
 }
 
