@@ -62,7 +62,7 @@ use async_trait::async_trait;
 use session_config::Settings;
 
 use super::support::{blocking, ttl_seconds};
-use super::{BuildError, SaveHint, SessionStore, StoreError, Timeouts};
+use super::{BuildError, SaveHint, SessionStore, StoreError, StoreResult, Timeouts};
 
 /// The `memcache` crate this store is built on, so an app can build the
 /// client it hands over with the same version.
@@ -373,11 +373,7 @@ impl SessionStore for MemcachedStore {
             .await
     }
 
-    async fn load_and_touch(
-        &self,
-        key: &str,
-        ttl: Duration,
-    ) -> Result<Option<Vec<u8>>, StoreError> {
+    async fn load_and_touch(&self, key: &str, ttl: Duration) -> StoreResult<Option<Vec<u8>>> {
         self.blocking("load_and_touch", key, move |client, key| {
             let value = client.get::<Vec<u8>>(key)?;
             if value.is_some() {
@@ -388,13 +384,7 @@ impl SessionStore for MemcachedStore {
         .await
     }
 
-    async fn save(
-        &self,
-        key: &str,
-        value: &[u8],
-        ttl: Duration,
-        _hint: SaveHint,
-    ) -> Result<(), StoreError> {
+    async fn save(&self, key: &str, value: &[u8], ttl: Duration, _: SaveHint) -> StoreResult<()> {
         let value = value.to_vec();
         self.blocking("save", key, move |client, key| {
             client.set(key, value.as_slice(), exptime(ttl, SystemTime::now()))

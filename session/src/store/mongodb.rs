@@ -70,7 +70,7 @@ use mongodb::{Client, Collection, IndexModel};
 use session_config::Settings;
 
 use super::support::{run, within};
-use super::{BoxError, BuildError, SaveHint, SessionStore, StoreError};
+use super::{BoxError, BuildError, SaveHint, SessionStore, StoreError, StoreResult};
 
 /// The `mongodb` driver this store is built on, so an app can build the
 /// [`Client`] it hands over, or inspect the collection, with the same version.
@@ -386,11 +386,7 @@ impl SessionStore for MongoStore {
         Ok(self.run("load", find).await?.as_ref().map(value_of))
     }
 
-    async fn load_and_touch(
-        &self,
-        key: &str,
-        ttl: Duration,
-    ) -> Result<Option<Vec<u8>>, StoreError> {
+    async fn load_and_touch(&self, key: &str, ttl: Duration) -> StoreResult<Option<Vec<u8>>> {
         let base = now();
         let now = DateTime::from_system_time(base);
         let new_expiration = datetime_after(base, ttl);
@@ -423,13 +419,7 @@ impl SessionStore for MongoStore {
             .map(value_of))
     }
 
-    async fn save(
-        &self,
-        key: &str,
-        value: &[u8],
-        ttl: Duration,
-        _hint: SaveHint,
-    ) -> Result<(), StoreError> {
+    async fn save(&self, key: &str, value: &[u8], ttl: Duration, _: SaveHint) -> StoreResult<()> {
         self.run("save", async {
             match self.write(key, value, ttl).await {
                 // Two upserts of one new id can race past each other into the

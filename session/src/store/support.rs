@@ -11,7 +11,9 @@ use std::time::Duration;
 
 use session_config::Settings;
 
-use super::{StoreError, StoreErrorKind};
+use super::StoreError;
+#[cfg(test)]
+use super::StoreErrorKind;
 
 /// How long a store waits on its server: `connect_timeout` and
 /// `operation_timeout` of the settings.
@@ -126,28 +128,6 @@ where
 pub(crate) fn ttl_seconds(ttl: Duration) -> u64 {
     let seconds = ttl.as_secs() + u64::from(ttl.subsec_nanos() > 0);
     seconds.max(1)
-}
-
-impl StoreError {
-    /// A client error, as unavailable (503) when `unavailable` is true and as
-    /// failed (500) otherwise.
-    pub(crate) fn classified(
-        backend: &'static str,
-        operation: &'static str,
-        unavailable: bool,
-        source: impl Into<super::error::BoxError>,
-    ) -> Self {
-        Self {
-            backend,
-            operation,
-            kind: if unavailable {
-                StoreErrorKind::Unavailable
-            } else {
-                StoreErrorKind::Failed
-            },
-            source: source.into(),
-        }
-    }
 }
 
 #[cfg(test)]

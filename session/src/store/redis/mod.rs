@@ -63,7 +63,7 @@ use async_trait::async_trait;
 
 pub use self::connection::{RedisClient, RedisConnection};
 use super::support::{ttl_seconds, within, TimedOut};
-use super::{SaveHint, SessionStore, StoreError, Timeouts};
+use super::{SaveHint, SessionStore, StoreError, StoreResult, Timeouts};
 
 /// The `redis` crate this store is built on, so an app can build the client
 /// or connection it hands over with the same version.
@@ -186,11 +186,7 @@ where
         self.run("load", Request::Cmd(&get)).await
     }
 
-    async fn load_and_touch(
-        &self,
-        key: &str,
-        ttl: Duration,
-    ) -> Result<Option<Vec<u8>>, StoreError> {
+    async fn load_and_touch(&self, key: &str, ttl: Duration) -> StoreResult<Option<Vec<u8>>> {
         let seconds = ttl_seconds(ttl);
         if self.getex.load(Ordering::Relaxed) {
             let mut getex = ::redis::cmd("GETEX");
@@ -222,13 +218,7 @@ where
         Ok(value)
     }
 
-    async fn save(
-        &self,
-        key: &str,
-        value: &[u8],
-        ttl: Duration,
-        _hint: SaveHint,
-    ) -> Result<(), StoreError> {
+    async fn save(&self, key: &str, value: &[u8], ttl: Duration, _: SaveHint) -> StoreResult<()> {
         let mut set = ::redis::cmd("SET");
         set.arg(key).arg(value).arg("EX").arg(ttl_seconds(ttl));
         self.run("save", Request::Cmd(&set)).await

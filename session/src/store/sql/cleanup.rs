@@ -72,6 +72,11 @@ impl SqlStore {
     /// `pg_try_advisory_lock`, MySQL `GET_LOCK(name, 0)`, both keyed on the
     /// table's name and held by the pass's connection, which is closed
     /// afterwards so the lock cannot outlive the pass. SQLite needs no lock.
+    ///
+    /// # Errors
+    ///
+    /// A [`StoreError`] when the database cannot be reached in time or a
+    /// statement fails.
     pub async fn cleanup_exclusive(&self) -> Result<Option<u64>, StoreError> {
         let Some(_pass) = Pass::begin(&self.inner.cleaning) else {
             return Ok(None);

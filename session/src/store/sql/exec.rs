@@ -7,10 +7,11 @@ use std::time::Duration;
 
 use sea_query_sqlx::{SqlxBinder, SqlxValues};
 use sqlx::pool::PoolConnection;
+use sqlx::AssertSqlSafe;
 use time::{OffsetDateTime, PrimitiveDateTime};
 
 use super::pool::is_unavailable;
-use super::{Dialect, SqlStore};
+use super::{Dialect, SqlPool, SqlStore};
 use crate::store::support::within;
 use crate::store::StoreError;
 
@@ -24,6 +25,23 @@ impl SqlStore {
     /// `CREATE TABLE` for the pool's dialect.
     pub(super) fn build_schema(&self, statement: &sea_query::TableCreateStatement) -> String {
         with_builder!(self.inner.table.dialect, |builder| statement.build(builder))
+    }
+
+    /// Runs one built statement on a pooled connection; returns how many rows
+    /// it changed.
+    pub(super) async fn execute(
+        &self,
+        operation: &'static str,
+        sql: String,
+        values: SqlxValues,
+    ) -> Result<u64, StoreError> {
+        on_conn!(self, operation, |guard| {
+            let statement = sqlx::query_with(AssertSqlSafe(sql), values);
+            let done = self
+                .timed(operation, statement.execute(&mut *guard))
+                .await?;
+            Ok(done.rows_affected())
+        })
     }
 
     /// A pooled connection within `connect_timeout`.

@@ -173,7 +173,7 @@ pub use self::cleanup::{CleanupLock, DEFAULT_CLEANUP_BATCH};
 use self::exec::{expiry_after, now_utc};
 pub use self::pool::{Dialect, SqlBinds, SqlPool};
 use self::schema::SessionTable;
-use super::{SaveHint, SessionStore, StoreError};
+use super::{SaveHint, SessionStore, StoreError, StoreResult};
 
 /// The sqlx this store is built with, for apps that hand over their own pool.
 pub use sqlx;
@@ -244,11 +244,7 @@ impl SessionStore for SqlStore {
         Ok(row.map(|(data,)| data))
     }
 
-    async fn load_and_touch(
-        &self,
-        key: &str,
-        ttl: Duration,
-    ) -> Result<Option<Vec<u8>>, StoreError> {
+    async fn load_and_touch(&self, key: &str, ttl: Duration) -> StoreResult<Option<Vec<u8>>> {
         let table = &self.inner.table;
         let now = now_utc();
         let live_after = table.stamp(now);
@@ -306,18 +302,12 @@ impl SessionStore for SqlStore {
         }
     }
 
-    async fn save(
-        &self,
-        key: &str,
-        value: &[u8],
-        ttl: Duration,
-        hint: SaveHint,
-    ) -> Result<(), StoreError> {
+    async fn save(&self, key: &str, value: &[u8], ttl: Duration, how: SaveHint) -> StoreResult<()> {
         let table = &self.inner.table;
         let expiry = table.stamp(expiry_after(now_utc(), ttl));
         // Fall back to the other statement on 0 rows or a conflict; the third
         // step covers a row deleted between the two.
-        let steps = match hint {
+        let steps = match how {
             SaveHint::Existing => [Step::Update, Step::Insert, Step::Update],
             SaveHint::New => [Step::Insert, Step::Update, Step::Insert],
         };
@@ -365,26 +355,12 @@ impl SessionStore for SqlStore {
         let now = now_utc();
         let (sql, values) =
             self.build(&table.touch(key, &table.stamp(now), &table.stamp(expiry_after(now, ttl))));
-        on_conn!(self, "touch", |guard| {
-            self.timed(
-                "touch",
-                sqlx::query_with(AssertSqlSafe(sql), values).execute(&mut *guard),
-            )
-            .await?;
-            Ok(())
-        })
+        self.execute("touch", sql, values).await.map(drop)
     }
 
     async fn delete(&self, key: &str) -> Result<(), StoreError> {
         let (sql, values) = self.build(&self.inner.table.delete(key));
-        on_conn!(self, "delete", |guard| {
-            self.timed(
-                "delete",
-                sqlx::query_with(AssertSqlSafe(sql), values).execute(&mut *guard),
-            )
-            .await?;
-            Ok(())
-        })
+        self.execute("delete", sql, values).await.map(drop)
     }
 
     async fn cleanup(&self) -> Result<u64, StoreError> {

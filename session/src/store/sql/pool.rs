@@ -162,22 +162,12 @@ impl SqlPool {
                             "statement_timeout",
                             settings.operation_timeout.as_millis().to_string(),
                         )]);
-                    probe::<sqlx::PgConnection>(&options).await?;
-                    let pool = sqlx::postgres::PgPoolOptions::new()
-                        .max_connections(size.unwrap_or(10))
-                        .acquire_timeout(connect_timeout)
-                        .connect_lazy_with(options);
-                    SqlPool::Postgres(pool)
+                    SqlPool::Postgres(probed(options, size, connect_timeout).await?)
                 }
                 #[cfg(feature = "mysql")]
                 Dialect::MySql => {
                     let options = sqlx::mysql::MySqlConnectOptions::from_str(url.as_str())?;
-                    probe::<sqlx::MySqlConnection>(&options).await?;
-                    let pool = sqlx::mysql::MySqlPoolOptions::new()
-                        .max_connections(size.unwrap_or(10))
-                        .acquire_timeout(connect_timeout)
-                        .connect_lazy_with(options);
-                    SqlPool::MySql(pool)
+                    SqlPool::MySql(probed(options, size, connect_timeout).await?)
                 }
                 #[cfg(feature = "sqlite")]
                 Dialect::Sqlite => {
@@ -207,11 +197,24 @@ impl SqlPool {
     }
 }
 
-/// Opens and closes one connection, so that start-up reports why the database
-/// cannot be reached (a pool only says that it timed out).
+/// A pool of `size` connections (10 by default) that connects lazily, once
+/// one connection has been opened and closed, so that start-up reports why
+/// the database cannot be reached (a pool only says that it timed out).
 #[cfg(any(feature = "postgres", feature = "mysql"))]
-async fn probe<C: sqlx::Connection>(options: &C::Options) -> Result<(), sqlx::Error> {
-    C::connect_with(options).await?.close().await
+async fn probed<DB: sqlx::Database>(
+    options: <DB::Connection as sqlx::Connection>::Options,
+    size: Option<u32>,
+    acquire_timeout: std::time::Duration,
+) -> Result<sqlx::Pool<DB>, sqlx::Error> {
+    use sqlx::Connection;
+    DB::Connection::connect_with(&options)
+        .await?
+        .close()
+        .await?;
+    Ok(sqlx::pool::PoolOptions::<DB>::new()
+        .max_connections(size.unwrap_or(10))
+        .acquire_timeout(acquire_timeout)
+        .connect_lazy_with(options))
 }
 
 /// Pools the app registered by name, for `SESSION_SQLALCHEMY_BIND_KEY` (the

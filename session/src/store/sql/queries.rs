@@ -55,12 +55,9 @@ impl SessionTable {
         now: &Value,
         touch_before: &Value,
     ) -> SelectStatement {
-        Query::select()
-            .column(DATA)
-            .expr_as(Expr::col(EXPIRY).lte(touch_before.clone()), DUE)
-            .from(self.table_name())
-            .and_where(self.live(key, now))
-            .to_owned()
+        let mut select = self.select_live(key, now);
+        select.expr_as(Expr::col(EXPIRY).lte(touch_before.clone()), DUE);
+        select
     }
 
     /// The conditional touch: only a live row inside the touch window is
@@ -218,33 +215,31 @@ impl SessionTable {
     /// The cross-instance cleanup lock: `pg_try_advisory_lock(key)` or
     /// `GET_LOCK(name, 0)`; `None` on SQLite (one file: nothing to share).
     pub(super) fn try_lock(&self) -> Option<SelectStatement> {
-        let call: Option<Expr> = match self.dialect {
-            #[cfg(feature = "postgres")]
-            Dialect::Postgres => Some(
-                Func::cust("pg_try_advisory_lock")
-                    .arg(self.pg_lock_key())
-                    .into(),
-            ),
-            #[cfg(feature = "mysql")]
-            Dialect::MySql => Some(
-                Func::cust("GET_LOCK")
-                    .arg(self.mysql_lock_name())
-                    .arg(0)
-                    .into(),
-            ),
-            #[cfg(feature = "sqlite")]
-            Dialect::Sqlite => None,
-        };
-        call.map(|call| Query::select().expr(call).to_owned())
+        self.lock_call(true)
     }
 
     /// The matching `pg_advisory_unlock(key)` / `RELEASE_LOCK(name)`.
     pub(super) fn unlock(&self) -> Option<SelectStatement> {
+        self.lock_call(false)
+    }
+
+    /// `SELECT` of the lock function that takes (or gives back) the lock.
+    fn lock_call(&self, take: bool) -> Option<SelectStatement> {
         let call: Option<Expr> = match self.dialect {
             #[cfg(feature = "postgres")]
-            Dialect::Postgres => Some(
-                Func::cust("pg_advisory_unlock")
-                    .arg(self.pg_lock_key())
+            Dialect::Postgres => {
+                let name = if take {
+                    "pg_try_advisory_lock"
+                } else {
+                    "pg_advisory_unlock"
+                };
+                Some(Func::cust(name).arg(self.pg_lock_key()).into())
+            }
+            #[cfg(feature = "mysql")]
+            Dialect::MySql if take => Some(
+                Func::cust("GET_LOCK")
+                    .arg(self.mysql_lock_name())
+                    .arg(0)
                     .into(),
             ),
             #[cfg(feature = "mysql")]
@@ -254,7 +249,10 @@ impl SessionTable {
                     .into(),
             ),
             #[cfg(feature = "sqlite")]
-            Dialect::Sqlite => None,
+            Dialect::Sqlite => {
+                let _ = take;
+                None
+            }
         };
         call.map(|call| Query::select().expr(call).to_owned())
     }

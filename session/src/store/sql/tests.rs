@@ -87,6 +87,17 @@ fn long_table_names_keep_index_names_within_limits() {
     assert_ne!(other.expiry_index_name(), name);
 }
 
+/// One cleanup batch of 1000 on a plain `sessions` table.
+fn cleanup_sql(dialect: Dialect) -> String {
+    let t = table(dialect, None, None);
+    let batch = t.cleanup_batch(&t.stamp(AT), 1000);
+    match dialect {
+        Dialect::Postgres => batch.build(PostgresQueryBuilder).0,
+        Dialect::MySql => batch.build(MysqlQueryBuilder).0,
+        Dialect::Sqlite => batch.build(SqliteQueryBuilder).0,
+    }
+}
+
 #[test]
 fn statements_bind_every_value() {
     let pg = table(Dialect::Postgres, None, None);
@@ -99,27 +110,19 @@ fn statements_bind_every_value() {
         r#"WITH "touched" AS (UPDATE "sessions" SET "expiry" = $1 WHERE "session_id" = $2 AND "expiry" > $3 AND "expiry" <= $4) SELECT "data" FROM "sessions" WHERE "session_id" = $5 AND "expiry" > $6"#
     );
     assert_eq!(values.0.len(), 6);
-    let (sql, _) = pg.cleanup_batch(&v, 1000).build(PostgresQueryBuilder);
     assert_eq!(
-        sql,
+        cleanup_sql(Dialect::Postgres),
         r#"DELETE FROM "sessions" WHERE "id" = ANY(ARRAY((SELECT "id" FROM "sessions" WHERE "expiry" <= $1 OR "expiry" IS NULL LIMIT $2)))"#
     );
-    let my = table(Dialect::MySql, None, None);
-    let (sql, _) = my
-        .cleanup_batch(&my.stamp(AT), 1000)
-        .build(MysqlQueryBuilder);
     assert_eq!(
-        sql,
+        cleanup_sql(Dialect::MySql),
         "DELETE FROM `sessions` WHERE `expiry` <= ? OR `expiry` IS NULL LIMIT ?"
     );
-    let lite = table(Dialect::Sqlite, None, None);
-    let (sql, _) = lite
-        .cleanup_batch(&lite.stamp(AT), 1000)
-        .build(SqliteQueryBuilder);
     assert_eq!(
-        sql,
+        cleanup_sql(Dialect::Sqlite),
         r#"DELETE FROM "sessions" WHERE "id" IN (SELECT "id" FROM (SELECT "id" FROM "sessions" WHERE "expiry" <= ? OR "expiry" IS NULL LIMIT ?) AS "b")"#
     );
+    let lite = table(Dialect::Sqlite, None, None);
     let (sql, values) = lite
         .select_for_touch("k", &lite.stamp(AT), &lite.stamp(AT))
         .build(SqliteQueryBuilder);
