@@ -70,7 +70,7 @@ use mongodb::{Client, Collection, IndexModel};
 use session_config::Settings;
 
 use super::support::{run, within};
-use super::{BoxError, BuildError, SaveHint, SessionStore, StoreError, StoreResult};
+use super::{BoxError, BuildError, SaveHint, SessionStore, StoreError, StoreResult, Timeouts};
 
 /// The `mongodb` driver this store is built on, so an app can build the
 /// [`Client`] it hands over, or inspect the collection, with the same version.
@@ -205,7 +205,7 @@ impl MongoStore {
         };
 
         // One round trip that proves the server answers and we may log in.
-        let start_up = settings.connect_timeout + settings.operation_timeout;
+        let start_up = Timeouts::from_settings(settings).deadline();
         within(
             BACKEND,
             start_up,

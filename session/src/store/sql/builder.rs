@@ -10,7 +10,7 @@ use tokio::sync::watch;
 use super::cleanup::DEFAULT_CLEANUP_BATCH;
 use super::schema::SessionTable;
 use super::{Dialect, Inner, SqlBinds, SqlPool, SqlStore};
-use crate::store::{BoxError, BuildError, StoreError};
+use crate::store::{BoxError, BuildError, StoreError, Timeouts};
 
 /// Builds an [`SqlStore`]: see [`SqlStore::builder`].
 #[derive(Debug)]
@@ -109,8 +109,7 @@ impl SqlStoreBuilder {
                 pool,
                 table,
                 backend: dialect.name(),
-                connect_timeout: settings.connect_timeout,
-                operation_timeout: settings.operation_timeout,
+                timeouts: Timeouts::from_settings(settings),
                 refresh_threshold: settings.refresh_threshold.clamp(0.0, 1.0),
                 batch_size: self.batch_size,
                 cleaning: AtomicBool::new(false),

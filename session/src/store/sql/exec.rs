@@ -50,7 +50,7 @@ impl SqlStore {
         operation: &'static str,
         pool: &sqlx::Pool<DB>,
     ) -> Result<PoolConnection<DB>, StoreError> {
-        let wait = self.inner.connect_timeout;
+        let wait = self.inner.timeouts.connect;
         match within(self.inner.backend, wait, pool.acquire()).await {
             Ok(connection) => connection.map_err(|error| self.error(operation, error)),
             Err(timed_out) => Err(StoreError::unavailable(
@@ -67,7 +67,7 @@ impl SqlStore {
         operation: &'static str,
         statement: impl Future<Output = Result<T, sqlx::Error>>,
     ) -> Result<Result<T, sqlx::Error>, StoreError> {
-        let limit = self.inner.operation_timeout;
+        let limit = self.inner.timeouts.operation;
         within(self.inner.backend, limit, statement)
             .await
             .map_err(|timed_out| StoreError::unavailable(self.inner.backend, operation, timed_out))

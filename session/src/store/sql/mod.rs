@@ -88,7 +88,7 @@
 //! timeout, an exhausted pool, a server shutting down, a deadlock or a busy
 //! SQLite file are [`StoreErrorKind::Unavailable`](super::StoreErrorKind) (503);
 //! anything else is `Failed` (500). Start-up with the database down fails with
-//! a [`BuildError`] naming the backend and the URL, password redacted.
+//! a [`BuildError`](super::BuildError) naming the backend and the URL, password redacted.
 //!
 //! # Example
 //!
@@ -173,7 +173,7 @@ pub use self::cleanup::{CleanupLock, DEFAULT_CLEANUP_BATCH};
 use self::exec::{expiry_after, now_utc};
 pub use self::pool::{Dialect, SqlBinds, SqlPool};
 use self::schema::SessionTable;
-use super::{SaveHint, SessionStore, StoreError, StoreResult};
+use super::{SaveHint, SessionStore, StoreError, StoreResult, Timeouts};
 
 /// The sqlx this store is built with, for apps that hand over their own pool.
 pub use sqlx;
@@ -192,8 +192,7 @@ struct Inner {
     pool: SqlPool,
     table: SessionTable,
     backend: &'static str,
-    connect_timeout: Duration,
-    operation_timeout: Duration,
+    timeouts: Timeouts,
     refresh_threshold: f64,
     batch_size: u64,
     /// A cleanup pass of this store is running.
