@@ -16,7 +16,7 @@
 //! | [`touch`](SessionStore::touch) | `touch key exptime` |
 //! | [`delete`](SessionStore::delete) | `delete key` |
 //!
-//! Keys must fit memcached: at most 250 bytes, with no spaces or control
+//! Keys must fit memcached: at most [`MAX_KEY_BYTES`] bytes, with no spaces or control
 //! characters. `Settings` validation refuses a `key_prefix` that breaks this;
 //! the store checks each key again and fails the operation rather than send a
 //! malformed command. [`cleanup`](SessionStore::cleanup) does nothing.

@@ -102,6 +102,9 @@ impl RedisStore<RedisConnection> {
             .map(ConnectionUrl::redacted)
             .collect::<Vec<_>>()
             .join(", ");
+        if urls.iter().any(|url| url.as_str().starts_with("rediss:")) {
+            install_tls_provider();
+        }
         let client = match urls {
             [] => {
                 return Err(BuildError::backend(
@@ -181,17 +184,15 @@ impl RedisStore<RedisConnection> {
                         .map_err(|e| fail(e.into()))?,
                 )
             }
-            RedisClient::Cluster(client) => {
-                if location.contains("rediss:") {
-                    install_tls_provider();
-                }
-                RedisConnection::Cluster(
-                    within(BACKEND, wait, client.get_async_connection())
-                        .await
-                        .map_err(|e| fail(e.into()))?
-                        .map_err(|e| fail(e.into()))?,
-                )
-            }
+            // With TLS, rustls uses the process's default crypto provider
+            // (installed above for URLs; ring, when it is the only one
+            // compiled in, for an app's own client).
+            RedisClient::Cluster(client) => RedisConnection::Cluster(
+                within(BACKEND, wait, client.get_async_connection())
+                    .await
+                    .map_err(|e| fail(e.into()))?
+                    .map_err(|e| fail(e.into()))?,
+            ),
         };
         Ok(Self::from_connection(connection).with_deadline(timeouts.deadline()))
     }
