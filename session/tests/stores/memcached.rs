@@ -18,7 +18,7 @@ use session::store::memcached::{memcache, MemcachedStore};
 use session::store::{SaveHint, SessionStore, StoreErrorKind};
 use session::SessionManager;
 
-use crate::common::{unique_prefix, write_reference_session, REFERENCE_MSGPACK};
+use crate::common::{unique_prefix, wait_for_port, write_reference_session, REFERENCE_MSGPACK};
 
 const SHARED: &str = "127.0.0.1:11211";
 
@@ -90,14 +90,7 @@ impl OwnMemcached {
             .stderr(Stdio::null())
             .spawn()
             .expect("memcached on the PATH");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "memcached did not start on {port}"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        wait_for_port(port, "memcached");
         child
     }
 

@@ -7,7 +7,6 @@
 //! collection of its own and drops it.
 
 use std::net::TcpListener;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 use session::config::{ConnectionUrl, SessionType, Settings};
@@ -19,6 +18,8 @@ use session::store::{BuildError, SaveHint, SessionStore, StoreErrorKind};
 use tokio::net::{TcpListener as AsyncListener, TcpStream};
 use tokio::task::JoinSet;
 
+use crate::common::unique_name;
+
 const DB: &str = "session_store_tests";
 
 fn url() -> String {
@@ -27,20 +28,11 @@ fn url() -> String {
 
 /// Settings for a collection no other test uses.
 fn settings(test: &str) -> Settings {
-    static N: AtomicU32 = AtomicU32::new(0);
-    let nanos = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
     Settings {
         session_type: SessionType::MongoDb,
         mongodb: ConnectionUrl::new(url()),
         mongodb_db: DB.to_owned(),
-        mongodb_collect: format!(
-            "{test}_{}_{nanos}_{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ),
+        mongodb_collect: unique_name(test, '_'),
         // The test server is slow; a loaded CI machine slower still.
         operation_timeout: Duration::from_secs(10),
         connect_timeout: Duration::from_secs(5),

@@ -22,7 +22,7 @@ use session::store::redis::RedisStore;
 use session::store::{SaveHint, SessionStore, StoreErrorKind};
 use session::SessionManager;
 
-use crate::common::{unique_prefix, write_reference_session, REFERENCE_MSGPACK};
+use crate::common::{unique_prefix, wait_for_port, write_reference_session, REFERENCE_MSGPACK};
 
 const SHARED: &str = "redis://127.0.0.1:6379";
 const CLUSTER: [&str; 3] = [
@@ -107,14 +107,7 @@ impl OwnRedis {
             .stderr(Stdio::null())
             .spawn()
             .expect("redis-server on the PATH");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "redis-server did not start on {port}"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        wait_for_port(port, "redis-server");
         child
     }
 

@@ -11,9 +11,8 @@
 //! creates the `sessions_test` databases and runs them. `TEST_POSTGRES_URL` and
 //! `TEST_MYSQL_URL` point them elsewhere. Every test uses a table of its own.
 
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use session::config::{ConnectionUrl, SessionType, Settings, SqlIdentifier};
 use session::store::sql::sqlx::{self, AssertSqlSafe};
@@ -39,16 +38,7 @@ enum Db {
 
 /// A table name no other test (or run) uses.
 fn unique_name(test: &str) -> String {
-    static N: AtomicU32 = AtomicU32::new(0);
-    let nanos = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
-    format!(
-        "t_{test}_{}_{nanos}_{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    )
+    format!("t_{}", crate::common::unique_name(test, '_'))
 }
 
 struct Fixture {
