@@ -123,6 +123,40 @@ where
     }
 }
 
+/// A store's periodic cleanup: runs `pass` every `every`, the first time one
+/// period from now, until `stop` changes or its sender is dropped (the store
+/// was closed or dropped), or `pass` finds the store gone (`None`). Each
+/// pass's outcome is logged: how many records it removed, that it skipped
+/// because another instance runs one (`Ok(None)`), or why it failed.
+pub(crate) async fn clean_periodically<F, Fut>(
+    backend: &'static str,
+    every: Duration,
+    mut stop: tokio::sync::watch::Receiver<()>,
+    mut pass: F,
+) where
+    F: FnMut() -> Option<Fut>,
+    Fut: Future<Output = Result<Option<u64>, StoreError>>,
+{
+    let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = ticker.tick() => {}
+            _ = stop.changed() => break,
+        }
+        let Some(running) = pass() else { break };
+        match running.await {
+            Ok(Some(removed)) => tracing::debug!(backend, removed, "session cleanup pass"),
+            Ok(None) => tracing::debug!(
+                backend,
+                "session cleanup pass skipped: another instance runs one"
+            ),
+            Err(error) => tracing::warn!(%error, "session cleanup pass failed"),
+        }
+    }
+    tracing::debug!(backend, "session cleanup task ended");
+}
+
 /// A TTL in whole seconds, rounded up and at least 1: what `EX` and
 /// `exptime` take, so that a session never lives shorter than asked.
 pub(crate) fn ttl_seconds(ttl: Duration) -> u64 {

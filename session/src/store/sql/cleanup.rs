@@ -9,6 +9,7 @@ use sqlx::AssertSqlSafe;
 
 use super::exec::now_utc;
 use super::{Dialect, Inner, SqlPool, SqlStore};
+use crate::store::support::clean_periodically;
 use crate::store::StoreError;
 
 /// Rows one cleanup batch deletes at most.
@@ -111,31 +112,22 @@ impl SqlStore {
         })
     }
 
+    /// Starts the task that runs [`SqlStore::cleanup_exclusive`] every
+    /// `every`. It holds the store weakly, so it ends with the store.
     pub(super) fn spawn_cleanup(&self, every: Duration) {
         let weak: Weak<Inner> = Arc::downgrade(&self.inner);
-        let mut stop = self.inner.stop.subscribe();
-        let backend = self.inner.backend;
-        tokio::spawn(async move {
-            let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
-            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tokio::select! {
-                    _ = ticker.tick() => {}
-                    // The store was closed or dropped.
-                    _ = stop.changed() => break,
-                }
-                let Some(inner) = weak.upgrade() else { break };
-                match (SqlStore { inner }).cleanup_exclusive().await {
-                    Ok(Some(removed)) => tracing::debug!(backend, removed, "session cleanup pass"),
-                    Ok(None) => tracing::debug!(
-                        backend,
-                        "session cleanup pass skipped: another instance runs one"
-                    ),
-                    Err(error) => tracing::warn!(%error, "session cleanup pass failed"),
-                }
-            }
-            tracing::debug!(backend, "session cleanup task ended");
-        });
+        let stop = self.inner.stop.subscribe();
+        tokio::spawn(clean_periodically(
+            self.inner.backend,
+            every,
+            stop,
+            move || {
+                let store = SqlStore {
+                    inner: weak.upgrade()?,
+                };
+                Some(async move { store.cleanup_exclusive().await })
+            },
+        ));
     }
 
     /// One cleanup pass, unless one of this store is already running (then
