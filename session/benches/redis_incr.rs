@@ -18,8 +18,7 @@ use std::time::{Duration, Instant};
 
 use criterion::Criterion;
 use session::config::{ConnectionUrl, SessionType};
-use session::store::redis::redis::aio::ConnectionManager;
-use session::store::redis::{RedisStore, RedisTimeouts};
+use session::store::redis::{RedisConnection, RedisStore};
 use session::{SessionData, SessionManager, Settings};
 use tokio::runtime::Runtime;
 
@@ -32,7 +31,7 @@ struct Fixture {
     runtime: Runtime,
     manager: SessionManager,
     cookie: String,
-    connection: ConnectionManager,
+    connection: RedisConnection,
     raw_key: String,
     prefix: String,
 }
@@ -48,17 +47,12 @@ fn fixture() -> Fixture {
     let prefix = format!("bench:{}:", std::process::id());
     let settings = Settings {
         session_type: SessionType::Redis,
-        redis: vec![ConnectionUrl::new(url.clone())],
+        redis: vec![ConnectionUrl::new(url)],
         key_prefix: prefix.clone(),
         ..Settings::default()
     };
     let (manager, cookie, connection) = runtime.block_on(async {
-        let store = RedisStore::connect(
-            &ConnectionUrl::new(url),
-            RedisTimeouts::from_settings(&settings),
-        )
-        .await
-        .unwrap();
+        let store = RedisStore::from_settings(&settings).await.unwrap();
         let connection = store.connection().clone();
         let manager = SessionManager::new(settings, Arc::new(store)).unwrap();
         let request = manager.open([]);

@@ -5,6 +5,9 @@ use session_config::SessionType;
 /// Boxed source error of a backend client.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
+/// What a store operation gives: its value, or why it failed.
+pub type StoreResult<T> = Result<T, StoreError>;
+
 /// How a store failure should surface.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StoreErrorKind {
@@ -33,31 +36,50 @@ pub struct StoreError {
     pub source: BoxError,
 }
 
-impl StoreError {
-    /// An unreachable-backend error (503).
-    pub fn unavailable(
-        backend: &'static str,
-        operation: &'static str,
-        source: impl Into<BoxError>,
-    ) -> Self {
-        Self {
-            backend,
-            operation,
-            kind: StoreErrorKind::Unavailable,
-            source: source.into(),
+/// `StoreError::$name(backend, operation, source)`: an error of one kind.
+macro_rules! of_kind {
+    ($(#[$doc:meta])* $name:ident, unavailable: $unavailable:literal) => {
+        $(#[$doc])*
+        pub fn $name(
+            backend: &'static str,
+            operation: &'static str,
+            source: impl Into<BoxError>,
+        ) -> Self {
+            Self::classified(backend, operation, $unavailable, source)
         }
-    }
+    };
+}
 
-    /// A backend failure (500).
-    pub fn failed(
+impl StoreError {
+    of_kind!(
+        /// An unreachable-backend error (503).
+        unavailable,
+        unavailable: true
+    );
+    of_kind!(
+        /// A backend failure (500).
+        failed,
+        unavailable: false
+    );
+
+    /// A client error, as unavailable (503) when `unavailable` is true and as
+    /// failed (500) otherwise: for the stores, which ask their client's error
+    /// which it is.
+    pub(crate) fn classified(
         backend: &'static str,
         operation: &'static str,
+        unavailable: bool,
         source: impl Into<BoxError>,
     ) -> Self {
+        let kind = if unavailable {
+            StoreErrorKind::Unavailable
+        } else {
+            StoreErrorKind::Failed
+        };
         Self {
             backend,
             operation,
-            kind: StoreErrorKind::Failed,
+            kind,
             source: source.into(),
         }
     }
@@ -65,6 +87,7 @@ impl StoreError {
 
 /// The store selected by the settings could not be built at start-up.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum BuildError {
     /// The backend's cargo feature is off.
     #[error("SESSION_TYPE is {session_type}, but the `session` crate was built without its `{feature}` feature")]
@@ -92,4 +115,21 @@ pub enum BuildError {
         #[source]
         source: BoxError,
     },
+}
+
+impl BuildError {
+    /// The backend at `location` could not be reached or prepared: the one
+    /// way every store reports a start-up failure, so each names its backend
+    /// and place alike. `location` must already have any password redacted.
+    pub fn backend(
+        backend: &'static str,
+        location: impl Into<String>,
+        source: impl Into<BoxError>,
+    ) -> Self {
+        Self::Backend {
+            backend,
+            location: location.into(),
+            source: source.into(),
+        }
+    }
 }

@@ -16,7 +16,7 @@
 //! | [`touch`](SessionStore::touch) | `touch key exptime` |
 //! | [`delete`](SessionStore::delete) | `delete key` |
 //!
-//! Keys must fit memcached: at most 250 bytes, with no spaces or control
+//! Keys must fit memcached: at most [`MAX_KEY_BYTES`] bytes, with no spaces or control
 //! characters. `Settings` validation refuses a `key_prefix` that breaks this;
 //! the store checks each key again and fails the operation rather than send a
 //! malformed command. [`cleanup`](SessionStore::cleanup) does nothing.
@@ -61,7 +61,8 @@ use ::memcache::{ClientError, MemcacheError, ServerError};
 use async_trait::async_trait;
 use session_config::Settings;
 
-use super::{BuildError, SaveHint, SessionStore, StoreError};
+use super::support::{blocking, ttl_seconds};
+use super::{BuildError, SaveHint, SessionStore, StoreError, StoreResult, Timeouts};
 
 /// The `memcache` crate this store is built on, so an app can build the
 /// client it hands over with the same version.
@@ -76,45 +77,16 @@ pub const DEFAULT_POOL_SIZE: u32 = 8;
 /// longer one must be an absolute unix time.
 pub const MAX_RELATIVE_EXPTIME: u64 = 30 * 24 * 60 * 60;
 
-/// memcached's longest key, in bytes.
+/// memcached's longest key, in bytes: what [`SessionStore::max_key_len`]
+/// reports and every operation checks.
 pub const MAX_KEY_BYTES: usize = 250;
 
-/// How the store connects to its servers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct MemcachedOptions {
-    /// How long a check-out may wait for a connection (`SESSION_CONNECT_TIMEOUT`).
-    pub connect_timeout: Duration,
-    /// The socket read and write timeout (`SESSION_OPERATION_TIMEOUT`).
-    pub operation_timeout: Duration,
-    /// Connections per server (`SESSION_POOL_SIZE`).
-    pub pool_size: u32,
-}
-
-impl Default for MemcachedOptions {
-    /// 2 s to connect, 1 s per operation, [`DEFAULT_POOL_SIZE`] connections.
-    fn default() -> Self {
-        Self {
-            connect_timeout: Duration::from_secs(2),
-            operation_timeout: Duration::from_secs(1),
-            pool_size: DEFAULT_POOL_SIZE,
-        }
-    }
-}
-
-impl MemcachedOptions {
-    /// `connect_timeout`, `operation_timeout` and `pool_size` from the settings.
-    pub fn from_settings(settings: &Settings) -> Self {
-        Self {
-            connect_timeout: settings.connect_timeout,
-            operation_timeout: settings.operation_timeout,
-            pool_size: settings.pool_size.unwrap_or(DEFAULT_POOL_SIZE).max(1),
-        }
-    }
-
-    /// The overall deadline of one store operation.
-    pub fn deadline(&self) -> Duration {
-        self.connect_timeout.saturating_add(self.operation_timeout)
-    }
+/// The servers and pool settings the store's own pools are built from.
+#[derive(Debug, Clone)]
+struct Pools {
+    servers: Vec<String>,
+    timeouts: Timeouts,
+    pool_size: u32,
 }
 
 /// Sessions in memcached. Cloning is cheap and shares the pools.
@@ -125,9 +97,9 @@ pub struct MemcachedStore {
 }
 
 struct Inner {
-    /// The servers and options the pools were built from; `None` for a client
-    /// the app handed over, whose pools the store cannot rebuild.
-    servers: Option<(Vec<String>, MemcachedOptions)>,
+    /// What the pools were built from; `None` for a client the app handed
+    /// over, whose pools the store cannot rebuild.
+    pools: Option<Pools>,
     current: Mutex<Current>,
 }
 
@@ -141,64 +113,82 @@ struct Current {
 impl fmt::Debug for MemcachedStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("MemcachedStore")
-            .field(
-                "servers",
-                &self.inner.servers.as_ref().map(|(servers, _)| servers),
-            )
+            .field("servers", &self.inner.pools.as_ref().map(|p| &p.servers))
             .field("deadline", &self.deadline)
             .finish_non_exhaustive()
     }
 }
 
 impl MemcachedStore {
-    /// Builds the store that `SESSION_MEMCACHED` and the timeouts describe,
-    /// and checks that every server answers.
+    /// Builds the store that `SESSION_MEMCACHED` describes, with pools of
+    /// `SESSION_POOL_SIZE` connections per server (see the
+    /// [module docs](self)), and checks that every server answers a
+    /// `version`.
+    ///
+    /// # Errors
+    ///
+    /// [`BuildError::Backend`], naming the servers, when none is configured,
+    /// one is malformed, or one does not answer within `connect_timeout +
+    /// operation_timeout`.
     pub async fn from_settings(settings: &Settings) -> Result<Self, BuildError> {
-        Self::connect(
-            &settings.memcached,
-            MemcachedOptions::from_settings(settings),
-        )
-        .await
-    }
-
-    /// Connects to `servers` (`host:port` each) and checks that every one
-    /// answers a `version`; the error names the servers when one does not.
-    pub async fn connect(
-        servers: &[String],
-        options: MemcachedOptions,
-    ) -> Result<Self, BuildError> {
-        let location = servers.join(", ");
-        let fail = |source: super::error::BoxError| BuildError::Backend {
-            backend: BACKEND,
-            location: location.clone(),
-            source,
+        let pools = Pools {
+            servers: settings.memcached.clone(),
+            timeouts: Timeouts::from_settings(settings),
+            pool_size: settings.pool_size.unwrap_or(DEFAULT_POOL_SIZE).max(1),
         };
-        if servers.is_empty() {
-            return Err(fail("no memcached server is configured".into()));
+        let location = pools.servers.join(", ");
+        if pools.servers.is_empty() {
+            return Err(BuildError::backend(
+                BACKEND,
+                location,
+                "no memcached server is configured",
+            ));
         }
-        let client = build_client(servers, &options).map_err(|e| fail(e.into()))?;
-        let probe = client.clone();
-        let check = tokio::task::spawn_blocking(move || probe.version());
-        match tokio::time::timeout(options.deadline(), check).await {
-            Ok(Ok(Ok(_))) => {}
-            Ok(Ok(Err(error))) => return Err(fail(error.into())),
-            Ok(Err(join)) => return Err(fail(join.into())),
-            Err(_) => return Err(fail(TimedOut(options.deadline()).into())),
-        }
-        Ok(Self::with_inner(
-            Some((servers.to_vec(), options)),
-            client,
-            options.deadline(),
-        ))
+        let client = build_client(&pools)
+            .map_err(|error| BuildError::backend(BACKEND, location.as_str(), error))?;
+        Self::open(Some(pools), client, settings, location).await
     }
 
-    /// Wraps a client the app already has, with its own pools. The store does
-    /// not rebuild them after a failure: recovery after a server restart is up
-    /// to their settings (`Client::connect`'s pools test each connection on
-    /// check-out). Each operation gets the default deadline of
-    /// [`MemcachedOptions::default`] (3 s); see [`MemcachedStore::with_deadline`].
-    pub fn from_client(client: ::memcache::Client) -> Self {
-        Self::with_inner(None, client, MemcachedOptions::default().deadline())
+    /// Builds the store over a client the app already has, with its own
+    /// pools, and checks that every server answers a `version`. The store does
+    /// not rebuild those pools after a failure: recovery after a server
+    /// restart is up to their settings (`Client::connect`'s pools test each
+    /// connection on check-out). Each operation gets the settings' deadline,
+    /// `connect_timeout + operation_timeout`.
+    ///
+    /// # Errors
+    ///
+    /// [`BuildError::Backend`] when a server does not answer in time.
+    pub async fn from_client(
+        client: ::memcache::Client,
+        settings: &Settings,
+    ) -> Result<Self, BuildError> {
+        let location = "the application's memcache::Client".to_owned();
+        Self::open(None, client, settings, location).await
+    }
+
+    async fn open(
+        pools: Option<Pools>,
+        client: ::memcache::Client,
+        settings: &Settings,
+        location: String,
+    ) -> Result<Self, BuildError> {
+        let deadline = Timeouts::from_settings(settings).deadline();
+        let probe = client.clone();
+        blocking(BACKEND, "connect", deadline, move || probe.version())
+            .await
+            .and_then(|answer| answer.map_err(|error| store_error("connect", error)))
+            .map_err(|error| BuildError::backend(BACKEND, location, error.source))?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                pools,
+                current: Mutex::new(Current {
+                    generation: 0,
+                    client,
+                }),
+            }),
+            deadline,
+        })
     }
 
     /// Sets the overall deadline of one store operation, after which it fails
@@ -211,23 +201,6 @@ impl MemcachedStore {
     /// The client the store currently sends its commands with.
     pub fn client(&self) -> ::memcache::Client {
         lock(&self.inner.current).client.clone()
-    }
-
-    fn with_inner(
-        servers: Option<(Vec<String>, MemcachedOptions)>,
-        client: ::memcache::Client,
-        deadline: Duration,
-    ) -> Self {
-        Self {
-            inner: Arc::new(Inner {
-                servers,
-                current: Mutex::new(Current {
-                    generation: 0,
-                    client,
-                }),
-            }),
-            deadline,
-        }
     }
 
     /// Runs `call` on the blocking pool within the deadline.
@@ -244,20 +217,11 @@ impl MemcachedStore {
         check_key(key).map_err(|error| StoreError::failed(BACKEND, operation, error))?;
         let inner = Arc::clone(&self.inner);
         let key = key.to_owned();
-        let task = tokio::task::spawn_blocking(move || inner.call(|client| call(client, &key)));
-        match tokio::time::timeout(self.deadline, task).await {
-            Ok(Ok(Ok(value))) => Ok(value),
-            Ok(Ok(Err(error))) if is_unavailable(&error) => {
-                Err(StoreError::unavailable(BACKEND, operation, error))
-            }
-            Ok(Ok(Err(error))) => Err(StoreError::failed(BACKEND, operation, error)),
-            Ok(Err(join)) => Err(StoreError::failed(BACKEND, operation, join)),
-            Err(_) => Err(StoreError::unavailable(
-                BACKEND,
-                operation,
-                TimedOut(self.deadline),
-            )),
-        }
+        blocking(BACKEND, operation, self.deadline, move || {
+            inner.call(|client| call(client, &key))
+        })
+        .await?
+        .map_err(|error| store_error(operation, error))
     }
 }
 
@@ -284,10 +248,10 @@ impl Inner {
     /// Fresh pools, unless another caller has already replaced the ones of
     /// `generation`; `None` when the pools are the app's own.
     fn replace_pools(&self, generation: u64) -> Option<::memcache::Client> {
-        let (servers, options) = self.servers.as_ref()?;
+        let pools = self.pools.as_ref()?;
         let mut current = lock(&self.current);
         if current.generation == generation {
-            match build_client(servers, options) {
+            match build_client(pools) {
                 Ok(client) => {
                     tracing::warn!(
                         backend = BACKEND,
@@ -315,22 +279,19 @@ fn lock(current: &Mutex<Current>) -> MutexGuard<'_, Current> {
 
 /// One r2d2 pool per server, built without waiting for connections: the
 /// caller checks the servers, or the next check-out waits `connect_timeout`.
-fn build_client(
-    servers: &[String],
-    options: &MemcachedOptions,
-) -> Result<::memcache::Client, MemcacheError> {
-    let mut pools = Vec::with_capacity(servers.len());
-    for server in servers {
+fn build_client(config: &Pools) -> Result<::memcache::Client, MemcacheError> {
+    let mut pools = Vec::with_capacity(config.servers.len());
+    for server in &config.servers {
         let url = format!(
             "memcache://{server}?protocol=ascii&timeout={}",
-            options.operation_timeout.as_secs_f64().max(0.001)
+            config.timeouts.operation.as_secs_f64().max(0.001)
         );
         let url = ::memcache::Url::parse(&url)
             .map_err(|e| MemcacheError::BadURL(format!("{server}: {e}")))?;
         let pool = r2d2::Pool::builder()
-            .max_size(options.pool_size.max(1))
+            .max_size(config.pool_size.max(1))
             .min_idle(Some(1))
-            .connection_timeout(options.connect_timeout.max(Duration::from_millis(1)))
+            .connection_timeout(config.timeouts.connect.max(Duration::from_millis(1)))
             .test_on_check_out(false)
             .error_handler(Box::new(r2d2::NopErrorHandler))
             .build_unchecked(::memcache::ConnectionManager::new(url));
@@ -339,8 +300,13 @@ fn build_client(
     ::memcache::Client::with_pools(pools)
 }
 
-/// Whether the server could not be reached (503) rather than refused the
-/// command (500).
+/// A client error as a store error: unavailable (503) when the server could
+/// not be reached, failed (500) when it refused the command.
+fn store_error(operation: &'static str, error: MemcacheError) -> StoreError {
+    let unavailable = is_unavailable(&error);
+    StoreError::classified(BACKEND, operation, unavailable, error)
+}
+
 fn is_unavailable(error: &MemcacheError) -> bool {
     match error {
         MemcacheError::IOError(_) | MemcacheError::PoolError(_) => true,
@@ -365,11 +331,6 @@ fn connection_is_suspect(error: &MemcacheError) -> bool {
     )
 }
 
-/// An operation exceeded its deadline.
-#[derive(Debug, thiserror::Error)]
-#[error("no answer from memcached within {0:?}")]
-struct TimedOut(Duration);
-
 /// A key memcached cannot take.
 #[derive(Debug, thiserror::Error)]
 #[error("the key cannot be a memcached key: it must be 1 to {MAX_KEY_BYTES} bytes, with no spaces or control characters")]
@@ -387,7 +348,7 @@ fn check_key(key: &str) -> Result<(), InvalidKey> {
 /// memcached's `exptime` for a TTL: whole seconds rounded up, at least 1;
 /// above 30 days, the absolute unix time `now + ttl`.
 pub fn exptime(ttl: Duration, now: SystemTime) -> u32 {
-    let seconds = (ttl.as_secs() + u64::from(ttl.subsec_nanos() > 0)).max(1);
+    let seconds = ttl_seconds(ttl);
     let value = if seconds > MAX_RELATIVE_EXPTIME {
         let now = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
         now.saturating_add(seconds)
@@ -412,11 +373,7 @@ impl SessionStore for MemcachedStore {
             .await
     }
 
-    async fn load_and_touch(
-        &self,
-        key: &str,
-        ttl: Duration,
-    ) -> Result<Option<Vec<u8>>, StoreError> {
+    async fn load_and_touch(&self, key: &str, ttl: Duration) -> StoreResult<Option<Vec<u8>>> {
         self.blocking("load_and_touch", key, move |client, key| {
             let value = client.get::<Vec<u8>>(key)?;
             if value.is_some() {
@@ -427,13 +384,7 @@ impl SessionStore for MemcachedStore {
         .await
     }
 
-    async fn save(
-        &self,
-        key: &str,
-        value: &[u8],
-        ttl: Duration,
-        _hint: SaveHint,
-    ) -> Result<(), StoreError> {
+    async fn save(&self, key: &str, value: &[u8], ttl: Duration, _: SaveHint) -> StoreResult<()> {
         let value = value.to_vec();
         self.blocking("save", key, move |client, key| {
             client.set(key, value.as_slice(), exptime(ttl, SystemTime::now()))
@@ -483,14 +434,13 @@ mod tests {
 
     #[tokio::test]
     async fn startup_with_the_server_down_names_it() {
-        let options = MemcachedOptions {
+        let settings = Settings {
+            memcached: vec!["127.0.0.1:1".to_owned()],
             connect_timeout: Duration::from_millis(300),
-            ..MemcachedOptions::default()
+            ..Settings::default()
         };
         let started = std::time::Instant::now();
-        let error = MemcachedStore::connect(&["127.0.0.1:1".to_owned()], options)
-            .await
-            .err();
+        let error = MemcachedStore::from_settings(&settings).await.err();
         let message = error.map(|e| e.to_string()).unwrap_or_default();
         assert!(message.contains("memcached"), "{message}");
         assert!(message.contains("127.0.0.1:1"), "{message}");

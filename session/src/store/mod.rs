@@ -24,6 +24,18 @@ pub mod null;
 pub mod redis;
 #[cfg(feature = "_sql")]
 pub mod sql;
+// Each helper serves some of the server backends: a build without all of
+// them leaves some unused.
+#[cfg_attr(
+    not(all(
+        feature = "redis",
+        feature = "memcached",
+        feature = "mongodb",
+        feature = "_sql"
+    )),
+    allow(dead_code)
+)]
+mod support;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -31,7 +43,19 @@ use std::time::Duration;
 use async_trait::async_trait;
 use session_config::{SessionType, Settings};
 
-pub use error::{BuildError, StoreError, StoreErrorKind};
+pub use error::{BoxError, BuildError, StoreError, StoreErrorKind, StoreResult};
+pub use support::{TimedOut, Timeouts};
+
+#[cfg(feature = "filesystem")]
+use self::filesystem::FileStore;
+#[cfg(feature = "memcached")]
+use self::memcached::MemcachedStore;
+#[cfg(feature = "mongodb")]
+use self::mongodb::MongoStore;
+#[cfg(feature = "redis")]
+use self::redis::RedisStore;
+#[cfg(feature = "_sql")]
+use self::sql::SqlStore;
 
 /// Whether a save writes a session that was loaded from the store or a new one.
 /// SQL stores use it to update first or insert first, so no id is burnt on a
@@ -232,7 +256,14 @@ pub trait InProcessStore: Send + Sync {
     fn delete_now(&self, key: &str) -> Result<(), StoreError>;
 }
 
-/// Builds the store that `settings.session_type` selects.
+/// Builds the store that `settings.session_type` selects, with that store's
+/// own `from_settings`.
+///
+/// # Errors
+///
+/// [`BuildError::NotCompiled`] when the backend's cargo feature is off, and
+/// whatever the backend's `from_settings` reports (mostly
+/// [`BuildError::Backend`]: its server cannot be reached or prepared).
 pub async fn from_settings(settings: &Settings) -> Result<Arc<dyn SessionStore>, BuildError> {
     match settings.session_type {
         SessionType::Null => {
@@ -242,21 +273,15 @@ pub async fn from_settings(settings: &Settings) -> Result<Arc<dyn SessionStore>,
         #[cfg(feature = "memory")]
         SessionType::Memory => Ok(Arc::new(memory::MemoryStore::from_settings(settings))),
         #[cfg(feature = "filesystem")]
-        SessionType::Filesystem => Ok(Arc::new(
-            filesystem::FileStore::from_settings(settings).await?,
-        )),
+        SessionType::Filesystem => FileStore::from_settings(settings).await.map(shared),
         #[cfg(feature = "redis")]
-        SessionType::Redis => self::redis::from_settings(settings).await,
+        SessionType::Redis => RedisStore::from_settings(settings).await.map(shared),
         #[cfg(feature = "memcached")]
-        SessionType::Memcached => Ok(Arc::new(
-            memcached::MemcachedStore::from_settings(settings).await?,
-        )),
+        SessionType::Memcached => MemcachedStore::from_settings(settings).await.map(shared),
         #[cfg(feature = "mongodb")]
-        SessionType::MongoDb => Ok(Arc::new(
-            self::mongodb::MongoStore::from_settings(settings).await?,
-        )),
+        SessionType::MongoDb => MongoStore::from_settings(settings).await.map(shared),
         #[cfg(feature = "_sql")]
-        SessionType::SqlAlchemy => Ok(Arc::new(sql::SqlStore::from_settings(settings).await?)),
+        SessionType::SqlAlchemy => SqlStore::from_settings(settings).await.map(shared),
         // Unreachable when every backend feature is on.
         #[allow(unreachable_patterns)]
         other => Err(BuildError::NotCompiled {
@@ -264,6 +289,18 @@ pub async fn from_settings(settings: &Settings) -> Result<Arc<dyn SessionStore>,
             feature: feature_for(other),
         }),
     }
+}
+
+/// A built store, shared behind the trait.
+#[cfg(any(
+    feature = "filesystem",
+    feature = "redis",
+    feature = "memcached",
+    feature = "mongodb",
+    feature = "_sql"
+))]
+fn shared<S: SessionStore>(store: S) -> Arc<dyn SessionStore> {
+    Arc::new(store)
 }
 
 fn feature_for(session_type: SessionType) -> &'static str {

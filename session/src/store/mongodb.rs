@@ -69,12 +69,12 @@ use mongodb::options::{ClientOptions, IndexOptions};
 use mongodb::{Client, Collection, IndexModel};
 use session_config::Settings;
 
-use super::error::BoxError;
-use super::{BuildError, SaveHint, SessionStore, StoreError, StoreErrorKind};
+use super::support::{run, within};
+use super::{BoxError, BuildError, SaveHint, SessionStore, StoreError, StoreResult, Timeouts};
 
-/// The `mongodb` driver this store is built on, for apps that hand over their
-/// own [`Client`] or inspect the collection without naming a second copy.
-pub use ::mongodb as driver;
+/// The `mongodb` driver this store is built on, so an app can build the
+/// [`Client`] it hands over, or inspect the collection, with the same version.
+pub use ::mongodb;
 
 const BACKEND: &str = "mongodb";
 
@@ -139,14 +139,17 @@ impl MongoStore {
     /// (see the [module docs](self)).
     ///
     /// Start-up checks that the server answers (within `connect_timeout`) and
-    /// creates the indexes; a server that is down fails here, with an error
-    /// naming the URL, its password redacted.
+    /// creates the indexes.
+    ///
+    /// # Errors
+    ///
+    /// [`BuildError::Backend`], naming the URL with its password redacted,
+    /// when the URL is malformed, or the server cannot be reached or refuses
+    /// the credentials.
     pub async fn from_settings(settings: &Settings) -> Result<Self, BuildError> {
         let url = &settings.mongodb;
-        let fail = |source: BoxError| BuildError::Backend {
-            backend: BACKEND,
-            location: location(&url.redacted(), settings),
-            source,
+        let fail = |source: BoxError| {
+            BuildError::backend(BACKEND, location(&url.redacted(), settings), source)
         };
         let mut options = ClientOptions::parse(url.as_str())
             .await
@@ -173,7 +176,12 @@ impl MongoStore {
     /// own timeouts and pool; `operation_timeout` and `refresh_threshold` come
     /// from the settings. Start-up checks and indexes are as in
     /// [`MongoStore::from_settings`].
-    pub async fn with_client(client: Client, settings: &Settings) -> Result<Self, BuildError> {
+    ///
+    /// # Errors
+    ///
+    /// [`BuildError::Backend`] when the server cannot be reached or refuses
+    /// the credentials.
+    pub async fn from_client(client: Client, settings: &Settings) -> Result<Self, BuildError> {
         Self::open(
             client,
             settings,
@@ -183,11 +191,8 @@ impl MongoStore {
     }
 
     async fn open(client: Client, settings: &Settings, url: String) -> Result<Self, BuildError> {
-        let fail = |source: BoxError| BuildError::Backend {
-            backend: BACKEND,
-            location: location(&url, settings),
-            source,
-        };
+        let fail =
+            |source: BoxError| BuildError::backend(BACKEND, location(&url, settings), source);
         let database = client.database(&settings.mongodb_db);
         let collection = database.collection::<Document>(&settings.mongodb_collect);
         let store = Self {
@@ -200,8 +205,9 @@ impl MongoStore {
         };
 
         // One round trip that proves the server answers and we may log in.
-        let start_up = settings.connect_timeout + settings.operation_timeout;
-        bounded(
+        let start_up = Timeouts::from_settings(settings).deadline();
+        within(
+            BACKEND,
             start_up,
             database.run_command(doc! { "ping": 1 }).into_future(),
         )
@@ -209,33 +215,18 @@ impl MongoStore {
         .map_err(|e| fail(e.into()))?
         .map_err(|e| fail(e.into()))?;
 
+        // The TTL index Flask-Session makes, and a unique one on `id`.
+        let ttl = IndexOptions::builder().expire_after(Duration::ZERO).build();
+        let unique = IndexOptions::builder().unique(true).build();
         let indexes = [
-            IndexModel::builder()
-                .keys(doc! { "expiration": 1 })
-                .options(
-                    IndexOptions::builder()
-                        .name(TTL_INDEX.to_owned())
-                        .expire_after(Duration::ZERO)
-                        .build(),
-                )
-                .build(),
-            IndexModel::builder()
-                .keys(doc! { "id": 1 })
-                .options(
-                    IndexOptions::builder()
-                        .name(ID_INDEX.to_owned())
-                        .unique(true)
-                        .build(),
-                )
-                .build(),
+            (TTL_INDEX, doc! { "expiration": 1 }, ttl),
+            (ID_INDEX, doc! { "id": 1 }, unique),
         ];
-        for index in indexes {
-            let name = index
-                .options
-                .as_ref()
-                .and_then(|o| o.name.clone())
-                .unwrap_or_default();
-            let created = bounded(
+        for (name, keys, mut options) in indexes {
+            options.name = Some(name.to_owned());
+            let index = IndexModel::builder().keys(keys).options(options).build();
+            let created = within(
+                BACKEND,
                 settings.connect_timeout + INDEX_BUILD_TIMEOUT,
                 store.inner.collection.create_index(index).into_future(),
             )
@@ -275,11 +266,8 @@ impl MongoStore {
     where
         F: std::future::Future<Output = mongodb::error::Result<T>> + Send,
     {
-        match bounded(self.inner.operation_timeout, future).await {
-            Ok(Ok(value)) => Ok(value),
-            Ok(Err(error)) => Err(store_error(operation, error)),
-            Err(elapsed) => Err(StoreError::unavailable(BACKEND, operation, elapsed)),
-        }
+        let limit = self.inner.operation_timeout;
+        run(BACKEND, operation, limit, is_unavailable, future).await
     }
 
     async fn write(&self, key: &str, value: &[u8], ttl: Duration) -> mongodb::error::Result<()> {
@@ -305,20 +293,6 @@ fn location(url: &str, settings: &Settings) -> String {
         "{url} (database {:?}, collection {:?})",
         settings.mongodb_db, settings.mongodb_collect
     )
-}
-
-/// The error of [`bounded`]: the operation did not finish in time.
-#[derive(Debug, thiserror::Error)]
-#[error("no answer within {0:?}")]
-struct TimedOut(Duration);
-
-async fn bounded<F: std::future::Future>(
-    limit: Duration,
-    future: F,
-) -> Result<F::Output, TimedOut> {
-    tokio::time::timeout(limit, future)
-        .await
-        .map_err(|_| TimedOut(limit))
 }
 
 fn now() -> SystemTime {
@@ -391,18 +365,9 @@ fn is_duplicate_key(error: &MongoError) -> bool {
     matches!(&*error.kind, ErrorKind::Write(WriteFailure::WriteError(write)) if write.code == DUPLICATE_KEY)
 }
 
+#[cfg(test)]
 fn store_error(operation: &'static str, error: MongoError) -> StoreError {
-    let kind = if is_unavailable(&error) {
-        StoreErrorKind::Unavailable
-    } else {
-        StoreErrorKind::Failed
-    };
-    StoreError {
-        backend: BACKEND,
-        operation,
-        kind,
-        source: error.into(),
-    }
+    StoreError::classified(BACKEND, operation, is_unavailable(&error), error)
 }
 
 #[async_trait]
@@ -421,11 +386,7 @@ impl SessionStore for MongoStore {
         Ok(self.run("load", find).await?.as_ref().map(value_of))
     }
 
-    async fn load_and_touch(
-        &self,
-        key: &str,
-        ttl: Duration,
-    ) -> Result<Option<Vec<u8>>, StoreError> {
+    async fn load_and_touch(&self, key: &str, ttl: Duration) -> StoreResult<Option<Vec<u8>>> {
         let base = now();
         let now = DateTime::from_system_time(base);
         let new_expiration = datetime_after(base, ttl);
@@ -458,14 +419,8 @@ impl SessionStore for MongoStore {
             .map(value_of))
     }
 
-    async fn save(
-        &self,
-        key: &str,
-        value: &[u8],
-        ttl: Duration,
-        _hint: SaveHint,
-    ) -> Result<(), StoreError> {
-        let saved = bounded(self.inner.operation_timeout, async {
+    async fn save(&self, key: &str, value: &[u8], ttl: Duration, _: SaveHint) -> StoreResult<()> {
+        self.run("save", async {
             match self.write(key, value, ttl).await {
                 // Two upserts of one new id can race past each other into the
                 // unique index; the loser updates the winner's document.
@@ -473,12 +428,7 @@ impl SessionStore for MongoStore {
                 other => other,
             }
         })
-        .await;
-        match saved {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(error)) => Err(store_error("save", error)),
-            Err(elapsed) => Err(StoreError::unavailable(BACKEND, "save", elapsed)),
-        }
+        .await
     }
 
     async fn touch(&self, key: &str, ttl: Duration) -> Result<(), StoreError> {
@@ -505,6 +455,7 @@ impl SessionStore for MongoStore {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use crate::store::StoreErrorKind;
 
     #[test]
     fn network_failures_are_unavailable_others_failed() {

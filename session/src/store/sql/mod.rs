@@ -88,7 +88,7 @@
 //! timeout, an exhausted pool, a server shutting down, a deadlock or a busy
 //! SQLite file are [`StoreErrorKind::Unavailable`](super::StoreErrorKind) (503);
 //! anything else is `Failed` (500). Start-up with the database down fails with
-//! a [`BuildError`] naming the backend and the URL, password redacted.
+//! a [`BuildError`](super::BuildError) naming the backend and the URL, password redacted.
 //!
 //! # Example
 //!
@@ -106,159 +106,81 @@
 //! # Ok(()) }
 //! ```
 
+/// Runs `$body` with `$guard`, a pooled connection of the store's dialect,
+/// acquired within `connect_timeout`. The body is expanded once per dialect,
+/// so every statement runs on the concrete sqlx driver.
+macro_rules! on_conn {
+    ($store:expr, $op:expr, |$guard:ident| $body:expr) => {
+        match &$store.inner.pool {
+            #[cfg(feature = "postgres")]
+            SqlPool::Postgres(pool) => on_conn!(@with $store, $op, pool, $guard, $body),
+            #[cfg(feature = "mysql")]
+            SqlPool::MySql(pool) => on_conn!(@with $store, $op, pool, $guard, $body),
+            #[cfg(feature = "sqlite")]
+            SqlPool::Sqlite(pool) => on_conn!(@with $store, $op, pool, $guard, $body),
+        }
+    };
+    (@with $store:expr, $op:expr, $pool:ident, $guard:ident, $body:expr) => {{
+        #[allow(unused_mut)]
+        let mut $guard = $store.acquire($op, $pool).await?;
+        $body
+    }};
+}
+
+/// Evaluates `$body` with `$builder`, the sea-query builder of `$dialect`.
+macro_rules! with_builder {
+    ($dialect:expr, |$builder:ident| $body:expr) => {
+        match $dialect {
+            #[cfg(feature = "postgres")]
+            Dialect::Postgres => {
+                let $builder = sea_query::PostgresQueryBuilder;
+                $body
+            }
+            #[cfg(feature = "mysql")]
+            Dialect::MySql => {
+                let $builder = sea_query::MysqlQueryBuilder;
+                $body
+            }
+            #[cfg(feature = "sqlite")]
+            Dialect::Sqlite => {
+                let $builder = sea_query::SqliteQueryBuilder;
+                $body
+            }
+        }
+    };
+}
+
+mod builder;
+mod cleanup;
+mod exec;
 mod pool;
+mod queries;
 mod schema;
+#[cfg(all(test, feature = "postgres", feature = "mysql", feature = "sqlite"))]
+mod tests;
 
 use std::fmt;
-use std::future::Future;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Weak};
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use sea_query_sqlx::{SqlxBinder, SqlxValues};
-use session_config::Settings;
-use sqlx::pool::PoolConnection;
 use sqlx::AssertSqlSafe;
-use time::{OffsetDateTime, PrimitiveDateTime};
 use tokio::sync::watch;
 
-use self::pool::is_unavailable;
+pub use self::builder::SqlStoreBuilder;
+pub use self::cleanup::{CleanupLock, DEFAULT_CLEANUP_BATCH};
+use self::exec::{expiry_after, now_utc};
 pub use self::pool::{Dialect, SqlBinds, SqlPool};
 use self::schema::SessionTable;
-use super::{BuildError, SaveHint, SessionStore, StoreError};
+use super::{SaveHint, SessionStore, StoreError, StoreResult, Timeouts};
 
 /// The sqlx this store is built with, for apps that hand over their own pool.
 pub use sqlx;
 
-/// Rows one cleanup batch deletes at most.
-pub const DEFAULT_CLEANUP_BATCH: u64 = 1000;
-
-/// What [`SqlStore::cleanup_exclusive`] locks, so operators can spot it (in
-/// `pg_locks`, or with `IS_USED_LOCK`) or take it by hand to pause cleanup.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum CleanupLock {
-    /// A PostgreSQL session-level advisory lock on this `bigint` key.
-    PgAdvisory(i64),
-    /// A MySQL/MariaDB `GET_LOCK` of this name.
-    MySqlNamed(String),
-    /// None: SQLite's one file needs no cross-instance lock.
-    None,
-}
-
-/// Builds an [`SqlStore`]: see [`SqlStore::builder`].
-#[derive(Debug)]
-#[must_use = "call .build().await"]
-pub struct SqlStoreBuilder {
-    settings: Settings,
-    pool: Option<SqlPool>,
-    binds: SqlBinds,
-    batch_size: u64,
-}
-
-impl SqlStoreBuilder {
-    /// Uses the app's own pool; `SESSION_SQLALCHEMY` and the bind key are then
-    /// ignored.
-    pub fn pool(mut self, pool: impl Into<SqlPool>) -> Self {
-        self.pool = Some(pool.into());
-        self
-    }
-
-    /// Registers a pool under a name `SESSION_SQLALCHEMY_BIND_KEY` may pick. A
-    /// registered pool wins over a `SESSION_SQLALCHEMY_BINDS` URL of that name.
-    pub fn bind(mut self, name: impl Into<String>, pool: impl Into<SqlPool>) -> Self {
-        self.binds.insert(name, pool);
-        self
-    }
-
-    /// Registers every pool of `binds` (see [`SqlStoreBuilder::bind`]).
-    pub fn binds(mut self, binds: SqlBinds) -> Self {
-        self.binds.pools.extend(binds.pools);
-        self
-    }
-
-    /// Rows one cleanup batch deletes at most (default
-    /// [`DEFAULT_CLEANUP_BATCH`]; at least 1).
-    pub fn cleanup_batch_size(mut self, rows: u64) -> Self {
-        self.batch_size = rows.max(1);
-        self
-    }
-
-    /// Resolves the pool, creates the table if it is missing (unless
-    /// `SESSION_SQLALCHEMY_CREATE_TABLE` is off), and starts the cleanup task
-    /// when `SESSION_CLEANUP_INTERVAL` is set.
-    pub async fn build(self) -> Result<SqlStore, BuildError> {
-        let settings = &self.settings;
-        let (pool, location) = match (self.pool, &settings.sqlalchemy_bind_key) {
-            (Some(pool), _) => (pool, "the app's pool".to_owned()),
-            (None, Some(key)) => match (self.binds.get(key), settings.sqlalchemy_binds.get(key)) {
-                (Some(pool), _) => (pool.clone(), format!("the pool bound as {key:?}")),
-                (None, Some(url)) => (SqlPool::connect(url, settings).await?, url.redacted()),
-                (None, None) => {
-                    let known: Vec<&str> = self
-                        .binds
-                        .names()
-                        .chain(settings.sqlalchemy_binds.keys().map(String::as_str))
-                        .collect();
-                    return Err(BuildError::Backend {
-                        backend: "sql",
-                        location: format!("bind key {key:?}"),
-                        source: format!(
-                            "SESSION_SQLALCHEMY_BIND_KEY is {key:?}, but no pool is registered under that name and \
-                             SESSION_SQLALCHEMY_BINDS has no such entry (known: {})",
-                            if known.is_empty() { "none".to_owned() } else { known.join(", ") }
-                        )
-                        .into(),
-                    });
-                }
-            },
-            (None, None) => (
-                SqlPool::connect(&settings.sqlalchemy, settings).await?,
-                settings.sqlalchemy.redacted(),
-            ),
-        };
-        let dialect = pool.dialect();
-        let table = SessionTable::new(
-            dialect,
-            &settings.sqlalchemy_table,
-            settings.sqlalchemy_schema.as_ref(),
-            settings.sqlalchemy_sequence.as_ref(),
-        );
-        if settings.sqlalchemy_sequence.is_some() && !table.uses_sequence() {
-            tracing::warn!(
-                backend = dialect.name(),
-                "SESSION_SQLALCHEMY_SEQUENCE applies to PostgreSQL only (as in SQLAlchemy); ignored"
-            );
-        }
-        let (stop, _) = watch::channel(());
-        let store = SqlStore {
-            inner: Arc::new(Inner {
-                pool,
-                table,
-                backend: dialect.name(),
-                connect_timeout: settings.connect_timeout,
-                operation_timeout: settings.operation_timeout,
-                refresh_threshold: settings.refresh_threshold.clamp(0.0, 1.0),
-                batch_size: self.batch_size,
-                cleaning: AtomicBool::new(false),
-                stop,
-            }),
-        };
-        store
-            .prepare(settings.sqlalchemy_create_table)
-            .await
-            .map_err(|source| BuildError::Backend {
-                backend: dialect.name(),
-                location,
-                source,
-            })?;
-        if let Some(every) = settings.cleanup_interval {
-            store.spawn_cleanup(every);
-        }
-        Ok(store)
-    }
-}
+/// The longest session key: Flask-Session's `session_id` column is
+/// `VARCHAR(255)`; session keys are ASCII, so characters and bytes agree.
+pub const MAX_KEY_LEN: usize = 255;
 
 /// Sessions in an SQL table. Cheap to clone: clones share the pool.
 #[derive(Clone)]
@@ -270,8 +192,7 @@ struct Inner {
     pool: SqlPool,
     table: SessionTable,
     backend: &'static str,
-    connect_timeout: Duration,
-    operation_timeout: Duration,
+    timeouts: Timeouts,
     refresh_threshold: f64,
     batch_size: u64,
     /// A cleanup pass of this store is running.
@@ -287,364 +208,6 @@ impl fmt::Debug for SqlStore {
             .field("table", &self.inner.table.display_name())
             .finish_non_exhaustive()
     }
-}
-
-/// Runs `$body` with `$guard`, a pooled connection of the store's dialect,
-/// acquired within `connect_timeout`. The body is expanded once per dialect,
-/// so every statement runs on the concrete sqlx driver.
-macro_rules! on_conn {
-    ($store:expr, $op:expr, |$guard:ident| $body:expr) => {
-        match &$store.inner.pool {
-            #[cfg(feature = "postgres")]
-            SqlPool::Postgres(pool) => {
-                #[allow(unused_mut)]
-                let mut $guard = $store.acquire($op, pool).await?;
-                $body
-            }
-            #[cfg(feature = "mysql")]
-            SqlPool::MySql(pool) => {
-                #[allow(unused_mut)]
-                let mut $guard = $store.acquire($op, pool).await?;
-                $body
-            }
-            #[cfg(feature = "sqlite")]
-            SqlPool::Sqlite(pool) => {
-                #[allow(unused_mut)]
-                let mut $guard = $store.acquire($op, pool).await?;
-                $body
-            }
-        }
-    };
-}
-
-/// Deletes expired rows batch by batch on `$guard`'s connection; evaluates to
-/// the count.
-macro_rules! delete_expired {
-    ($store:expr, $guard:ident) => {{
-        let table = &$store.inner.table;
-        let now = table.stamp(now_utc());
-        let limit = $store.inner.batch_size;
-        let mut removed = 0u64;
-        loop {
-            let (sql, values) = $store.build(&table.cleanup_batch(&now, limit));
-            let done = $store
-                .timed(
-                    "cleanup",
-                    sqlx::query_with(AssertSqlSafe(sql), values).execute(&mut *$guard),
-                )
-                .await?;
-            removed += done.rows_affected();
-            if done.rows_affected() < limit {
-                break;
-            }
-            tokio::task::yield_now().await;
-        }
-        removed
-    }};
-}
-
-impl SqlStore {
-    /// A builder over the settings: the app's own pool or registered pools can
-    /// be added before `build`.
-    pub fn builder(settings: &Settings) -> SqlStoreBuilder {
-        SqlStoreBuilder {
-            settings: settings.clone(),
-            pool: None,
-            binds: SqlBinds::new(),
-            batch_size: DEFAULT_CLEANUP_BATCH,
-        }
-    }
-
-    /// The store `SESSION_SQLALCHEMY*` describe (see the module docs for how
-    /// the pool is chosen).
-    pub async fn from_settings(settings: &Settings) -> Result<Self, BuildError> {
-        Self::builder(settings).build().await
-    }
-
-    /// A store over the app's own pool, with the table and timeouts of the
-    /// settings.
-    pub async fn with_pool(
-        pool: impl Into<SqlPool>,
-        settings: &Settings,
-    ) -> Result<Self, BuildError> {
-        Self::builder(settings).pool(pool).build().await
-    }
-
-    /// The pool the store uses.
-    pub fn pool(&self) -> &SqlPool {
-        &self.inner.pool
-    }
-
-    /// The database the store talks to.
-    pub fn dialect(&self) -> Dialect {
-        self.inner.table.dialect
-    }
-
-    /// The table, as `schema.table` or `table` (unquoted).
-    pub fn table_name(&self) -> String {
-        self.inner.table.display_name()
-    }
-
-    /// Stops the cleanup task and closes the pool (shared with the app, if it
-    /// handed the pool over).
-    pub async fn close(&self) {
-        self.inner.stop.send_replace(());
-        self.inner.pool.close().await;
-    }
-
-    /// The lock [`SqlStore::cleanup_exclusive`] takes, derived from the
-    /// table's qualified name.
-    pub fn cleanup_lock(&self) -> CleanupLock {
-        match self.inner.table.dialect {
-            #[cfg(feature = "postgres")]
-            Dialect::Postgres => CleanupLock::PgAdvisory(self.inner.table.pg_lock_key()),
-            #[cfg(feature = "mysql")]
-            Dialect::MySql => CleanupLock::MySqlNamed(self.inner.table.mysql_lock_name()),
-            #[cfg(feature = "sqlite")]
-            Dialect::Sqlite => CleanupLock::None,
-        }
-    }
-
-    /// One cleanup pass that runs only if no other instance sharing the
-    /// database is running one: `Ok(None)` when it skipped. PostgreSQL takes
-    /// `pg_try_advisory_lock`, MySQL `GET_LOCK(name, 0)`, both keyed on the
-    /// table's name and held by the pass's connection, which is closed
-    /// afterwards so the lock cannot outlive the pass. SQLite needs no lock.
-    pub async fn cleanup_exclusive(&self) -> Result<Option<u64>, StoreError> {
-        let Some(_pass) = Pass::begin(&self.inner.cleaning) else {
-            return Ok(None);
-        };
-        let table = &self.inner.table;
-        let (Some(lock), Some(unlock)) = (table.try_lock(), table.unlock()) else {
-            return on_conn!(self, "cleanup", |guard| Ok(Some(delete_expired!(
-                self, guard
-            ))));
-        };
-        on_conn!(self, "cleanup", |guard| {
-            // A session-level lock is released when its connection closes.
-            guard.close_on_drop();
-            let (sql, values) = self.build(&lock);
-            let locked: (Option<bool>,) = self
-                .timed(
-                    "cleanup",
-                    sqlx::query_as_with(AssertSqlSafe(sql), values).fetch_one(&mut *guard),
-                )
-                .await?;
-            if locked.0 != Some(true) {
-                return Ok(None);
-            }
-            let removed = delete_expired!(self, guard);
-            let (sql, values) = self.build(&unlock);
-            self.timed(
-                "cleanup",
-                sqlx::query_with(AssertSqlSafe(sql), values).execute(&mut *guard),
-            )
-            .await?;
-            Ok(Some(removed))
-        })
-    }
-
-    fn spawn_cleanup(&self, every: Duration) {
-        let weak: Weak<Inner> = Arc::downgrade(&self.inner);
-        let mut stop = self.inner.stop.subscribe();
-        let backend = self.inner.backend;
-        tokio::spawn(async move {
-            let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
-            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tokio::select! {
-                    _ = ticker.tick() => {}
-                    // The store was closed or dropped.
-                    _ = stop.changed() => break,
-                }
-                let Some(inner) = weak.upgrade() else { break };
-                match (SqlStore { inner }).cleanup_exclusive().await {
-                    Ok(Some(removed)) => tracing::debug!(backend, removed, "session cleanup pass"),
-                    Ok(None) => tracing::debug!(
-                        backend,
-                        "session cleanup pass skipped: another instance runs one"
-                    ),
-                    Err(error) => tracing::warn!(%error, "session cleanup pass failed"),
-                }
-            }
-            tracing::debug!(backend, "session cleanup task ended");
-        });
-    }
-
-    /// Checks for the table and creates what is missing.
-    async fn prepare(&self, create: bool) -> Result<(), super::error::BoxError> {
-        if self.table_exists().await? {
-            return Ok(());
-        }
-        if !create {
-            return Err(format!(
-                "table {} does not exist, and SESSION_SQLALCHEMY_CREATE_TABLE is off",
-                self.table_name()
-            )
-            .into());
-        }
-        match self.create_table().await {
-            Ok(()) => Ok(()),
-            // Another instance starting at the same time may have won a race
-            // on PostgreSQL's catalog.
-            Err(error) if self.table_exists().await.unwrap_or(false) => {
-                tracing::debug!(%error, "session table created concurrently");
-                Ok(())
-            }
-            Err(error) => Err(error.into()),
-        }
-    }
-
-    async fn table_exists(&self) -> Result<bool, StoreError> {
-        let (sql, values) = self.build(&self.inner.table.table_exists());
-        let (count,): (i64,) = on_conn!(self, "prepare", |guard| {
-            self.timed(
-                "prepare",
-                sqlx::query_as_with(AssertSqlSafe(sql), values).fetch_one(&mut *guard),
-            )
-            .await?
-        });
-        Ok(count > 0)
-    }
-
-    async fn create_table(&self) -> Result<(), StoreError> {
-        let table = &self.inner.table;
-        let mut statements = Vec::new();
-        #[cfg(feature = "postgres")]
-        statements.extend(table.create_sequence());
-        statements.push(self.build_schema(&table.create_table()));
-        statements.extend(table.create_expiry_index());
-        on_conn!(self, "prepare", |guard| {
-            for sql in statements {
-                self.timed(
-                    "prepare",
-                    sqlx::raw_sql(AssertSqlSafe(sql)).execute(&mut *guard),
-                )
-                .await?;
-            }
-            Ok(())
-        })
-    }
-
-    fn build<S: SqlxBinder>(&self, statement: &S) -> (String, SqlxValues) {
-        match self.inner.table.dialect {
-            #[cfg(feature = "postgres")]
-            Dialect::Postgres => statement.build_sqlx(sea_query::PostgresQueryBuilder),
-            #[cfg(feature = "mysql")]
-            Dialect::MySql => statement.build_sqlx(sea_query::MysqlQueryBuilder),
-            #[cfg(feature = "sqlite")]
-            Dialect::Sqlite => statement.build_sqlx(sea_query::SqliteQueryBuilder),
-        }
-    }
-
-    fn build_schema<S: SchemaStatement>(&self, statement: &S) -> String {
-        match self.inner.table.dialect {
-            #[cfg(feature = "postgres")]
-            Dialect::Postgres => statement.build_for(sea_query::PostgresQueryBuilder),
-            #[cfg(feature = "mysql")]
-            Dialect::MySql => statement.build_for(sea_query::MysqlQueryBuilder),
-            #[cfg(feature = "sqlite")]
-            Dialect::Sqlite => statement.build_for(sea_query::SqliteQueryBuilder),
-        }
-    }
-
-    async fn acquire<DB: sqlx::Database>(
-        &self,
-        operation: &'static str,
-        pool: &sqlx::Pool<DB>,
-    ) -> Result<PoolConnection<DB>, StoreError> {
-        let wait = self.inner.connect_timeout;
-        match tokio::time::timeout(wait, pool.acquire()).await {
-            Ok(Ok(connection)) => Ok(connection),
-            Ok(Err(error)) => Err(self.error(operation, error)),
-            Err(_) => Err(StoreError::unavailable(
-                self.inner.backend,
-                operation,
-                format!("no connection within {wait:?} (SESSION_CONNECT_TIMEOUT)"),
-            )),
-        }
-    }
-
-    /// Runs one statement within `operation_timeout`, keeping sqlx's error.
-    async fn timed_sqlx<T>(
-        &self,
-        operation: &'static str,
-        statement: impl Future<Output = Result<T, sqlx::Error>>,
-    ) -> Result<Result<T, sqlx::Error>, StoreError> {
-        let limit = self.inner.operation_timeout;
-        tokio::time::timeout(limit, statement).await.map_err(|_| {
-            StoreError::unavailable(
-                self.inner.backend,
-                operation,
-                format!("no answer within {limit:?} (SESSION_OPERATION_TIMEOUT)"),
-            )
-        })
-    }
-
-    /// Runs one statement within `operation_timeout`.
-    async fn timed<T>(
-        &self,
-        operation: &'static str,
-        statement: impl Future<Output = Result<T, sqlx::Error>>,
-    ) -> Result<T, StoreError> {
-        self.timed_sqlx(operation, statement)
-            .await?
-            .map_err(|error| self.error(operation, error))
-    }
-
-    fn error(&self, operation: &'static str, error: sqlx::Error) -> StoreError {
-        if is_unavailable(self.inner.table.dialect, &error) {
-            StoreError::unavailable(self.inner.backend, operation, error)
-        } else {
-            StoreError::failed(self.inner.backend, operation, error)
-        }
-    }
-
-    /// Now, and the expiry `ttl` from now, as naive UTC.
-    fn expiry_after(now: PrimitiveDateTime, ttl: Duration) -> PrimitiveDateTime {
-        time::Duration::try_from(ttl)
-            .ok()
-            .and_then(|ttl| now.checked_add(ttl))
-            .unwrap_or(PrimitiveDateTime::MAX)
-    }
-}
-
-/// sea-query's schema statements build to plain strings.
-trait SchemaStatement {
-    fn build_for<B: sea_query::SchemaBuilder>(&self, builder: B) -> String;
-}
-
-impl SchemaStatement for sea_query::TableCreateStatement {
-    fn build_for<B: sea_query::SchemaBuilder>(&self, builder: B) -> String {
-        self.build(builder)
-    }
-}
-
-/// Marks a cleanup pass of one store as running, until dropped.
-struct Pass<'a>(&'a AtomicBool);
-
-impl<'a> Pass<'a> {
-    fn begin(flag: &'a AtomicBool) -> Option<Self> {
-        flag.compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
-            .ok()
-            .map(|_| Pass(flag))
-    }
-}
-
-impl Drop for Pass<'_> {
-    fn drop(&mut self) {
-        self.0.store(false, Ordering::Release);
-    }
-}
-
-/// Naive UTC now, to the microsecond (what the columns keep).
-fn now_utc() -> PrimitiveDateTime {
-    let now = OffsetDateTime::now_utc();
-    let time = now.time();
-    let micros = time
-        .replace_nanosecond(time.microsecond() * 1000)
-        .unwrap_or(time);
-    PrimitiveDateTime::new(now.date(), micros)
 }
 
 fn is_unique_violation(error: &sqlx::Error) -> bool {
@@ -663,10 +226,8 @@ impl SessionStore for SqlStore {
         self.inner.backend
     }
 
-    /// Flask-Session's `session_id` column is `VARCHAR(255)`; session keys
-    /// are ASCII, so characters and bytes agree.
     fn max_key_len(&self) -> Option<usize> {
-        Some(255)
+        Some(MAX_KEY_LEN)
     }
 
     async fn load(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
@@ -682,19 +243,13 @@ impl SessionStore for SqlStore {
         Ok(row.map(|(data,)| data))
     }
 
-    async fn load_and_touch(
-        &self,
-        key: &str,
-        ttl: Duration,
-    ) -> Result<Option<Vec<u8>>, StoreError> {
+    async fn load_and_touch(&self, key: &str, ttl: Duration) -> StoreResult<Option<Vec<u8>>> {
         let table = &self.inner.table;
         let now = now_utc();
         let live_after = table.stamp(now);
-        let touch_before = table.stamp(Self::expiry_after(
-            now,
-            ttl.mul_f64(self.inner.refresh_threshold),
-        ));
-        let expiry = table.stamp(Self::expiry_after(now, ttl));
+        let touch_before =
+            table.stamp(expiry_after(now, ttl.mul_f64(self.inner.refresh_threshold)));
+        let expiry = table.stamp(expiry_after(now, ttl));
         match &self.inner.pool {
             // One statement: a CTE that writes only when due (schema.rs).
             #[cfg(feature = "postgres")]
@@ -746,18 +301,12 @@ impl SessionStore for SqlStore {
         }
     }
 
-    async fn save(
-        &self,
-        key: &str,
-        value: &[u8],
-        ttl: Duration,
-        hint: SaveHint,
-    ) -> Result<(), StoreError> {
+    async fn save(&self, key: &str, value: &[u8], ttl: Duration, how: SaveHint) -> StoreResult<()> {
         let table = &self.inner.table;
-        let expiry = table.stamp(Self::expiry_after(now_utc(), ttl));
+        let expiry = table.stamp(expiry_after(now_utc(), ttl));
         // Fall back to the other statement on 0 rows or a conflict; the third
         // step covers a row deleted between the two.
-        let steps = match hint {
+        let steps = match how {
             SaveHint::Existing => [Step::Update, Step::Insert, Step::Update],
             SaveHint::New => [Step::Insert, Step::Update, Step::Insert],
         };
@@ -803,37 +352,17 @@ impl SessionStore for SqlStore {
     async fn touch(&self, key: &str, ttl: Duration) -> Result<(), StoreError> {
         let table = &self.inner.table;
         let now = now_utc();
-        let (sql, values) = self.build(&table.touch(
-            key,
-            &table.stamp(now),
-            &table.stamp(Self::expiry_after(now, ttl)),
-        ));
-        on_conn!(self, "touch", |guard| {
-            self.timed(
-                "touch",
-                sqlx::query_with(AssertSqlSafe(sql), values).execute(&mut *guard),
-            )
-            .await?;
-            Ok(())
-        })
+        let (sql, values) =
+            self.build(&table.touch(key, &table.stamp(now), &table.stamp(expiry_after(now, ttl))));
+        self.execute("touch", sql, values).await.map(drop)
     }
 
     async fn delete(&self, key: &str) -> Result<(), StoreError> {
         let (sql, values) = self.build(&self.inner.table.delete(key));
-        on_conn!(self, "delete", |guard| {
-            self.timed(
-                "delete",
-                sqlx::query_with(AssertSqlSafe(sql), values).execute(&mut *guard),
-            )
-            .await?;
-            Ok(())
-        })
+        self.execute("delete", sql, values).await.map(drop)
     }
 
     async fn cleanup(&self) -> Result<u64, StoreError> {
-        let Some(_pass) = Pass::begin(&self.inner.cleaning) else {
-            return Ok(0);
-        };
-        on_conn!(self, "cleanup", |guard| Ok(delete_expired!(self, guard)))
+        self.cleanup_pass().await
     }
 }

@@ -8,7 +8,8 @@ use std::str::FromStr;
 
 use session_config::{ConnectionUrl, Settings};
 
-use crate::store::BuildError;
+use crate::store::support::within;
+use crate::store::{BoxError, BuildError};
 
 /// Which database a store talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -140,17 +141,16 @@ impl SqlPool {
     /// Connects to `url` as the settings say (`SESSION_POOL_SIZE`,
     /// `SESSION_CONNECT_TIMEOUT`, `SESSION_OPERATION_TIMEOUT`), opening one
     /// connection to prove the database is reachable.
+    ///
+    /// # Errors
+    ///
+    /// [`BuildError::Backend`], naming the URL with its password redacted,
+    /// when the URL names no compiled-in dialect or the database cannot be
+    /// reached within `connect_timeout`.
     pub async fn connect(url: &ConnectionUrl, settings: &Settings) -> Result<Self, BuildError> {
-        let dialect = Dialect::from_url(url.as_str()).map_err(|message| BuildError::Backend {
-            backend: "sql",
-            location: url.redacted(),
-            source: message.into(),
-        })?;
-        let fail = |source: sqlx::Error| BuildError::Backend {
-            backend: dialect.name(),
-            location: url.redacted(),
-            source: source.into(),
-        };
+        let dialect = Dialect::from_url(url.as_str())
+            .map_err(|message| BuildError::backend("sql", url.redacted(), message))?;
+        let fail = |source: BoxError| BuildError::backend(dialect.name(), url.redacted(), source);
         let connect_timeout = settings.connect_timeout;
         let size = settings.pool_size;
         let connecting = async {
@@ -162,22 +162,12 @@ impl SqlPool {
                             "statement_timeout",
                             settings.operation_timeout.as_millis().to_string(),
                         )]);
-                    probe::<sqlx::PgConnection>(&options).await?;
-                    let pool = sqlx::postgres::PgPoolOptions::new()
-                        .max_connections(size.unwrap_or(10))
-                        .acquire_timeout(connect_timeout)
-                        .connect_lazy_with(options);
-                    SqlPool::Postgres(pool)
+                    SqlPool::Postgres(probed(options, size, connect_timeout).await?)
                 }
                 #[cfg(feature = "mysql")]
                 Dialect::MySql => {
                     let options = sqlx::mysql::MySqlConnectOptions::from_str(url.as_str())?;
-                    probe::<sqlx::MySqlConnection>(&options).await?;
-                    let pool = sqlx::mysql::MySqlPoolOptions::new()
-                        .max_connections(size.unwrap_or(10))
-                        .acquire_timeout(connect_timeout)
-                        .connect_lazy_with(options);
-                    SqlPool::MySql(pool)
+                    SqlPool::MySql(probed(options, size, connect_timeout).await?)
                 }
                 #[cfg(feature = "sqlite")]
                 Dialect::Sqlite => {
@@ -200,25 +190,31 @@ impl SqlPool {
                 }
             })
         };
-        match tokio::time::timeout(connect_timeout, connecting).await {
-            Ok(result) => result.map_err(fail),
-            Err(_) => Err(BuildError::Backend {
-                backend: dialect.name(),
-                location: url.redacted(),
-                source: format!(
-                    "no connection within {connect_timeout:?} (SESSION_CONNECT_TIMEOUT)"
-                )
-                .into(),
-            }),
-        }
+        within(dialect.name(), connect_timeout, connecting)
+            .await
+            .map_err(|timed_out| fail(timed_out.into()))?
+            .map_err(|error| fail(error.into()))
     }
 }
 
-/// Opens and closes one connection, so that start-up reports why the database
-/// cannot be reached (a pool only says that it timed out).
+/// A pool of `size` connections (10 by default) that connects lazily, once
+/// one connection has been opened and closed, so that start-up reports why
+/// the database cannot be reached (a pool only says that it timed out).
 #[cfg(any(feature = "postgres", feature = "mysql"))]
-async fn probe<C: sqlx::Connection>(options: &C::Options) -> Result<(), sqlx::Error> {
-    C::connect_with(options).await?.close().await
+async fn probed<DB: sqlx::Database>(
+    options: <DB::Connection as sqlx::Connection>::Options,
+    size: Option<u32>,
+    acquire_timeout: std::time::Duration,
+) -> Result<sqlx::Pool<DB>, sqlx::Error> {
+    use sqlx::Connection;
+    DB::Connection::connect_with(&options)
+        .await?
+        .close()
+        .await?;
+    Ok(sqlx::pool::PoolOptions::<DB>::new()
+        .max_connections(size.unwrap_or(10))
+        .acquire_timeout(acquire_timeout)
+        .connect_lazy_with(options))
 }
 
 /// Pools the app registered by name, for `SESSION_SQLALCHEMY_BIND_KEY` (the

@@ -24,15 +24,18 @@
 //!
 //! # Connections
 //!
-//! One URL in `SESSION_REDIS` gives a [`ConnectionManager`]: one multiplexed
+//! One URL in `SESSION_REDIS` gives a
+//! [`ConnectionManager`](::redis::aio::ConnectionManager): one multiplexed
 //! connection shared by every request, which reconnects by itself when the
 //! server goes away and comes back, with no app restart. Several URLs are the
-//! seed nodes of a Redis Cluster and give a [`ClusterConnection`], which
-//! routes each key to its slot's node. `rediss://` URLs use TLS (rustls, with
+//! seed nodes of a Redis Cluster and give a
+//! [`ClusterConnection`](::redis::cluster_async::ClusterConnection), which
+//! routes each key to its slot's node. Either way the store holds a
+//! [`RedisConnection`], so both are one type, [`RedisStore`]. `rediss://` URLs use TLS (rustls, with
 //! the system's root certificates).
 //!
-//! An app that already holds a Redis connection can share it: see
-//! [`RedisStore::new`] and [`RedisStore::from_client`].
+//! An app that already holds a Redis client or connection can share it: see
+//! [`RedisStore::from_client`] and [`RedisStore::from_connection`].
 //!
 //! # Failures
 //!
@@ -47,21 +50,20 @@
 //! connection dropped is sent once more on a fresh connection, so the first
 //! request after a server restart succeeds; every command here is idempotent.
 
+mod connection;
+
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use ::redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
-use ::redis::cluster::ClusterClient;
-use ::redis::cluster_async::ClusterConnection;
-use ::redis::{
-    Cmd, ConnectionAddr, ErrorKind, FromRedisValue, Pipeline, RedisError, ServerErrorKind,
-};
+use ::redis::aio::ConnectionLike;
+use ::redis::{Cmd, ErrorKind, FromRedisValue, Pipeline, RedisError, ServerErrorKind};
 use async_trait::async_trait;
-use session_config::{ConnectionUrl, Settings};
 
-use super::{BuildError, SaveHint, SessionStore, StoreError};
+pub use self::connection::{RedisClient, RedisConnection};
+use super::support::{ttl_seconds, within, TimedOut};
+use super::{SaveHint, SessionStore, StoreError, StoreResult, Timeouts};
 
 /// The `redis` crate this store is built on, so an app can build the client
 /// or connection it hands over with the same version.
@@ -69,51 +71,14 @@ pub use ::redis;
 
 const BACKEND: &str = "redis";
 
-/// A store over a Redis Cluster.
-pub type RedisClusterStore = RedisStore<ClusterConnection>;
-
-/// The timeouts of a store built from URLs or a client.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RedisTimeouts {
-    /// How long one connection attempt may take (`SESSION_CONNECT_TIMEOUT`).
-    pub connect: Duration,
-    /// How long the server may take to answer one command
-    /// (`SESSION_OPERATION_TIMEOUT`).
-    pub operation: Duration,
-}
-
-impl Default for RedisTimeouts {
-    /// The defaults of `Settings`: 2 s to connect, 1 s per operation.
-    fn default() -> Self {
-        Self {
-            connect: Duration::from_secs(2),
-            operation: Duration::from_secs(1),
-        }
-    }
-}
-
-impl RedisTimeouts {
-    /// `connect_timeout` and `operation_timeout` from the settings.
-    pub fn from_settings(settings: &Settings) -> Self {
-        Self {
-            connect: settings.connect_timeout,
-            operation: settings.operation_timeout,
-        }
-    }
-
-    /// The overall deadline of one store operation: a reconnection plus a
-    /// reply.
-    pub fn deadline(&self) -> Duration {
-        self.connect.saturating_add(self.operation)
-    }
-}
-
-/// Sessions in Redis, over any async Redis connection: a [`ConnectionManager`]
-/// (the default) for one server, a [`ClusterConnection`] for a Cluster
-/// ([`RedisClusterStore`]), or another [`ConnectionLike`] the app owns.
+/// Sessions in Redis, over any async Redis connection: a [`RedisConnection`]
+/// (the default: one server or a Cluster, as the settings or the app's client
+/// say), or another [`ConnectionLike`] the app owns, such as a
+/// [`ConnectionManager`](::redis::aio::ConnectionManager) or a
+/// [`ClusterConnection`](::redis::cluster_async::ClusterConnection).
 ///
 /// Cloning is cheap and shares the connection.
-pub struct RedisStore<C = ConnectionManager> {
+pub struct RedisStore<C = RedisConnection> {
     connection: C,
     deadline: Duration,
     /// False once the server has answered `GETEX` with "unknown command".
@@ -140,146 +105,20 @@ impl<C> fmt::Debug for RedisStore<C> {
     }
 }
 
-/// Builds the store that `SESSION_REDIS` describes: one URL gives a single
-/// server, several give a Cluster. The server is contacted here, so start-up
-/// fails with an error naming the URL (password redacted) when it is down.
-pub async fn from_settings(settings: &Settings) -> Result<Arc<dyn SessionStore>, BuildError> {
-    let timeouts = RedisTimeouts::from_settings(settings);
-    match settings.redis.as_slice() {
-        [] => Err(BuildError::Backend {
-            backend: BACKEND,
-            location: "SESSION_REDIS".to_owned(),
-            source: "no Redis URL is configured".into(),
-        }),
-        [url] => Ok(Arc::new(RedisStore::connect(url, timeouts).await?)),
-        urls => Ok(Arc::new(RedisStore::connect_cluster(urls, timeouts).await?)),
-    }
-}
-
-impl RedisStore<ConnectionManager> {
-    /// Connects to one Redis server at `url` (`redis://`, `rediss://`,
-    /// `redis+unix://`, with user, password and database as the `redis` crate
-    /// reads them). Fails when the server cannot be reached or refuses the
-    /// credentials; the error names the URL with its password redacted.
-    pub async fn connect(url: &ConnectionUrl, timeouts: RedisTimeouts) -> Result<Self, BuildError> {
-        let location = url.redacted();
-        let client =
-            ::redis::Client::open(url.as_str()).map_err(|source| build_error(&location, source))?;
-        Self::from_client_at(client, timeouts, location).await
-    }
-
-    /// Builds the store over a client the app already has, with a
-    /// [`ConnectionManager`] configured from `timeouts` (few reconnection
-    /// retries, so a dead server fails fast). Connects once to check the
-    /// server is there.
-    pub async fn from_client(
-        client: ::redis::Client,
-        timeouts: RedisTimeouts,
-    ) -> Result<Self, BuildError> {
-        let location = client.get_connection_info().addr().to_string();
-        Self::from_client_at(client, timeouts, location).await
-    }
-
-    async fn from_client_at(
-        client: ::redis::Client,
-        timeouts: RedisTimeouts,
-        location: String,
-    ) -> Result<Self, BuildError> {
-        if matches!(
-            client.get_connection_info().addr(),
-            ConnectionAddr::TcpTls { .. }
-        ) {
-            install_tls_provider();
-        }
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(timeouts.connect))
-            .set_response_timeout(Some(timeouts.operation))
-            .set_number_of_retries(1)
-            .set_min_delay(Duration::from_millis(50))
-            .set_max_delay(timeouts.connect);
-        let connect = async {
-            let mut manager = ConnectionManager::new_with_config(client, config).await?;
-            ::redis::cmd("PING").query_async::<()>(&mut manager).await?;
-            Ok::<_, RedisError>(manager)
-        };
-        let manager =
-            match tokio::time::timeout(timeouts.deadline().saturating_mul(2), connect).await {
-                Ok(Ok(manager)) => manager,
-                Ok(Err(source)) => return Err(build_error(&location, source)),
-                Err(_) => {
-                    return Err(build_error(
-                        &location,
-                        TimedOut(timeouts.deadline().saturating_mul(2)),
-                    ))
-                }
-            };
-        Ok(Self::new(manager).with_deadline(timeouts.deadline()))
-    }
-}
-
-impl RedisStore<ClusterConnection> {
-    /// Connects to the Redis Cluster whose seed nodes are `urls`. Fails when
-    /// no node can be reached or the cluster's slots cannot be read.
-    pub async fn connect_cluster(
-        urls: &[ConnectionUrl],
-        timeouts: RedisTimeouts,
-    ) -> Result<Self, BuildError> {
-        let location = urls
-            .iter()
-            .map(ConnectionUrl::redacted)
-            .collect::<Vec<_>>()
-            .join(", ");
-        if urls.iter().any(|url| url.as_str().starts_with("rediss:")) {
-            install_tls_provider();
-        }
-        let client = ClusterClient::builder(urls.iter().map(ConnectionUrl::as_str))
-            .connection_timeout(timeouts.connect)
-            .response_timeout(timeouts.operation)
-            .retries(2)
-            .build()
-            .map_err(|source| build_error(&location, source))?;
-        Self::from_cluster_client_at(client, timeouts, location).await
-    }
-
-    /// Builds the store over a cluster client the app already has. Connects
-    /// once to check the cluster is there. With TLS, rustls uses the
-    /// process's default crypto provider (ring, when it is the only one
-    /// compiled in).
-    pub async fn from_cluster_client(
-        client: ClusterClient,
-        timeouts: RedisTimeouts,
-    ) -> Result<Self, BuildError> {
-        Self::from_cluster_client_at(client, timeouts, "Redis Cluster".to_owned()).await
-    }
-
-    async fn from_cluster_client_at(
-        client: ClusterClient,
-        timeouts: RedisTimeouts,
-        location: String,
-    ) -> Result<Self, BuildError> {
-        let wait = timeouts.deadline().saturating_mul(2);
-        let connection = match tokio::time::timeout(wait, client.get_async_connection()).await {
-            Ok(Ok(connection)) => connection,
-            Ok(Err(source)) => return Err(build_error(&location, source)),
-            Err(_) => return Err(build_error(&location, TimedOut(wait))),
-        };
-        Ok(Self::new(connection).with_deadline(timeouts.deadline()))
-    }
-}
-
 impl<C> RedisStore<C>
 where
     C: ConnectionLike + Clone + Send + Sync + 'static,
 {
     /// Wraps a connection the app already holds and configured itself: a
-    /// [`ConnectionManager`], a [`ClusterConnection`] or a multiplexed
+    /// `ConnectionManager`, a `ClusterConnection` or a multiplexed
     /// connection. It is the Rust form of Flask-Session's "pass your own
-    /// `redis.Redis`". Each operation gets the default deadline of
-    /// [`RedisTimeouts::default`] (3 s); see [`RedisStore::with_deadline`].
-    pub fn new(connection: C) -> Self {
+    /// `redis.Redis`". Nothing is sent here. Each operation gets the default
+    /// deadline of [`Timeouts::default`] (3 s); see
+    /// [`RedisStore::with_deadline`].
+    pub fn from_connection(connection: C) -> Self {
         Self {
             connection,
-            deadline: RedisTimeouts::default().deadline(),
+            deadline: Timeouts::default().deadline(),
             getex: Arc::new(AtomicBool::new(true)),
         }
     }
@@ -315,9 +154,9 @@ where
                 other => other,
             }
         };
-        match tokio::time::timeout(self.deadline, attempt).await {
+        match within(BACKEND, self.deadline, attempt).await {
             Ok(result) => result.map_err(Failure::Redis),
-            Err(_) => Err(Failure::TimedOut(TimedOut(self.deadline))),
+            Err(timed_out) => Err(Failure::TimedOut(timed_out)),
         }
     }
 
@@ -347,11 +186,7 @@ where
         self.run("load", Request::Cmd(&get)).await
     }
 
-    async fn load_and_touch(
-        &self,
-        key: &str,
-        ttl: Duration,
-    ) -> Result<Option<Vec<u8>>, StoreError> {
+    async fn load_and_touch(&self, key: &str, ttl: Duration) -> StoreResult<Option<Vec<u8>>> {
         let seconds = ttl_seconds(ttl);
         if self.getex.load(Ordering::Relaxed) {
             let mut getex = ::redis::cmd("GETEX");
@@ -383,13 +218,7 @@ where
         Ok(value)
     }
 
-    async fn save(
-        &self,
-        key: &str,
-        value: &[u8],
-        ttl: Duration,
-        _hint: SaveHint,
-    ) -> Result<(), StoreError> {
+    async fn save(&self, key: &str, value: &[u8], ttl: Duration, _: SaveHint) -> StoreResult<()> {
         let mut set = ::redis::cmd("SET");
         set.arg(key).arg(value).arg("EX").arg(ttl_seconds(ttl));
         self.run("save", Request::Cmd(&set)).await
@@ -441,18 +270,12 @@ impl Failure {
     fn into_store_error(self, operation: &'static str) -> StoreError {
         match self {
             Failure::TimedOut(timed_out) => StoreError::unavailable(BACKEND, operation, timed_out),
-            Failure::Redis(error) if is_unavailable(&error) => {
-                StoreError::unavailable(BACKEND, operation, error)
+            Failure::Redis(error) => {
+                StoreError::classified(BACKEND, operation, is_unavailable(&error), error)
             }
-            Failure::Redis(error) => StoreError::failed(BACKEND, operation, error),
         }
     }
 }
-
-/// An operation or a connection attempt exceeded its deadline.
-#[derive(Debug, thiserror::Error)]
-#[error("no answer from Redis within {0:?}")]
-struct TimedOut(Duration);
 
 /// Whether the error means the server cannot be reached (503) rather than
 /// that it answered with a failure (500).
@@ -482,40 +305,9 @@ fn is_unknown_command(error: &RedisError) -> bool {
             .contains("unknown command")
 }
 
-/// A TTL in whole seconds for `EX`, rounded up and at least 1.
-fn ttl_seconds(ttl: Duration) -> u64 {
-    let seconds = ttl.as_secs() + u64::from(ttl.subsec_nanos() > 0);
-    seconds.max(1)
-}
-
-fn build_error(location: &str, source: impl Into<super::error::BoxError>) -> BuildError {
-    BuildError::Backend {
-        backend: BACKEND,
-        location: location.to_owned(),
-        source: source.into(),
-    }
-}
-
-/// rustls needs a process-wide crypto provider; install ring's unless the app
-/// has installed one already.
-fn install_tls_provider() {
-    if rustls::crypto::CryptoProvider::get_default().is_none() {
-        // Losing a race with another installer is fine: a provider is set.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn ttls_are_whole_seconds_rounded_up() {
-        assert_eq!(ttl_seconds(Duration::from_secs(2_678_400)), 2_678_400);
-        assert_eq!(ttl_seconds(Duration::from_millis(1500)), 2);
-        assert_eq!(ttl_seconds(Duration::from_millis(1)), 1);
-        assert_eq!(ttl_seconds(Duration::ZERO), 1);
-    }
 
     #[test]
     fn unknown_command_is_recognised() {
@@ -533,11 +325,14 @@ mod tests {
     #[tokio::test]
     async fn startup_with_the_server_down_names_the_redacted_url() {
         // Port 1 on loopback: nothing listens, the connection is refused.
-        let url = ConnectionUrl::new("redis://user:hunter2@127.0.0.1:1/0");
+        let settings = session_config::Settings {
+            redis: vec![session_config::ConnectionUrl::new(
+                "redis://user:hunter2@127.0.0.1:1/0",
+            )],
+            ..session_config::Settings::default()
+        };
         let started = std::time::Instant::now();
-        let error = RedisStore::connect(&url, RedisTimeouts::default())
-            .await
-            .err();
+        let error = RedisStore::from_settings(&settings).await.err();
         let message = error.map(|e| e.to_string()).unwrap_or_default();
         assert!(message.contains("redis"), "{message}");
         assert!(message.contains("127.0.0.1:1"), "{message}");

@@ -11,11 +11,8 @@
 //! creates the `sessions_test` databases and runs them. `TEST_POSTGRES_URL` and
 //! `TEST_MYSQL_URL` point them elsewhere. Every test uses a table of its own.
 
-#![allow(clippy::unwrap_used, missing_docs)]
-
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use session::config::{ConnectionUrl, SessionType, Settings, SqlIdentifier};
 use session::store::sql::sqlx::{self, AssertSqlSafe};
@@ -41,16 +38,7 @@ enum Db {
 
 /// A table name no other test (or run) uses.
 fn unique_name(test: &str) -> String {
-    static N: AtomicU32 = AtomicU32::new(0);
-    let nanos = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
-    format!(
-        "t_{test}_{}_{nanos}_{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    )
+    format!("t_{}", crate::common::unique_name(test, '_'))
 }
 
 struct Fixture {
@@ -353,7 +341,7 @@ async fn ddl_matches_flask_schema(db: Db) {
         }
     }
     // Building again over the existing table changes nothing.
-    let again = SqlStore::with_pool(fx.pool().clone(), &settings("unused://", &name))
+    let again = SqlStore::from_client(fx.pool().clone(), &settings("unused://", &name))
         .await
         .unwrap();
     assert_eq!(again.table_name(), name);
@@ -1064,7 +1052,7 @@ async fn the_app_can_hand_over_its_pool_or_register_it_under_a_bind_key() {
     let url = format!("sqlite://{}?mode=rwc", dir.path().join("app.db").display());
     let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
     let mut s = settings("sqlite://ignored.db", "sessions");
-    let store = SqlStore::with_pool(pool.clone(), &s).await.unwrap();
+    let store = SqlStore::from_client(pool.clone(), &s).await.unwrap();
     assert_eq!(store.dialect(), Dialect::Sqlite);
     store
         .save("k", b"v", Duration::from_secs(60), SaveHint::New)

@@ -1,0 +1,208 @@
+//! The connection a store built from settings or a client holds: one
+//! [`ConnectionManager`] for a single server, one [`ClusterConnection`] for a
+//! Redis Cluster, behind one type so that both build the same [`RedisStore`].
+
+use std::time::Duration;
+
+use ::redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
+use ::redis::cluster::ClusterClient;
+use ::redis::cluster_async::ClusterConnection;
+use ::redis::{Cmd, ConnectionAddr, Pipeline, RedisError, RedisFuture, Value};
+use session_config::{ConnectionUrl, Settings};
+
+use super::{RedisStore, BACKEND};
+use crate::store::support::within;
+use crate::store::{BuildError, Timeouts};
+
+/// A connection to one Redis server or to a Redis Cluster. Commands go
+/// straight to the connection inside: one `match`, no allocation of its own.
+/// Cloning is cheap and shares the connection.
+#[derive(Clone)]
+#[non_exhaustive]
+pub enum RedisConnection {
+    /// One server, through a connection manager that reconnects by itself.
+    Single(ConnectionManager),
+    /// A Redis Cluster, routing each key to its slot's node.
+    Cluster(ClusterConnection),
+}
+
+impl ConnectionLike for RedisConnection {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        match self {
+            RedisConnection::Single(connection) => connection.req_packed_command(cmd),
+            RedisConnection::Cluster(connection) => connection.req_packed_command(cmd),
+        }
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<Value>> {
+        match self {
+            RedisConnection::Single(connection) => {
+                connection.req_packed_commands(pipeline, offset, count)
+            }
+            RedisConnection::Cluster(connection) => {
+                connection.req_packed_commands(pipeline, offset, count)
+            }
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            RedisConnection::Single(connection) => connection.get_db(),
+            RedisConnection::Cluster(connection) => connection.get_db(),
+        }
+    }
+}
+
+/// A client the app already has: for one server or for a Cluster. Both
+/// `redis::Client` and `redis::cluster::ClusterClient` convert into it, so
+/// [`RedisStore::from_client`] takes either.
+#[derive(Clone)]
+#[non_exhaustive]
+// Built once at start-up: the size of the larger client does not matter.
+#[allow(clippy::large_enum_variant)]
+pub enum RedisClient {
+    /// A client of one server.
+    Single(::redis::Client),
+    /// A client of a Redis Cluster.
+    Cluster(ClusterClient),
+}
+
+impl From<::redis::Client> for RedisClient {
+    fn from(client: ::redis::Client) -> Self {
+        RedisClient::Single(client)
+    }
+}
+
+impl From<ClusterClient> for RedisClient {
+    fn from(client: ClusterClient) -> Self {
+        RedisClient::Cluster(client)
+    }
+}
+
+impl RedisStore<RedisConnection> {
+    /// Builds the store that `SESSION_REDIS` describes: one URL gives a
+    /// single server, several the seed nodes of a Cluster. The server is
+    /// contacted here, so start-up fails when it is down.
+    ///
+    /// # Errors
+    ///
+    /// [`BuildError::Backend`], naming the URLs with their passwords
+    /// redacted, when no URL is configured, a URL is malformed, or the server
+    /// cannot be reached, refuses the credentials or does not answer within
+    /// twice `connect_timeout + operation_timeout`.
+    pub async fn from_settings(settings: &Settings) -> Result<Self, BuildError> {
+        let urls = settings.redis.as_slice();
+        let location = urls
+            .iter()
+            .map(ConnectionUrl::redacted)
+            .collect::<Vec<_>>()
+            .join(", ");
+        if urls.iter().any(|url| url.as_str().starts_with("rediss:")) {
+            install_tls_provider();
+        }
+        let client = match urls {
+            [] => {
+                return Err(BuildError::backend(
+                    BACKEND,
+                    "SESSION_REDIS",
+                    "no Redis URL is configured",
+                ))
+            }
+            [url] => ::redis::Client::open(url.as_str()).map(RedisClient::Single),
+            urls => {
+                let timeouts = Timeouts::from_settings(settings);
+                ClusterClient::builder(urls.iter().map(ConnectionUrl::as_str))
+                    .connection_timeout(timeouts.connect)
+                    .response_timeout(timeouts.operation)
+                    .retries(2)
+                    .build()
+                    .map(RedisClient::Cluster)
+            }
+        }
+        .map_err(|source| BuildError::backend(BACKEND, location.as_str(), source))?;
+        Self::open(client, Timeouts::from_settings(settings), location).await
+    }
+
+    /// Builds the store over a client the app already has (the Rust form of
+    /// Flask-Session's "pass your own `redis.Redis`"), with the timeouts of
+    /// the settings. A single server gets a [`ConnectionManager`] with few
+    /// reconnection retries, so a dead server fails fast; a cluster client
+    /// keeps its own settings. Connects once to check the server is there.
+    ///
+    /// # Errors
+    ///
+    /// [`BuildError::Backend`] when the server cannot be reached, refuses the
+    /// credentials or does not answer in time.
+    pub async fn from_client(
+        client: impl Into<RedisClient>,
+        settings: &Settings,
+    ) -> Result<Self, BuildError> {
+        let client = client.into();
+        let location = match &client {
+            RedisClient::Single(client) => client.get_connection_info().addr().to_string(),
+            RedisClient::Cluster(_) => "Redis Cluster".to_owned(),
+        };
+        Self::open(client, Timeouts::from_settings(settings), location).await
+    }
+
+    async fn open(
+        client: RedisClient,
+        timeouts: Timeouts,
+        location: String,
+    ) -> Result<Self, BuildError> {
+        let fail =
+            |source: crate::store::BoxError| BuildError::backend(BACKEND, &*location, source);
+        let wait = timeouts.deadline().saturating_mul(2);
+        let connection = match client {
+            RedisClient::Single(client) => {
+                if matches!(
+                    client.get_connection_info().addr(),
+                    ConnectionAddr::TcpTls { .. }
+                ) {
+                    install_tls_provider();
+                }
+                let config = ConnectionManagerConfig::new()
+                    .set_connection_timeout(Some(timeouts.connect))
+                    .set_response_timeout(Some(timeouts.operation))
+                    .set_number_of_retries(1)
+                    .set_min_delay(Duration::from_millis(50))
+                    .set_max_delay(timeouts.connect);
+                let connect = async {
+                    let mut manager = ConnectionManager::new_with_config(client, config).await?;
+                    ::redis::cmd("PING").query_async::<()>(&mut manager).await?;
+                    Ok::<_, RedisError>(manager)
+                };
+                RedisConnection::Single(
+                    within(BACKEND, wait, connect)
+                        .await
+                        .map_err(|e| fail(e.into()))?
+                        .map_err(|e| fail(e.into()))?,
+                )
+            }
+            // With TLS, rustls uses the process's default crypto provider
+            // (installed above for URLs; ring, when it is the only one
+            // compiled in, for an app's own client).
+            RedisClient::Cluster(client) => RedisConnection::Cluster(
+                within(BACKEND, wait, client.get_async_connection())
+                    .await
+                    .map_err(|e| fail(e.into()))?
+                    .map_err(|e| fail(e.into()))?,
+            ),
+        };
+        Ok(Self::from_connection(connection).with_deadline(timeouts.deadline()))
+    }
+}
+
+/// rustls needs a process-wide crypto provider; install ring's unless the app
+/// has installed one already.
+fn install_tls_provider() {
+    if rustls::crypto::CryptoProvider::get_default().is_none() {
+        // Losing a race with another installer is fine: a provider is set.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    }
+}
