@@ -50,6 +50,7 @@
 //! connection dropped is sent once more on a fresh connection, so the first
 //! request after a server restart succeeds; every command here is idempotent.
 
+mod conditional;
 mod connection;
 
 use std::fmt;
@@ -58,12 +59,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ::redis::aio::ConnectionLike;
-use ::redis::{Cmd, ErrorKind, FromRedisValue, Pipeline, RedisError, ServerErrorKind};
+use ::redis::{
+    Cmd, ErrorKind, FromRedisValue, Pipeline, RedisError, ScriptInvocation, ServerErrorKind,
+};
 use async_trait::async_trait;
 
 pub use self::connection::{RedisClient, RedisConnection};
 use super::support::{ttl_seconds, within, TimedOut};
-use super::{SaveHint, SessionStore, StoreError, StoreResult, Timeouts};
+use super::{SaveHint, SessionStore, StoreError, StoreResult, Timeouts, WriteOutcome};
 
 /// The `redis` crate this store is built on, so an app can build the client
 /// or connection it hands over with the same version.
@@ -224,6 +227,24 @@ where
         self.run("save", Request::Cmd(&set)).await
     }
 
+    async fn save_if_unchanged(
+        &self,
+        key: &str,
+        expected: &[u8],
+        value: &[u8],
+        ttl: Duration,
+    ) -> StoreResult<WriteOutcome> {
+        let script = conditional::save_if_unchanged(key, expected, value, ttl_seconds(ttl));
+        let answer = self.run("save_if_unchanged", Request::Script(&script)).await?;
+        Ok(conditional::outcome(answer))
+    }
+
+    async fn insert_new(&self, key: &str, value: &[u8], ttl: Duration) -> StoreResult<WriteOutcome> {
+        let script = conditional::insert_new(key, value, ttl_seconds(ttl));
+        let answer = self.run("insert_new", Request::Script(&script)).await?;
+        Ok(conditional::outcome(answer))
+    }
+
     async fn touch(&self, key: &str, ttl: Duration) -> Result<(), StoreError> {
         let mut expire = ::redis::cmd("EXPIRE");
         expire.arg(key).arg(ttl_seconds(ttl));
@@ -241,11 +262,12 @@ where
     }
 }
 
-/// One command or one pipeline.
+/// One command, one pipeline, or one script call.
 #[derive(Clone, Copy)]
 enum Request<'a> {
     Cmd(&'a Cmd),
     Pipeline(&'a Pipeline),
+    Script(&'a ScriptInvocation<'a>),
 }
 
 impl Request<'_> {
@@ -256,6 +278,8 @@ impl Request<'_> {
         match self {
             Request::Cmd(cmd) => cmd.query_async(connection).await,
             Request::Pipeline(pipeline) => pipeline.query_async(connection).await,
+            // EVALSHA, and the script loaded once on NOSCRIPT.
+            Request::Script(script) => script.invoke_async(connection).await,
         }
     }
 }
