@@ -290,6 +290,29 @@ impl SessionStore for CountingStore {
         self.inner.save(key, value, ttl, hint).await
     }
 
+    async fn save_if_unchanged(
+        &self,
+        key: &str,
+        expected: &[u8],
+        value: &[u8],
+        ttl: Duration,
+    ) -> Result<session::WriteOutcome, StoreError> {
+        self.saves.fetch_add(1, Ordering::SeqCst);
+        self.inner
+            .save_if_unchanged(key, expected, value, ttl)
+            .await
+    }
+
+    async fn insert_new(
+        &self,
+        key: &str,
+        value: &[u8],
+        ttl: Duration,
+    ) -> Result<session::WriteOutcome, StoreError> {
+        self.saves.fetch_add(1, Ordering::SeqCst);
+        self.inner.insert_new(key, value, ttl).await
+    }
+
     async fn touch(&self, key: &str, ttl: Duration) -> Result<(), StoreError> {
         self.inner.touch(key, ttl).await
     }

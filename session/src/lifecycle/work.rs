@@ -114,6 +114,9 @@ impl Work {
             }
             Some(Write::Insert { key, bytes }) => {
                 match dispatch::insert_new(store, &key, &bytes, ttl).await? {
+                    // Our own record, when a store resent the insert after a
+                    // dropped connection: it was written.
+                    WriteOutcome::Changed(current) if current == bytes => {}
                     WriteOutcome::Saved => crate::buffer_pool::give_back(bytes),
                     // A new sid is 128 bits or more from the OS random
                     // source: a record under it is not a collision to retry.
@@ -176,6 +179,9 @@ async fn write_conditionally(
                 crate::buffer_pool::give_back(bytes);
                 return Ok(true);
             }
+            // Our own record, when a store resent the save after a dropped
+            // connection: it was written.
+            WriteOutcome::Changed(now) if now == bytes => return Ok(true),
             WriteOutcome::Changed(now) => {
                 let codec = engine.codec();
                 let loaded = match &mut loaded {

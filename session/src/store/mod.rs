@@ -109,45 +109,24 @@ pub trait SessionStore: Send + Sync + 'static {
     /// holds `expected`, the bytes this request loaded. Atomic: of many
     /// writers that loaded the same record, exactly one is
     /// [`Saved`](WriteOutcome::Saved).
-    ///
-    /// The default reads, compares and writes in three steps, which is not
-    /// atomic: a store that can do better overrides it.
     async fn save_if_unchanged(
         &self,
         key: &str,
         expected: &[u8],
         value: &[u8],
         ttl: Duration,
-    ) -> Result<WriteOutcome, StoreError> {
-        match self.load(key).await? {
-            None => Ok(WriteOutcome::Gone),
-            Some(current) if current != expected => Ok(WriteOutcome::Changed(current)),
-            Some(_) => {
-                self.save(key, value, ttl, SaveHint::Existing).await?;
-                Ok(WriteOutcome::Saved)
-            }
-        }
-    }
+    ) -> Result<WriteOutcome, StoreError>;
 
     /// The write of a new record (a new sid, or the target of a
     /// regenerate): insert-only, so two requests can never both create one
     /// sid. [`Changed`](WriteOutcome::Changed) with the record found when
     /// the key exists.
-    ///
-    /// The default reads, then writes, which is not atomic: a store that can
-    /// do better overrides it.
     async fn insert_new(
         &self,
         key: &str,
         value: &[u8],
         ttl: Duration,
-    ) -> Result<WriteOutcome, StoreError> {
-        if let Some(current) = self.load(key).await? {
-            return Ok(WriteOutcome::Changed(current));
-        }
-        self.save(key, value, ttl, SaveHint::New).await?;
-        Ok(WriteOutcome::Saved)
-    }
+    ) -> Result<WriteOutcome, StoreError>;
 
     /// Resets the time to live without rewriting the value.
     async fn touch(&self, key: &str, ttl: Duration) -> Result<(), StoreError>;

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use super::{SaveHint, SessionStore, StoreError, StoreErrorKind};
+use super::{SaveHint, SessionStore, StoreError, StoreErrorKind, WriteOutcome};
 
 /// The store for disabled sessions.
 #[derive(Debug, Clone, Copy, Default)]
@@ -41,6 +41,25 @@ impl SessionStore for NullStore {
         _ttl: Duration,
         _hint: SaveHint,
     ) -> Result<(), StoreError> {
+        Err(disabled("save"))
+    }
+
+    async fn save_if_unchanged(
+        &self,
+        _key: &str,
+        _expected: &[u8],
+        _value: &[u8],
+        _ttl: Duration,
+    ) -> Result<WriteOutcome, StoreError> {
+        Err(disabled("save"))
+    }
+
+    async fn insert_new(
+        &self,
+        _key: &str,
+        _value: &[u8],
+        _ttl: Duration,
+    ) -> Result<WriteOutcome, StoreError> {
         Err(disabled("save"))
     }
 

@@ -6,7 +6,11 @@
 //! The contract: a value round-trips, and a rewrite replaces it; a missing
 //! key reads as `None`; deleting or touching a missing key succeeds and
 //! creates nothing; a touch extends the life without changing the value; any
-//! bytes round-trip; a record is gone once its TTL has passed.
+//! bytes round-trip; a record is gone once its TTL has passed. Conditional
+//! writes: a save of the record loaded is `Saved`, of a record changed since
+//! is `Changed` with the current record, of a deleted one `Gone`; an insert
+//! never replaces a record; of many writers that loaded one record, exactly
+//! one wins each round.
 //!
 //! Keys carry a prefix no other test (or run) uses, so the backends' shared
 //! servers, collections and tables need no clearing; each test deletes what
@@ -19,7 +23,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use session::config::Settings;
-use session::store::{SaveHint, SessionStore};
+use session::store::{SaveHint, SessionStore, WriteOutcome};
 
 use crate::common::unique_prefix;
 
@@ -78,7 +82,8 @@ macro_rules! store_contract {
             async fn open() -> Under $open
 
             store_contract!(@tests [$(#[$attr])*] round_trip, missing_key, delete_of_a_missing_key,
-                touch_without_rewrite, binary_values, expiry);
+                touch_without_rewrite, binary_values, expiry, conditional_save_outcomes,
+                insert_new_refuses_an_existing_key, one_writer_wins_each_round);
         }
     };
     (@tests $attrs:tt $($test:ident),*) => {
@@ -165,7 +170,8 @@ async fn touch_without_rewrite(under: Under) {
 async fn binary_values(under: Under) {
     let (store, key) = (&under.store, under.key("binary"));
     // Every byte value, text that is not UTF-8, and protocol words.
-    let mut value: Vec<u8> = (0..=255u8).cycle().take(64 * 1024).collect();
+    // Within max_session_bytes (64 KiB), which the filesystem store caps reads at.
+    let mut value: Vec<u8> = (0..=255u8).cycle().take(60 * 1024).collect();
     value.extend_from_slice(&[0xff, 0x00, 0xc3, 0x28, 0x80]);
     value.extend_from_slice(b"\r\nEND\r\n");
     store
@@ -189,6 +195,83 @@ async fn expiry(under: Under) {
     tokio::time::sleep(Duration::from_millis(2500)).await;
     assert_eq!(store.load(&key).await.unwrap(), None);
     assert_eq!(store.load_and_touch(&key, MINUTE).await.unwrap(), None);
+    store.delete(&key).await.unwrap();
+}
+
+async fn conditional_save_outcomes(under: Under) {
+    let (store, key) = (&under.store, under.key("conditional"));
+    store
+        .save(&key, b"v1", MINUTE, SaveHint::New)
+        .await
+        .unwrap();
+    let saved = store.save_if_unchanged(&key, b"v1", b"v2", MINUTE).await;
+    assert_eq!(saved.unwrap(), WriteOutcome::Saved);
+    assert_eq!(store.load(&key).await.unwrap().as_deref(), Some(&b"v2"[..]));
+    // Loaded v1, but another writer made it v2: nothing written, v2 returned.
+    let stale = store.save_if_unchanged(&key, b"v1", b"v3", MINUTE).await;
+    assert_eq!(stale.unwrap(), WriteOutcome::Changed(b"v2".to_vec()));
+    assert_eq!(store.load(&key).await.unwrap().as_deref(), Some(&b"v2"[..]));
+    // Deleted since it was loaded: nothing written, and it stays deleted.
+    store.delete(&key).await.unwrap();
+    let gone = store.save_if_unchanged(&key, b"v2", b"v4", MINUTE).await;
+    assert_eq!(gone.unwrap(), WriteOutcome::Gone);
+    assert_eq!(store.load(&key).await.unwrap(), None);
+}
+
+async fn insert_new_refuses_an_existing_key(under: Under) {
+    let (store, key) = (&under.store, under.key("insert"));
+    assert_eq!(
+        store.insert_new(&key, b"first", MINUTE).await.unwrap(),
+        WriteOutcome::Saved
+    );
+    assert_eq!(
+        store.insert_new(&key, b"second", MINUTE).await.unwrap(),
+        WriteOutcome::Changed(b"first".to_vec())
+    );
+    assert_eq!(
+        store.load(&key).await.unwrap().as_deref(),
+        Some(&b"first"[..])
+    );
+    store.delete(&key).await.unwrap();
+}
+
+/// Eight writers that loaded the same record race, five rounds: each round
+/// exactly one is `Saved`, and the others see its record.
+async fn one_writer_wins_each_round(under: Under) {
+    let (store, key) = (&under.store, under.key("race"));
+    let mut current = b"round-0".to_vec();
+    store
+        .save(&key, &current, MINUTE, SaveHint::New)
+        .await
+        .unwrap();
+    for round in 1..=5 {
+        let writers: Vec<_> = (0..8)
+            .map(|writer| {
+                let (store, key, expected) = (store.clone(), key.clone(), current.clone());
+                tokio::spawn(async move {
+                    let value = format!("round-{round}-writer-{writer}").into_bytes();
+                    let outcome = store
+                        .save_if_unchanged(&key, &expected, &value, MINUTE)
+                        .await;
+                    (value, outcome.unwrap())
+                })
+            })
+            .collect();
+        let mut winners = Vec::new();
+        let mut seen = Vec::new();
+        for writer in writers {
+            match writer.await.unwrap() {
+                (value, WriteOutcome::Saved) => winners.push(value),
+                (_, WriteOutcome::Changed(now)) => seen.push(now),
+                (_, other) => panic!("round {round}: {other:?}"),
+            }
+        }
+        assert_eq!(winners.len(), 1, "round {round}: {} winners", winners.len());
+        let winner = winners.remove(0);
+        assert!(seen.iter().all(|now| *now == winner), "round {round}");
+        assert_eq!(store.load(&key).await.unwrap(), Some(winner.clone()));
+        current = winner;
+    }
     store.delete(&key).await.unwrap();
 }
 

@@ -235,11 +235,18 @@ where
         ttl: Duration,
     ) -> StoreResult<WriteOutcome> {
         let script = conditional::save_if_unchanged(key, expected, value, ttl_seconds(ttl));
-        let answer = self.run("save_if_unchanged", Request::Script(&script)).await?;
+        let answer = self
+            .run("save_if_unchanged", Request::Script(&script))
+            .await?;
         Ok(conditional::outcome(answer))
     }
 
-    async fn insert_new(&self, key: &str, value: &[u8], ttl: Duration) -> StoreResult<WriteOutcome> {
+    async fn insert_new(
+        &self,
+        key: &str,
+        value: &[u8],
+        ttl: Duration,
+    ) -> StoreResult<WriteOutcome> {
         let script = conditional::insert_new(key, value, ttl_seconds(ttl));
         let answer = self.run("insert_new", Request::Script(&script)).await?;
         Ok(conditional::outcome(answer))

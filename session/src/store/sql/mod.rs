@@ -152,6 +152,7 @@ macro_rules! with_builder {
 
 mod builder;
 mod cleanup;
+mod conditional;
 mod exec;
 mod pool;
 mod queries;
@@ -173,7 +174,7 @@ pub use self::cleanup::{CleanupLock, DEFAULT_CLEANUP_BATCH};
 use self::exec::{expiry_after, now_utc};
 pub use self::pool::{Dialect, SqlBinds, SqlPool};
 use self::schema::SessionTable;
-use super::{SaveHint, SessionStore, StoreError, StoreResult, Timeouts};
+use super::{SaveHint, SessionStore, StoreError, StoreResult, Timeouts, WriteOutcome};
 
 /// The sqlx this store is built with, for apps that hand over their own pool.
 pub use sqlx;
@@ -347,6 +348,25 @@ impl SessionStore for SqlStore {
                 "the row kept appearing and disappearing under concurrent writes",
             ))
         })
+    }
+
+    async fn save_if_unchanged(
+        &self,
+        key: &str,
+        expected: &[u8],
+        value: &[u8],
+        ttl: Duration,
+    ) -> StoreResult<WriteOutcome> {
+        self.update_if_unchanged(key, expected, value, ttl).await
+    }
+
+    async fn insert_new(
+        &self,
+        key: &str,
+        value: &[u8],
+        ttl: Duration,
+    ) -> StoreResult<WriteOutcome> {
+        self.insert_if_new(key, value, ttl).await
     }
 
     async fn touch(&self, key: &str, ttl: Duration) -> Result<(), StoreError> {

@@ -13,6 +13,8 @@
 //! | [`save`](SessionStore::save) | `set key 0 exptime` |
 //! | [`load`](SessionStore::load) | `get key` |
 //! | [`load_and_touch`](SessionStore::load_and_touch) | `get key`, then `touch key exptime` on a hit (the `memcache` crate has no `gat`) |
+//! | [`save_if_unchanged`](SessionStore::save_if_unchanged) | `gets key`, compare, then `cas key 0 exptime unique` (two round trips) |
+//! | [`insert_new`](SessionStore::insert_new) | `add key 0 exptime`, then `get key` (the client does not say whether `add` stored) |
 //! | [`touch`](SessionStore::touch) | `touch key exptime` |
 //! | [`delete`](SessionStore::delete) | `delete key` |
 //!
@@ -32,17 +34,18 @@
 //! `Client::connect`, which gives a single connection per server, waits 30 s
 //! for a free one and sends a `version` round trip on every check-out:
 //!
-//! - `pool_size` connections per server ([`DEFAULT_POOL_SIZE`] by default);
-//! - a check-out waits at most `connect_timeout`;
-//! - no test on check-out, so an operation is one round trip;
-//! - socket reads and writes time out after `operation_timeout`;
-//! - the ASCII protocol, which every memcached speaks.
+//! `pool_size` connections per server ([`DEFAULT_POOL_SIZE`] by default), a
+//! check-out that waits at most `connect_timeout`, no test on check-out (an
+//! operation is one round trip), socket reads and writes that time out after
+//! `operation_timeout`, and the ASCII protocol, which every memcached speaks.
 //!
 //! Without the check-out test, a pool would keep handing out connections that
 //! a server restart has closed. So when an operation fails on its connection
 //! (an I/O error or a garbled reply), the store replaces the pools with fresh
 //! ones and sends the operation once more: the first request after a restart
-//! already succeeds. Every operation here is idempotent.
+//! already succeeds. Every operation here is idempotent, or (a conditional
+//! write) finds its own record when resent, which the lifecycle takes as
+//! written.
 //!
 //! # Failures
 //!
@@ -62,7 +65,7 @@ use async_trait::async_trait;
 use session_config::Settings;
 
 use super::support::{blocking, ttl_seconds};
-use super::{BuildError, SaveHint, SessionStore, StoreError, StoreResult, Timeouts};
+use super::{BuildError, SaveHint, SessionStore, StoreError, StoreResult, Timeouts, WriteOutcome};
 
 /// The `memcache` crate this store is built on, so an app can build the
 /// client it hands over with the same version.
@@ -392,6 +395,56 @@ impl SessionStore for MemcachedStore {
         .await
     }
 
+    /// `gets` for the value and its CAS unique, then `cas`: atomic, two round
+    /// trips (memcached has no compare-by-value), a third after a conflict.
+    async fn save_if_unchanged(
+        &self,
+        key: &str,
+        expected: &[u8],
+        value: &[u8],
+        ttl: Duration,
+    ) -> StoreResult<WriteOutcome> {
+        let (expected, value) = (expected.to_vec(), value.to_vec());
+        self.blocking("save_if_unchanged", key, move |client, key| {
+            let Some((current, _, Some(cas))) = client.get::<(Vec<u8>, u32, Option<u64>)>(key)?
+            else {
+                return Ok(WriteOutcome::Gone);
+            };
+            if current != expected {
+                return Ok(WriteOutcome::Changed(current));
+            }
+            let exptime = exptime(ttl, SystemTime::now());
+            if client.cas(key, value.as_slice(), exptime, cas)? {
+                return Ok(WriteOutcome::Saved);
+            }
+            Ok(match client.get::<Vec<u8>>(key)? {
+                Some(now) => WriteOutcome::Changed(now),
+                None => WriteOutcome::Gone,
+            })
+        })
+        .await
+    }
+
+    /// `add`, which stores only if the key is free; the client does not say
+    /// whether it did, so a `get` tells whether the record there is this one.
+    async fn insert_new(
+        &self,
+        key: &str,
+        value: &[u8],
+        ttl: Duration,
+    ) -> StoreResult<WriteOutcome> {
+        let value = value.to_vec();
+        self.blocking("insert_new", key, move |client, key| {
+            client.add(key, value.as_slice(), exptime(ttl, SystemTime::now()))?;
+            Ok(match client.get::<Vec<u8>>(key)? {
+                Some(now) if now == value => WriteOutcome::Saved,
+                Some(now) => WriteOutcome::Changed(now),
+                None => WriteOutcome::Gone,
+            })
+        })
+        .await
+    }
+
     async fn touch(&self, key: &str, ttl: Duration) -> Result<(), StoreError> {
         self.blocking("touch", key, move |client, key| {
             client.touch(key, exptime(ttl, SystemTime::now())).map(drop)
@@ -406,48 +459,4 @@ impl SessionStore for MemcachedStore {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn long_ttls_are_absolute_unix_times() {
-        let now = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
-        assert_eq!(exptime(Duration::from_secs(60), now), 60);
-        assert_eq!(
-            exptime(Duration::from_secs(MAX_RELATIVE_EXPTIME), now),
-            2_592_000
-        );
-        let day31 = Duration::from_secs(31 * 86_400);
-        assert_eq!(exptime(day31, now), 1_800_000_000 + 2_678_400);
-        assert_eq!(exptime(Duration::from_millis(10), now), 1);
-    }
-
-    #[test]
-    fn keys_memcached_cannot_take_are_refused() {
-        assert!(check_key("session:abc_-123").is_ok());
-        assert!(check_key(&"k".repeat(250)).is_ok());
-        assert!(check_key(&"k".repeat(251)).is_err());
-        assert!(check_key("with space").is_err());
-        assert!(check_key("new\r\nline").is_err());
-        assert!(check_key("").is_err());
-    }
-
-    #[tokio::test]
-    async fn startup_with_the_server_down_names_it() {
-        let settings = Settings {
-            memcached: vec!["127.0.0.1:1".to_owned()],
-            connect_timeout: Duration::from_millis(300),
-            ..Settings::default()
-        };
-        let started = std::time::Instant::now();
-        let error = MemcachedStore::from_settings(&settings).await.err();
-        let message = error.map(|e| e.to_string()).unwrap_or_default();
-        assert!(message.contains("memcached"), "{message}");
-        assert!(message.contains("127.0.0.1:1"), "{message}");
-        assert!(
-            started.elapsed() < Duration::from_secs(3),
-            "{:?}",
-            started.elapsed()
-        );
-    }
-}
+mod tests;

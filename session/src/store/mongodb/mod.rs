@@ -57,6 +57,8 @@
 //! `dns-resolver` feature on its own `mongodb` dependency (cargo unifies the
 //! features).
 
+mod conditional;
+
 use std::future::IntoFuture;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -69,8 +71,12 @@ use mongodb::options::{ClientOptions, IndexOptions};
 use mongodb::{Client, Collection, IndexModel};
 use session_config::Settings;
 
+use self::conditional::DriverError;
+
 use super::support::{run, within};
-use super::{BoxError, BuildError, SaveHint, SessionStore, StoreError, StoreResult, Timeouts};
+use super::{
+    BoxError, BuildError, SaveHint, SessionStore, StoreError, StoreResult, Timeouts, WriteOutcome,
+};
 
 /// The `mongodb` driver this store is built on, so an app can build the
 /// [`Client`] it hands over, or inspect the collection, with the same version.
@@ -267,14 +273,16 @@ impl MongoStore {
         F: std::future::Future<Output = mongodb::error::Result<T>> + Send,
     {
         let limit = self.inner.operation_timeout;
-        run(BACKEND, operation, limit, is_unavailable, future).await
+        let future = async { future.await.map_err(DriverError) };
+        let unavailable = |e: &DriverError| is_unavailable(&e.0);
+        run(BACKEND, operation, limit, unavailable, future).await
     }
 
     async fn write(&self, key: &str, value: &[u8], ttl: Duration) -> mongodb::error::Result<()> {
         let update = doc! {
             "$set": {
                 "id": key,
-                "val": Binary { subtype: BinarySubtype::Generic, bytes: value.to_vec() },
+                "val": binary(value),
                 "expiration": expiration_after(ttl),
             }
         };
@@ -312,6 +320,14 @@ fn expiration_after(ttl: Duration) -> DateTime {
 }
 
 /// The filter of every read: this key, not yet expired.
+/// Bytes as Flask-Session stores them: `BinData(0, …)`.
+fn binary(bytes: &[u8]) -> Binary {
+    Binary {
+        subtype: BinarySubtype::Generic,
+        bytes: bytes.to_vec(),
+    }
+}
+
 fn live(key: &str, now: DateTime) -> Document {
     doc! { "id": key, "expiration": { "$gt": now } }
 }
@@ -363,11 +379,6 @@ fn is_unavailable(error: &MongoError) -> bool {
 
 fn is_duplicate_key(error: &MongoError) -> bool {
     matches!(&*error.kind, ErrorKind::Write(WriteFailure::WriteError(write)) if write.code == DUPLICATE_KEY)
-}
-
-#[cfg(test)]
-fn store_error(operation: &'static str, error: MongoError) -> StoreError {
-    StoreError::classified(BACKEND, operation, is_unavailable(&error), error)
 }
 
 #[async_trait]
@@ -431,6 +442,25 @@ impl SessionStore for MongoStore {
         .await
     }
 
+    async fn save_if_unchanged(
+        &self,
+        key: &str,
+        expected: &[u8],
+        value: &[u8],
+        ttl: Duration,
+    ) -> StoreResult<WriteOutcome> {
+        self.update_if_unchanged(key, expected, value, ttl).await
+    }
+
+    async fn insert_new(
+        &self,
+        key: &str,
+        value: &[u8],
+        ttl: Duration,
+    ) -> StoreResult<WriteOutcome> {
+        self.insert_if_new(key, value, ttl).await
+    }
+
     async fn touch(&self, key: &str, ttl: Duration) -> Result<(), StoreError> {
         let update = doc! { "$set": { "expiration": expiration_after(ttl) } };
         let touch = self
@@ -452,42 +482,4 @@ impl SessionStore for MongoStore {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
-mod tests {
-    use super::*;
-    use crate::store::StoreErrorKind;
-
-    #[test]
-    fn network_failures_are_unavailable_others_failed() {
-        for kind in [
-            std::io::ErrorKind::ConnectionRefused,
-            std::io::ErrorKind::TimedOut,
-        ] {
-            let error = MongoError::from(std::io::Error::from(kind));
-            assert_eq!(store_error("load", error).kind, StoreErrorKind::Unavailable);
-        }
-        let custom = MongoError::custom("something else");
-        assert_eq!(store_error("load", custom).kind, StoreErrorKind::Failed);
-    }
-
-    #[test]
-    fn expirations_saturate_instead_of_overflowing() {
-        let far = datetime_after(SystemTime::now(), Duration::MAX);
-        assert!(far > DateTime::now());
-    }
-
-    #[test]
-    fn start_up_errors_name_the_url_without_its_password() {
-        let settings = Settings {
-            mongodb: session_config::ConnectionUrl::new("mongodb://ada:s3cret@db.example:27017/"),
-            ..Settings::default()
-        };
-        let shown = location(&settings.mongodb.redacted(), &settings);
-        assert!(shown.contains("db.example:27017"), "{shown}");
-        assert!(
-            shown.contains("flask_session") && shown.contains("sessions"),
-            "{shown}"
-        );
-        assert!(!shown.contains("s3cret"), "{shown}");
-    }
-}
+mod tests;
