@@ -465,6 +465,12 @@ impl InProcessStore for MemoryStore {
 mod tests {
     use super::*;
 
+    /// Saves `value` under `key` for `seconds`, as a new record.
+    async fn put(store: &MemoryStore, key: &str, value: &[u8], seconds: u64) {
+        let ttl = Duration::from_secs(seconds);
+        store.save(key, value, ttl, SaveHint::New).await.unwrap();
+    }
+
     #[tokio::test]
     async fn expired_entries_are_not_served() {
         let store = MemoryStore::new();
@@ -533,22 +539,13 @@ mod tests {
     #[tokio::test]
     async fn eviction_follows_touches() {
         let store = MemoryStore::with_capacity(2).when_full(WhenFull::EvictOldest);
-        store
-            .save("a", b"v", Duration::from_secs(10), SaveHint::New)
-            .await
-            .unwrap();
-        store
-            .save("b", b"v", Duration::from_secs(20), SaveHint::New)
-            .await
-            .unwrap();
+        put(&store, "a", b"v", 10).await;
+        put(&store, "b", b"v", 20).await;
         store
             .load_and_touch("a", Duration::from_secs(100))
             .await
             .unwrap();
-        store
-            .save("c", b"v", Duration::from_secs(50), SaveHint::New)
-            .await
-            .unwrap();
+        put(&store, "c", b"v", 50).await;
         assert!(
             store.get_raw("a").is_some(),
             "the touched entry was evicted"
@@ -601,10 +598,7 @@ mod tests {
     #[tokio::test]
     async fn load_and_touch_extends_the_ttl() {
         let store = MemoryStore::new();
-        store
-            .save("k", b"v", Duration::from_secs(5), SaveHint::New)
-            .await
-            .unwrap();
+        put(&store, "k", b"v", 5).await;
         store
             .load_and_touch("k", Duration::from_secs(500))
             .await

@@ -62,7 +62,11 @@ pub fn commands_per_request(framework: Framework) {
         vec![("evalsha".to_owned(), 1), ("getex".to_owned(), 1)],
         "/incr: {calls:?}"
     );
-    assert_eq!(total(&calls), 4, "/incr: GETEX, EVALSHA and the script's GET and SET: {calls:?}");
+    assert_eq!(
+        total(&calls),
+        4,
+        "/incr: GETEX, EVALSHA and the script's GET and SET: {calls:?}"
+    );
 }
 
 /// Session routes answer 503 at once while Redis is down and `/plain` keeps

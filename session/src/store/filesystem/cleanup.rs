@@ -28,6 +28,7 @@ use super::format::now_secs;
 use super::names::CLEANUP_LOCK;
 use super::open::open_lock_file;
 use super::{FileStore, Inner, BACKEND};
+use crate::store::support::clean_periodically;
 
 impl Inner {
     /// One cleanup pass: prunes the expired files and recounts the live ones.
@@ -76,30 +77,14 @@ impl FileStore {
             );
             return None;
         };
+        // The task holds the store weakly: it ends once the store is dropped.
         let weak: Weak<Inner> = Arc::downgrade(&self.inner);
-        let mut stop = self.inner.stop.subscribe();
-        Some(runtime.spawn(async move {
-            let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
-            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tokio::select! {
-                    _ = ticker.tick() => {}
-                    // The store was dropped: its sender went with it.
-                    _ = stop.changed() => break,
-                }
-                let Some(inner) = weak.upgrade() else { break };
-                match (FileStore { inner }).cleanup_exclusive().await {
-                    Ok(Some(removed)) => {
-                        tracing::debug!(backend = BACKEND, removed, "session cleanup pass");
-                    }
-                    Ok(None) => tracing::debug!(
-                        backend = BACKEND,
-                        "session cleanup pass skipped: another process runs one"
-                    ),
-                    Err(error) => tracing::warn!(%error, "session cleanup pass failed"),
-                }
-            }
-            tracing::debug!(backend = BACKEND, "session cleanup task ended");
-        }))
+        let stop = self.inner.stop.subscribe();
+        Some(
+            runtime.spawn(clean_periodically(BACKEND, every, stop, move || {
+                let inner = weak.upgrade()?;
+                Some(async move { FileStore { inner }.cleanup_exclusive().await })
+            })),
+        )
     }
 }
