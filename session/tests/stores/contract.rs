@@ -216,6 +216,15 @@ async fn conditional_save_outcomes(under: Under) {
     let gone = store.save_if_unchanged(&key, b"v2", b"v4", MINUTE).await;
     assert_eq!(gone.unwrap(), WriteOutcome::Gone);
     assert_eq!(store.load(&key).await.unwrap(), None);
+
+    // Large records too (a store may compare them by digest).
+    let (big, bigger) = (vec![7u8; 4096], vec![8u8; 4096]);
+    store.save(&key, &big, MINUTE, SaveHint::New).await.unwrap();
+    let saved = store.save_if_unchanged(&key, &big, &bigger, MINUTE).await;
+    assert_eq!(saved.unwrap(), WriteOutcome::Saved);
+    let stale = store.save_if_unchanged(&key, &big, b"v5", MINUTE).await;
+    assert_eq!(stale.unwrap(), WriteOutcome::Changed(bigger));
+    store.delete(&key).await.unwrap();
 }
 
 async fn insert_new_refuses_an_existing_key(under: Under) {

@@ -1,33 +1,39 @@
 //! Conditional writes on Redis: one Lua script each, sent by `EVALSHA` (and
-//! loaded once per server when it answers `NOSCRIPT`), touching one key, so a
+//! loaded, then sent again, when a server answers `NOSCRIPT`), touching one key, so a
 //! Cluster routes it like any other command of that key. A script runs
 //! atomically on the server, so the compare and the write are one step.
 //!
-//! The save compares the SHA-1 of the stored value (`redis.sha1hex`) with the
-//! SHA-1 of the value this request loaded, so the expected record does not
-//! travel back to the server, only its 40-character digest.
+//! A small record (up to [`SEND_WHOLE_UP_TO`] bytes) is sent back whole and
+//! compared as it is; a larger one is compared by SHA-1 (`redis.sha1hex` on
+//! the server), so only its 40-character digest travels back. Hashing costs
+//! the client more than sending a short record does.
 
 use std::sync::LazyLock;
 
-use ::redis::{Script, ScriptInvocation, Value};
+use ::redis::{Cmd, Script, Value};
 use sha1::{Digest, Sha1};
 
 use crate::store::WriteOutcome;
 
-/// `KEYS[1]` the key, `ARGV[1]` the SHA-1 (hex) of the value loaded,
-/// `ARGV[2]` the new value, `ARGV[3]` the TTL in seconds. Answers 1 (saved),
-/// 0 (gone) or the current value (changed).
+/// `KEYS[1]` the key, `ARGV[1]` the value loaded (when `ARGV[4]` is `=`) or
+/// its SHA-1 in hex, `ARGV[2]` the new value, `ARGV[3]` the TTL in seconds.
+/// Answers 1 (saved), 0 (gone) or the current value (changed).
 static SAVE_IF_UNCHANGED: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
 local current = redis.call('GET', KEYS[1])
 if not current then return 0 end
-if redis.sha1hex(current) ~= ARGV[1] then return current end
+local same
+if ARGV[4] == '=' then same = current == ARGV[1] else same = redis.sha1hex(current) == ARGV[1] end
+if not same then return current end
 redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
 return 1
 ",
     )
 });
+
+/// Records up to this size are compared whole, larger ones by digest.
+const SEND_WHOLE_UP_TO: usize = 512;
 
 /// `KEYS[1]` the key, `ARGV[1]` the value, `ARGV[2]` the TTL in seconds.
 /// Answers 1 (saved) or the value already there (changed).
@@ -40,28 +46,38 @@ return redis.call('GET', KEYS[1])
     )
 });
 
-/// The script call that replaces `key` with `value` only if it still holds
-/// `expected`.
-pub(super) fn save_if_unchanged<'a>(
+/// The `EVALSHA` that replaces `key` with `value` only if it still holds
+/// `expected`, and its script (to load on `NOSCRIPT`). Built as one command,
+/// not a `ScriptInvocation`, which copies every argument twice.
+pub(super) fn save_if_unchanged(
     key: &str,
     expected: &[u8],
     value: &[u8],
     ttl_seconds: u64,
-) -> ScriptInvocation<'a> {
-    let mut invocation = SAVE_IF_UNCHANGED.prepare_invoke();
-    invocation
-        .key(key)
-        .arg(hex(&Sha1::digest(expected)))
-        .arg(value)
-        .arg(ttl_seconds);
-    invocation
+) -> (Cmd, &'static Script) {
+    let mut cmd = ::redis::cmd("EVALSHA");
+    cmd.arg(SAVE_IF_UNCHANGED.get_hash()).arg(1).arg(key);
+    let whole = expected.len() <= SEND_WHOLE_UP_TO;
+    if whole {
+        cmd.arg(expected);
+    } else {
+        cmd.arg(&hex_digest(expected)[..]);
+    }
+    cmd.arg(value)
+        .arg(ttl_seconds)
+        .arg(if whole { "=" } else { "sha1" });
+    (cmd, &SAVE_IF_UNCHANGED)
 }
 
-/// The script call that writes `key` only if it does not exist.
-pub(super) fn insert_new<'a>(key: &str, value: &[u8], ttl_seconds: u64) -> ScriptInvocation<'a> {
-    let mut invocation = INSERT_NEW.prepare_invoke();
-    invocation.key(key).arg(value).arg(ttl_seconds);
-    invocation
+/// The `EVALSHA` that writes `key` only if it does not exist, and its script.
+pub(super) fn insert_new(key: &str, value: &[u8], ttl_seconds: u64) -> (Cmd, &'static Script) {
+    let mut cmd = ::redis::cmd("EVALSHA");
+    cmd.arg(INSERT_NEW.get_hash())
+        .arg(1)
+        .arg(key)
+        .arg(value)
+        .arg(ttl_seconds);
+    (cmd, &INSERT_NEW)
 }
 
 /// A script's answer: 1 saved, 0 (or nil) gone, a value changed.
@@ -73,12 +89,13 @@ pub(super) fn outcome(answer: Value) -> WriteOutcome {
     }
 }
 
-fn hex(bytes: &[u8]) -> String {
+/// The SHA-1 of `bytes` in lower-case hex, as `redis.sha1hex` gives it.
+fn hex_digest(bytes: &[u8]) -> [u8; 40] {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(2 * bytes.len());
-    for &byte in bytes {
-        out.push(char::from(DIGITS[usize::from(byte >> 4)]));
-        out.push(char::from(DIGITS[usize::from(byte & 0xf)]));
+    let mut out = [0u8; 40];
+    for (i, byte) in Sha1::digest(bytes).iter().enumerate() {
+        out[2 * i] = DIGITS[usize::from(byte >> 4)];
+        out[2 * i + 1] = DIGITS[usize::from(byte & 0xf)];
     }
     out
 }

@@ -59,9 +59,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ::redis::aio::ConnectionLike;
-use ::redis::{
-    Cmd, ErrorKind, FromRedisValue, Pipeline, RedisError, ScriptInvocation, ServerErrorKind,
-};
+use ::redis::{Cmd, ErrorKind, FromRedisValue, Pipeline, RedisError, Script, ServerErrorKind};
 use async_trait::async_trait;
 
 pub use self::connection::{RedisClient, RedisConnection};
@@ -234,10 +232,10 @@ where
         value: &[u8],
         ttl: Duration,
     ) -> StoreResult<WriteOutcome> {
-        let script = conditional::save_if_unchanged(key, expected, value, ttl_seconds(ttl));
-        let answer = self
-            .run("save_if_unchanged", Request::Script(&script))
-            .await?;
+        let (evalsha, script) =
+            conditional::save_if_unchanged(key, expected, value, ttl_seconds(ttl));
+        let request = Request::Script(&evalsha, script);
+        let answer = self.run("save_if_unchanged", request).await?;
         Ok(conditional::outcome(answer))
     }
 
@@ -247,8 +245,10 @@ where
         value: &[u8],
         ttl: Duration,
     ) -> StoreResult<WriteOutcome> {
-        let script = conditional::insert_new(key, value, ttl_seconds(ttl));
-        let answer = self.run("insert_new", Request::Script(&script)).await?;
+        let (evalsha, script) = conditional::insert_new(key, value, ttl_seconds(ttl));
+        let answer = self
+            .run("insert_new", Request::Script(&evalsha, script))
+            .await?;
         Ok(conditional::outcome(answer))
     }
 
@@ -274,7 +274,8 @@ where
 enum Request<'a> {
     Cmd(&'a Cmd),
     Pipeline(&'a Pipeline),
-    Script(&'a ScriptInvocation<'a>),
+    /// An `EVALSHA`, and the script to load when the server lacks it.
+    Script(&'a Cmd, &'a Script),
 }
 
 impl Request<'_> {
@@ -285,8 +286,13 @@ impl Request<'_> {
         match self {
             Request::Cmd(cmd) => cmd.query_async(connection).await,
             Request::Pipeline(pipeline) => pipeline.query_async(connection).await,
-            // EVALSHA, and the script loaded once on NOSCRIPT.
-            Request::Script(script) => script.invoke_async(connection).await,
+            Request::Script(evalsha, script) => match evalsha.query_async(connection).await {
+                Err(error) if error.kind() == ErrorKind::Server(ServerErrorKind::NoScript) => {
+                    script.load_async(connection).await?;
+                    evalsha.query_async(connection).await
+                }
+                other => other,
+            },
         }
     }
 }
