@@ -117,8 +117,11 @@ pub struct IdLength(u8);
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct FileMode(u32);
 
-/// Cookie settings (`SESSION_COOKIE_*`).
+/// Cookie settings (`SESSION_COOKIE_*`). Build them from
+/// `Settings::default().cookie` and set the fields that differ: more may
+/// come.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct CookieSettings {
     /// `SESSION_COOKIE_NAME`, default `session`.
     pub name: String,
@@ -136,8 +139,13 @@ pub struct CookieSettings {
     pub partitioned: bool,
 }
 
-/// Every setting, validated.
+/// Every setting. Settings a loader built are validated; in code, start
+/// from [`Settings::default`] (or a load) and set the fields that differ, as
+/// `let mut settings = Settings::default(); settings.permanent = false;`:
+/// more settings will come, so the struct cannot be built field by field
+/// outside this crate. A `SessionManager` validates what it is given.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct Settings {
     /// `SESSION_TYPE`
     pub session_type: SessionType,

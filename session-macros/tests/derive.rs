@@ -329,9 +329,10 @@ impl SessionStore for CountingStore {
 /// A manager over a counting memory store that already holds the seeded
 /// record under [`SID`].
 async fn seeded_manager() -> (SessionManager, Arc<CountingStore>, String) {
-    let settings = Settings {
-        session_type: SessionType::Memory,
-        ..Settings::default()
+    let settings = {
+        let mut settings = Settings::default();
+        settings.session_type = SessionType::Memory;
+        settings
     };
     let store = Arc::new(CountingStore::default());
     let manager = SessionManager::new(settings, store.clone()).unwrap();
@@ -452,9 +453,10 @@ async fn none_removes_the_key() {
 
 #[tokio::test]
 async fn new_session_written_through_a_typed_view() {
-    let settings = Settings {
-        session_type: SessionType::Memory,
-        ..Settings::default()
+    let settings = {
+        let mut settings = Settings::default();
+        settings.session_type = SessionType::Memory;
+        settings
     };
     let store = Arc::new(CountingStore::default());
     let manager = SessionManager::new(settings, store.clone()).unwrap();

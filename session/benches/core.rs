@@ -156,9 +156,10 @@ fn lifecycle(c: &mut Criterion) {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap();
-    let settings = Settings {
-        session_type: SessionType::Memory,
-        ..Settings::default()
+    let settings = {
+        let mut settings = Settings::default();
+        settings.session_type = SessionType::Memory;
+        settings
     };
     let manager = SessionManager::new(settings, Arc::new(MemoryStore::new())).unwrap();
     let cookie = runtime.block_on(async {

@@ -45,11 +45,12 @@ fn fixture() -> Fixture {
     let url = std::env::var("SESSION_BENCH_REDIS")
         .unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
     let prefix = format!("bench:{}:", std::process::id());
-    let settings = Settings {
-        session_type: SessionType::Redis,
-        redis: vec![ConnectionUrl::new(url)],
-        key_prefix: prefix.clone(),
-        ..Settings::default()
+    let settings = {
+        let mut settings = Settings::default();
+        settings.session_type = SessionType::Redis;
+        settings.redis = vec![ConnectionUrl::new(url)];
+        settings.key_prefix = prefix.clone();
+        settings
     };
     let (manager, cookie, connection) = runtime.block_on(async {
         let store = RedisStore::from_settings(&settings).await.unwrap();

@@ -95,13 +95,14 @@ async fn time_reads(store: &SqlStore, rows: usize, reads: usize) -> Reads {
 
 async fn run(label: &str, url: &str, rows: usize, reads: usize) {
     let table = format!("bench_{}_{}", std::process::id(), label);
-    let settings = Settings {
-        session_type: SessionType::SqlAlchemy,
-        sqlalchemy: ConnectionUrl::new(url),
-        sqlalchemy_table: SqlIdentifier::new(table.clone()).unwrap(),
-        operation_timeout: Duration::from_secs(30),
-        pool_size: Some(4),
-        ..Settings::default()
+    let settings = {
+        let mut settings = Settings::default();
+        settings.session_type = SessionType::SqlAlchemy;
+        settings.sqlalchemy = ConnectionUrl::new(url);
+        settings.sqlalchemy_table = SqlIdentifier::new(table.clone()).unwrap();
+        settings.operation_timeout = Duration::from_secs(30);
+        settings.pool_size = Some(4);
+        settings
     };
     let store = match SqlStore::from_settings(&settings).await {
         Ok(store) => store,

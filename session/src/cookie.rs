@@ -187,15 +187,15 @@ mod tests {
     use super::*;
 
     fn settings() -> CookieSettings {
-        CookieSettings {
-            name: "session".into(),
-            domain: Some("example.com".into()),
-            path: "/app".into(),
-            http_only: true,
-            secure: true,
-            same_site: Some(SameSite::Strict),
-            partitioned: true,
-        }
+        let mut cookie = CookieSettings::default();
+        cookie.name = "session".into();
+        cookie.domain = Some("example.com".into());
+        cookie.path = "/app".into();
+        cookie.http_only = true;
+        cookie.secure = true;
+        cookie.same_site = Some(SameSite::Strict);
+        cookie.partitioned = true;
+        cookie
     }
 
     #[test]

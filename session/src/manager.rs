@@ -267,10 +267,11 @@ mod tests {
 
     #[tokio::test]
     async fn create_signs_and_load_by_cookie_verifies_when_the_signer_is_on() {
-        let manager = manager(Settings {
-            use_signer: true,
-            secret_key: Some(Secret::new("a-test-secret-that-is-long-enough-0123")),
-            ..Settings::default()
+        let manager = manager({
+            let mut settings = Settings::default();
+            settings.use_signer = true;
+            settings.secret_key = Some(Secret::new("a-test-secret-that-is-long-enough-0123"));
+            settings
         });
         let value = manager.create(&SessionMap::new()).await.unwrap();
         let (sid, _) = value.rsplit_once('.').unwrap();

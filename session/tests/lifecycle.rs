@@ -112,10 +112,9 @@ struct Harness {
 }
 
 fn settings() -> Settings {
-    Settings {
-        session_type: SessionType::Memory,
-        ..Settings::default()
-    }
+    let mut settings = Settings::default();
+    settings.session_type = SessionType::Memory;
+    settings
 }
 
 fn harness_with(settings: Settings) -> Harness {

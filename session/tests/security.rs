@@ -108,12 +108,11 @@ impl SessionStore for Recording {
 }
 
 fn settings(signed: bool) -> Settings {
-    Settings {
-        session_type: SessionType::Memory,
-        use_signer: signed,
-        secret_key: signed.then(|| Secret::new(SECRET)),
-        ..Settings::default()
-    }
+    let mut settings = Settings::default();
+    settings.session_type = SessionType::Memory;
+    settings.use_signer = signed;
+    settings.secret_key = signed.then(|| Secret::new(SECRET));
+    settings
 }
 
 fn manager_over(settings: Settings, store: &Arc<Recording>) -> SessionManager {

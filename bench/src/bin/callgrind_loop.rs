@@ -77,11 +77,7 @@ fn endpoint(app: &str) -> BoxEndpoint<'static, Response> {
             } else {
                 session::config::WriteMode::Overwrite
             };
-            let settings = Settings {
-                session_type: session::config::SessionType::Memory,
-                write_mode,
-                ..Settings::default()
-            };
+            let settings = { let mut settings = Settings::default(); settings.session_type = session::config::SessionType::Memory; settings.write_mode = write_mode; settings };
             let manager = SessionManager::new(settings, Arc::new(MemoryStore::new()))
                 .expect("valid settings");
             routes(app)

@@ -307,9 +307,10 @@ fn empty_strings_mean_none_for_optional_values() {
     ])
     .unwrap();
     // The background cleanup is on by default; an empty value turns it off.
-    let off = Settings {
-        cleanup_interval: None,
-        ..Settings::default()
+    let off = {
+        let mut settings = Settings::default();
+        settings.cleanup_interval = None;
+        settings
     };
     assert_eq!(s, off);
 }

@@ -499,9 +499,10 @@ fn validate_checks_settings_built_in_code() {
         &["cookie_samesite (code)", "cookie_secure (code)"],
     );
 
-    let s = Settings {
-        permanent_session_lifetime: std::time::Duration::ZERO,
-        ..Settings::default()
+    let s = {
+        let mut settings = Settings::default();
+        settings.permanent_session_lifetime = std::time::Duration::ZERO;
+        settings
     };
     assert_invalid(&s.validate().unwrap_err(), Key::PermanentSessionLifetime);
 }

@@ -62,9 +62,10 @@ pub fn check_cookie_header(data: &[u8]) {
 }
 
 fn request(headers: &[Vec<u8>], write: bool, input: &[u8]) -> Seen {
-    let settings = Settings {
-        session_type: SessionType::Memory,
-        ..Settings::default()
+    let settings = {
+        let mut settings = Settings::default();
+        settings.session_type = SessionType::Memory;
+        settings
     };
     let store = Arc::new(MemoryStore::new());
     let manager = SessionManager::new(settings, store.clone()).expect("a manager");

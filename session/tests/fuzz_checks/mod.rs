@@ -40,6 +40,7 @@ pub const CORRUPT_SID: &str = "QFIA1H_Xo7HM0Ck1VRzFuuWXaq07iG1HjEyDq1a4Ugs";
 const PREFIX: &str = "session:";
 
 mod cookie_header;
+#[allow(unused_imports)] // each fuzz target uses one check
 pub use cookie_header::check_cookie_header;
 
 /// The reference shape check, written independently of `SessionId::parse`.
@@ -221,19 +222,17 @@ pub fn check_cookie(data: &[u8]) {
     }
     let first_valid = expected_sids.first().cloned();
 
-    let settings = Settings {
-        session_type: SessionType::Memory,
-        use_signer: signed,
-        secret_key: Some(Secret::new(SECRET)),
-        secret_key_fallbacks: vec![Secret::new(FALLBACK)],
-        refresh_each_request: refresh,
-        key_prefix: PREFIX.to_owned(),
-        cookie: session::config::CookieSettings {
-            name: name.to_owned(),
-            secure: name.starts_with("__Host-"),
-            ..Settings::default().cookie
-        },
-        ..Settings::default()
+    let settings = {
+        let mut settings = Settings::default();
+        settings.session_type = SessionType::Memory;
+        settings.use_signer = signed;
+        settings.secret_key = Some(Secret::new(SECRET));
+        settings.secret_key_fallbacks = vec![Secret::new(FALLBACK)];
+        settings.refresh_each_request = refresh;
+        settings.key_prefix = PREFIX.to_owned();
+        settings.cookie.name = name.to_owned();
+        settings.cookie.secure = name.starts_with("__Host-");
+        settings
     };
     let store = Arc::new(CheckingStore {
         inner: MemoryStore::new(),

@@ -184,9 +184,10 @@ async fn retries_are_bounded_then_503_with_nothing_written() {
 /// `write_mode = "overwrite"` is Flask's last writer wins on the whole map.
 #[tokio::test]
 async fn overwrite_mode_is_last_writer_wins() {
-    let h = harness_with(Settings {
-        write_mode: session::config::WriteMode::Overwrite,
-        ..settings()
+    let h = harness_with({
+        let mut settings = settings();
+        settings.write_mode = session::config::WriteMode::Overwrite;
+        settings
     });
     let cookie = h.seeded().await;
     let (first, second) = two_requests(&h, &cookie).await;

@@ -229,31 +229,30 @@ fn a_sid_the_store_cannot_hold_is_an_invalid_cookie() {
 fn a_manager_refuses_settings_that_a_load_would_refuse() {
     let store = || Arc::new(MemoryStore::new());
     let cases = [
-        Settings {
-            refresh_threshold: f64::NAN,
-            ..Settings::default()
+        {
+            let mut settings = Settings::default();
+            settings.refresh_threshold = f64::NAN;
+            settings
         },
-        Settings {
-            permanent_session_lifetime: Duration::MAX,
-            ..Settings::default()
+        {
+            let mut settings = Settings::default();
+            settings.permanent_session_lifetime = Duration::MAX;
+            settings
         },
-        Settings {
-            operation_timeout: Duration::MAX,
-            ..Settings::default()
+        {
+            let mut settings = Settings::default();
+            settings.operation_timeout = Duration::MAX;
+            settings
         },
-        Settings {
-            cookie: session::config::CookieSettings {
-                path: "/; Domain=evil.example".to_owned(),
-                ..Settings::default().cookie
-            },
-            ..Settings::default()
+        {
+            let mut settings = Settings::default();
+            settings.cookie.path = "/; Domain=evil.example".to_owned();
+            settings
         },
-        Settings {
-            cookie: session::config::CookieSettings {
-                name: "__Host-sid".to_owned(),
-                ..Settings::default().cookie
-            },
-            ..Settings::default()
+        {
+            let mut settings = Settings::default();
+            settings.cookie.name = "__Host-sid".to_owned();
+            settings
         },
     ];
     for settings in cases {
@@ -398,9 +397,10 @@ impl SessionStore for Gated {
 /// panics outside a Tokio runtime.
 #[test]
 fn finish_outside_a_tokio_runtime_does_not_panic() {
-    let settings = Settings {
-        cleanup_n_requests: Some(1),
-        ..settings(false)
+    let settings = {
+        let mut settings = settings(false);
+        settings.cleanup_n_requests = Some(1);
+        settings
     };
     let manager = SessionManager::new(settings, Arc::new(MemoryStore::new())).unwrap();
     for _ in 0..32 {

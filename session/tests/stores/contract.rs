@@ -62,12 +62,11 @@ impl Under {
 /// Settings for the backends' own tests' servers, with timeouts a loaded CI
 /// machine keeps to.
 pub fn settings() -> Settings {
-    Settings {
-        operation_timeout: Duration::from_secs(10),
-        connect_timeout: Duration::from_secs(5),
-        pool_size: Some(2),
-        ..Settings::default()
-    }
+    let mut settings = Settings::default();
+    settings.operation_timeout = Duration::from_secs(10);
+    settings.connect_timeout = Duration::from_secs(5);
+    settings.pool_size = Some(2);
+    settings
 }
 
 /// Expands the contract's tests in a module named `$backend`, each with the
@@ -292,9 +291,10 @@ store_contract!(memory, {
 #[cfg(feature = "filesystem")]
 store_contract!(filesystem, {
     let dir = tempfile::tempdir().unwrap();
-    let settings = Settings {
-        file_dir: dir.path().to_owned(),
-        ..settings()
+    let settings = {
+        let mut settings = settings();
+        settings.file_dir = dir.path().to_owned();
+        settings
     };
     let store = session::store::filesystem::FileStore::from_settings(&settings)
         .await
@@ -307,11 +307,12 @@ store_contract!(
     #[ignore = "needs live servers: run scripts/test.sh"]
     redis,
     {
-        let settings = Settings {
-            redis: vec![session::config::ConnectionUrl::new(
+        let settings = {
+            let mut settings = settings();
+            settings.redis = vec![session::config::ConnectionUrl::new(
                 "redis://127.0.0.1:6379",
-            )],
-            ..settings()
+            )];
+            settings
         };
         Under::new(
             session::store::redis::RedisStore::from_settings(&settings)
@@ -331,9 +332,10 @@ store_contract!(
             "redis://127.0.0.1:7001",
             "redis://127.0.0.1:7002",
         ];
-        let settings = Settings {
-            redis: nodes.map(session::config::ConnectionUrl::new).to_vec(),
-            ..settings()
+        let settings = {
+            let mut settings = settings();
+            settings.redis = nodes.map(session::config::ConnectionUrl::new).to_vec();
+            settings
         };
         Under::new(
             session::store::redis::RedisStore::from_settings(&settings)
@@ -348,9 +350,10 @@ store_contract!(
     #[ignore = "needs live servers: run scripts/test.sh"]
     memcached,
     {
-        let settings = Settings {
-            memcached: vec!["127.0.0.1:11211".to_owned()],
-            ..settings()
+        let settings = {
+            let mut settings = settings();
+            settings.memcached = vec!["127.0.0.1:11211".to_owned()];
+            settings
         };
         let store = session::store::memcached::MemcachedStore::from_settings(&settings);
         Under::new(store.await.unwrap())
@@ -364,11 +367,12 @@ store_contract!(
     {
         let url = std::env::var("SESSION_TEST_MONGODB")
             .unwrap_or_else(|_| "mongodb://127.0.0.1:27017".to_owned());
-        let settings = Settings {
-            mongodb: session::config::ConnectionUrl::new(url),
-            mongodb_db: "session_store_tests".to_owned(),
-            mongodb_collect: "contract".to_owned(),
-            ..settings()
+        let settings = {
+            let mut settings = settings();
+            settings.mongodb = session::config::ConnectionUrl::new(url);
+            settings.mongodb_db = "session_store_tests".to_owned();
+            settings.mongodb_collect = "contract".to_owned();
+            settings
         };
         let store = session::store::mongodb::MongoStore::from_settings(&settings);
         Under::new(store.await.unwrap())
@@ -378,11 +382,10 @@ store_contract!(
 /// Settings for the SQL store on `url`, in the contract's own table.
 #[cfg(feature = "_sql")]
 fn sql(url: &str) -> Settings {
-    Settings {
-        sqlalchemy: session::config::ConnectionUrl::new(url),
-        sqlalchemy_table: session::config::SqlIdentifier::new("contract_sessions").unwrap(),
-        ..settings()
-    }
+    let mut settings = settings();
+    settings.sqlalchemy = session::config::ConnectionUrl::new(url);
+    settings.sqlalchemy_table = session::config::SqlIdentifier::new("contract_sessions").unwrap();
+    settings
 }
 
 #[cfg(feature = "sqlite")]

@@ -25,20 +25,18 @@ const SHARED: &str = "127.0.0.1:11211";
 const DAYS_31: i64 = 31 * 86_400;
 
 fn settings(prefix: &str) -> Settings {
-    Settings {
-        session_type: SessionType::Memcached,
-        memcached: vec![SHARED.to_owned()],
-        key_prefix: prefix.to_owned(),
-        ..Settings::default()
-    }
+    let mut settings = Settings::default();
+    settings.session_type = SessionType::Memcached;
+    settings.memcached = vec![SHARED.to_owned()];
+    settings.key_prefix = prefix.to_owned();
+    settings
 }
 
 /// Settings for a store of its own on `servers`.
 fn on(servers: &[String]) -> Settings {
-    Settings {
-        memcached: servers.to_vec(),
-        ..Settings::default()
-    }
+    let mut settings = Settings::default();
+    settings.memcached = servers.to_vec();
+    settings
 }
 
 fn raw_client(server: &str) -> memcache::Client {
@@ -164,9 +162,10 @@ async fn layout_is_flask_sessions_and_the_31_day_default_survives() {
 #[ignore = "needs live servers: run scripts/test.sh"]
 async fn a_short_lifetime_is_sent_as_relative_seconds() {
     let prefix = unique_prefix("short");
-    let settings = Settings {
-        permanent_session_lifetime: Duration::from_secs(600),
-        ..settings(&prefix)
+    let settings = {
+        let mut settings = settings(&prefix);
+        settings.permanent_session_lifetime = Duration::from_secs(600);
+        settings
     };
     let manager = SessionManager::from_settings(settings).await.unwrap();
     let sid = write_reference_session(&manager).await;
@@ -316,11 +315,12 @@ fn config_validation_refuses_prefixes_memcached_cannot_take() {
 #[ignore = "needs live servers: run scripts/test.sh"]
 async fn a_restarted_server_is_used_again_without_a_new_store() {
     let mut server = OwnMemcached::start();
-    let settings = Settings {
-        connect_timeout: Duration::from_millis(500),
-        operation_timeout: Duration::from_millis(500),
-        pool_size: Some(4),
-        ..on(&[server.server()])
+    let settings = {
+        let mut settings = on(&[server.server()]);
+        settings.connect_timeout = Duration::from_millis(500);
+        settings.operation_timeout = Duration::from_millis(500);
+        settings.pool_size = Some(4);
+        settings
     };
     let store = MemcachedStore::from_settings(&settings).await.unwrap();
     // Fill the pool with several connections that the restart will kill.

@@ -28,16 +28,15 @@ fn url() -> String {
 
 /// Settings for a collection no other test uses.
 fn settings(test: &str) -> Settings {
-    Settings {
-        session_type: SessionType::MongoDb,
-        mongodb: ConnectionUrl::new(url()),
-        mongodb_db: DB.to_owned(),
-        mongodb_collect: unique_name(test, '_'),
-        // The test server is slow; a loaded CI machine slower still.
-        operation_timeout: Duration::from_secs(10),
-        connect_timeout: Duration::from_secs(5),
-        ..Settings::default()
-    }
+    let mut settings = Settings::default();
+    settings.session_type = SessionType::MongoDb;
+    settings.mongodb = ConnectionUrl::new(url());
+    settings.mongodb_db = DB.to_owned();
+    settings.mongodb_collect = unique_name(test, '_');
+    settings.// The test server is slow; a loaded CI machine slower still.
+    operation_timeout = Duration::from_secs(10);
+    settings.connect_timeout = Duration::from_secs(5);
+    settings
 }
 
 async fn open(test: &str) -> MongoStore {

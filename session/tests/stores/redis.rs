@@ -32,29 +32,26 @@ const CLUSTER: [&str; 3] = [
 ];
 
 fn settings(prefix: &str) -> Settings {
-    Settings {
-        session_type: SessionType::Redis,
-        redis: vec![ConnectionUrl::new(SHARED)],
-        key_prefix: prefix.to_owned(),
-        ..Settings::default()
-    }
+    let mut settings = Settings::default();
+    settings.session_type = SessionType::Redis;
+    settings.redis = vec![ConnectionUrl::new(SHARED)];
+    settings.key_prefix = prefix.to_owned();
+    settings
 }
 
 /// Settings for a store of its own on `url`, with the default timeouts.
 fn on(url: &str) -> Settings {
-    Settings {
-        redis: vec![ConnectionUrl::new(url)],
-        ..Settings::default()
-    }
+    let mut settings = Settings::default();
+    settings.redis = vec![ConnectionUrl::new(url)];
+    settings
 }
 
 /// As [`on`], with both timeouts set to `timeout`.
 fn on_with_timeouts(url: &str, timeout: Duration) -> Settings {
-    Settings {
-        connect_timeout: timeout,
-        operation_timeout: timeout,
-        ..on(url)
-    }
+    let mut settings = on(url);
+    settings.connect_timeout = timeout;
+    settings.operation_timeout = timeout;
+    settings
 }
 
 async fn raw_connection(url: &str) -> MultiplexedConnection {
@@ -169,9 +166,10 @@ async fn layout_is_flask_sessions_key_msgpack_and_ttl() {
 #[ignore = "needs live servers: run scripts/test.sh"]
 async fn the_ttl_is_the_configured_lifetime() {
     let prefix = unique_prefix("lifetime");
-    let settings = Settings {
-        permanent_session_lifetime: Duration::from_secs(600),
-        ..settings(&prefix)
+    let settings = {
+        let mut settings = settings(&prefix);
+        settings.permanent_session_lifetime = Duration::from_secs(600);
+        settings
     };
     let manager = SessionManager::from_settings(settings).await.unwrap();
     let sid = write_reference_session(&manager).await;
@@ -298,9 +296,10 @@ async fn an_apps_own_connection_manager_can_be_shared() {
 #[ignore = "needs live servers: run scripts/test.sh"]
 async fn cluster_sessions_spread_across_slots_and_all_read_back() {
     let prefix = unique_prefix("cluster");
-    let settings = Settings {
-        redis: CLUSTER.iter().map(|u| ConnectionUrl::new(*u)).collect(),
-        ..settings(&prefix)
+    let settings = {
+        let mut settings = settings(&prefix);
+        settings.redis = CLUSTER.iter().map(|u| ConnectionUrl::new(*u)).collect();
+        settings
     };
     // Several URLs select the Cluster through from_settings.
     let manager = SessionManager::from_settings(settings).await.unwrap();
@@ -333,9 +332,10 @@ async fn cluster_sessions_spread_across_slots_and_all_read_back() {
         "not spread over every node: {per_node:?}"
     );
 
-    let cluster = Settings {
-        redis: CLUSTER.map(ConnectionUrl::new).to_vec(),
-        ..Settings::default()
+    let cluster = {
+        let mut settings = Settings::default();
+        settings.redis = CLUSTER.map(ConnectionUrl::new).to_vec();
+        settings
     };
     let store = RedisStore::from_settings(&cluster).await.unwrap();
     let mut slots = std::collections::BTreeSet::new();

@@ -50,13 +50,12 @@ struct Fixture {
 }
 
 fn settings(url: &str, table: &str) -> Settings {
-    Settings {
-        session_type: SessionType::SqlAlchemy,
-        sqlalchemy: ConnectionUrl::new(url),
-        sqlalchemy_table: SqlIdentifier::new(table).unwrap(),
-        pool_size: Some(2),
-        ..Settings::default()
-    }
+    let mut settings = Settings::default();
+    settings.session_type = SessionType::SqlAlchemy;
+    settings.sqlalchemy = ConnectionUrl::new(url);
+    settings.sqlalchemy_table = SqlIdentifier::new(table).unwrap();
+    settings.pool_size = Some(2);
+    settings
 }
 
 async fn fixture(db: Db, test: &str) -> Fixture {
@@ -1097,9 +1096,10 @@ async fn the_app_can_hand_over_its_pool_or_register_it_under_a_bind_key() {
 #[tokio::test]
 async fn the_default_url_is_an_sqlite_file_that_is_created() {
     let dir = tempfile::tempdir().unwrap();
-    let mut s = Settings {
-        session_type: SessionType::SqlAlchemy,
-        ..Settings::default()
+    let mut s = {
+        let mut settings = Settings::default();
+        settings.session_type = SessionType::SqlAlchemy;
+        settings
     };
     // The default URL is relative to the working directory; point it at ours.
     assert_eq!(s.sqlalchemy.as_str(), "sqlite://flask_session.db?mode=rwc");

@@ -82,10 +82,11 @@ fn no_runtime_at_build_means_no_cleanup_and_no_panic() {
 #[tokio::test]
 async fn from_settings_starts_the_cleanup_when_asked() {
     let tmp = tempfile::tempdir().unwrap();
-    let mut settings = Settings {
-        file_dir: tmp.path().to_path_buf(),
-        cleanup_interval: Some(HOUR),
-        ..Settings::default()
+    let mut settings = {
+        let mut settings = Settings::default();
+        settings.file_dir = tmp.path().to_path_buf();
+        settings.cleanup_interval = Some(HOUR);
+        settings
     };
     let store = FileStore::from_settings(&settings).await.unwrap();
     assert_eq!(store.inner.stop.receiver_count(), 1, "the hourly task");

@@ -27,10 +27,11 @@ fn keys_memcached_cannot_take_are_refused() {
 
 #[tokio::test]
 async fn startup_with_the_server_down_names_it() {
-    let settings = Settings {
-        memcached: vec!["127.0.0.1:1".to_owned()],
-        connect_timeout: Duration::from_millis(300),
-        ..Settings::default()
+    let settings = {
+        let mut settings = Settings::default();
+        settings.memcached = vec!["127.0.0.1:1".to_owned()];
+        settings.connect_timeout = Duration::from_millis(300);
+        settings
     };
     let started = std::time::Instant::now();
     let error = MemcachedStore::from_settings(&settings).await.err();

@@ -25,9 +25,11 @@ fn expirations_saturate_instead_of_overflowing() {
 
 #[test]
 fn start_up_errors_name_the_url_without_its_password() {
-    let settings = Settings {
-        mongodb: session_config::ConnectionUrl::new("mongodb://ada:s3cret@db.example:27017/"),
-        ..Settings::default()
+    let settings = {
+        let mut settings = Settings::default();
+        settings.mongodb =
+            session_config::ConnectionUrl::new("mongodb://ada:s3cret@db.example:27017/");
+        settings
     };
     let shown = location(&settings.mongodb.redacted(), &settings);
     assert!(shown.contains("db.example:27017"), "{shown}");

@@ -362,11 +362,12 @@ mod tests {
     #[tokio::test]
     async fn startup_with_the_server_down_names_the_redacted_url() {
         // Port 1 on loopback: nothing listens, the connection is refused.
-        let settings = session_config::Settings {
-            redis: vec![session_config::ConnectionUrl::new(
+        let settings = {
+            let mut settings = session_config::Settings::default();
+            settings.redis = vec![session_config::ConnectionUrl::new(
                 "redis://user:hunter2@127.0.0.1:1/0",
-            )],
-            ..session_config::Settings::default()
+            )];
+            settings
         };
         let started = std::time::Instant::now();
         let error = RedisStore::from_settings(&settings).await.err();
