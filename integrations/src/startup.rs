@@ -3,6 +3,7 @@
 /// The settings could not be loaded, or the store they select could not be
 /// built. Its message names the key or the backend at fault.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum StartupError {
     /// `Session.toml` or a `SESSION_*` variable is invalid.
     #[error(transparent)]

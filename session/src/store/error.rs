@@ -10,6 +10,7 @@ pub type StoreResult<T> = Result<T, StoreError>;
 
 /// How a store failure should surface.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum StoreErrorKind {
     /// The backend cannot be reached (refused, reset, timed out, pool
     /// exhausted): HTTP 503.
@@ -23,6 +24,7 @@ pub enum StoreErrorKind {
 
 /// A store operation failed. The source is kept for the log.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 #[error("{backend} store: {operation} failed ({kind:?}): {source}")]
 pub struct StoreError {
     /// Which backend.
