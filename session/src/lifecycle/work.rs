@@ -147,9 +147,7 @@ impl Work {
             vary_cookie: true,
         })
     }
-}
 
-impl Work {
     /// The session ended (a logout, a regenerate, a revoke, expiry) while
     /// this request ran: it stays ended, and the cookie is expired.
     fn end_instead(&mut self, engine: &Engine) {
