@@ -134,3 +134,4 @@ pub use settings::{
     SessionType, Settings, SqlIdentifier, WhenFull, WriteMode,
 };
 pub use source::{Origin, Provenance};
+pub use validate::{MEMCACHED_MAX_KEY, SQL_MAX_KEY};

@@ -17,10 +17,12 @@ use crate::value_shapes::{
 };
 use crate::values::{render_str, MAX_DURATION_SECS};
 
-/// memcached's key limit, in bytes.
-pub(crate) const MEMCACHED_MAX_KEY: usize = 250;
-/// Flask-Session's `session_id` column: `String(255)`, in characters.
-pub(crate) const SQL_MAX_KEY: usize = 255;
+/// memcached's key limit, in bytes: a `key_prefix` plus a sid must fit it,
+/// and the memcached store checks every key against it.
+pub const MEMCACHED_MAX_KEY: usize = 250;
+/// Flask-Session's `session_id` column, `String(255)`, in characters: a
+/// `key_prefix` plus a sid must fit it, and the SQL store reports it.
+pub const SQL_MAX_KEY: usize = 255;
 /// Shorter secrets than this log a warning.
 pub(crate) const MIN_SECRET_BYTES: usize = 32;
 

@@ -81,8 +81,9 @@ pub const DEFAULT_POOL_SIZE: u32 = 8;
 pub const MAX_RELATIVE_EXPTIME: u64 = 30 * 24 * 60 * 60;
 
 /// memcached's longest key, in bytes: what [`SessionStore::max_key_len`]
-/// reports and every operation checks.
-pub const MAX_KEY_BYTES: usize = 250;
+/// reports and every operation checks (the limit the settings hold
+/// `key_prefix` to).
+pub const MAX_KEY_BYTES: usize = session_config::MEMCACHED_MAX_KEY;
 
 /// The servers and pool settings the store's own pools are built from.
 #[derive(Debug, Clone)]

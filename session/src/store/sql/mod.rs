@@ -181,7 +181,7 @@ pub use sqlx;
 
 /// The longest session key: Flask-Session's `session_id` column is
 /// `VARCHAR(255)`; session keys are ASCII, so characters and bytes agree.
-pub const MAX_KEY_LEN: usize = 255;
+pub const MAX_KEY_LEN: usize = session_config::SQL_MAX_KEY;
 
 /// Sessions in an SQL table. Cheap to clone: clones share the pool.
 #[derive(Clone)]
