@@ -49,10 +49,7 @@ struct Delay {
 /// requests.
 #[handler]
 async fn put_kv(
-    Path(key): Path<String>,
-    Query(delay): Query<Delay>,
-    session: Session,
-    body: String,
+    Path(key): Path<String>, Query(delay): Query<Delay>, session: Session, body: String,
 ) -> poem::Result<StatusCode> {
     if let Some(ms) = delay.delay_ms {
         tokio::time::sleep(Duration::from_millis(ms.min(5000))).await;
@@ -152,9 +149,7 @@ fn flask_logout(mut login: TypedSession<FlaskLogin>) -> StatusCode {
 /// message, as Flask's `flash(message, category)`; 204.
 #[handler]
 fn flask_flash(
-    Path(category): Path<String>,
-    session: Session,
-    message: String,
+    Path(category): Path<String>, session: Session, message: String,
 ) -> poem::Result<StatusCode> {
     flash(&session, &category, &message).map_err(poem::error::InternalServerError)?;
     Ok(StatusCode::NO_CONTENT)

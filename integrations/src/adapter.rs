@@ -34,8 +34,7 @@ impl SessionRejection {
 /// Loads the request's session, once per request; `request_session` is
 /// `None` when the adapter is not installed, and `missing` says what to add.
 pub(crate) async fn load(
-    request_session: Option<&RequestSession>,
-    missing: &'static str,
+    request_session: Option<&RequestSession>, missing: &'static str,
 ) -> Result<session::Session, SessionRejection> {
     let Some(request_session) = request_session else {
         tracing::error!("{missing}");

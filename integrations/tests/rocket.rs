@@ -66,30 +66,20 @@ impl SessionStore for Probe {
         self.inner.load(key).await
     }
     async fn load_and_touch(
-        &self,
-        key: &str,
-        ttl: Duration,
+        &self, key: &str, ttl: Duration,
     ) -> Result<Option<Vec<u8>>, StoreError> {
         self.loads.fetch_add(1, Ordering::SeqCst);
         self.check("load")?;
         self.inner.load_and_touch(key, ttl).await
     }
     async fn save(
-        &self,
-        key: &str,
-        value: &[u8],
-        ttl: Duration,
-        hint: SaveHint,
+        &self, key: &str, value: &[u8], ttl: Duration, hint: SaveHint,
     ) -> Result<(), StoreError> {
         self.check("save")?;
         self.inner.save(key, value, ttl, hint).await
     }
     async fn save_if_unchanged(
-        &self,
-        key: &str,
-        expected: &[u8],
-        value: &[u8],
-        ttl: Duration,
+        &self, key: &str, expected: &[u8], value: &[u8], ttl: Duration,
     ) -> Result<session::WriteOutcome, StoreError> {
         self.check("save")?;
         self.inner
@@ -97,10 +87,7 @@ impl SessionStore for Probe {
             .await
     }
     async fn insert_new(
-        &self,
-        key: &str,
-        value: &[u8],
-        ttl: Duration,
+        &self, key: &str, value: &[u8], ttl: Duration,
     ) -> Result<session::WriteOutcome, StoreError> {
         self.check("save")?;
         self.inner.insert_new(key, value, ttl).await

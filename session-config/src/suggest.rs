@@ -28,9 +28,7 @@ pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
 
 /// The candidate closest to `word` within `max` edits; the first one on a tie.
 pub(crate) fn closest<'a>(
-    word: &str,
-    candidates: impl IntoIterator<Item = &'a str>,
-    max: usize,
+    word: &str, candidates: impl IntoIterator<Item = &'a str>, max: usize,
 ) -> Option<&'a str> {
     let len = word.chars().count();
     candidates

@@ -35,9 +35,7 @@ const COOKIE_NAME: &str = "a non-empty cookie name of ASCII letters, digits and 
 
 /// Checks everything; returns the warnings (not logged here).
 pub(crate) fn check(
-    s: &Settings,
-    prov: &Provenance,
-    release: bool,
+    s: &Settings, prov: &Provenance, release: bool,
 ) -> Result<Vec<ConfigWarning>, ConfigError> {
     let v = Checker { s, prov };
     v.durations()?;
@@ -78,21 +76,14 @@ impl Checker<'_> {
 
     /// An `Invalid` error quoting the whole value of `key`.
     fn invalid_whole(
-        &self,
-        key: Key,
-        typed: impl FnOnce() -> String,
-        expected: impl Into<String>,
+        &self, key: Key, typed: impl FnOnce() -> String, expected: impl Into<String>,
     ) -> ConfigError {
         let value = self.shown(key, typed);
         self.invalid(key, value, expected)
     }
 
     fn rule(
-        &self,
-        rule: RuleKind,
-        key: Key,
-        typed: impl FnOnce() -> String,
-        expected: String,
+        &self, rule: RuleKind, key: Key, typed: impl FnOnce() -> String, expected: String,
     ) -> ConfigError {
         let origin = self.prov.origin(key).clone();
         ConfigError::Rule {

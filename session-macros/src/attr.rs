@@ -191,9 +191,7 @@ impl Field {
 /// returns (tokens `syn` cannot parse at all) is recorded, and parsing goes on
 /// with the next attribute.
 fn for_each_meta(
-    cx: &Ctxt,
-    attrs: &[Attribute],
-    mut parse: impl FnMut(&ParseNestedMeta<'_>) -> syn::Result<()>,
+    cx: &Ctxt, attrs: &[Attribute], mut parse: impl FnMut(&ParseNestedMeta<'_>) -> syn::Result<()>,
 ) {
     for attr in attrs.iter().filter(|a| a.path() == SESSION) {
         if let Err(error) = attr.parse_nested_meta(|meta| parse(&meta)) {
@@ -224,10 +222,7 @@ fn default_path(cx: &Ctxt, meta: &ParseNestedMeta<'_>) -> syn::Result<Option<Fie
 /// error and gives `Ok(None)`; `Err` only when the tokens cannot be parsed
 /// at all.
 fn string_value(
-    cx: &Ctxt,
-    meta: &ParseNestedMeta<'_>,
-    name: Symbol,
-    example: &str,
+    cx: &Ctxt, meta: &ParseNestedMeta<'_>, name: Symbol, example: &str,
 ) -> syn::Result<Option<LitStr>> {
     if !meta.input.peek(Token![=]) {
         cx.error_spanned_by(

@@ -112,10 +112,7 @@ fn seeded_record() -> Vec<u8> {
 /// Writes changed fields the way the typed view does: only keys whose
 /// encoding differs from the one just after load.
 fn apply(
-    map: &mut SessionMap,
-    keys: &[&str],
-    before: &[Option<Vec<u8>>],
-    after: Vec<Option<Vec<u8>>>,
+    map: &mut SessionMap, keys: &[&str], before: &[Option<Vec<u8>>], after: Vec<Option<Vec<u8>>>,
 ) {
     for ((key, old), new) in keys.iter().zip(before).zip(after) {
         if *old == new {
@@ -272,30 +269,20 @@ impl SessionStore for CountingStore {
     }
 
     async fn load_and_touch(
-        &self,
-        key: &str,
-        ttl: Duration,
+        &self, key: &str, ttl: Duration,
     ) -> Result<Option<Vec<u8>>, StoreError> {
         self.inner.load_and_touch(key, ttl).await
     }
 
     async fn save(
-        &self,
-        key: &str,
-        value: &[u8],
-        ttl: Duration,
-        hint: SaveHint,
+        &self, key: &str, value: &[u8], ttl: Duration, hint: SaveHint,
     ) -> Result<(), StoreError> {
         self.saves.fetch_add(1, Ordering::SeqCst);
         self.inner.save(key, value, ttl, hint).await
     }
 
     async fn save_if_unchanged(
-        &self,
-        key: &str,
-        expected: &[u8],
-        value: &[u8],
-        ttl: Duration,
+        &self, key: &str, expected: &[u8], value: &[u8], ttl: Duration,
     ) -> Result<session::WriteOutcome, StoreError> {
         self.saves.fetch_add(1, Ordering::SeqCst);
         self.inner
@@ -304,10 +291,7 @@ impl SessionStore for CountingStore {
     }
 
     async fn insert_new(
-        &self,
-        key: &str,
-        value: &[u8],
-        ttl: Duration,
+        &self, key: &str, value: &[u8], ttl: Duration,
     ) -> Result<session::WriteOutcome, StoreError> {
         self.saves.fetch_add(1, Ordering::SeqCst);
         self.inner.insert_new(key, value, ttl).await

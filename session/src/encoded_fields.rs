@@ -57,8 +57,7 @@ impl EncodedFields {
 
     /// The fields before byte `at`, and those after it.
     pub(crate) fn split_at(
-        &self,
-        at: usize,
+        &self, at: usize,
     ) -> (
         impl Iterator<Item = Option<&[u8]>> + '_,
         impl Iterator<Item = Option<&[u8]>> + '_,

@@ -49,8 +49,7 @@ impl Engine {
     /// Validates `settings` (settings built or changed in code are held to
     /// the same rules as a load) and prepares the signer, codec and cookies.
     pub(crate) fn new(
-        settings: Settings,
-        store: Arc<dyn SessionStore>,
+        settings: Settings, store: Arc<dyn SessionStore>,
     ) -> Result<Self, BuildError> {
         // A load has already logged the warnings; only the errors matter here.
         settings.validate()?;
@@ -181,9 +180,7 @@ impl Engine {
     /// Decodes a stored value, logging (without data or raw sid) when it
     /// cannot.
     pub(crate) fn decode_logged(
-        &self,
-        id: &SessionId,
-        raw: Vec<u8>,
+        &self, id: &SessionId, raw: Vec<u8>,
     ) -> Result<(SessionMap, Decoded), DecodeError> {
         self.codec.decode_owned(raw).inspect_err(|error| {
             tracing::warn!(

@@ -170,9 +170,7 @@ impl SessionMap {
     ///
     /// [`ValueError`] when `value` cannot be encoded.
     pub fn insert<T: Serialize + ?Sized>(
-        &mut self,
-        key: &str,
-        value: &T,
+        &mut self, key: &str, value: &T,
     ) -> Result<(), ValueError> {
         let raw = to_msgpack(key, value)?;
         self.set(key, || Slot::copy_of(key.as_bytes()), Slot::from_vec(raw));

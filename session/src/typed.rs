@@ -44,9 +44,7 @@ pub trait SessionData: Sized + Send + 'static {
 /// the key is missing or holds another type.
 #[doc(hidden)]
 pub fn read_field<F: DeserializeOwned>(
-    map: &SessionMap,
-    key: &str,
-    default: impl FnOnce() -> F,
+    map: &SessionMap, key: &str, default: impl FnOnce() -> F,
 ) -> F {
     match map.get::<F>(key) {
         Ok(Some(value)) => value,
@@ -126,9 +124,7 @@ impl Session {
     /// differs from `before` are written, so a value `T` could not read is never
     /// overwritten just because it was read. `None` is an absent key.
     pub(crate) fn write_fields<'a>(
-        &self,
-        keys: &[&'static str],
-        before: impl Iterator<Item = Option<&'a [u8]>>,
+        &self, keys: &[&'static str], before: impl Iterator<Item = Option<&'a [u8]>>,
         after: impl Iterator<Item = Option<&'a [u8]>>,
     ) {
         let mut state = self.lock();

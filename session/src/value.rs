@@ -54,9 +54,7 @@ pub fn to_msgpack<T: Serialize + ?Sized>(key: &str, value: &T) -> Result<Vec<u8>
 ///
 /// [`ValueError`] when `value` cannot be serialized.
 pub fn write_msgpack<T: Serialize + ?Sized>(
-    out: &mut impl std::io::Write,
-    key: &str,
-    value: &T,
+    out: &mut impl std::io::Write, key: &str, value: &T,
 ) -> Result<(), ValueError> {
     rmp_serde::encode::write_named(out, value).map_err(|e| ValueError::Encode {
         key: key.to_owned(),
@@ -222,8 +220,7 @@ impl<'de> Deserialize<'de> for Timestamp {
                     .map_err(|e| E::custom(format!("not RFC 3339: {e}")))
             }
             fn visit_newtype_struct<D: Deserializer<'de>>(
-                self,
-                d: D,
+                self, d: D,
             ) -> Result<Timestamp, D::Error> {
                 let (tag, payload): (i8, Bytes) = Deserialize::deserialize(d)?;
                 if tag != TIMESTAMP_EXT {

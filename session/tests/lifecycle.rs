@@ -48,9 +48,7 @@ impl SessionStore for Counting {
         self.inner.load(key).await
     }
     async fn load_and_touch(
-        &self,
-        key: &str,
-        ttl: Duration,
+        &self, key: &str, ttl: Duration,
     ) -> Result<Option<Vec<u8>>, StoreError> {
         self.loads.fetch_add(1, Ordering::SeqCst);
         if self.yield_in_load.load(Ordering::SeqCst) {
@@ -66,21 +64,13 @@ impl SessionStore for Counting {
         self.inner.load_and_touch(key, ttl).await
     }
     async fn save(
-        &self,
-        key: &str,
-        value: &[u8],
-        ttl: Duration,
-        hint: SaveHint,
+        &self, key: &str, value: &[u8], ttl: Duration, hint: SaveHint,
     ) -> Result<(), StoreError> {
         self.saves.fetch_add(1, Ordering::SeqCst);
         self.inner.save(key, value, ttl, hint).await
     }
     async fn save_if_unchanged(
-        &self,
-        key: &str,
-        expected: &[u8],
-        value: &[u8],
-        ttl: Duration,
+        &self, key: &str, expected: &[u8], value: &[u8], ttl: Duration,
     ) -> Result<session::WriteOutcome, StoreError> {
         self.saves.fetch_add(1, Ordering::SeqCst);
         self.inner
@@ -88,10 +78,7 @@ impl SessionStore for Counting {
             .await
     }
     async fn insert_new(
-        &self,
-        key: &str,
-        value: &[u8],
-        ttl: Duration,
+        &self, key: &str, value: &[u8], ttl: Duration,
     ) -> Result<session::WriteOutcome, StoreError> {
         self.saves.fetch_add(1, Ordering::SeqCst);
         self.inner.insert_new(key, value, ttl).await

@@ -59,29 +59,19 @@ impl SessionStore for Recording {
         self.inner.load(key).await
     }
     async fn load_and_touch(
-        &self,
-        key: &str,
-        ttl: Duration,
+        &self, key: &str, ttl: Duration,
     ) -> Result<Option<Vec<u8>>, StoreError> {
         self.record("load", key);
         self.inner.load_and_touch(key, ttl).await
     }
     async fn save(
-        &self,
-        key: &str,
-        value: &[u8],
-        ttl: Duration,
-        hint: SaveHint,
+        &self, key: &str, value: &[u8], ttl: Duration, hint: SaveHint,
     ) -> Result<(), StoreError> {
         self.record("save", key);
         self.inner.save(key, value, ttl, hint).await
     }
     async fn save_if_unchanged(
-        &self,
-        key: &str,
-        expected: &[u8],
-        value: &[u8],
-        ttl: Duration,
+        &self, key: &str, expected: &[u8], value: &[u8], ttl: Duration,
     ) -> Result<session::WriteOutcome, StoreError> {
         self.record("save", key);
         self.inner
@@ -89,10 +79,7 @@ impl SessionStore for Recording {
             .await
     }
     async fn insert_new(
-        &self,
-        key: &str,
-        value: &[u8],
-        ttl: Duration,
+        &self, key: &str, value: &[u8], ttl: Duration,
     ) -> Result<session::WriteOutcome, StoreError> {
         self.record("save", key);
         self.inner.insert_new(key, value, ttl).await

@@ -85,8 +85,7 @@ pub fn a_logout_during_a_slow_write_stays_logged_out(framework: Framework, backe
 /// A regenerate while a slow write is in flight: the old sid stays dead,
 /// and the new sid keeps the data.
 pub fn a_regenerate_during_a_slow_write_keeps_the_old_sid_dead(
-    framework: Framework,
-    backend: &dyn Backend,
+    framework: Framework, backend: &dyn Backend,
 ) {
     let app = start(framework, backend);
     let mut client = app.client();

@@ -63,9 +63,7 @@ impl DemoApp {
     /// Like [`DemoApp::start`], but returns what the process printed if it exits
     /// before answering.
     pub fn try_start(
-        framework: Framework,
-        session_toml: &str,
-        env: &[(&str, &str)],
+        framework: Framework, session_toml: &str, env: &[(&str, &str)],
     ) -> Result<Self, String> {
         let binary = example_path(framework.example());
         assert!(
@@ -111,9 +109,7 @@ impl DemoApp {
 
     /// Runs the demo expecting it to refuse to start; returns its exit output.
     pub fn expect_startup_failure(
-        framework: Framework,
-        session_toml: &str,
-        env: &[(&str, &str)],
+        framework: Framework, session_toml: &str, env: &[(&str, &str)],
     ) -> String {
         match Self::try_start(framework, session_toml, env) {
             Ok(_) => panic!("the {framework:?} demo started with an invalid configuration"),

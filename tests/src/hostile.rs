@@ -109,8 +109,7 @@ pub fn foreign_cookie_bytes_never_hide_the_session(framework: Framework, backend
 /// bytes, the SQL column's 255) is an invalid cookie: a fresh session and a
 /// deletion cookie, not a store error on every request.
 pub fn a_sid_too_long_for_the_store_is_an_invalid_cookie(
-    framework: Framework,
-    backend: &dyn Backend,
+    framework: Framework, backend: &dyn Backend,
 ) {
     let app = start(framework, backend);
     for length in [244, 250, 256] {

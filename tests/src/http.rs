@@ -108,11 +108,7 @@ impl Client {
     }
 
     fn send_raw(
-        &mut self,
-        method: &str,
-        path: &str,
-        cookie_headers: &[&[u8]],
-        body: &str,
+        &mut self, method: &str, path: &str, cookie_headers: &[&[u8]], body: &str,
     ) -> std::io::Result<Response> {
         let mut stream = TcpStream::connect(("127.0.0.1", self.port))?;
         stream.set_read_timeout(Some(Duration::from_secs(30)))?;

@@ -328,12 +328,7 @@ enum Side {
 
 impl Group {
     fn send(
-        &self,
-        side: Side,
-        browser: &mut Browser,
-        method: &str,
-        path: &str,
-        body: &str,
+        &self, side: Side, browser: &mut Browser, method: &str, path: &str, body: &str,
     ) -> Response {
         let port = match side {
             Side::Flask => self.flask.port(),
@@ -383,12 +378,7 @@ impl Group {
     }
 
     fn ok(
-        &self,
-        side: Side,
-        browser: &mut Browser,
-        method: &str,
-        path: &str,
-        body: &str,
+        &self, side: Side, browser: &mut Browser, method: &str, path: &str, body: &str,
     ) -> Response {
         let response = self.send(side, browser, method, path, body);
         assert!(

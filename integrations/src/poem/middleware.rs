@@ -98,9 +98,7 @@ impl<E: Endpoint> Endpoint for SessionEndpoint<E> {
 /// Finishes the session and applies the outcome to `response`. Returns a
 /// replacement response when finishing failed.
 async fn finish(
-    request_session: &RequestSession,
-    status: StatusCode,
-    response: &mut Response,
+    request_session: &RequestSession, status: StatusCode, response: &mut Response,
 ) -> Option<Response> {
     match adapter::finish(request_session, status.as_u16()).await {
         ResponseChange::Headers(outcome) => {

@@ -128,8 +128,7 @@ impl SessionTester {
     ///
     /// [`TestingError::Read`] when the store cannot be read.
     pub async fn read_cookie(
-        &self,
-        cookie: &Cookie<'_>,
+        &self, cookie: &Cookie<'_>,
     ) -> Result<Option<SessionMap>, TestingError> {
         Ok(self.manager.load_by_cookie(cookie.value()).await?)
     }
@@ -151,8 +150,7 @@ impl SessionTester {
     /// As [`Self::read`], and [`TestingError::Runtime`] when its runtime cannot
     /// start.
     pub fn read_blocking(
-        &self,
-        cookies: &CookieJar<'_>,
+        &self, cookies: &CookieJar<'_>,
     ) -> Result<Option<SessionMap>, TestingError> {
         block_on(self.read(cookies))?
     }

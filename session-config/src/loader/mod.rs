@@ -194,9 +194,7 @@ impl SettingsBuilder {
     /// Any serializable map (a figment `Dict`, a `serde_json` object, a struct) taken as a
     /// TOML table, at file precedence. A value that is not a table makes `build` fail.
     pub fn serialized<T: Serialize + ?Sized>(
-        mut self,
-        value: &T,
-        label: impl Into<String>,
+        mut self, value: &T, label: impl Into<String>,
     ) -> Self {
         let label = label.into();
         self.tables.push(match toml::Table::try_from(value) {

@@ -11,8 +11,7 @@ use crate::value::MAX_DEPTH;
 /// ranges, after checking the structure: string keys, each once, and
 /// well-formed values with nothing after the map.
 pub(super) fn index<E>(
-    buf: &[u8],
-    mut entry: impl FnMut(Range<usize>, Range<usize>) -> E,
+    buf: &[u8], mut entry: impl FnMut(Range<usize>, Range<usize>) -> E,
 ) -> Result<Vec<E>, DecodeError> {
     let mut cursor = Cursor { buf, pos: 0 };
     let len = cursor.map_len()?;

@@ -7,8 +7,7 @@ use std::time::Duration;
 use crate::store::{SaveHint, SessionStore, StoreError, WriteOutcome};
 
 pub(super) async fn load(
-    store: &dyn SessionStore,
-    key: &str,
+    store: &dyn SessionStore, key: &str,
 ) -> Result<Option<Vec<u8>>, StoreError> {
     match store.in_process() {
         Some(store) => store.load_now(key),
@@ -17,9 +16,7 @@ pub(super) async fn load(
 }
 
 pub(super) async fn load_and_touch(
-    store: &dyn SessionStore,
-    key: &str,
-    ttl: Duration,
+    store: &dyn SessionStore, key: &str, ttl: Duration,
 ) -> Result<Option<Vec<u8>>, StoreError> {
     match store.in_process() {
         Some(store) => store.load_and_touch_now(key, ttl),
@@ -28,11 +25,7 @@ pub(super) async fn load_and_touch(
 }
 
 pub(super) async fn save(
-    store: &dyn SessionStore,
-    key: &str,
-    value: &[u8],
-    ttl: Duration,
-    hint: SaveHint,
+    store: &dyn SessionStore, key: &str, value: &[u8], ttl: Duration, hint: SaveHint,
 ) -> Result<(), StoreError> {
     match store.in_process() {
         Some(store) => store.save_now(key, value, ttl, hint),
@@ -48,11 +41,7 @@ pub(super) async fn delete(store: &dyn SessionStore, key: &str) -> Result<(), St
 }
 
 pub(super) async fn save_if_unchanged(
-    store: &dyn SessionStore,
-    key: &str,
-    expected: &[u8],
-    value: &[u8],
-    ttl: Duration,
+    store: &dyn SessionStore, key: &str, expected: &[u8], value: &[u8], ttl: Duration,
 ) -> Result<WriteOutcome, StoreError> {
     match store.in_process() {
         Some(store) => store.save_if_unchanged_now(key, expected, value, ttl),
@@ -61,10 +50,7 @@ pub(super) async fn save_if_unchanged(
 }
 
 pub(super) async fn insert_new(
-    store: &dyn SessionStore,
-    key: &str,
-    value: &[u8],
-    ttl: Duration,
+    store: &dyn SessionStore, key: &str, value: &[u8], ttl: Duration,
 ) -> Result<WriteOutcome, StoreError> {
     match store.in_process() {
         Some(store) => store.insert_new_now(key, value, ttl),

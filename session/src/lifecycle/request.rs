@@ -44,8 +44,7 @@ impl RequestSession {
     /// Step 1: keeps the session cookie's values from the request's `Cookie`
     /// headers, as bytes; see [`SessionManager::open`](crate::SessionManager::open).
     pub(crate) fn open<'a>(
-        engine: Arc<Engine>,
-        cookie_headers: impl IntoIterator<Item = &'a [u8]>,
+        engine: Arc<Engine>, cookie_headers: impl IntoIterator<Item = &'a [u8]>,
     ) -> Self {
         let values = session_cookie_values(engine.cookies().name(), cookie_headers);
         Self {
@@ -293,8 +292,7 @@ fn write(merge: bool, key: String, bytes: Vec<u8>, existing: bool, map: &mut Ses
 /// The values of the cookie `name` in `headers`, joined by `;` (which no
 /// cookie value holds); `None` when there is none.
 fn session_cookie_values<'a>(
-    name: &str,
-    headers: impl IntoIterator<Item = &'a [u8]>,
+    name: &str, headers: impl IntoIterator<Item = &'a [u8]>,
 ) -> Option<Arc<str>> {
     let name = name.as_bytes();
     let mut found = headers

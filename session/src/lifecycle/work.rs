@@ -161,10 +161,7 @@ impl Work {
 /// writer changed it, at most [`MAX_ATTEMPTS`] times. `Ok(false)` when the
 /// record is gone: nothing was written.
 async fn write_conditionally(
-    engine: &Engine,
-    key: &str,
-    mut bytes: Vec<u8>,
-    ours: &SessionMap,
+    engine: &Engine, key: &str, mut bytes: Vec<u8>, ours: &SessionMap,
 ) -> Result<bool, FinishError> {
     let store = engine.store().as_ref();
     let ttl = engine.settings().permanent_session_lifetime;

@@ -68,9 +68,7 @@ impl StoreError {
     /// failed (500) otherwise: for the stores, which ask their client's error
     /// which it is.
     pub(crate) fn classified(
-        backend: &'static str,
-        operation: &'static str,
-        unavailable: bool,
+        backend: &'static str, operation: &'static str, unavailable: bool,
         source: impl Into<BoxError>,
     ) -> Self {
         let kind = if unavailable {
@@ -124,9 +122,7 @@ impl BuildError {
     /// way every store reports a start-up failure, so each names its backend
     /// and place alike. `location` must already have any password redacted.
     pub fn backend(
-        backend: &'static str,
-        location: impl Into<String>,
-        source: impl Into<BoxError>,
+        backend: &'static str, location: impl Into<String>, source: impl Into<BoxError>,
     ) -> Self {
         Self::Backend {
             backend,

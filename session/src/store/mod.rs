@@ -84,9 +84,7 @@ pub trait SessionStore: Send + Sync + 'static {
     /// The sliding-expiry read: load and reset the TTL, in one round trip where
     /// the server allows it. The default loads, then touches on a hit.
     async fn load_and_touch(
-        &self,
-        key: &str,
-        ttl: Duration,
+        &self, key: &str, ttl: Duration,
     ) -> Result<Option<Vec<u8>>, StoreError> {
         let value = self.load(key).await?;
         if value.is_some() {
@@ -97,11 +95,7 @@ pub trait SessionStore: Send + Sync + 'static {
 
     /// Writes the value with a time to live.
     async fn save(
-        &self,
-        key: &str,
-        value: &[u8],
-        ttl: Duration,
-        hint: SaveHint,
+        &self, key: &str, value: &[u8], ttl: Duration, hint: SaveHint,
     ) -> Result<(), StoreError>;
 
     /// The conditional write of a session loaded from a record: replaces the
@@ -110,11 +104,7 @@ pub trait SessionStore: Send + Sync + 'static {
     /// writers that loaded the same record, exactly one is
     /// [`Saved`](WriteOutcome::Saved).
     async fn save_if_unchanged(
-        &self,
-        key: &str,
-        expected: &[u8],
-        value: &[u8],
-        ttl: Duration,
+        &self, key: &str, expected: &[u8], value: &[u8], ttl: Duration,
     ) -> Result<WriteOutcome, StoreError>;
 
     /// The write of a new record (a new sid, or the target of a
@@ -122,10 +112,7 @@ pub trait SessionStore: Send + Sync + 'static {
     /// sid. [`Changed`](WriteOutcome::Changed) with the record found when
     /// the key exists.
     async fn insert_new(
-        &self,
-        key: &str,
-        value: &[u8],
-        ttl: Duration,
+        &self, key: &str, value: &[u8], ttl: Duration,
     ) -> Result<WriteOutcome, StoreError>;
 
     /// Resets the time to live without rewriting the value.
@@ -195,11 +182,7 @@ pub trait InProcessStore: Send + Sync {
     ///
     /// As [`SessionStore::save`].
     fn save_now(
-        &self,
-        key: &str,
-        value: &[u8],
-        ttl: Duration,
-        hint: SaveHint,
+        &self, key: &str, value: &[u8], ttl: Duration, hint: SaveHint,
     ) -> Result<(), StoreError>;
 
     /// [`SessionStore::save_if_unchanged`], done at once.
@@ -208,11 +191,7 @@ pub trait InProcessStore: Send + Sync {
     ///
     /// As [`SessionStore::save_if_unchanged`].
     fn save_if_unchanged_now(
-        &self,
-        key: &str,
-        expected: &[u8],
-        value: &[u8],
-        ttl: Duration,
+        &self, key: &str, expected: &[u8], value: &[u8], ttl: Duration,
     ) -> Result<WriteOutcome, StoreError>;
 
     /// [`SessionStore::insert_new`], done at once.
@@ -221,10 +200,7 @@ pub trait InProcessStore: Send + Sync {
     ///
     /// As [`SessionStore::insert_new`].
     fn insert_new_now(
-        &self,
-        key: &str,
-        value: &[u8],
-        ttl: Duration,
+        &self, key: &str, value: &[u8], ttl: Duration,
     ) -> Result<WriteOutcome, StoreError>;
 
     /// [`SessionStore::delete`], done at once.

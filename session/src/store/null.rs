@@ -35,30 +35,19 @@ impl SessionStore for NullStore {
     }
 
     async fn save(
-        &self,
-        _key: &str,
-        _value: &[u8],
-        _ttl: Duration,
-        _hint: SaveHint,
+        &self, _key: &str, _value: &[u8], _ttl: Duration, _hint: SaveHint,
     ) -> Result<(), StoreError> {
         Err(disabled("save"))
     }
 
     async fn save_if_unchanged(
-        &self,
-        _key: &str,
-        _expected: &[u8],
-        _value: &[u8],
-        _ttl: Duration,
+        &self, _key: &str, _expected: &[u8], _value: &[u8], _ttl: Duration,
     ) -> Result<WriteOutcome, StoreError> {
         Err(disabled("save"))
     }
 
     async fn insert_new(
-        &self,
-        _key: &str,
-        _value: &[u8],
-        _ttl: Duration,
+        &self, _key: &str, _value: &[u8], _ttl: Duration,
     ) -> Result<WriteOutcome, StoreError> {
         Err(disabled("save"))
     }

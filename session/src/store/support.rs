@@ -68,9 +68,7 @@ pub struct TimedOut {
 
 /// Awaits `future` for at most `limit`.
 pub(crate) async fn within<F: Future>(
-    backend: &'static str,
-    limit: Duration,
-    future: F,
+    backend: &'static str, limit: Duration, future: F,
 ) -> Result<F::Output, TimedOut> {
     tokio::time::timeout(limit, future)
         .await
@@ -81,11 +79,8 @@ pub(crate) async fn within<F: Future>(
 /// [`StoreError`]: a passed deadline, or a client error `unavailable` says
 /// means an unreachable server, is a 503; any other client error a 500.
 pub(crate) async fn run<T, E, F>(
-    backend: &'static str,
-    operation: &'static str,
-    limit: Duration,
-    unavailable: impl FnOnce(&E) -> bool,
-    call: F,
+    backend: &'static str, operation: &'static str, limit: Duration,
+    unavailable: impl FnOnce(&E) -> bool, call: F,
 ) -> Result<T, StoreError>
 where
     E: Into<super::error::BoxError>,
@@ -107,10 +102,7 @@ where
 /// A call that panicked is a failure (500); one that did not finish in time
 /// is unavailable (503) and is left to finish on its thread.
 pub(crate) async fn blocking<T, F>(
-    backend: &'static str,
-    operation: &'static str,
-    limit: Duration,
-    call: F,
+    backend: &'static str, operation: &'static str, limit: Duration, call: F,
 ) -> Result<T, StoreError>
 where
     T: Send + 'static,
@@ -129,10 +121,7 @@ where
 /// pass's outcome is logged: how many records it removed, that it skipped
 /// because another instance runs one (`Ok(None)`), or why it failed.
 pub(crate) async fn clean_periodically<F, Fut>(
-    backend: &'static str,
-    every: Duration,
-    mut stop: tokio::sync::watch::Receiver<()>,
-    mut pass: F,
+    backend: &'static str, every: Duration, mut stop: tokio::sync::watch::Receiver<()>, mut pass: F,
 ) where
     F: FnMut() -> Option<Fut>,
     Fut: Future<Output = Result<Option<u64>, StoreError>>,

@@ -93,29 +93,19 @@ impl SessionStore for CheckingStore {
         self.inner.load(key).await
     }
     async fn load_and_touch(
-        &self,
-        key: &str,
-        ttl: Duration,
+        &self, key: &str, ttl: Duration,
     ) -> Result<Option<Vec<u8>>, StoreError> {
         self.record(Op::Load(Self::sid_of(key)));
         self.inner.load_and_touch(key, ttl).await
     }
     async fn save(
-        &self,
-        key: &str,
-        value: &[u8],
-        ttl: Duration,
-        hint: SaveHint,
+        &self, key: &str, value: &[u8], ttl: Duration, hint: SaveHint,
     ) -> Result<(), StoreError> {
         self.record(Op::Save(Self::sid_of(key)));
         self.inner.save(key, value, ttl, hint).await
     }
     async fn save_if_unchanged(
-        &self,
-        key: &str,
-        expected: &[u8],
-        value: &[u8],
-        ttl: Duration,
+        &self, key: &str, expected: &[u8], value: &[u8], ttl: Duration,
     ) -> Result<session::WriteOutcome, StoreError> {
         self.record(Op::Save(Self::sid_of(key)));
         self.inner
@@ -123,10 +113,7 @@ impl SessionStore for CheckingStore {
             .await
     }
     async fn insert_new(
-        &self,
-        key: &str,
-        value: &[u8],
-        ttl: Duration,
+        &self, key: &str, value: &[u8], ttl: Duration,
     ) -> Result<session::WriteOutcome, StoreError> {
         self.record(Op::Save(Self::sid_of(key)));
         self.inner.insert_new(key, value, ttl).await

@@ -8,8 +8,7 @@ use super::*;
 
 /// Two requests opened with one cookie and loaded, as two tabs would be.
 async fn two_requests(
-    h: &Harness,
-    cookie: &str,
+    h: &Harness, cookie: &str,
 ) -> (session::RequestSession, session::RequestSession) {
     let first = h.manager.open([cookie.as_bytes()]);
     let second = h.manager.open([cookie.as_bytes()]);
@@ -115,20 +114,12 @@ impl SessionStore for Contended {
         self.inner.load(key).await
     }
     async fn save(
-        &self,
-        key: &str,
-        value: &[u8],
-        ttl: Duration,
-        hint: SaveHint,
+        &self, key: &str, value: &[u8], ttl: Duration, hint: SaveHint,
     ) -> Result<(), StoreError> {
         self.inner.save(key, value, ttl, hint).await
     }
     async fn save_if_unchanged(
-        &self,
-        key: &str,
-        expected: &[u8],
-        value: &[u8],
-        ttl: Duration,
+        &self, key: &str, expected: &[u8], value: &[u8], ttl: Duration,
     ) -> Result<WriteOutcome, StoreError> {
         let n = self.attempts.fetch_add(1, Ordering::SeqCst);
         // Another writer's record: a valid session with a key of its own.
@@ -145,10 +136,7 @@ impl SessionStore for Contended {
             .await
     }
     async fn insert_new(
-        &self,
-        key: &str,
-        value: &[u8],
-        ttl: Duration,
+        &self, key: &str, value: &[u8], ttl: Duration,
     ) -> Result<WriteOutcome, StoreError> {
         self.inner.insert_new(key, value, ttl).await
     }

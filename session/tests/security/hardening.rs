@@ -134,38 +134,25 @@ impl SessionStore for Limited {
         self.0.load(key).await
     }
     async fn load_and_touch(
-        &self,
-        key: &str,
-        ttl: Duration,
+        &self, key: &str, ttl: Duration,
     ) -> Result<Option<Vec<u8>>, StoreError> {
         self.check(key)?;
         self.0.load_and_touch(key, ttl).await
     }
     async fn save(
-        &self,
-        key: &str,
-        value: &[u8],
-        ttl: Duration,
-        hint: SaveHint,
+        &self, key: &str, value: &[u8], ttl: Duration, hint: SaveHint,
     ) -> Result<(), StoreError> {
         self.check(key)?;
         self.0.save(key, value, ttl, hint).await
     }
     async fn save_if_unchanged(
-        &self,
-        key: &str,
-        expected: &[u8],
-        value: &[u8],
-        ttl: Duration,
+        &self, key: &str, expected: &[u8], value: &[u8], ttl: Duration,
     ) -> Result<session::WriteOutcome, StoreError> {
         self.check(key)?;
         self.0.save_if_unchanged(key, expected, value, ttl).await
     }
     async fn insert_new(
-        &self,
-        key: &str,
-        value: &[u8],
-        ttl: Duration,
+        &self, key: &str, value: &[u8], ttl: Duration,
     ) -> Result<session::WriteOutcome, StoreError> {
         self.check(key)?;
         self.0.insert_new(key, value, ttl).await
@@ -348,9 +335,7 @@ impl SessionStore for Gated {
         self.inner.load(key).await
     }
     async fn load_and_touch(
-        &self,
-        key: &str,
-        ttl: Duration,
+        &self, key: &str, ttl: Duration,
     ) -> Result<Option<Vec<u8>>, StoreError> {
         if self.inner.get_raw(key).is_some() {
             let _permit = self.gate.acquire().await;
@@ -358,30 +343,19 @@ impl SessionStore for Gated {
         self.inner.load_and_touch(key, ttl).await
     }
     async fn save(
-        &self,
-        key: &str,
-        value: &[u8],
-        ttl: Duration,
-        hint: SaveHint,
+        &self, key: &str, value: &[u8], ttl: Duration, hint: SaveHint,
     ) -> Result<(), StoreError> {
         self.inner.save(key, value, ttl, hint).await
     }
     async fn save_if_unchanged(
-        &self,
-        key: &str,
-        expected: &[u8],
-        value: &[u8],
-        ttl: Duration,
+        &self, key: &str, expected: &[u8], value: &[u8], ttl: Duration,
     ) -> Result<session::WriteOutcome, StoreError> {
         self.inner
             .save_if_unchanged(key, expected, value, ttl)
             .await
     }
     async fn insert_new(
-        &self,
-        key: &str,
-        value: &[u8],
-        ttl: Duration,
+        &self, key: &str, value: &[u8], ttl: Duration,
     ) -> Result<session::WriteOutcome, StoreError> {
         self.inner.insert_new(key, value, ttl).await
     }

@@ -63,9 +63,7 @@ async fn fixture(db: Db, test: &str) -> Fixture {
 }
 
 async fn fixture_with(
-    db: Db,
-    test: &str,
-    tweak: impl FnOnce(&mut Settings),
+    db: Db, test: &str, tweak: impl FnOnce(&mut Settings),
     build: impl FnOnce(session::store::sql::SqlStoreBuilder) -> session::store::sql::SqlStoreBuilder,
 ) -> Fixture {
     let name = unique_name(test);

@@ -218,11 +218,7 @@ fn crash_mid_write(framework: Framework) {
 /// Plants torn files for four fresh sessions and two temp files, restarts
 /// the demo on the directory, and shows that none of them is served.
 fn plant_torn_files(
-    framework: Framework,
-    mut demo: Demo,
-    dir: &Path,
-    toml: &str,
-    rt: &tokio::runtime::Runtime,
+    framework: Framework, mut demo: Demo, dir: &Path, toml: &str, rt: &tokio::runtime::Runtime,
 ) {
     // Four sessions, each created alone so its file is the one that appears.
     let mut victims = Vec::new();

@@ -39,11 +39,7 @@ impl Inner {
     /// Replaces the session at `path` only if its payload is still
     /// `expected`. `Ok(None)` when the directory refused the write (full).
     pub(super) fn save_if_unchanged(
-        &self,
-        path: &Path,
-        expected: &[u8],
-        value: &[u8],
-        expiry: u64,
+        &self, path: &Path, expected: &[u8], value: &[u8], expiry: u64,
     ) -> io::Result<Option<WriteOutcome>> {
         let _lock = self.lock_for_write(path)?;
         Ok(Some(match self.read(path, None)? {
@@ -62,10 +58,7 @@ impl Inner {
     /// Writes the session at `path` only if there is none. `Ok(None)` when
     /// the directory refused the write (full).
     pub(super) fn insert_new(
-        &self,
-        path: &Path,
-        value: &[u8],
-        expiry: u64,
+        &self, path: &Path, value: &[u8], expiry: u64,
     ) -> io::Result<Option<WriteOutcome>> {
         let _lock = self.lock_for_write(path)?;
         if let Some(current) = self.read(path, None)? {

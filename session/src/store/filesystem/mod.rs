@@ -151,8 +151,7 @@ impl FileStore {
     /// write to it and it lacks the sticky bit (they could replace session
     /// files).
     pub fn with_options(
-        dir: impl Into<PathBuf>,
-        options: &FileStoreOptions,
+        dir: impl Into<PathBuf>, options: &FileStoreOptions,
     ) -> Result<Self, BuildError> {
         let store = Self::open(dir.into(), options)?;
         if let Some(every) = options.cleanup_interval {
@@ -240,11 +239,7 @@ impl FileStore {
     }
 
     async fn save_with_expiry(
-        &self,
-        key: &str,
-        value: &[u8],
-        expiry: u64,
-        hint: SaveHint,
+        &self, key: &str, value: &[u8], expiry: u64, hint: SaveHint,
     ) -> Result<(), StoreError> {
         let path = self.inner.path_for(key);
         let bytes = encode(expiry, value);
@@ -284,9 +279,7 @@ impl SessionStore for FileStore {
     }
 
     async fn load_and_touch(
-        &self,
-        key: &str,
-        ttl: Duration,
+        &self, key: &str, ttl: Duration,
     ) -> Result<Option<Vec<u8>>, StoreError> {
         let path = self.inner.path_for(key);
         self.blocking("load_and_touch", move |inner| inner.read(&path, Some(ttl)))
@@ -298,22 +291,14 @@ impl SessionStore for FileStore {
     /// directory is full of live sessions and `SESSION_WHEN_FULL` is
     /// `refuse`.
     async fn save(
-        &self,
-        key: &str,
-        value: &[u8],
-        ttl: Duration,
-        hint: SaveHint,
+        &self, key: &str, value: &[u8], ttl: Duration, hint: SaveHint,
     ) -> Result<(), StoreError> {
         self.save_with_expiry(key, value, expiry_after(ttl), hint)
             .await
     }
 
     async fn save_if_unchanged(
-        &self,
-        key: &str,
-        expected: &[u8],
-        value: &[u8],
-        ttl: Duration,
+        &self, key: &str, expected: &[u8], value: &[u8], ttl: Duration,
     ) -> Result<WriteOutcome, StoreError> {
         let path = self.inner.path_for(key);
         let (expected, value) = (expected.to_vec(), value.to_vec());
@@ -327,10 +312,7 @@ impl SessionStore for FileStore {
     }
 
     async fn insert_new(
-        &self,
-        key: &str,
-        value: &[u8],
-        ttl: Duration,
+        &self, key: &str, value: &[u8], ttl: Duration,
     ) -> Result<WriteOutcome, StoreError> {
         let path = self.inner.path_for(key);
         let value = value.to_vec();

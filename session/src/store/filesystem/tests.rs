@@ -20,6 +20,18 @@ pub(super) fn store_in(dir: &Path, threshold: usize, mode: u32) -> FileStore {
     FileStore::new(dir, threshold, mode).unwrap()
 }
 
+/// Saves `value` under `key` as a new session that lives `ttl`.
+pub(super) async fn put(store: &FileStore, key: &str, value: &[u8], ttl: Duration) {
+    store.save(key, value, ttl, SaveHint::New).await.unwrap();
+}
+
+/// A store over a new temporary directory, which lives as long as the guard.
+pub(super) fn fresh(threshold: usize) -> (tempfile::TempDir, FileStore) {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = store_in(tmp.path(), threshold, 0o600);
+    (tmp, store)
+}
+
 /// A store that evicts the oldest sessions when full, as Flask's does.
 pub(super) fn evicting_store_in(dir: &Path, threshold: usize) -> FileStore {
     let options = FileStoreOptions {
@@ -50,10 +62,7 @@ pub(super) fn expiry_on_disk(store: &FileStore, key: &str) -> u64 {
 impl FileStore {
     /// Saves a new session with an explicit expiry (unix seconds).
     pub(super) async fn save_at(
-        &self,
-        key: &str,
-        value: &[u8],
-        expiry: u64,
+        &self, key: &str, value: &[u8], expiry: u64,
     ) -> Result<(), StoreError> {
         self.save_with_expiry(key, value, expiry, SaveHint::New)
             .await
@@ -66,14 +75,10 @@ impl FileStore {
 
 #[tokio::test]
 async fn round_trip() {
-    let tmp = tempfile::tempdir().unwrap();
-    let store = store_in(tmp.path(), 500, 0o600);
+    let (tmp, store) = fresh(500);
     assert_eq!(store.backend(), "filesystem");
     assert_eq!(store.load("k").await.unwrap(), None);
-    store
-        .save("k", b"\x81\xa1a\x01", HOUR, SaveHint::New)
-        .await
-        .unwrap();
+    put(&store, "k", b"\x81\xa1a\x01", HOUR).await;
     assert_eq!(
         store.load("k").await.unwrap().as_deref(),
         Some(&b"\x81\xa1a\x01"[..])
@@ -96,13 +101,9 @@ async fn round_trip() {
 
 #[tokio::test]
 async fn save_writes_the_ttl_as_unix_seconds() {
-    let tmp = tempfile::tempdir().unwrap();
-    let store = store_in(tmp.path(), 500, 0o600);
+    let (_tmp, store) = fresh(500);
     let before = now_secs();
-    store
-        .save("k", b"v", Duration::from_secs(100), SaveHint::New)
-        .await
-        .unwrap();
+    put(&store, "k", b"v", Duration::from_secs(100)).await;
     let expiry = expiry_on_disk(&store, "k");
     assert!(
         (before + 100..=now_secs() + 101).contains(&expiry),
@@ -112,8 +113,7 @@ async fn save_writes_the_ttl_as_unix_seconds() {
 
 #[tokio::test]
 async fn expired_is_never_served_and_is_removed() {
-    let tmp = tempfile::tempdir().unwrap();
-    let store = store_in(tmp.path(), 500, 0o600);
+    let (tmp, store) = fresh(500);
     store.save_at("k", b"v", now_secs() - 1).await.unwrap();
     assert_eq!(store.load("k").await.unwrap(), None);
     assert!(entries(tmp.path()).is_empty());
@@ -133,24 +133,16 @@ async fn expired_is_never_served_and_is_removed() {
 
 #[tokio::test]
 async fn a_short_ttl_expires() {
-    let tmp = tempfile::tempdir().unwrap();
-    let store = store_in(tmp.path(), 500, 0o600);
-    store
-        .save("k", b"v", Duration::from_millis(10), SaveHint::New)
-        .await
-        .unwrap();
+    let (_tmp, store) = fresh(500);
+    put(&store, "k", b"v", Duration::from_millis(10)).await;
     tokio::time::sleep(Duration::from_millis(2100)).await;
     assert_eq!(store.load("k").await.unwrap(), None);
 }
 
 #[tokio::test]
 async fn load_and_touch_and_touch_move_the_expiry() {
-    let tmp = tempfile::tempdir().unwrap();
-    let store = store_in(tmp.path(), 500, 0o600);
-    store
-        .save("k", b"v", Duration::from_secs(5), SaveHint::New)
-        .await
-        .unwrap();
+    let (tmp, store) = fresh(500);
+    put(&store, "k", b"v", Duration::from_secs(5)).await;
     let got = store
         .load_and_touch("k", Duration::from_secs(500))
         .await
@@ -176,12 +168,8 @@ async fn load_and_touch_and_touch_move_the_expiry() {
 
 #[tokio::test]
 async fn corrupt_or_truncated_files_are_a_miss_and_removed() {
-    let tmp = tempfile::tempdir().unwrap();
-    let store = store_in(tmp.path(), 500, 0o600);
-    store
-        .save("k", b"some session bytes", HOUR, SaveHint::New)
-        .await
-        .unwrap();
+    let (_tmp, store) = fresh(500);
+    put(&store, "k", b"some session bytes", HOUR).await;
     let path = store.inner.path_for("k");
     let valid = fs::read(&path).unwrap();
 
@@ -236,12 +224,14 @@ async fn leftover_temp_files_are_ignored_and_cleaned() {
     for path in [&stale, &fresh] {
         fs::write(path, encode(0, b"half-written")).unwrap();
     }
-    File::options()
-        .write(true)
-        .open(&stale)
-        .unwrap()
-        .set_modified(old)
-        .unwrap();
+    let age = |path: &Path| {
+        File::options()
+            .write(true)
+            .open(path)
+            .unwrap()
+            .set_modified(old)
+    };
+    age(&stale).unwrap();
 
     let store = store_in(tmp.path(), 500, 0o600);
     assert!(!stale.exists(), "start-up removes stale temp files");
@@ -250,12 +240,7 @@ async fn leftover_temp_files_are_ignored_and_cleaned() {
     assert_eq!(store.load(".tmp-1-3-cafebabe").await.unwrap(), None);
 
     fs::write(&stale, b"x").unwrap();
-    File::options()
-        .write(true)
-        .open(&stale)
-        .unwrap()
-        .set_modified(old)
-        .unwrap();
+    age(&stale).unwrap();
     assert_eq!(
         store.cleanup().await.unwrap(),
         0,
@@ -374,8 +359,7 @@ async fn evict_oldest_never_removes_the_file_just_saved() {
 
 #[tokio::test]
 async fn threshold_zero_means_no_limit() {
-    let tmp = tempfile::tempdir().unwrap();
-    let store = store_in(tmp.path(), 0, 0o600);
+    let (tmp, store) = fresh(0);
     for i in 0..20 {
         store
             .save(&format!("k{i}"), b"x", HOUR, SaveHint::New)

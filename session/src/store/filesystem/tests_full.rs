@@ -7,7 +7,7 @@
 use std::io::Write;
 use std::sync::Mutex;
 
-use super::tests::{entries, evicting_store_in, store_in, HOUR};
+use super::tests::{entries, evicting_store_in, fresh, HOUR};
 use super::*;
 use crate::store::StoreErrorKind;
 
@@ -22,8 +22,7 @@ fn assert_refused(err: &StoreError) {
 
 #[tokio::test]
 async fn refuse_at_the_threshold_keeps_every_live_session() {
-    let tmp = tempfile::tempdir().unwrap();
-    let store = store_in(tmp.path(), 3, 0o600);
+    let (tmp, store) = fresh(3);
     for key in ["a", "b", "c"] {
         store.save(key, b"live", HOUR, SaveHint::New).await.unwrap();
     }
@@ -74,8 +73,7 @@ async fn refuse_at_the_threshold_keeps_every_live_session() {
 
 #[tokio::test]
 async fn refuse_prunes_expired_files_first() {
-    let tmp = tempfile::tempdir().unwrap();
-    let store = store_in(tmp.path(), 3, 0o600);
+    let (tmp, store) = fresh(3);
     let now = now_secs();
     store.save_at("expired1", b"x", now - 10).await.unwrap();
     store.save_at("expired2", b"x", now - 1).await.unwrap();
@@ -93,8 +91,7 @@ async fn refuse_prunes_expired_files_first() {
 
 #[tokio::test]
 async fn a_full_directory_is_not_rescanned_on_every_refused_save() {
-    let tmp = tempfile::tempdir().unwrap();
-    let store = store_in(tmp.path(), 2, 0o600);
+    let (_tmp, store) = fresh(2);
     store.save("a", b"x", HOUR, SaveHint::New).await.unwrap();
     store.save("b", b"x", HOUR, SaveHint::New).await.unwrap();
     store
@@ -149,8 +146,7 @@ impl Write for Captured {
 
 #[test]
 fn a_refusal_warns_naming_the_key_and_its_value_once_per_burst() {
-    let tmp = tempfile::tempdir().unwrap();
-    let store = store_in(tmp.path(), 3, 0o600);
+    let (_tmp, store) = fresh(3);
     let log = Captured::default();
     let writer = log.clone();
     let subscriber = tracing_subscriber::fmt()

@@ -164,18 +164,14 @@ impl MemcachedStore {
     ///
     /// [`BuildError::Backend`] when a server does not answer in time.
     pub async fn from_client(
-        client: ::memcache::Client,
-        settings: &Settings,
+        client: ::memcache::Client, settings: &Settings,
     ) -> Result<Self, BuildError> {
         let location = "the application's memcache::Client".to_owned();
         Self::open(None, client, settings, location).await
     }
 
     async fn open(
-        pools: Option<Pools>,
-        client: ::memcache::Client,
-        settings: &Settings,
-        location: String,
+        pools: Option<Pools>, client: ::memcache::Client, settings: &Settings, location: String,
     ) -> Result<Self, BuildError> {
         let deadline = Timeouts::from_settings(settings).deadline();
         let probe = client.clone();
@@ -209,10 +205,7 @@ impl MemcachedStore {
 
     /// Runs `call` on the blocking pool within the deadline.
     async fn blocking<T, F>(
-        &self,
-        operation: &'static str,
-        key: &str,
-        call: F,
+        &self, operation: &'static str, key: &str, call: F,
     ) -> Result<T, StoreError>
     where
         T: Send + 'static,
@@ -233,8 +226,7 @@ impl Inner {
     /// Runs `call`; when it fails on its connection, replaces the pools and
     /// runs it once more.
     fn call<T>(
-        &self,
-        call: impl Fn(&::memcache::Client) -> Result<T, MemcacheError>,
+        &self, call: impl Fn(&::memcache::Client) -> Result<T, MemcacheError>,
     ) -> Result<T, MemcacheError> {
         let (generation, client) = {
             let current = lock(&self.current);
@@ -399,11 +391,7 @@ impl SessionStore for MemcachedStore {
     /// `gets` for the value and its CAS unique, then `cas`: atomic, two round
     /// trips (memcached has no compare-by-value), a third after a conflict.
     async fn save_if_unchanged(
-        &self,
-        key: &str,
-        expected: &[u8],
-        value: &[u8],
-        ttl: Duration,
+        &self, key: &str, expected: &[u8], value: &[u8], ttl: Duration,
     ) -> StoreResult<WriteOutcome> {
         let (expected, value) = (expected.to_vec(), value.to_vec());
         self.blocking("save_if_unchanged", key, move |client, key| {
@@ -429,10 +417,7 @@ impl SessionStore for MemcachedStore {
     /// `add`, which stores only if the key is free; the client does not say
     /// whether it did, so a `get` tells whether the record there is this one.
     async fn insert_new(
-        &self,
-        key: &str,
-        value: &[u8],
-        ttl: Duration,
+        &self, key: &str, value: &[u8], ttl: Duration,
     ) -> StoreResult<WriteOutcome> {
         let value = value.to_vec();
         self.blocking("insert_new", key, move |client, key| {

@@ -180,12 +180,7 @@ impl MemoryStore {
 
     /// Inserts a key that has no entry, making room as `when_full` says.
     fn insert_locked(
-        &self,
-        entries: &mut Entries,
-        key: &str,
-        value: &[u8],
-        expires_at: Instant,
-        now: Instant,
+        &self, entries: &mut Entries, key: &str, value: &[u8], expires_at: Instant, now: Instant,
     ) -> Result<(), StoreError> {
         if entries.map.len() >= self.capacity {
             entries.prune_expired(now);
@@ -225,10 +220,7 @@ impl Entries {
     /// runs `then` on the entry. One look-up, unless the expiry moved
     /// earlier than the heap record: that gets a new record.
     fn set_expiry<R>(
-        &mut self,
-        key: &str,
-        expires_at: Instant,
-        live: impl FnOnce(&Entry) -> bool,
+        &mut self, key: &str, expires_at: Instant, live: impl FnOnce(&Entry) -> bool,
         then: impl FnOnce(&mut Entry) -> R,
     ) -> Option<R> {
         let entry = self.map.get_mut(key)?;
@@ -332,38 +324,25 @@ impl SessionStore for MemoryStore {
     }
 
     async fn load_and_touch(
-        &self,
-        key: &str,
-        ttl: Duration,
+        &self, key: &str, ttl: Duration,
     ) -> Result<Option<Vec<u8>>, StoreError> {
         self.load_and_touch_now(key, ttl)
     }
 
     async fn save(
-        &self,
-        key: &str,
-        value: &[u8],
-        ttl: Duration,
-        hint: SaveHint,
+        &self, key: &str, value: &[u8], ttl: Duration, hint: SaveHint,
     ) -> Result<(), StoreError> {
         self.save_now(key, value, ttl, hint)
     }
 
     async fn save_if_unchanged(
-        &self,
-        key: &str,
-        expected: &[u8],
-        value: &[u8],
-        ttl: Duration,
+        &self, key: &str, expected: &[u8], value: &[u8], ttl: Duration,
     ) -> Result<WriteOutcome, StoreError> {
         self.save_if_unchanged_now(key, expected, value, ttl)
     }
 
     async fn insert_new(
-        &self,
-        key: &str,
-        value: &[u8],
-        ttl: Duration,
+        &self, key: &str, value: &[u8], ttl: Duration,
     ) -> Result<WriteOutcome, StoreError> {
         self.insert_new_now(key, value, ttl)
     }
@@ -397,21 +376,13 @@ impl InProcessStore for MemoryStore {
     }
 
     fn save_now(
-        &self,
-        key: &str,
-        value: &[u8],
-        ttl: Duration,
-        _hint: SaveHint,
+        &self, key: &str, value: &[u8], ttl: Duration, _hint: SaveHint,
     ) -> Result<(), StoreError> {
         self.write(key, value, ttl)
     }
 
     fn save_if_unchanged_now(
-        &self,
-        key: &str,
-        expected: &[u8],
-        value: &[u8],
-        ttl: Duration,
+        &self, key: &str, expected: &[u8], value: &[u8], ttl: Duration,
     ) -> Result<WriteOutcome, StoreError> {
         let now = Instant::now();
         let mut entries = self.lock();
@@ -434,10 +405,7 @@ impl InProcessStore for MemoryStore {
     }
 
     fn insert_new_now(
-        &self,
-        key: &str,
-        value: &[u8],
-        ttl: Duration,
+        &self, key: &str, value: &[u8], ttl: Duration,
     ) -> Result<WriteOutcome, StoreError> {
         let now = Instant::now();
         let mut entries = self.lock();

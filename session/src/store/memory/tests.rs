@@ -3,6 +3,14 @@
 
 use super::*;
 
+/// Rewrites `key`, a record loaded before, to live `ttl`.
+async fn rewrite(store: &MemoryStore, key: &str, value: &[u8], ttl: Duration) {
+    store
+        .save(key, value, ttl, SaveHint::Existing)
+        .await
+        .unwrap();
+}
+
 /// Saves `value` under `key` for `seconds`, as a new record.
 async fn put(store: &MemoryStore, key: &str, value: &[u8], seconds: u64) {
     let ttl = Duration::from_secs(seconds);
@@ -58,15 +66,9 @@ async fn a_full_store_refuses_new_sessions_and_keeps_live_ones() {
         assert!(store.get_raw(key).is_some(), "{key} was evicted");
     }
     // A rewrite of a live session is never refused.
-    store
-        .save("a", b"v2", hour, SaveHint::Existing)
-        .await
-        .unwrap();
+    rewrite(&store, "a", b"v2", hour).await;
     // An expired session makes room.
-    store
-        .save("c", b"v", Duration::from_millis(10), SaveHint::Existing)
-        .await
-        .unwrap();
+    rewrite(&store, "c", b"v", Duration::from_millis(10)).await;
     tokio::time::sleep(Duration::from_millis(30)).await;
     store.save("d", b"v", hour, SaveHint::New).await.unwrap();
     assert!(store.get_raw("d").is_some() && store.get_raw("c").is_none());
@@ -124,10 +126,7 @@ async fn a_rewrite_replaces_value_and_ttl_in_place() {
         )
         .await
         .unwrap();
-    store
-        .save("k", b"v2", Duration::from_secs(500), SaveHint::Existing)
-        .await
-        .unwrap();
+    rewrite(&store, "k", b"v2", Duration::from_secs(500)).await;
     assert_eq!(store.get_raw("k").as_deref(), Some(&b"v2"[..]));
     assert!(store.ttl("k").unwrap() > Duration::from_secs(400));
     assert_eq!(store.len(), 1);

@@ -41,11 +41,7 @@ impl MongoStore {
     /// `update_one` filtered on the id, a live expiration and the value
     /// loaded, without upsert; only when nothing matched, a read.
     pub(super) async fn update_if_unchanged(
-        &self,
-        key: &str,
-        expected: &[u8],
-        value: &[u8],
-        ttl: Duration,
+        &self, key: &str, expected: &[u8], value: &[u8], ttl: Duration,
     ) -> StoreResult<WriteOutcome> {
         let loaded = Bson::Binary(binary(expected));
         if self.replace_if(key, loaded, value, ttl).await? {
@@ -74,10 +70,7 @@ impl MongoStore {
     /// `insert_one`, which the unique index on `id` refuses when the key
     /// exists.
     pub(super) async fn insert_if_new(
-        &self,
-        key: &str,
-        value: &[u8],
-        ttl: Duration,
+        &self, key: &str, value: &[u8], ttl: Duration,
     ) -> StoreResult<WriteOutcome> {
         let document = doc! {
             "id": key,
@@ -103,11 +96,7 @@ impl MongoStore {
     /// Replaces the live document of `key` whose `val` is `loaded`; whether
     /// one matched.
     async fn replace_if(
-        &self,
-        key: &str,
-        loaded: Bson,
-        value: &[u8],
-        ttl: Duration,
+        &self, key: &str, loaded: Bson, value: &[u8], ttl: Duration,
     ) -> StoreResult<bool> {
         let mut filter = live(key, DateTime::now());
         filter.insert("val", loaded);

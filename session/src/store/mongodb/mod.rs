@@ -443,20 +443,13 @@ impl SessionStore for MongoStore {
     }
 
     async fn save_if_unchanged(
-        &self,
-        key: &str,
-        expected: &[u8],
-        value: &[u8],
-        ttl: Duration,
+        &self, key: &str, expected: &[u8], value: &[u8], ttl: Duration,
     ) -> StoreResult<WriteOutcome> {
         self.update_if_unchanged(key, expected, value, ttl).await
     }
 
     async fn insert_new(
-        &self,
-        key: &str,
-        value: &[u8],
-        ttl: Duration,
+        &self, key: &str, value: &[u8], ttl: Duration,
     ) -> StoreResult<WriteOutcome> {
         self.insert_if_new(key, value, ttl).await
     }

@@ -50,10 +50,7 @@ return redis.call('GET', KEYS[1])
 /// `expected`, and its script (to load on `NOSCRIPT`). Built as one command,
 /// not a `ScriptInvocation`, which copies every argument twice.
 pub(super) fn save_if_unchanged(
-    key: &str,
-    expected: &[u8],
-    value: &[u8],
-    ttl_seconds: u64,
+    key: &str, expected: &[u8], value: &[u8], ttl_seconds: u64,
 ) -> (Cmd, &'static Script) {
     let mut cmd = ::redis::cmd("EVALSHA");
     cmd.arg(SAVE_IF_UNCHANGED.get_hash()).arg(1).arg(key);

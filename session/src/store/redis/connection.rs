@@ -35,10 +35,7 @@ impl ConnectionLike for RedisConnection {
     }
 
     fn req_packed_commands<'a>(
-        &'a mut self,
-        pipeline: &'a Pipeline,
-        offset: usize,
-        count: usize,
+        &'a mut self, pipeline: &'a Pipeline, offset: usize, count: usize,
     ) -> RedisFuture<'a, Vec<Value>> {
         match self {
             RedisConnection::Single(connection) => {
@@ -139,8 +136,7 @@ impl RedisStore<RedisConnection> {
     /// [`BuildError::Backend`] when the server cannot be reached, refuses the
     /// credentials or does not answer in time.
     pub async fn from_client(
-        client: impl Into<RedisClient>,
-        settings: &Settings,
+        client: impl Into<RedisClient>, settings: &Settings,
     ) -> Result<Self, BuildError> {
         let client = client.into();
         let location = match &client {
@@ -151,9 +147,7 @@ impl RedisStore<RedisConnection> {
     }
 
     async fn open(
-        client: RedisClient,
-        timeouts: Timeouts,
-        location: String,
+        client: RedisClient, timeouts: Timeouts, location: String,
     ) -> Result<Self, BuildError> {
         let fail =
             |source: crate::store::BoxError| BuildError::backend(BACKEND, &*location, source);

@@ -156,8 +156,7 @@ impl SqlStore {
     ///
     /// As [`SqlStoreBuilder::build`].
     pub async fn from_client(
-        pool: impl Into<SqlPool>,
-        settings: &Settings,
+        pool: impl Into<SqlPool>, settings: &Settings,
     ) -> Result<Self, BuildError> {
         Self::builder(settings).pool(pool).build().await
     }

@@ -1,26 +1,20 @@
-//! Conditional writes: `UPDATE … WHERE session_id = ? AND data = ?` on a live
-//! row, one statement when nothing conflicts; only when no row matched, a
-//! `SELECT` tells a changed record from a gone one. A new record is a plain
-//! `INSERT`, which the `session_id` unique index refuses when the key exists.
+//! The conditional save: `UPDATE … WHERE session_id = ? AND data = ?` on a
+//! live row, one statement when nothing conflicts; only when no row matched,
+//! a `SELECT` tells a changed record from a gone one. (A new record is a
+//! plain `INSERT`, in the store's `insert_new`.)
 
 use sea_query::{Expr, ExprTrait, UpdateStatement, Value};
-use sqlx::AssertSqlSafe;
 
 use super::exec::{expiry_after, now_utc};
 use super::schema::{SessionTable, DATA, EXPIRY, SESSION_ID};
-use super::{is_unique_violation, SqlPool, SqlStore};
+use super::SqlStore;
 use crate::store::{SessionStore, StoreError, WriteOutcome};
 
 impl SessionTable {
     /// `UPDATE t SET data = ?, expiry = ? WHERE session_id = ? AND expiry >
     /// now AND data = ?`.
     fn update_if_unchanged(
-        &self,
-        key: &str,
-        expected: &[u8],
-        value: &[u8],
-        now: &Value,
-        expiry: &Value,
+        &self, key: &str, expected: &[u8], value: &[u8], now: &Value, expiry: &Value,
     ) -> UpdateStatement {
         sea_query::Query::update()
             .table(self.table_name())
@@ -36,11 +30,7 @@ impl SessionTable {
 impl SqlStore {
     /// See [`crate::SessionStore::save_if_unchanged`].
     pub(super) async fn update_if_unchanged(
-        &self,
-        key: &str,
-        expected: &[u8],
-        value: &[u8],
-        ttl: std::time::Duration,
+        &self, key: &str, expected: &[u8], value: &[u8], ttl: std::time::Duration,
     ) -> Result<WriteOutcome, StoreError> {
         let table = &self.inner.table;
         let now = now_utc();
@@ -57,34 +47,5 @@ impl SqlStore {
             Some(current) => WriteOutcome::Changed(current),
             None => WriteOutcome::Gone,
         })
-    }
-
-    /// See [`crate::SessionStore::insert_new`].
-    pub(super) async fn insert_if_new(
-        &self,
-        key: &str,
-        value: &[u8],
-        ttl: std::time::Duration,
-    ) -> Result<WriteOutcome, StoreError> {
-        let table = &self.inner.table;
-        let now = now_utc();
-        let (sql, values) =
-            self.build(&table.insert(key, value, &table.stamp(expiry_after(now, ttl))));
-        let inserted = on_conn!(self, "insert_new", |guard| {
-            self.timed_sqlx(
-                "insert_new",
-                sqlx::query_with(AssertSqlSafe(sql), values).execute(&mut *guard),
-            )
-            .await?
-            .map(drop)
-        });
-        match inserted {
-            Ok(_) => Ok(WriteOutcome::Saved),
-            Err(error) if is_unique_violation(&error) => {
-                let current = SessionStore::load(self, key).await?;
-                Ok(current.map_or(WriteOutcome::Gone, WriteOutcome::Changed))
-            }
-            Err(error) => Err(self.error("insert_new", error)),
-        }
     }
 }

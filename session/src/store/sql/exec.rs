@@ -30,10 +30,7 @@ impl SqlStore {
     /// Runs one built statement on a pooled connection; returns how many rows
     /// it changed.
     pub(super) async fn execute(
-        &self,
-        operation: &'static str,
-        sql: String,
-        values: SqlxValues,
+        &self, operation: &'static str, sql: String, values: SqlxValues,
     ) -> Result<u64, StoreError> {
         on_conn!(self, operation, |guard| {
             let statement = sqlx::query_with(AssertSqlSafe(sql), values);
@@ -46,9 +43,7 @@ impl SqlStore {
 
     /// A pooled connection within `connect_timeout`.
     pub(super) async fn acquire<DB: sqlx::Database>(
-        &self,
-        operation: &'static str,
-        pool: &sqlx::Pool<DB>,
+        &self, operation: &'static str, pool: &sqlx::Pool<DB>,
     ) -> Result<PoolConnection<DB>, StoreError> {
         let wait = self.inner.timeouts.connect;
         match within(self.inner.backend, wait, pool.acquire()).await {
@@ -63,9 +58,7 @@ impl SqlStore {
 
     /// Runs one statement within `operation_timeout`, keeping sqlx's error.
     pub(super) async fn timed_sqlx<T>(
-        &self,
-        operation: &'static str,
-        statement: impl Future<Output = Result<T, sqlx::Error>>,
+        &self, operation: &'static str, statement: impl Future<Output = Result<T, sqlx::Error>>,
     ) -> Result<Result<T, sqlx::Error>, StoreError> {
         let limit = self.inner.timeouts.operation;
         within(self.inner.backend, limit, statement)
@@ -75,9 +68,7 @@ impl SqlStore {
 
     /// Runs one statement within `operation_timeout`.
     pub(super) async fn timed<T>(
-        &self,
-        operation: &'static str,
-        statement: impl Future<Output = Result<T, sqlx::Error>>,
+        &self, operation: &'static str, statement: impl Future<Output = Result<T, sqlx::Error>>,
     ) -> Result<T, StoreError> {
         self.timed_sqlx(operation, statement)
             .await?

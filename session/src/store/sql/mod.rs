@@ -350,23 +350,37 @@ impl SessionStore for SqlStore {
         })
     }
 
-    async fn save_if_unchanged(
-        &self,
-        key: &str,
-        expected: &[u8],
-        value: &[u8],
-        ttl: Duration,
+    /// A plain `INSERT`, which the `session_id` unique index refuses when
+    /// the key exists; then the current row.
+    async fn insert_new(
+        &self, key: &str, value: &[u8], ttl: Duration,
     ) -> StoreResult<WriteOutcome> {
-        self.update_if_unchanged(key, expected, value, ttl).await
+        let table = &self.inner.table;
+        let now = now_utc();
+        let (sql, values) =
+            self.build(&table.insert(key, value, &table.stamp(expiry_after(now, ttl))));
+        let inserted = on_conn!(self, "insert_new", |guard| {
+            self.timed_sqlx(
+                "insert_new",
+                sqlx::query_with(AssertSqlSafe(sql), values).execute(&mut *guard),
+            )
+            .await?
+            .map(drop)
+        });
+        match inserted {
+            Ok(_) => Ok(WriteOutcome::Saved),
+            Err(error) if is_unique_violation(&error) => {
+                let current = SessionStore::load(self, key).await?;
+                Ok(current.map_or(WriteOutcome::Gone, WriteOutcome::Changed))
+            }
+            Err(error) => Err(self.error("insert_new", error)),
+        }
     }
 
-    async fn insert_new(
-        &self,
-        key: &str,
-        value: &[u8],
-        ttl: Duration,
+    async fn save_if_unchanged(
+        &self, key: &str, expected: &[u8], value: &[u8], ttl: Duration,
     ) -> StoreResult<WriteOutcome> {
-        self.insert_if_new(key, value, ttl).await
+        self.update_if_unchanged(key, expected, value, ttl).await
     }
 
     async fn touch(&self, key: &str, ttl: Duration) -> Result<(), StoreError> {

@@ -202,8 +202,7 @@ impl SqlPool {
 /// the database cannot be reached (a pool only says that it timed out).
 #[cfg(any(feature = "postgres", feature = "mysql"))]
 async fn probed<DB: sqlx::Database>(
-    options: <DB::Connection as sqlx::Connection>::Options,
-    size: Option<u32>,
+    options: <DB::Connection as sqlx::Connection>::Options, size: Option<u32>,
     acquire_timeout: std::time::Duration,
 ) -> Result<sqlx::Pool<DB>, sqlx::Error> {
     use sqlx::Connection;

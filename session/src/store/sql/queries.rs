@@ -50,10 +50,7 @@ impl SessionTable {
     /// Like [`SessionTable::select_live`], with a flag `due` telling whether the
     /// expiry is inside the touch window (`expiry <= touch_before`).
     pub(super) fn select_for_touch(
-        &self,
-        key: &str,
-        now: &Value,
-        touch_before: &Value,
+        &self, key: &str, now: &Value, touch_before: &Value,
     ) -> SelectStatement {
         let mut select = self.select_live(key, now);
         select.expr_as(Expr::col(EXPIRY).lte(touch_before.clone()), DUE);
@@ -63,11 +60,7 @@ impl SessionTable {
     /// The conditional touch: only a live row inside the touch window is
     /// written.
     pub(super) fn touch_if_due(
-        &self,
-        key: &str,
-        now: &Value,
-        touch_before: &Value,
-        expiry: &Value,
+        &self, key: &str, now: &Value, touch_before: &Value, expiry: &Value,
     ) -> UpdateStatement {
         Query::update()
             .table(self.table_name())
@@ -91,11 +84,7 @@ impl SessionTable {
     /// rows it writes: it would have to write on every read.)
     #[cfg(feature = "postgres")]
     pub(super) fn load_and_touch_cte(
-        &self,
-        key: &str,
-        now: &Value,
-        touch_before: &Value,
-        expiry: &Value,
+        &self, key: &str, now: &Value, touch_before: &Value, expiry: &Value,
     ) -> WithQuery {
         let mut cte = CommonTableExpression::new();
         cte.table_name("touched")

@@ -33,9 +33,7 @@ pub(super) struct SessionTable {
 
 impl SessionTable {
     pub(super) fn new(
-        dialect: Dialect,
-        name: &SqlIdentifier,
-        schema: Option<&SqlIdentifier>,
+        dialect: Dialect, name: &SqlIdentifier, schema: Option<&SqlIdentifier>,
         sequence: Option<&SqlIdentifier>,
     ) -> Self {
         let sequence = match dialect {
