@@ -22,7 +22,10 @@
 //! A route that never asks for the session costs no store round trip; a read
 //! costs one; a write two at most. Sliding expiry is refreshed only on requests
 //! that load the session (Flask reads the store on every request). Concurrent
-//! requests on one session are last-writer-wins on the whole map, as in Flask.
+//! requests on one session never lose each other's changes: a loaded session
+//! is saved only if unchanged, and merged key by key otherwise; a session
+//! ended meanwhile stays ended (`write_mode = "overwrite"` is Flask's
+//! last-writer-wins).
 //!
 //! # Data
 //!

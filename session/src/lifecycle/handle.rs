@@ -16,8 +16,10 @@ use super::state::SessionState;
 /// same map. Reads and writes are synchronous: the store is only involved at
 /// load and at finish.
 ///
-/// Concurrent requests on one session are last-writer-wins on the whole map,
-/// as in Flask.
+/// Concurrent requests on one session never lose each other's changes: at
+/// finish, this request's changed keys are merged onto whatever another
+/// request saved meanwhile (`write_mode = "merge"`, the default). After
+/// finish, a handle kept past the response no longer sees the map.
 #[derive(Clone)]
 pub struct Session {
     request: Arc<RequestShared>,

@@ -163,7 +163,8 @@ impl RequestSession {
     }
 
     /// Step 3, after the handler: persists what changed and says which headers
-    /// to add.
+    /// to add. It ends the request's session: a conditional save takes the
+    /// map to merge with, so a handle kept past it sees an empty session.
     ///
     /// # Errors
     ///
