@@ -12,6 +12,18 @@ use std::time::Duration;
 use session_config::Settings;
 
 use super::StoreError;
+/// Bytes in lower-case hex: file names, lock names, and the digest Redis's
+/// `redis.sha1hex` compares with.
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for byte in bytes {
+        out.push(char::from(DIGITS[usize::from(byte >> 4)]));
+        out.push(char::from(DIGITS[usize::from(byte & 0x0f)]));
+    }
+    out
+}
+
 #[cfg(test)]
 use super::StoreErrorKind;
 

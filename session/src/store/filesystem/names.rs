@@ -11,6 +11,7 @@ use rand::TryRng;
 use sha1::{Digest, Sha1};
 
 use super::format::CHECKSUM_LEN;
+use crate::store::support::hex;
 
 /// Hex SHA-1 of the key.
 const NAME_LEN: usize = 2 * CHECKSUM_LEN;
@@ -53,14 +54,4 @@ pub(super) fn temp_name() -> String {
         COUNTER.fetch_add(1, Ordering::Relaxed),
         hex(&random)
     )
-}
-
-fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        out.push(char::from(DIGITS[usize::from(b >> 4)]));
-        out.push(char::from(DIGITS[usize::from(b & 0x0f)]));
-    }
-    out
 }

@@ -13,6 +13,7 @@ use std::sync::LazyLock;
 use ::redis::{Cmd, Script, Value};
 use sha1::{Digest, Sha1};
 
+use crate::store::support::hex;
 use crate::store::WriteOutcome;
 
 /// `KEYS[1]` the key, `ARGV[1]` the value loaded (when `ARGV[4]` is `=`) or
@@ -58,7 +59,7 @@ pub(super) fn save_if_unchanged(
     if whole {
         cmd.arg(expected);
     } else {
-        cmd.arg(&hex_digest(expected)[..]);
+        cmd.arg(hex(&Sha1::digest(expected)));
     }
     cmd.arg(value)
         .arg(ttl_seconds)
@@ -84,15 +85,4 @@ pub(super) fn outcome(answer: Value) -> WriteOutcome {
         Value::BulkString(current) => WriteOutcome::Changed(current),
         _ => WriteOutcome::Gone,
     }
-}
-
-/// The SHA-1 of `bytes` in lower-case hex, as `redis.sha1hex` gives it.
-fn hex_digest(bytes: &[u8]) -> [u8; 40] {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = [0u8; 40];
-    for (i, byte) in Sha1::digest(bytes).iter().enumerate() {
-        out[2 * i] = DIGITS[usize::from(byte >> 4)];
-        out[2 * i + 1] = DIGITS[usize::from(byte & 0xf)];
-    }
-    out
 }

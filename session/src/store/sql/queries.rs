@@ -10,10 +10,10 @@ use sea_query::{
 };
 use time::PrimitiveDateTime;
 
-#[cfg(feature = "mysql")]
-use super::schema::hex;
 use super::schema::{SessionTable, DATA, EXPIRY, ID, SESSION_ID};
 use super::Dialect;
+#[cfg(feature = "mysql")]
+use crate::store::support::hex;
 
 /// The alias of the touch-window flag in [`SessionTable::select_for_touch`].
 pub(super) const DUE: &str = "due";

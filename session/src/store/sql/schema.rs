@@ -14,6 +14,7 @@ use session_config::SqlIdentifier;
 use sha1::{Digest, Sha1};
 
 use super::Dialect;
+use crate::store::support::hex;
 
 pub(super) const ID: &str = "id";
 pub(super) const SESSION_ID: &str = "session_id";
@@ -273,16 +274,6 @@ impl SessionTable {
             }
         }
     }
-}
-
-pub(super) fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    bytes
-        .iter()
-        .fold(String::with_capacity(bytes.len() * 2), |mut out, b| {
-            let _ = write!(out, "{b:02x}");
-            out
-        })
 }
 
 fn hex_digest(bytes: &[u8]) -> String {
