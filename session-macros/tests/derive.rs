@@ -308,6 +308,19 @@ impl SessionStore for CountingStore {
     async fn cleanup(&self) -> Result<u64, StoreError> {
         self.inner.cleanup().await
     }
+    async fn add_owned(
+        &self, owner: &str, key: &str, created: std::time::SystemTime, ttl: std::time::Duration,
+    ) -> Result<(), StoreError> {
+        self.inner.add_owned(owner, key, created, ttl).await
+    }
+    async fn remove_owned(&self, owner: &str, key: &str) -> Result<(), StoreError> {
+        self.inner.remove_owned(owner, key).await
+    }
+    async fn list_owned(
+        &self, owner: &str,
+    ) -> Result<Vec<session::store::IndexedSession>, StoreError> {
+        self.inner.list_owned(owner).await
+    }
 }
 
 /// A manager over a counting memory store that already holds the seeded

@@ -20,6 +20,7 @@ pub mod memory;
 #[cfg(feature = "mongodb")]
 pub mod mongodb;
 pub mod null;
+mod owner_index;
 #[cfg(feature = "redis")]
 pub mod redis;
 #[cfg(feature = "_sql")]
@@ -38,12 +39,16 @@ pub mod sql;
 mod support;
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 use session_config::{SessionType, Settings};
 
 pub use error::{BoxError, BuildError, StoreError, StoreErrorKind, StoreResult};
+pub use owner_index::{IndexedSession, MAX_OWNER_LEN};
+// For the backends that store times as unix seconds.
+#[allow(unused_imports)]
+pub(crate) use owner_index::{from_unix_seconds, unix_seconds};
 pub use support::{TimedOut, Timeouts};
 
 #[cfg(feature = "filesystem")]
@@ -120,6 +125,22 @@ pub trait SessionStore: Send + Sync + 'static {
 
     /// Deletes the key; deleting a missing key is not an error.
     async fn delete(&self, key: &str) -> Result<(), StoreError>;
+
+    /// Adds `key` to `owner`'s index, replacing its entry if it is there;
+    /// `created` is when the owner logged in. `ttl` is the session's
+    /// lifetime: an index that expires by itself is kept at least that long.
+    /// See [`IndexedSession`]'s module for the contract.
+    async fn add_owned(
+        &self, owner: &str, key: &str, created: SystemTime, ttl: Duration,
+    ) -> Result<(), StoreError>;
+
+    /// Removes `key` from `owner`'s index; a key that is not there is not an
+    /// error.
+    async fn remove_owned(&self, owner: &str, key: &str) -> Result<(), StoreError>;
+
+    /// The sessions in `owner`'s index whose records still exist, in no set
+    /// order; entries whose record is gone are pruned from the index.
+    async fn list_owned(&self, owner: &str) -> Result<Vec<IndexedSession>, StoreError>;
 
     /// The longest key, in bytes, this backend can hold, or `None` when no
     /// session key can reach its limit. The lifecycle treats a cookie whose

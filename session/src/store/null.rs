@@ -1,10 +1,10 @@
 //! `SESSION_TYPE = null`: reads find nothing and a write is a clear error.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 
-use super::{SaveHint, SessionStore, StoreError, StoreErrorKind, WriteOutcome};
+use super::{IndexedSession, SaveHint, SessionStore, StoreError, StoreErrorKind, WriteOutcome};
 
 /// The store for disabled sessions.
 #[derive(Debug, Clone, Copy, Default)]
@@ -58,5 +58,20 @@ impl SessionStore for NullStore {
 
     async fn delete(&self, _key: &str) -> Result<(), StoreError> {
         Ok(())
+    }
+
+    async fn add_owned(
+        &self, _owner: &str, _key: &str, _created: SystemTime, _ttl: Duration,
+    ) -> Result<(), StoreError> {
+        Err(disabled("index"))
+    }
+
+    async fn remove_owned(&self, _owner: &str, _key: &str) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    /// Nothing is ever stored, so no one owns a session.
+    async fn list_owned(&self, _owner: &str) -> Result<Vec<IndexedSession>, StoreError> {
+        Ok(Vec::new())
     }
 }

@@ -146,6 +146,19 @@ impl SessionStore for Contended {
     async fn delete(&self, key: &str) -> Result<(), StoreError> {
         self.inner.delete(key).await
     }
+    async fn add_owned(
+        &self, owner: &str, key: &str, created: std::time::SystemTime, ttl: std::time::Duration,
+    ) -> Result<(), StoreError> {
+        self.inner.add_owned(owner, key, created, ttl).await
+    }
+    async fn remove_owned(&self, owner: &str, key: &str) -> Result<(), StoreError> {
+        self.inner.remove_owned(owner, key).await
+    }
+    async fn list_owned(
+        &self, owner: &str,
+    ) -> Result<Vec<session::store::IndexedSession>, StoreError> {
+        self.inner.list_owned(owner).await
+    }
 }
 
 /// Retries are bounded: after sixteen conditional saves that each lost the

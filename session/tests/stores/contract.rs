@@ -26,12 +26,13 @@ use session::config::Settings;
 use session::store::{SaveHint, SessionStore, WriteOutcome};
 
 use crate::common::unique_prefix;
+pub use crate::owner_contract::*;
 
 const MINUTE: Duration = Duration::from_secs(60);
 
 /// One backend's store, and what must live as long as it.
 pub struct Under {
-    store: Arc<dyn SessionStore>,
+    pub(crate) store: Arc<dyn SessionStore>,
     prefix: String,
     _dir: Option<tempfile::TempDir>,
 }
@@ -54,7 +55,7 @@ impl Under {
         }
     }
 
-    fn key(&self, name: &str) -> String {
+    pub(crate) fn key(&self, name: &str) -> String {
         format!("{}{name}", self.prefix)
     }
 }
@@ -82,7 +83,10 @@ macro_rules! store_contract {
 
             store_contract!(@tests [$(#[$attr])*] round_trip, missing_key, delete_of_a_missing_key,
                 touch_without_rewrite, binary_values, expiry, conditional_save_outcomes,
-                insert_new_refuses_an_existing_key, one_writer_wins_each_round);
+                insert_new_refuses_an_existing_key, one_writer_wins_each_round,
+                index_lists_added_sessions_with_their_times, index_drops_removed_and_moved_sessions,
+                index_prunes_sessions_whose_record_is_gone,
+                index_keeps_owners_apart_whatever_their_characters);
         }
     };
     (@tests $attrs:tt $($test:ident),*) => {

@@ -14,6 +14,7 @@ mod contract;
 mod memcached;
 #[cfg(feature = "mongodb")]
 mod mongodb;
+mod owner_contract;
 #[cfg(feature = "redis")]
 mod redis;
 #[cfg(feature = "sql")]

@@ -15,12 +15,12 @@
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use async_trait::async_trait;
 use session_config::{Settings, WhenFull};
 
-use super::{InProcessStore, SaveHint, SessionStore, StoreError, WriteOutcome};
+use super::{InProcessStore, IndexedSession, SaveHint, SessionStore, StoreError, WriteOutcome};
 
 /// The default number of sessions kept.
 pub const DEFAULT_CAPACITY: usize = 100_000;
@@ -60,10 +60,16 @@ struct Entries {
     by_expiry: BinaryHeap<Reverse<(Instant, Arc<str>)>>,
 }
 
+/// Each owner's session keys, with when the owner logged in.
+type Owners = HashMap<String, HashMap<String, SystemTime>>;
+
 /// Sessions in a mutex-guarded map. Cloning shares nothing; wrap it in an
 /// `Arc` to share.
 pub struct MemoryStore {
     entries: Mutex<Entries>,
+    /// The owner index, under a lock of its own: it changes only at login
+    /// and logout, so the session map's lock never waits for it.
+    owners: Mutex<Owners>,
     capacity: usize,
     when_full: WhenFull,
 }
@@ -96,6 +102,7 @@ impl MemoryStore {
     pub fn with_capacity(capacity: usize) -> Self {
         Self {
             entries: Mutex::new(Entries::default()),
+            owners: Mutex::new(Owners::default()),
             capacity: capacity.max(1),
             when_full: WhenFull::Refuse,
         }
@@ -204,6 +211,13 @@ impl MemoryStore {
         }
         entries.insert(key, value, expires_at);
         Ok(())
+    }
+
+    fn lock_owners(&self) -> MutexGuard<'_, Owners> {
+        // Each update is one map operation: a panic cannot leave it half done.
+        self.owners
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     fn lock(&self) -> MutexGuard<'_, Entries> {
@@ -359,6 +373,58 @@ impl SessionStore for MemoryStore {
 
     async fn cleanup(&self) -> Result<u64, StoreError> {
         Ok(self.lock().prune_expired(Instant::now()))
+    }
+
+    async fn add_owned(
+        &self, owner: &str, key: &str, created: SystemTime, _ttl: Duration,
+    ) -> Result<(), StoreError> {
+        self.lock_owners()
+            .entry(owner.to_owned())
+            .or_default()
+            .insert(key.to_owned(), created);
+        Ok(())
+    }
+
+    async fn remove_owned(&self, owner: &str, key: &str) -> Result<(), StoreError> {
+        let mut owners = self.lock_owners();
+        if let Some(keys) = owners.get_mut(owner) {
+            keys.remove(key);
+            if keys.is_empty() {
+                owners.remove(owner);
+            }
+        }
+        Ok(())
+    }
+
+    async fn list_owned(&self, owner: &str) -> Result<Vec<IndexedSession>, StoreError> {
+        let mut owners = self.lock_owners();
+        let Some(keys) = owners.get_mut(owner) else {
+            return Ok(Vec::new());
+        };
+        let now = Instant::now();
+        let wall_now = SystemTime::now();
+        let entries = self.lock();
+        let mut live = Vec::with_capacity(keys.len());
+        keys.retain(|key, created| {
+            let Some(left) = entries
+                .map
+                .get(key.as_str())
+                .and_then(|entry| entry.expires_at.checked_duration_since(now))
+                .filter(|left| !left.is_zero())
+            else {
+                return false;
+            };
+            live.push(IndexedSession::new(
+                key.clone(),
+                Some(*created),
+                wall_now.checked_add(left),
+            ));
+            true
+        });
+        if keys.is_empty() {
+            owners.remove(owner);
+        }
+        Ok(live)
     }
 
     fn in_process(&self) -> Option<&dyn InProcessStore> {
