@@ -112,6 +112,10 @@ keys! {
     MaxSessionBytes => "SESSION_MAX_SESSION_BYTES", "max_session_bytes";
     /// `SESSION_WRITE_MODE` / `write_mode`
     WriteMode => "SESSION_WRITE_MODE", "write_mode";
+    /// `SESSION_OWNER_KEY` / `owner_key`
+    OwnerKey => "SESSION_OWNER_KEY", "owner_key";
+    /// `SESSION_ABSOLUTE_LIFETIME` / `absolute_lifetime`
+    AbsoluteLifetime => "SESSION_ABSOLUTE_LIFETIME", "absolute_lifetime";
     /// `SESSION_CONNECT_TIMEOUT` / `connect_timeout`
     ConnectTimeout => "SESSION_CONNECT_TIMEOUT", "connect_timeout";
     /// `SESSION_OPERATION_TIMEOUT` / `operation_timeout`
@@ -197,7 +201,7 @@ mod tests {
             assert_eq!(Key::from_toml_name(k.toml_name()), Some(*k));
             assert_eq!(Key::from_env_name(env), Some(*k));
         }
-        assert_eq!(Key::ALL.len(), 41);
+        assert_eq!(Key::ALL.len(), 43);
     }
 
     #[test]

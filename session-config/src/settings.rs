@@ -214,6 +214,12 @@ pub struct Settings {
     pub max_session_bytes: usize,
     /// `SESSION_WRITE_MODE`: merge concurrent writes (default) or overwrite.
     pub write_mode: WriteMode,
+    /// `SESSION_OWNER_KEY`: the session key that holds the logged-in owner;
+    /// default `_user_id`, Flask-Login's.
+    pub owner_key: String,
+    /// `SESSION_ABSOLUTE_LIFETIME`: how long a session lives from its start
+    /// (its creation, or its last login) however active it is; default none.
+    pub absolute_lifetime: Option<Duration>,
     /// `SESSION_CONNECT_TIMEOUT`
     pub connect_timeout: Duration,
     /// `SESSION_OPERATION_TIMEOUT`
@@ -487,6 +493,8 @@ impl Default for Settings {
             refresh_threshold: 0.8,
             max_session_bytes: 64 * 1024,
             write_mode: WriteMode::Merge,
+            owner_key: "_user_id".to_owned(),
+            absolute_lifetime: None,
             connect_timeout: Duration::from_secs(2),
             operation_timeout: Duration::from_secs(1),
             pool_size: None,

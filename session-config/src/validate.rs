@@ -42,6 +42,7 @@ pub(crate) fn check(
     v.numbers()?;
     v.files()?;
     v.cookie()?;
+    v.owner_key()?;
     v.backends()?;
     v.cross_key()?;
     Ok(v.warnings(release))
@@ -103,7 +104,10 @@ impl Checker<'_> {
             (Key::ConnectTimeout, s.connect_timeout),
             (Key::OperationTimeout, s.operation_timeout),
         ];
-        let optional = [(Key::CleanupInterval, s.cleanup_interval)];
+        let optional = [
+            (Key::CleanupInterval, s.cleanup_interval),
+            (Key::AbsoluteLifetime, s.absolute_lifetime),
+        ];
         let longest = Duration::from_secs(MAX_DURATION_SECS);
         let bounded = positive
             .iter()
@@ -129,12 +133,14 @@ impl Checker<'_> {
                 ));
             }
         }
-        if let Some(d) = s.cleanup_interval.filter(|d| d.is_zero()) {
-            return Err(self.invalid_whole(
-                Key::CleanupInterval,
-                || show_duration(d),
-                "a duration greater than zero, or an empty string for none",
-            ));
+        for (key, d) in optional {
+            if let Some(d) = d.filter(|d| d.is_zero()) {
+                return Err(self.invalid_whole(
+                    key,
+                    || show_duration(d),
+                    "a duration greater than zero, or an empty string for none",
+                ));
+            }
         }
         Ok(())
     }
@@ -213,6 +219,20 @@ impl Checker<'_> {
                     "a domain name such as example.com or .example.com (ASCII letters, digits, dots and hyphens), or an empty string for none",
                 ));
             }
+        }
+        Ok(())
+    }
+
+    /// The owner's key is a session key of its own: not empty, and not one
+    /// the framework keeps for itself.
+    fn owner_key(&self) -> Result<(), ConfigError> {
+        let key = &self.s.owner_key;
+        if key.is_empty() || matches!(key.as_str(), "_permanent" | "_created" | "_owner_indexed") {
+            return Err(self.invalid_whole(
+                Key::OwnerKey,
+                || render_str(Key::OwnerKey, key),
+                "a session key such as \"_user_id\" (not empty, and not _permanent, _created or _owner_indexed, which the framework keeps)",
+            ));
         }
         Ok(())
     }

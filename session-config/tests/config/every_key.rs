@@ -82,6 +82,8 @@ const CASES: &[(Key, &str, &str)] = &[
     (Key::RefreshThreshold, "0.5", "0.5"),
     (Key::MaxSessionBytes, "1024", "1024"),
     (Key::WriteMode, r#""overwrite""#, "Overwrite"),
+    (Key::OwnerKey, r#""account""#, "account"),
+    (Key::AbsoluteLifetime, r#""12h""#, "43200s"),
     (Key::ConnectTimeout, "5", "5s"),
     (Key::OperationTimeout, r#""250ms""#, "250ms"),
     (Key::PoolSize, "20", "20"),
@@ -159,6 +161,8 @@ fn check_non_default(s: &Settings) {
     assert!((s.refresh_threshold - 0.5).abs() < f64::EPSILON);
     assert_eq!(s.max_session_bytes, 1024);
     assert_eq!(s.write_mode, WriteMode::Overwrite);
+    assert_eq!(s.owner_key, "account");
+    assert_eq!(s.absolute_lifetime, Some(Duration::from_secs(12 * 3600)));
     assert_eq!(s.connect_timeout, Duration::from_secs(5));
     assert_eq!(s.operation_timeout, Duration::from_millis(250));
     assert_eq!(s.pool_size, Some(20));
@@ -255,6 +259,8 @@ fn defaults_are_the_documented_ones() {
     assert!((s.refresh_threshold - 0.8).abs() < f64::EPSILON);
     assert_eq!(s.max_session_bytes, 65_536);
     assert_eq!(s.write_mode, WriteMode::Merge);
+    assert_eq!(s.owner_key, "_user_id");
+    assert_eq!(s.absolute_lifetime, None);
     assert_eq!(s.connect_timeout, Duration::from_secs(2));
     assert_eq!(s.operation_timeout, Duration::from_secs(1));
     assert_eq!(s.pool_size, None);
