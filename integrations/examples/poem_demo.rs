@@ -13,7 +13,8 @@ use std::time::Duration;
 use poem::web::{Path, Query};
 use poem::{get, handler, post, put, EndpointExt, IntoResponse, Response, Route, Server};
 use session::flask::{flash, take_flashes, FlaskLogin};
-use session::SessionData;
+use session::owner::{LoginError, OwnedSession, SessionHandle};
+use session::{SessionData, Timestamp};
 use session_integrations::poem::{Session, SessionMiddleware, TypedSession};
 
 /// The visit counter every demo route shares.
@@ -91,28 +92,92 @@ fn regenerate(session: Session) -> poem::Result<StatusCode> {
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// `POST /login/{user}`: the login a handler writes, in the order that used
-/// to keep a planted sid: clear, regenerate, then set Flask-Login's keys.
+/// `POST /login/{user}`: clears the session, then logs `user` in (a new sid,
+/// the owner, Flask-Login's `_fresh`); 204, or 400 for an owner too long.
 #[handler]
-fn log_in(Path(user): Path<String>, session: Session) -> poem::Result<StatusCode> {
+fn log_in(Path(user): Path<String>, session: Session) -> StatusCode {
     session.clear();
-    session
-        .regenerate()
-        .map_err(poem::error::InternalServerError)?;
-    session
-        .insert("_user_id", &user)
-        .and_then(|()| session.insert("_fresh", &true))
-        .map_err(poem::error::InternalServerError)?;
-    Ok(StatusCode::NO_CONTENT)
+    match session.login(&user) {
+        Ok(()) => StatusCode::NO_CONTENT,
+        Err(LoginError::Owner { .. }) => StatusCode::BAD_REQUEST,
+        Err(error) => {
+            tracing::error!(%error, "logging the user in failed");
+            StatusCode::INTERNAL_SERVER_ERROR
+        }
+    }
 }
 
 /// `GET /whoami`: the logged-in user, or 401.
 #[handler]
 fn whoami(session: Session) -> Response {
-    match session.get::<String>("_user_id") {
-        Ok(Some(user)) => user.into_response(),
-        _ => StatusCode::UNAUTHORIZED.into_response(),
+    match session.owner() {
+        Some(user) => user.into_response(),
+        None => StatusCode::UNAUTHORIZED.into_response(),
     }
+}
+
+/// `POST /logout`: ends this session; 204.
+#[handler]
+fn log_out(session: Session) -> poem::Result<StatusCode> {
+    session.logout().map_err(poem::error::InternalServerError)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `GET /sessions`: the logged-in owner's live sessions as JSON, one
+/// `{"id", "current", "created", "expires"}` per device; 401 when anonymous.
+#[handler]
+async fn list_sessions(session: Session) -> Response {
+    let Some(owner) = session.owner() else {
+        return StatusCode::UNAUTHORIZED.into_response();
+    };
+    let current = session.handle();
+    match session.manager().sessions_of(&owner).await {
+        Ok(list) => {
+            let devices: Vec<_> = list.iter().map(|s| device(s, &current)).collect();
+            serde_json::Value::from(devices)
+                .to_string()
+                .with_content_type("application/json")
+                .into_response()
+        }
+        Err(error) => store_failure(&error),
+    }
+}
+
+/// `POST /logout-everywhere`: ends every session of the logged-in owner, this
+/// one included; 204, or 401 when anonymous.
+#[handler]
+async fn logout_everywhere(session: Session) -> Response {
+    let Some(owner) = session.owner() else {
+        return StatusCode::UNAUTHORIZED.into_response();
+    };
+    if let Err(error) = session.manager().revoke_all(&owner).await {
+        return store_failure(&error);
+    }
+    match session.logout() {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
+}
+
+/// One device of `GET /sessions`.
+fn device(owned: &OwnedSession, current: &SessionHandle) -> serde_json::Value {
+    let time = |at: Option<std::time::SystemTime>| {
+        at.map(|at| Timestamp::from_system_time(at).to_rfc3339())
+    };
+    serde_json::json!({
+        "id": owned.handle.as_str(),
+        "current": &owned.handle == current,
+        "created": time(owned.created),
+        "expires": time(owned.expires),
+    })
+}
+
+/// The opaque answer to a store that failed: 503 when unreachable.
+fn store_failure(error: &session::StoreError) -> Response {
+    tracing::warn!(%error, "the session store failed");
+    StatusCode::from_u16(error.status())
+        .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+        .into_response()
 }
 
 #[handler]
@@ -134,14 +199,16 @@ fn flask_login(login: TypedSession<FlaskLogin>) -> String {
 /// `POST /flask/login/{user_id}` → logs the user in, as `login_user`; 204.
 #[handler]
 fn flask_login_as(Path(user_id): Path<String>, mut login: TypedSession<FlaskLogin>) -> StatusCode {
-    login.login(user_id, true);
+    if login.login(&user_id).is_err() {
+        return StatusCode::BAD_REQUEST;
+    }
     StatusCode::NO_CONTENT
 }
 
 /// `POST /flask/logout` → removes Flask-Login's keys, as `logout_user`; 204.
 #[handler]
 fn flask_logout(mut login: TypedSession<FlaskLogin>) -> StatusCode {
-    login.logout();
+    login.forget();
     StatusCode::NO_CONTENT
 }
 
@@ -192,6 +259,9 @@ async fn main() {
         .at("/permanent/:flag", post(permanent))
         .at("/login/:user", post(log_in))
         .at("/whoami", get(whoami))
+        .at("/logout", post(log_out))
+        .at("/sessions", get(list_sessions))
+        .at("/logout-everywhere", post(logout_everywhere))
         .at("/flask/login", get(flask_login))
         .at("/flask/login/:user_id", post(flask_login_as))
         .at("/flask/logout", post(flask_logout))

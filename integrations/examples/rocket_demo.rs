@@ -10,10 +10,11 @@
 
 use std::time::Duration;
 
-use rocket::http::Status;
+use rocket::http::{ContentType, Status};
 use rocket::{delete, get, post, put, routes, Config};
 use session::flask::{flash, take_flashes, FlaskLogin};
-use session::SessionData;
+use session::owner::{LoginError, OwnedSession, SessionHandle};
+use session::{SessionData, Timestamp};
 use session_integrations::rocket::{Session, SessionFairing, TypedSession};
 
 /// The visit counter every demo route shares.
@@ -86,29 +87,87 @@ fn regenerate(session: Session) -> Status {
     }
 }
 
-/// `POST /login/<user>`: the login a handler writes, in the order that used
-/// to keep a planted sid: clear, regenerate, then set Flask-Login's keys.
+/// `POST /login/<user>`: clears the session, then logs `user` in (a new sid,
+/// the owner, Flask-Login's `_fresh`); 204, or 400 for an owner too long.
 #[post("/login/<user>")]
 fn login(user: &str, session: Session) -> Status {
     session.clear();
-    let logged_in = session.regenerate().is_ok()
-        && session.insert("_user_id", user).is_ok()
-        && session.insert("_fresh", &true).is_ok();
-    if logged_in {
-        Status::NoContent
-    } else {
-        tracing::error!("logging the user in failed");
-        Status::InternalServerError
+    match session.login(user) {
+        Ok(()) => Status::NoContent,
+        Err(LoginError::Owner { .. }) => Status::BadRequest,
+        Err(error) => {
+            tracing::error!(%error, "logging the user in failed");
+            Status::InternalServerError
+        }
     }
 }
 
 /// `GET /whoami`: the logged-in user, or 401.
 #[get("/whoami")]
 fn whoami(session: Session) -> Result<String, Status> {
-    match session.get::<String>("_user_id") {
-        Ok(Some(user)) => Ok(user),
-        _ => Err(Status::Unauthorized),
+    session.owner().ok_or(Status::Unauthorized)
+}
+
+/// `POST /logout`: ends this session; 204.
+#[post("/logout")]
+fn logout(session: Session) -> Status {
+    match session.logout() {
+        Ok(()) => Status::NoContent,
+        Err(_) => Status::InternalServerError,
     }
+}
+
+/// `GET /sessions`: the logged-in owner's live sessions as JSON, one
+/// `{"id", "current", "created", "expires"}` per device; 401 when anonymous.
+#[get("/sessions")]
+async fn sessions(session: Session) -> Result<(ContentType, String), Status> {
+    let owner = session.owner().ok_or(Status::Unauthorized)?;
+    let current = session.handle();
+    let list = session
+        .manager()
+        .sessions_of(&owner)
+        .await
+        .map_err(|error| store_failure(&error))?;
+    let devices: Vec<_> = list.iter().map(|s| device(s, &current)).collect();
+    Ok((
+        ContentType::JSON,
+        serde_json::Value::from(devices).to_string(),
+    ))
+}
+
+/// `POST /logout-everywhere`: ends every session of the logged-in owner, this
+/// one included; 204, or 401 when anonymous.
+#[post("/logout-everywhere")]
+async fn logout_everywhere(session: Session) -> Status {
+    let Some(owner) = session.owner() else {
+        return Status::Unauthorized;
+    };
+    if let Err(error) = session.manager().revoke_all(&owner).await {
+        return store_failure(&error);
+    }
+    match session.logout() {
+        Ok(()) => Status::NoContent,
+        Err(_) => Status::InternalServerError,
+    }
+}
+
+/// One device of `GET /sessions`.
+fn device(owned: &OwnedSession, current: &SessionHandle) -> serde_json::Value {
+    let time = |at: Option<std::time::SystemTime>| {
+        at.map(|at| Timestamp::from_system_time(at).to_rfc3339())
+    };
+    serde_json::json!({
+        "id": owned.handle.as_str(),
+        "current": &owned.handle == current,
+        "created": time(owned.created),
+        "expires": time(owned.expires),
+    })
+}
+
+/// The opaque answer to a store that failed: 503 when unreachable.
+fn store_failure(error: &session::StoreError) -> Status {
+    tracing::warn!(%error, "the session store failed");
+    Status::from_code(error.status()).unwrap_or(Status::InternalServerError)
 }
 
 #[post("/permanent/<flag>")]
@@ -130,14 +189,16 @@ fn flask_login(login: TypedSession<FlaskLogin>) -> String {
 /// `POST /flask/login/{user_id}` → logs the user in, as `login_user`; 204.
 #[post("/flask/login/<user_id>")]
 fn flask_login_as(user_id: &str, mut login: TypedSession<FlaskLogin>) -> Status {
-    login.login(user_id, true);
-    Status::NoContent
+    match login.login(user_id) {
+        Ok(()) => Status::NoContent,
+        Err(_) => Status::BadRequest,
+    }
 }
 
 /// `POST /flask/logout` → removes Flask-Login's keys, as `logout_user`; 204.
 #[post("/flask/logout")]
 fn flask_logout(mut login: TypedSession<FlaskLogin>) -> Status {
-    login.logout();
+    login.forget();
     Status::NoContent
 }
 
@@ -196,8 +257,20 @@ async fn main() {
         .mount(
             "/",
             routes![
-                plain, incr, read, put_kv, get_kv, delete_kv, clear, regenerate, permanent, login,
-                whoami
+                plain,
+                incr,
+                read,
+                put_kv,
+                get_kv,
+                delete_kv,
+                clear,
+                regenerate,
+                permanent,
+                login,
+                whoami,
+                logout,
+                sessions,
+                logout_everywhere
             ],
         )
         .mount(

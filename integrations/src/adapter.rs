@@ -84,6 +84,35 @@ impl<T: SessionData> TypedSession<T> {
     pub fn session(&self) -> &session::Session {
         self.0.session()
     }
+
+    /// Logs `owner` in: a new sid, the owner and Flask-Login's `_fresh`; see
+    /// [`session::Session::login`].
+    ///
+    /// # Errors
+    ///
+    /// As [`session::Typed::login`].
+    pub fn login(&mut self, owner: &str) -> Result<(), session::owner::LoginError> {
+        self.0.login(owner)
+    }
+
+    /// Ends the session; see [`session::Session::logout`].
+    ///
+    /// # Errors
+    ///
+    /// As [`session::Session::logout`].
+    pub fn logout(&mut self) -> Result<(), session::id::RandomSourceError> {
+        self.0.logout()
+    }
+
+    /// The logged-in owner, if any.
+    pub fn owner(&self) -> Option<String> {
+        self.0.owner()
+    }
+
+    /// This session's opaque handle; see [`session::Session::handle`].
+    pub fn handle(&self) -> session::owner::SessionHandle {
+        self.0.handle()
+    }
 }
 
 /// What a finished session does to the response.

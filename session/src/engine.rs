@@ -158,6 +158,17 @@ impl Engine {
         }
     }
 
+    /// The opaque handle of the session stored under `key`, keyed by the
+    /// secret when there is one.
+    pub(crate) fn handle_of(&self, key: &str) -> crate::owner::SessionHandle {
+        let secret = self
+            .settings
+            .secret_key
+            .as_ref()
+            .map(|secret| secret.expose());
+        crate::owner::SessionHandle::of_key(secret, key)
+    }
+
     /// The store key of a sid.
     pub(crate) fn store_key(&self, id: &SessionId) -> String {
         let prefix = &self.settings.key_prefix;

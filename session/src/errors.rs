@@ -9,10 +9,7 @@ use crate::value::ValueError;
 /// The HTTP status for a store error: 503 when the backend is unreachable, 500
 /// otherwise.
 fn status_of(error: &StoreError) -> u16 {
-    match error.kind {
-        StoreErrorKind::Unavailable => 503,
-        StoreErrorKind::Failed | StoreErrorKind::Disabled => 500,
-    }
+    error.status()
 }
 
 /// Loading the session failed; the guard or extractor fails with it.

@@ -34,14 +34,16 @@ impl FlaskLogin {
     /// The key of [`FlaskLogin::id`].
     pub const KEY_ID: &'static str = "_id";
 
-    /// Logs `user_id` in, as `login_user(user)` does; `_id` is left as it is.
-    pub fn login(&mut self, user_id: impl Into<String>, fresh: bool) {
-        self.user_id = Some(user_id.into());
-        self.fresh = Some(fresh);
-    }
-
-    /// Logs out, as `logout_user()` does: removes `_user_id`, `_fresh` and `_id`.
-    pub fn logout(&mut self) {
+    /// Removes Flask-Login's keys and keeps the rest of the session, as
+    /// `logout_user()` does: the session and its sid live on. Prefer
+    /// [`Typed::logout`](crate::Typed::logout), which ends the session.
+    ///
+    /// To log a user in, call [`Typed::login`](crate::Typed::login) on the
+    /// view (or [`Session::login`]): it writes `_user_id` and `_fresh` as
+    /// `login_user` does, and also moves the session to a new sid and
+    /// indexes it under its owner. With `owner_key` other than `_user_id`,
+    /// that owner is not Flask-Login's user.
+    pub fn forget(&mut self) {
         *self = Self::default();
     }
 
@@ -186,7 +188,7 @@ mod tests {
     #[tokio::test]
     async fn logout_removes_the_keys_and_leaves_the_rest() {
         let (session, request, store) = session_over(FLASK_KEYS).await;
-        session.typed::<FlaskLogin>().logout();
+        session.typed::<FlaskLogin>().forget();
         request.finish(200).await.unwrap();
         let key = format!("session:{}", "F".repeat(43));
         let codec = Codec::new(SerializationFormat::MsgPack, 1 << 16);

@@ -71,6 +71,7 @@ pub mod id;
 mod lifecycle;
 mod manager;
 pub mod map;
+pub mod owner;
 pub mod signing;
 pub mod store;
 mod typed;

@@ -11,6 +11,7 @@ use crate::errors::{FinishError, LoadError};
 use crate::id::SessionId;
 use crate::lifecycle::RequestSession;
 use crate::map::SessionMap;
+use crate::owner::{OwnedSession, SessionHandle};
 use crate::store::{self, BuildError, SaveHint, SessionStore, StoreError};
 
 /// Holds the settings, the store, the signer and the codec that every request
@@ -66,6 +67,11 @@ impl SessionManager {
         Ok(Self {
             engine: Arc::new(Engine::new(settings, store)?),
         })
+    }
+
+    /// The manager of a request's engine.
+    pub(crate) fn from_engine(engine: Arc<Engine>) -> Self {
+        Self { engine }
     }
 
     /// The settings in force.
@@ -194,6 +200,84 @@ impl SessionManager {
             Some(CookieFound::Valid { id, .. }) => self.load_by_id(id.expose()).await,
             _ => Ok(None),
         }
+    }
+
+    /// Every live session of `owner`, one entry per device: an opaque handle
+    /// (never the sid), and when it was logged in and expires where the
+    /// store knows. Entries whose session has ended are pruned on the way.
+    /// On memcached the listing is best-effort (see the store's docs).
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError`] when the store cannot be read.
+    pub async fn sessions_of(&self, owner: &str) -> Result<Vec<OwnedSession>, StoreError> {
+        let entries = self.engine.store().list_owned(owner).await?;
+        Ok(entries
+            .into_iter()
+            .map(|entry| OwnedSession {
+                handle: self.engine.handle_of(&entry.key),
+                created: entry.created,
+                expires: entry.expires,
+            })
+            .collect())
+    }
+
+    /// Ends one session of `owner`, named by its handle: its record is
+    /// deleted, so a request that still holds it finds it gone when it saves
+    /// and cannot bring it back (`write_mode = "merge"`). `Ok(false)` when
+    /// `owner` has no live session with that handle.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError`] when the store cannot be read or written.
+    pub async fn revoke(&self, owner: &str, handle: &SessionHandle) -> Result<bool, StoreError> {
+        let ended = self
+            .revoke_where(owner, |candidate| candidate == handle)
+            .await?;
+        Ok(ended > 0)
+    }
+
+    /// Ends every session of `owner` ("log out everywhere", after a password
+    /// change); the number ended.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError`] when the store cannot be read or written; sessions
+    /// ended before the error stay ended.
+    pub async fn revoke_all(&self, owner: &str) -> Result<usize, StoreError> {
+        self.revoke_where(owner, |_| true).await
+    }
+
+    /// Ends every session of `owner` but `current` ("log out my other
+    /// devices"); the number ended.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError`] when the store cannot be read or written; sessions
+    /// ended before the error stay ended.
+    pub async fn revoke_all_except(
+        &self, owner: &str, current: &SessionHandle,
+    ) -> Result<usize, StoreError> {
+        self.revoke_where(owner, |candidate| candidate != current)
+            .await
+    }
+
+    /// Deletes each listed session of `owner` whose handle `chosen` accepts,
+    /// record first, then its index entry.
+    async fn revoke_where(
+        &self, owner: &str, chosen: impl Fn(&SessionHandle) -> bool,
+    ) -> Result<usize, StoreError> {
+        let store = self.engine.store();
+        let mut ended = 0;
+        for entry in store.list_owned(owner).await? {
+            if !chosen(&self.engine.handle_of(&entry.key)) {
+                continue;
+            }
+            store.delete(&entry.key).await?;
+            store.remove_owned(owner, &entry.key).await?;
+            ended += 1;
+        }
+        Ok(ended)
     }
 
     /// A new sid, or the random source's failure as a store error of

@@ -86,7 +86,7 @@ impl Signer {
     }
 }
 
-fn mac_of(key: &[u8], message: &[u8]) -> Vec<u8> {
+pub(crate) fn mac_of(key: &[u8], message: &[u8]) -> Vec<u8> {
     // HMAC accepts keys of any length; the error arm cannot happen.
     match <HmacSha1 as KeyInit>::new_from_slice(key) {
         Ok(mut mac) => {

@@ -9,8 +9,10 @@ use std::ops::{Deref, DerefMut};
 
 use serde::de::DeserializeOwned;
 
+use crate::id::RandomSourceError;
 use crate::lifecycle::Session;
 use crate::map::SessionMap;
+use crate::owner::{LoginError, SessionHandle};
 use crate::value::ValueError;
 
 use crate::encoded_fields::EncodedFields;
@@ -104,6 +106,52 @@ impl<T: SessionData> Typed<T> {
     /// The untyped session this view belongs to.
     pub fn session(&self) -> &Session {
         &self.session
+    }
+
+    /// [`Session::login`], through this view: its changes are written back
+    /// first, and it reads the session again afterwards (a `T` that holds
+    /// the owner's key sees the new owner).
+    ///
+    /// # Errors
+    ///
+    /// As [`Session::login`], and [`LoginError::Value`] when this view's
+    /// changes cannot be written back; the session is then unchanged.
+    pub fn login(&mut self, owner: &str) -> Result<(), LoginError> {
+        self.sync()?;
+        self.session.login(owner)?;
+        self.reload();
+        Ok(())
+    }
+
+    /// [`Session::logout`], through this view, which then holds `T` as an
+    /// empty session gives it.
+    ///
+    /// # Errors
+    ///
+    /// As [`Session::logout`].
+    pub fn logout(&mut self) -> Result<(), RandomSourceError> {
+        let ended = self.session.logout();
+        self.reload();
+        ended
+    }
+
+    /// [`Session::owner`]: the logged-in owner, if any.
+    pub fn owner(&self) -> Option<String> {
+        self.session.owner()
+    }
+
+    /// [`Session::handle`]: this session's opaque handle.
+    pub fn handle(&self) -> SessionHandle {
+        self.session.handle()
+    }
+
+    /// Reads `T` from the map again, dropping the baseline: nothing of the
+    /// old value is written back.
+    fn reload(&mut self) {
+        self.value = T::from_map(&self.session.lock().map);
+        if let Some(fields) = self.baseline.take() {
+            fields.recycle();
+        }
     }
 }
 

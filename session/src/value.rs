@@ -177,6 +177,11 @@ impl Timestamp {
         base.replace_nanosecond(nanos).ok().map(Self)
     }
 
+    /// The instant `time` names, in UTC.
+    pub fn from_system_time(time: std::time::SystemTime) -> Self {
+        Self(OffsetDateTime::from(time))
+    }
+
     /// RFC 3339 in msgspec's JSON form: UTC with `Z`, microseconds when non-zero.
     pub fn to_rfc3339(&self) -> String {
         let utc = self.0.to_offset(time::UtcOffset::UTC);

@@ -6,7 +6,7 @@
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 use session::store::memory::MemoryStore;
@@ -519,10 +519,13 @@ async fn foreign_keys_survive_a_rewrite_byte_for_byte() {
     request.load().await.unwrap().insert("rust", &1u8).unwrap();
     request.finish(200).await.unwrap();
     let rewritten = h.store.inner.get_raw(&key).unwrap();
-    // The rewrite is the fixture's entries, in order, plus the new key.
+    // The rewrite is the fixture's entries, in order, plus the new key, plus
+    // the owner-index marker: Flask-Login logged `u-17` in, and this first
+    // save indexed the session under its owner.
     let mut expected = fixture.to_vec();
-    expected[0] += 1;
+    expected[0] += 2;
     expected.extend_from_slice(&[0xa4, b'r', b'u', b's', b't', 0x01]);
+    expected.extend_from_slice(b"\xae_owner_indexed\xa4u-17");
     assert_eq!(rewritten, expected);
 }
 
@@ -548,3 +551,8 @@ async fn by_id_operations_work_outside_a_request() {
 /// Concurrent requests on one session: conditional saves and the per-key merge.
 #[path = "lifecycle/concurrent.rs"]
 mod concurrent;
+
+/// Sessions that know their owner: login, logout, the owner index, revokes
+/// and the absolute lifetime.
+#[path = "lifecycle/owners.rs"]
+mod owners;

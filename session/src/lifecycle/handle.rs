@@ -6,7 +6,10 @@ use std::sync::{Arc, MutexGuard};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use std::time::SystemTime;
+
 use crate::map::SessionMap;
+use crate::owner::{check_owner, owner_in, LoginError, SessionHandle, CREATED_KEY, FRESH_KEY};
 use crate::value::ValueError;
 
 use super::shared::RequestShared;
@@ -131,6 +134,11 @@ impl Session {
     /// source cannot give a new sid; the session is then unchanged.
     pub fn regenerate(&self) -> Result<(), crate::id::RandomSourceError> {
         let mut state = self.lock();
+        self.move_to_new_id(&mut state)
+    }
+
+    /// The move of [`Self::regenerate`], under the caller's lock.
+    fn move_to_new_id(&self, state: &mut SessionState) -> Result<(), crate::id::RandomSourceError> {
         if !state.record_existed && !state.cookie_sent {
             return Ok(());
         }
@@ -141,6 +149,81 @@ impl Session {
         state.regenerated = true;
         state.touched = true;
         Ok(())
+    }
+
+    /// Logs `owner` in: moves the session to a new sid whenever the client
+    /// brought one (a cookie, valid or not, or a record; also after
+    /// [`Self::clear`]), so a sid planted by an attacker never becomes a
+    /// logged-in one; then sets the owner under `owner_key` and Flask-Login's
+    /// `_fresh`, and, when `absolute_lifetime` is configured, restarts the
+    /// session's lifetime (`_created`). At finish the store's owner index
+    /// gains this session (and loses the old sid's entry).
+    ///
+    /// The rest of the session is kept: call [`Self::clear`] first for a
+    /// clean slate.
+    ///
+    /// # Errors
+    ///
+    /// [`LoginError::Owner`] when `owner` is empty or longer than
+    /// [`MAX_OWNER_LEN`](crate::store::MAX_OWNER_LEN) bytes, and
+    /// [`LoginError::Random`] when no new sid can be made; the session is
+    /// then unchanged.
+    pub fn login(&self, owner: &str) -> Result<(), LoginError> {
+        check_owner(owner)?;
+        let settings = self.request.engine().settings();
+        let mut state = self.lock();
+        self.move_to_new_id(&mut state)?;
+        let now = SystemTime::now();
+        state.map.insert(&settings.owner_key, owner)?;
+        state.map.insert(FRESH_KEY, &true)?;
+        if settings.absolute_lifetime.is_some() {
+            state
+                .map
+                .insert(CREATED_KEY, &crate::store::unix_seconds(now))?;
+        }
+        state.logged_in_at = Some(now);
+        state.touched = true;
+        Ok(())
+    }
+
+    /// Ends the session: at finish its record is deleted, the store's owner
+    /// index forgets it, and the client is told to drop its cookie. Anything
+    /// written after the logout in the same request starts a new, anonymous
+    /// session under a new sid.
+    ///
+    /// # Errors
+    ///
+    /// [`RandomSourceError`](crate::id::RandomSourceError) when no new sid
+    /// can be made for what is written after it; the session is then
+    /// cleared all the same.
+    pub fn logout(&self) -> Result<(), crate::id::RandomSourceError> {
+        self.clear();
+        let mut state = self.lock();
+        self.move_to_new_id(&mut state)
+    }
+
+    /// The logged-in owner: the value under `owner_key`, as text (an integer
+    /// as its decimal text); `None` when nobody is logged in.
+    pub fn owner(&self) -> Option<String> {
+        let owner_key = &self.request.engine().settings().owner_key;
+        owner_in(&self.lock().map, owner_key)
+    }
+
+    /// This session's opaque handle, as
+    /// [`SessionManager::sessions_of`](crate::SessionManager::sessions_of)
+    /// lists it: compare it with a listing's handles to mark the current
+    /// device. It names the session's sid as of now (a `login()` or
+    /// `regenerate()` changes it).
+    pub fn handle(&self) -> SessionHandle {
+        let engine = self.request.engine();
+        let state = self.lock();
+        engine.handle_of(&engine.store_key(&state.id))
+    }
+
+    /// The manager this session belongs to: for a handler that lists or ends
+    /// its owner's other sessions.
+    pub fn manager(&self) -> crate::SessionManager {
+        crate::SessionManager::from_engine(self.request.shared_engine())
     }
 
     /// Whether the cookie outlives the browser session.

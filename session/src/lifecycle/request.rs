@@ -4,6 +4,7 @@
 
 use std::borrow::Cow;
 use std::sync::Arc;
+use std::time::SystemTime;
 
 use session_config::WriteMode;
 
@@ -13,6 +14,7 @@ use crate::engine::{CookieFound, Engine};
 use crate::errors::{FinishError, LoadError};
 use crate::id::SessionId;
 use crate::map::SessionMap;
+use crate::owner::{now_unix, owner_in, CREATED_KEY, INDEXED_KEY};
 use crate::store::SaveHint;
 
 use super::decision::{plan, Facts, Plan};
@@ -21,7 +23,7 @@ use super::gate::Entry;
 use super::handle::Session;
 use super::shared::RequestShared;
 use super::state::{Baseline, SessionState};
-use super::work::{FinishOutcome, Work, Write};
+use super::work::{FinishOutcome, IndexChange, Work, Write};
 
 /// The session state of one request. Cheap to clone: the adapter keeps one
 /// handle to finish with and puts another where guards and extractors find it.
@@ -117,6 +119,19 @@ impl RequestSession {
             // The record may be another app's (legacy pickle): no deletion cookie.
             return self.fresh(false);
         };
+        let indexed_owner = map.get::<String>(INDEXED_KEY).ok().flatten();
+        if let Some(limit) = settings.absolute_lifetime {
+            if started_before(&map, limit) {
+                // However active the client, the session has lived its
+                // lifetime: it ends here, as if it were missing.
+                tracing::debug!(session = %id, "the session outlived absolute_lifetime; it is ended");
+                dispatch::delete(store, &key).await?;
+                if let Some(owner) = &indexed_owner {
+                    store.remove_owned(owner, &key).await?;
+                }
+                return self.fresh(true);
+            }
+        }
         let baseline = match decoded {
             Decoded::AsConfigured => Baseline::Record,
             Decoded::AsOther => engine
@@ -137,6 +152,8 @@ impl RequestSession {
             cookie_sent: true,
             signed_with_fallback,
             pending_error: None,
+            indexed_owner,
+            logged_in_at: None,
         })
     }
 
@@ -159,6 +176,8 @@ impl RequestSession {
             cookie_sent: self.inner.cookie_values.is_some(),
             signed_with_fallback: false,
             pending_error: None,
+            indexed_owner: None,
+            logged_in_at: None,
         })
     }
 
@@ -194,6 +213,13 @@ impl RequestSession {
         let (empty, permanent) = state.map.emptiness_and_permanence();
         let needs_encoding =
             !server_error && !empty && (state.touched || matches!(state.baseline, Baseline::New));
+        // Only a mutating call can change the owner; an untouched session
+        // keeps its index entry as it is.
+        let owner = if needs_encoding {
+            prepare_owner_keys(&mut state, settings)?
+        } else {
+            state.indexed_owner.clone()
+        };
         let mut encoded = if needs_encoding {
             Some(engine.codec().encode(&state.map)?)
         } else {
@@ -224,10 +250,13 @@ impl RequestSession {
         let session_cookie =
             |id: &SessionId| cookies.session_cookie(&engine.cookie_value(id), lifetime);
         let merge = settings.write_mode == WriteMode::Merge;
+        let indexed = state.indexed_owner.take();
+        let created = state.logged_in_at.unwrap_or_else(SystemTime::now);
         let work = match plan(facts) {
             Plan::Nothing => Work::headers(None),
             Plan::ExpireCookie => Work::headers(Some(cookies.deletion_cookie())),
             Plan::DeleteRecord => Work {
+                index: IndexChange::moved(indexed, loaded_key.clone(), None),
                 write: None,
                 delete: loaded_key,
                 set_cookie: Some(cookies.deletion_cookie()),
@@ -238,6 +267,11 @@ impl RequestSession {
                 let key = engine.store_key(&state.id);
                 let bytes = encoded.take().unwrap_or_default();
                 Work {
+                    index: IndexChange::moved(
+                        indexed,
+                        delete.clone(),
+                        owner.map(|owner| (owner, key.clone(), created)),
+                    ),
                     write: Some(write(merge, key, bytes, false, &mut state.map)),
                     delete,
                     set_cookie,
@@ -250,8 +284,18 @@ impl RequestSession {
                     Some(key) if existing => key,
                     _ => engine.store_key(&state.id),
                 };
+                let index = if owner == indexed {
+                    IndexChange::default()
+                } else {
+                    IndexChange::moved(
+                        indexed,
+                        Some(key.clone()),
+                        owner.map(|owner| (owner, key.clone(), created)),
+                    )
+                };
                 let bytes = encoded.take().unwrap_or_default();
                 Work {
+                    index,
                     write: Some(write(merge, key, bytes, existing, &mut state.map)),
                     delete: None,
                     set_cookie,
@@ -264,6 +308,38 @@ impl RequestSession {
         }
         Ok(work)
     }
+}
+
+/// Before a session is encoded for a save: records its owner in the index
+/// marker when the owner changed (so the index changes once, at this save),
+/// and its start when `absolute_lifetime` is on and it has none. The owner,
+/// as finish will index it.
+fn prepare_owner_keys(
+    state: &mut SessionState, settings: &session_config::Settings,
+) -> Result<Option<String>, FinishError> {
+    let owner = owner_in(&state.map, &settings.owner_key);
+    if owner != state.indexed_owner {
+        match &owner {
+            Some(owner) => state.map.insert(INDEXED_KEY, owner)?,
+            None => {
+                state.map.remove(INDEXED_KEY);
+            }
+        }
+    }
+    if settings.absolute_lifetime.is_some() && !state.map.contains_key(CREATED_KEY) {
+        state.map.insert(CREATED_KEY, &now_unix())?;
+    }
+    Ok(owner)
+}
+
+/// Whether the session's start (`_created`) is `limit` or more ago. A
+/// session without one gets it at its next save.
+fn started_before(map: &SessionMap, limit: std::time::Duration) -> bool {
+    let Ok(Some(started)) = map.get::<i64>(CREATED_KEY) else {
+        return false;
+    };
+    let limit = i64::try_from(limit.as_secs()).unwrap_or(i64::MAX);
+    now_unix().saturating_sub(started) >= limit
 }
 
 /// How finish writes `bytes` under `key`: in merge mode conditionally (taking

@@ -43,4 +43,9 @@ impl RequestShared {
     pub(crate) fn engine(&self) -> &Engine {
         &self.engine
     }
+
+    /// The engine, shared: for a manager made from a request.
+    pub(crate) fn shared_engine(&self) -> Arc<Engine> {
+        Arc::clone(&self.engine)
+    }
 }

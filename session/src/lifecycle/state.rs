@@ -20,6 +20,14 @@
 //! - `signed_with_fallback` (a fallback key signed the cookie) implies `record_existed`.
 //! - `touched` is set by every mutating call; without it no encode is needed
 //!   at finish.
+//! - `indexed_owner` is the owner the store's index holds the loaded record
+//!   under (its `_owner_indexed`), read at load; `None` for a new session.
+//!   Finish compares it with the owner then, and changes the index only when
+//!   they differ or the sid moved.
+//! - `logged_in_at` is set by `login()`, which also sets `regenerated` when
+//!   the client brought a sid.
+
+use std::time::SystemTime;
 
 use crate::id::SessionId;
 use crate::map::SessionMap;
@@ -66,6 +74,10 @@ pub(crate) struct SessionState {
     pub(crate) signed_with_fallback: bool,
     /// A typed view failed to write back; reported at finish.
     pub(crate) pending_error: Option<ValueError>,
+    /// The owner the store's index holds the loaded record under.
+    pub(crate) indexed_owner: Option<String>,
+    /// When `login()` was called in this request.
+    pub(crate) logged_in_at: Option<SystemTime>,
 }
 
 /// Never shows the map's values or the loaded key: the one is user data, the
@@ -104,6 +116,8 @@ impl SessionState {
             cookie_sent: false,
             signed_with_fallback: false,
             pending_error: None,
+            indexed_owner: None,
+            logged_in_at: None,
         }
     }
 }

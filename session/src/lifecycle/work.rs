@@ -4,6 +4,8 @@
 //! (see [`dispatch`](super::dispatch)), so its finish completes on its first
 //! poll with no boxed future.
 
+use std::time::SystemTime;
+
 use crate::engine::Engine;
 use crate::errors::FinishError;
 use crate::map::SessionMap;
@@ -41,6 +43,8 @@ impl std::fmt::Debug for FinishOutcome {
 
 /// The store operations of a finish, in order, and its headers.
 pub(super) struct Work {
+    /// How the owner index changes once the session is written.
+    pub(super) index: IndexChange,
     pub(super) write: Option<Write>,
     /// A record to delete after the write: the emptied session's, or the one
     /// a regenerate moved away from.
@@ -66,6 +70,31 @@ pub(super) enum Write {
     },
     /// A new record, insert-only.
     Insert { key: String, bytes: Vec<u8> },
+}
+
+/// The owner-index entries a finish changes: an entry is added once the
+/// record it names is written (a login, or the target of a regenerate), and
+/// removed once the record it named is deleted or moved. A failed add undoes
+/// a new record's write, so no logged-in session escapes a revoke; a failed
+/// removal only leaves an entry that the next listing prunes.
+#[derive(Default)]
+pub(super) struct IndexChange {
+    /// The owner and key whose entry to remove.
+    pub(super) remove: Option<(String, String)>,
+    /// The owner, key and login time of the entry to add.
+    pub(super) add: Option<(String, String, SystemTime)>,
+}
+
+impl IndexChange {
+    /// Remove `from`'s entry under `indexed` (when both are known), then add `to`.
+    pub(super) fn moved(
+        indexed: Option<String>, from: Option<String>, to: Option<(String, String, SystemTime)>,
+    ) -> Self {
+        Self {
+            remove: indexed.zip(from),
+            add: to,
+        }
+    }
 }
 
 /// How many conditional saves a finish tries before it gives up with a 503.
@@ -96,6 +125,7 @@ impl Work {
     /// Headers only, no store operation.
     pub(super) fn headers(set_cookie: Option<String>) -> Self {
         Self {
+            index: IndexChange::default(),
             write: None,
             delete: None,
             set_cookie,
@@ -106,6 +136,7 @@ impl Work {
     pub(super) async fn run(mut self, engine: &Engine) -> Result<FinishOutcome, FinishError> {
         let store = engine.store().as_ref();
         let ttl = engine.settings().permanent_session_lifetime;
+        let inserted = matches!(self.write, Some(Write::Insert { .. }));
         match self.write.take() {
             None => {}
             Some(Write::Overwrite { key, bytes, hint }) => {
@@ -136,8 +167,25 @@ impl Work {
                 }
             }
         }
+        if let Some((owner, key, created)) = self.index.add.take() {
+            if let Err(error) = store.add_owned(&owner, &key, created, ttl).await {
+                // A logged-in session the index does not hold could not be
+                // revoked: a new record is taken back.
+                if inserted {
+                    if let Err(undo) = dispatch::delete(store, &key).await {
+                        tracing::warn!(%undo, "a session that could not be indexed could not be deleted either");
+                    }
+                }
+                return Err(error.into());
+            }
+        }
         if let Some(key) = &self.delete {
             dispatch::delete(store, key).await?;
+        }
+        if let Some((owner, key)) = self.index.remove.take() {
+            if let Err(error) = store.remove_owned(&owner, &key).await {
+                tracing::warn!(%error, "an ended session stays in its owner's index until the next listing prunes it");
+            }
         }
         maybe_cleanup(engine);
         // Work exists only for a loaded session, whose response varies with
@@ -154,6 +202,8 @@ impl Work {
         tracing::debug!("the session ended while this request ran; its changes are dropped");
         self.set_cookie = Some(engine.cookies().deletion_cookie());
         self.delete = None;
+        // Whoever ended it also took it out of the index.
+        self.index = IndexChange::default();
     }
 }
 

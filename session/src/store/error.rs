@@ -53,6 +53,15 @@ macro_rules! of_kind {
 }
 
 impl StoreError {
+    /// The HTTP status an app answers with: 503 when the backend is
+    /// unreachable, 500 otherwise.
+    pub fn status(&self) -> u16 {
+        match self.kind {
+            StoreErrorKind::Unavailable => 503,
+            StoreErrorKind::Failed | StoreErrorKind::Disabled => 500,
+        }
+    }
+
     of_kind!(
         /// An unreachable-backend error (503).
         unavailable,

@@ -49,6 +49,7 @@ pub use owner_index::{IndexedSession, MAX_OWNER_LEN};
 // For the backends that store times as unix seconds.
 #[allow(unused_imports)]
 pub(crate) use owner_index::{from_unix_seconds, unix_seconds};
+pub(crate) use support::hex;
 pub use support::{TimedOut, Timeouts};
 
 #[cfg(feature = "filesystem")]
