@@ -254,6 +254,11 @@ macro_rules! conformance_suite {
                 a_logout_during_a_slow_write_stays_logged_out,
                 a_regenerate_during_a_slow_write_keeps_the_old_sid_dead,
             );
+            $crate::conformance_suite!(@module owners [$(#[$attr])*] $framework, $backend;
+                devices_are_listed_and_logged_out_everywhere,
+                a_slow_write_cannot_bring_back_a_revoked_session,
+                a_busy_session_ends_at_its_absolute_lifetime,
+            );
             $crate::conformance_suite!(@cases [$(#[$attr])*] $framework, $backend;
                 incr_counts_up,
                 clients_are_isolated,

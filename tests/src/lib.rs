@@ -14,3 +14,4 @@ pub mod flask;
 pub mod hostile;
 pub mod http;
 pub mod kv_servers;
+pub mod owners;
