@@ -201,7 +201,7 @@ ensure_flask() {
   stamp="$venv/.requirements.sha256"
   want="$(sha256sum "$requirements" | cut -d' ' -f1)"
   if [ -x "$venv/bin/python" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ] \
-      && "$venv/bin/python" -c 'import flask_session, redis, pymongo, pymemcache, flask_sqlalchemy, psycopg2' 2>/dev/null; then
+      && "$venv/bin/python" -c 'import flask_session, flask_login, redis, pymongo, pymemcache, flask_sqlalchemy, psycopg2' 2>/dev/null; then
     return 0
   fi
   log "installing Flask-Session 0.8.0 and the Python clients into $venv"

@@ -35,6 +35,7 @@ import logging
 
 import msgspec
 from flask import Flask, Response, abort, flash, get_flashed_messages, request, session
+from flask_login import LoginManager, UserMixin, current_user, login_user
 from flask_session import Session
 
 TRUE = {"1", "true", "yes", "on"}
@@ -88,7 +89,16 @@ def build_app():
     else:
         raise SystemExit(f"unsupported SESSION_TYPE {kind!r}")
     Session(app)
+    login_manager = LoginManager(app)
+    login_manager.user_loader(User)
     return app
+
+
+class User(UserMixin):
+    """Any id is a user: the tests check whose session it is, not who exists."""
+
+    def __init__(self, user_id):
+        self.id = user_id
 
 
 app = build_app()
@@ -228,6 +238,21 @@ def login(user_id):
     session["_fresh"] = True
     session["_id"] = "cd" * 64
     return "", 204
+
+
+@app.post("/flask-login/login/<user_id>")
+def flask_login_login(user_id):
+    """The real Flask-Login's login_user()."""
+    login_user(User(user_id))
+    return "", 204
+
+
+@app.get("/flask-login/whoami")
+def flask_login_whoami():
+    """Flask-Login's current_user: its id, or 401 when anonymous."""
+    if not current_user.is_authenticated:
+        return "", 401
+    return current_user.get_id()
 
 
 @app.put("/kv/<key>")

@@ -262,7 +262,7 @@ impl Drop for Group {
 }
 
 /// How many scenarios each group serves: it stops after the last.
-const SCENARIOS: usize = 10;
+const SCENARIOS: usize = 11;
 
 struct Slot {
     group: Option<Arc<Group>>,
@@ -609,6 +609,75 @@ fn login_and_flashes(g: &Group) {
     );
 }
 
+/// Owners across the two apps (design §12): a session the real Flask-Login
+/// logged in is listed under its owner once the Rust app has saved it; a
+/// session the Rust app logged in is logged in for Flask-Login's
+/// `current_user`.
+fn owners_both_ways(g: &Group) {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let user = format!("owner-{}-{nanos}", std::process::id());
+    let mut browser = Browser::default();
+    assert_eq!(
+        g.flask(
+            &mut browser,
+            "POST",
+            &format!("/flask-login/login/{user}"),
+            ""
+        )
+        .status,
+        204
+    );
+    assert_eq!(
+        g.flask(&mut browser, "GET", "/flask-login/whoami", "").body,
+        user
+    );
+    assert_eq!(g.rust(&mut browser, "GET", "/whoami", "").body, user);
+    // Not indexed yet: Flask-Login wrote `_user_id` only.
+    assert_eq!(
+        json(&g.rust(&mut browser, "GET", "/sessions", "").body),
+        serde_json::json!([])
+    );
+    // The Rust app's first save indexes it.
+    assert_eq!(g.rust(&mut browser, "PUT", "/kv/k", "v").status, 204);
+    let listed = json(&g.rust(&mut browser, "GET", "/sessions", "").body);
+    assert_eq!(listed.as_array().map(Vec::len), Some(1), "{listed}");
+    assert_eq!(listed[0]["current"], true, "{listed}");
+    // Flask keeps the marker and the rest through its own write.
+    g.flask(&mut browser, "PUT", "/kv/from_flask", "x");
+    assert_eq!(
+        g.flask(&mut browser, "GET", "/flask-login/whoami", "").body,
+        user
+    );
+    assert_eq!(
+        json(&g.rust(&mut browser, "GET", "/sessions", "").body)
+            .as_array()
+            .map(Vec::len),
+        Some(1)
+    );
+
+    // The other way: the Rust login is Flask-Login's current_user.
+    let mut browser = Browser::default();
+    let rust_user = format!("{user}-rust");
+    assert_eq!(
+        g.rust(&mut browser, "POST", &format!("/login/{rust_user}"), "")
+            .status,
+        204
+    );
+    assert_eq!(
+        g.flask(&mut browser, "GET", "/flask-login/whoami", "").body,
+        rust_user
+    );
+    assert_eq!(g.rust(&mut browser, "POST", "/logout", "").status, 204);
+    assert_eq!(
+        g.flask(&mut browser, "GET", "/flask-login/whoami", "")
+            .status,
+        401
+    );
+}
+
 /// The side that did not regenerate or clear: it no longer finds the session
 /// under the old cookie, and the old record is gone from the store.
 fn assert_gone(g: &Group, other: Side, old: &Browser) {
@@ -824,6 +893,7 @@ macro_rules! backend {
             variants!(permanent_false_in_flask, $store);
             variants!(permanent_false_in_rust, $store);
             variants!(flask_write_during_rust_write, $store);
+            variants!(owners_both_ways, $store);
         }
     };
 }
