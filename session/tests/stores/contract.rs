@@ -86,7 +86,8 @@ macro_rules! store_contract {
                 insert_new_refuses_an_existing_key, one_writer_wins_each_round,
                 index_lists_added_sessions_with_their_times, index_drops_removed_and_moved_sessions,
                 index_prunes_sessions_whose_record_is_gone,
-                index_keeps_owners_apart_whatever_their_characters);
+                index_keeps_owners_apart_whatever_their_characters,
+                index_revokes_one_all_but_current_and_all);
         }
     };
     (@tests $attrs:tt $($test:ident),*) => {

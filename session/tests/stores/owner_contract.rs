@@ -18,7 +18,7 @@ use crate::contract::Under;
 const MINUTE: Duration = Duration::from_secs(60);
 
 /// An owner name no other test or run uses, ending in `suffix`.
-fn owner(test: &str, suffix: &str) -> String {
+fn unique_owner(test: &str, suffix: &str) -> String {
     format!("{}{suffix}", unique_name(test, '-'))
 }
 
@@ -47,7 +47,7 @@ fn set(keys: &[&String]) -> BTreeSet<String> {
 
 pub async fn index_lists_added_sessions_with_their_times(under: Under) {
     let store = under.store.as_ref();
-    let owner = owner("listed", "");
+    let owner = unique_owner("listed", "");
     let (a, b) = (under.key("own-a"), under.key("own-b"));
     record(store, &a).await;
     record(store, &b).await;
@@ -81,7 +81,7 @@ pub async fn index_lists_added_sessions_with_their_times(under: Under) {
 
 pub async fn index_drops_removed_and_moved_sessions(under: Under) {
     let store = under.store.as_ref();
-    let owner = owner("moved", "");
+    let owner = unique_owner("moved", "");
     let (old, new) = (under.key("own-old"), under.key("own-new"));
     record(store, &old).await;
     store
@@ -107,7 +107,7 @@ pub async fn index_drops_removed_and_moved_sessions(under: Under) {
 
 pub async fn index_prunes_sessions_whose_record_is_gone(under: Under) {
     let store = under.store.as_ref();
-    let owner = owner("pruned", "");
+    let owner = unique_owner("pruned", "");
     let (live, dead) = (under.key("own-live"), under.key("own-dead"));
     record(store, &live).await;
     record(store, &dead).await;
@@ -130,7 +130,7 @@ pub async fn index_prunes_sessions_whose_record_is_gone(under: Under) {
 
 pub async fn index_keeps_owners_apart_whatever_their_characters(under: Under) {
     let store = under.store.as_ref();
-    let base = owner("apart", "");
+    let base = unique_owner("apart", "");
     let mut owners: Vec<String> = [
         "", ":", ":*", "*", "{tag}", "}{", "/", "../..", "a b", "a\tb", "é", "%2F", "\\",
     ]
@@ -160,4 +160,68 @@ pub async fn index_keeps_owners_apart_whatever_their_characters(under: Under) {
         store.delete(key).await.unwrap();
         assert!(listed(store, owner).await.is_empty(), "owner {owner:?}");
     }
+}
+
+/// Logs `owner` in on a new session through the lifecycle; the cookie pair.
+async fn log_in(manager: &session::SessionManager, owner: &str) -> String {
+    let request = manager.open([]);
+    request.load().await.unwrap().login(owner).unwrap();
+    let set_cookie = request.finish(200).await.unwrap().set_cookie.unwrap();
+    set_cookie.split(';').next().unwrap().to_owned()
+}
+
+/// The owner a cookie's session has now, through a request.
+async fn owner_behind(manager: &session::SessionManager, cookie: &str) -> Option<String> {
+    let request = manager.open([cookie.as_bytes()]);
+    request.load().await.unwrap().owner()
+}
+
+pub async fn index_revokes_one_all_but_current_and_all(under: Under) {
+    let mut settings = crate::contract::settings();
+    settings.key_prefix = under.key("");
+    let manager = session::SessionManager::new(settings, under.store.clone()).unwrap();
+    let owner = unique_owner("revoked", ":*{x}/..");
+    let other = unique_owner("kept", "");
+    let cookies = [
+        log_in(&manager, &owner).await,
+        log_in(&manager, &owner).await,
+        log_in(&manager, &owner).await,
+    ];
+    let kept = log_in(&manager, &other).await;
+    let mut handles = Vec::new();
+    for cookie in &cookies {
+        let request = manager.open([cookie.as_bytes()]);
+        handles.push(request.load().await.unwrap().handle());
+    }
+    let listed: BTreeSet<_> = manager
+        .sessions_of(&owner)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|owned| owned.handle)
+        .collect();
+    assert_eq!(listed, handles.iter().cloned().collect());
+
+    assert!(manager.revoke(&owner, &handles[0]).await.unwrap());
+    assert_eq!(owner_behind(&manager, &cookies[0]).await, None);
+    assert_eq!(
+        manager
+            .revoke_all_except(&owner, &handles[1])
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(owner_behind(&manager, &cookies[2]).await, None);
+    assert_eq!(
+        owner_behind(&manager, &cookies[1]).await.as_deref(),
+        Some(owner.as_str())
+    );
+    assert_eq!(manager.revoke_all(&owner).await.unwrap(), 1);
+    assert_eq!(owner_behind(&manager, &cookies[1]).await, None);
+    assert!(manager.sessions_of(&owner).await.unwrap().is_empty());
+    assert_eq!(
+        owner_behind(&manager, &kept).await.as_deref(),
+        Some(other.as_str())
+    );
+    assert_eq!(manager.revoke_all(&other).await.unwrap(), 1);
 }
