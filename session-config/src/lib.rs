@@ -103,16 +103,24 @@
 //! `password=` query parameter) is replaced by `***` wherever a URL is shown, including
 //! [`ConnectionUrl`]'s `Display` and `Debug`.
 //!
-//! # Why not the `config` crate
+//! # The `config` crate
 //!
-//! The files and the environment are read here, with `toml` and `std::env::vars_os`,
-//! because the `config` crate breaks this crate's contract: it lower-cases keys, so
-//! a case typo in the file is silently merged instead of reported; its origin for an
-//! environment value does not keep the variable's name, so an error could not say
-//! `env SESSION_ID_LENGTH`; and it parses `"0600"` as decimal 600 instead of the octal
-//! file mode.
+//! An app that already layers its configuration with the `config` crate keeps its
+//! session settings in a `[session]` table there and, with this crate's `config`
+//! feature, hands the result over: `Settings::from_config(&config)` or
+//! `Settings::builder().config(&config, "session")`. The values are validated as any
+//! other source; each error names the key path (`session.id_length`) and the file
+//! the config crate read it from, or "the environment".
+//!
+//! The default loader stays this crate's own, with `toml` and `std::env::vars_os`,
+//! because the `config` crate breaks this crate's contract: its environment source
+//! lower-cases keys, so a case typo is silently merged instead of reported; its
+//! origin for an environment value does not keep the variable's name, so an error
+//! could not say `env SESSION_ID_LENGTH`; and with `try_parsing` it reads
+//! `SESSION_FILE_MODE=0600` as decimal 600 instead of the octal file mode.
 
 mod config_value;
+mod effective;
 mod error;
 mod keys;
 mod loader;
@@ -126,6 +134,7 @@ mod value_shapes;
 mod values;
 
 pub use config_value::ConfigValue;
+pub use effective::EffectiveSetting;
 pub use error::{ConfigError, ConfigWarning, RuleKind};
 pub use keys::{Key, CONFIG_PATH_VAR};
 pub use loader::{LoadReport, SettingsBuilder, DEFAULT_CONFIG_FILE};

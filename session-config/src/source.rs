@@ -22,7 +22,21 @@ pub enum Origin {
     /// A TOML table handed over in code, e.g. the `[session]` table of Rocket's figment.
     /// The label is shown as is, e.g. `Rocket.toml [session]`.
     Table(String),
+    /// A value of an app's own `config::Config` (the `config` feature). `path` is
+    /// its key path there (`session.id_length`), which messages name as the key;
+    /// `uri` is where the config crate says it came from: a file's path, `the
+    /// environment` (the config crate keeps no variable name), or `None` for a value
+    /// set in code.
+    ConfigCrate {
+        /// The key path, e.g. `session.id_length`.
+        path: String,
+        /// The config crate's `Value::origin()`.
+        uri: Option<String>,
+    },
 }
+
+/// What the config crate gives as the origin of every environment value.
+pub(crate) const CONFIG_CRATE_ENV: &str = "the environment";
 
 impl fmt::Display for Origin {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -32,16 +46,22 @@ impl fmt::Display for Origin {
             Origin::Env(var) => write!(f, "env {var}"),
             Origin::Code => f.write_str("code"),
             Origin::Table(label) => f.write_str(label),
+            Origin::ConfigCrate { uri: None, .. } => f.write_str("the config crate"),
+            Origin::ConfigCrate { uri: Some(uri), .. } if uri == CONFIG_CRATE_ENV => {
+                f.write_str("the environment, through the config crate")
+            }
+            Origin::ConfigCrate { uri: Some(uri), .. } => write!(f, "file {uri}"),
         }
     }
 }
 
 impl Origin {
-    /// How `key` is spelled in this source: the variable name for `Env`, the
-    /// `Session.toml` name otherwise.
+    /// How `key` is spelled in this source: the variable name for `Env`, the key
+    /// path for `ConfigCrate`, the `Session.toml` name otherwise.
     pub fn key_name(&self, key: Key) -> String {
         match self {
             Origin::Env(var) => var.clone(),
+            Origin::ConfigCrate { path, .. } => path.clone(),
             _ => key.toml_name().to_owned(),
         }
     }

@@ -52,6 +52,10 @@ enum TomlSource {
         label: String,
         message: String,
     },
+    /// Values that each carry their own origin (the `config` feature).
+    Entries(Vec<(String, Value, Origin)>),
+    /// A source that could not be read when it was added; reported by `build`.
+    Failed(ConfigError),
 }
 
 /// Builds [`Settings`] from layered sources.
@@ -95,6 +99,10 @@ impl fmt::Debug for SettingsBuilder {
                 TomlSource::Text { label, .. }
                 | TomlSource::Table { label, .. }
                 | TomlSource::Unserializable { label, .. } => label.clone(),
+                TomlSource::Entries(entries) => entries
+                    .first()
+                    .map_or_else(|| "no values".to_owned(), |(_, _, o)| o.to_string()),
+                TomlSource::Failed(_) => "a failed source".to_owned(),
             })
             .collect();
         let code: Vec<&str> = self.code.iter().map(|(k, _)| k.as_str()).collect();
@@ -157,9 +165,26 @@ impl SettingsBuilder {
         self.push_path(path.as_ref().to_path_buf(), true, Origin::Code)
     }
 
+    /// A TOML file that must exist, named by something the messages should say:
+    /// `named_by` is shown as is when the file is missing, e.g. `--config`.
+    pub fn file_named_by(self, path: impl AsRef<Path>, named_by: impl Into<String>) -> Self {
+        self.push_path(
+            path.as_ref().to_path_buf(),
+            true,
+            Origin::Table(named_by.into()),
+        )
+    }
+
     /// A TOML file that is read if it exists and skipped if it does not.
     pub fn optional_file(self, path: impl AsRef<Path>) -> Self {
         self.push_path(path.as_ref().to_path_buf(), false, Origin::Default)
+    }
+
+    /// Adds a layer at file precedence (for the `config` feature).
+    #[cfg_attr(not(feature = "config"), allow(dead_code))]
+    fn push_source(mut self, source: TomlSource) -> Self {
+        self.tables.push(source);
+        self
     }
 
     fn push_path(mut self, path: PathBuf, required: bool, named_by: Origin) -> Self {
@@ -261,8 +286,8 @@ impl SettingsBuilder {
         let mut warnings = Vec::new();
 
         for source in self.tables {
-            if let Some((table, origin)) = read_source(source)? {
-                for (name, value) in table {
+            if let Some(entries) = read_source(source)? {
+                for (name, value, origin) in entries {
                     let Some(key) = Key::from_toml_name(&name) else {
                         let suggestion = match &value {
                             Value::Table(sub) => {
@@ -350,8 +375,26 @@ impl SettingsBuilder {
     }
 }
 
+/// The names, values and origins of one layer; `None` for a missing optional file.
+fn read_source(source: TomlSource) -> Result<Option<Vec<(String, Value, Origin)>>, ConfigError> {
+    let (table, origin) = match source {
+        TomlSource::Entries(entries) => return Ok(Some(entries)),
+        TomlSource::Failed(error) => return Err(error),
+        other => match read_table(other)? {
+            Some(read) => read,
+            None => return Ok(None),
+        },
+    };
+    Ok(Some(
+        table
+            .into_iter()
+            .map(|(name, value)| (name, value, origin.clone()))
+            .collect(),
+    ))
+}
+
 /// Reads one TOML layer; `None` for a missing optional file.
-fn read_source(source: TomlSource) -> Result<Option<(toml::Table, Origin)>, ConfigError> {
+fn read_table(source: TomlSource) -> Result<Option<(toml::Table, Origin)>, ConfigError> {
     match source {
         TomlSource::Path {
             path,
@@ -390,6 +433,8 @@ fn read_source(source: TomlSource) -> Result<Option<(toml::Table, Origin)>, Conf
             origin: Origin::Table(label),
             message,
         }),
+        // Taken apart by `read_source` before it calls this.
+        TomlSource::Entries(_) | TomlSource::Failed(_) => Ok(None),
     }
 }
 
@@ -488,5 +533,7 @@ impl Settings {
     }
 }
 
+#[cfg(feature = "config")]
+mod config_crate;
 #[cfg(test)]
 mod tests;

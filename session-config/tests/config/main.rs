@@ -2,6 +2,8 @@
 //! test injects its variables with `env_from`/`standard_from`.
 #![allow(clippy::unwrap_used)]
 
+#[cfg(feature = "config")]
+mod config_crate;
 mod every_key;
 mod forms;
 mod precedence;
