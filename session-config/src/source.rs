@@ -27,11 +27,13 @@ pub enum Origin {
     /// `uri` is where the config crate says it came from: a file's path, `the
     /// environment` (the config crate keeps no variable name), or `None` for a value
     /// set in code.
+    ///
+    /// (Boxed text keeps every error small.)
     ConfigCrate {
         /// The key path, e.g. `session.id_length`.
-        path: String,
+        path: Box<str>,
         /// The config crate's `Value::origin()`.
-        uri: Option<String>,
+        uri: Option<Box<str>>,
     },
 }
 
@@ -47,7 +49,7 @@ impl fmt::Display for Origin {
             Origin::Code => f.write_str("code"),
             Origin::Table(label) => f.write_str(label),
             Origin::ConfigCrate { uri: None, .. } => f.write_str("the config crate"),
-            Origin::ConfigCrate { uri: Some(uri), .. } if uri == CONFIG_CRATE_ENV => {
+            Origin::ConfigCrate { uri: Some(uri), .. } if &**uri == CONFIG_CRATE_ENV => {
                 f.write_str("the environment, through the config crate")
             }
             Origin::ConfigCrate { uri: Some(uri), .. } => write!(f, "file {uri}"),
@@ -61,7 +63,7 @@ impl Origin {
     pub fn key_name(&self, key: Key) -> String {
         match self {
             Origin::Env(var) => var.clone(),
-            Origin::ConfigCrate { path, .. } => path.clone(),
+            Origin::ConfigCrate { path, .. } => path.to_string(),
             _ => key.toml_name().to_owned(),
         }
     }

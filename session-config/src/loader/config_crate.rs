@@ -40,8 +40,8 @@ impl SettingsBuilder {
                     .into_iter()
                     .map(|(name, value)| {
                         let origin = Origin::ConfigCrate {
-                            path: format!("{table}.{name}"),
-                            uri: value.origin().map(str::to_owned),
+                            path: format!("{table}.{name}").into(),
+                            uri: value.origin().map(Into::into),
                         };
                         (name, to_toml(value.kind), origin)
                     })
@@ -50,7 +50,7 @@ impl SettingsBuilder {
             Err(config::ConfigError::NotFound(_)) => TomlSource::Entries(Vec::new()),
             Err(error) => TomlSource::Failed(ConfigError::Toml {
                 origin: Origin::ConfigCrate {
-                    path: table.to_owned(),
+                    path: table.into(),
                     uri: None,
                 },
                 message: format!("expected a table of settings: {error}"),

@@ -32,6 +32,9 @@ pub struct LoadReport {
     pub warnings: Vec<ConfigWarning>,
 }
 
+/// The names, values and origins of one layer's settings.
+type Entries = Vec<(String, Value, Origin)>;
+
 /// A TOML layer: a file or a table handed over in code.
 enum TomlSource {
     Path {
@@ -53,8 +56,10 @@ enum TomlSource {
         message: String,
     },
     /// Values that each carry their own origin (the `config` feature).
-    Entries(Vec<(String, Value, Origin)>),
+    #[cfg_attr(not(feature = "config"), allow(dead_code))]
+    Entries(Entries),
     /// A source that could not be read when it was added; reported by `build`.
+    #[cfg_attr(not(feature = "config"), allow(dead_code))]
     Failed(ConfigError),
 }
 
@@ -376,7 +381,7 @@ impl SettingsBuilder {
 }
 
 /// The names, values and origins of one layer; `None` for a missing optional file.
-fn read_source(source: TomlSource) -> Result<Option<Vec<(String, Value, Origin)>>, ConfigError> {
+fn read_source(source: TomlSource) -> Result<Option<Entries>, ConfigError> {
     let (table, origin) = match source {
         TomlSource::Entries(entries) => return Ok(Some(entries)),
         TomlSource::Failed(error) => return Err(error),

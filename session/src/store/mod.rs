@@ -21,6 +21,7 @@ pub mod memory;
 pub mod mongodb;
 pub mod null;
 mod owner_index;
+mod ping;
 #[cfg(feature = "redis")]
 pub mod redis;
 #[cfg(feature = "_sql")]
@@ -46,6 +47,7 @@ use session_config::{SessionType, Settings};
 
 pub use error::{BoxError, BuildError, StoreError, StoreErrorKind, StoreResult};
 pub use owner_index::{IndexedSession, MAX_OWNER_LEN};
+pub use ping::PingInfo;
 // For the backends that store times as unix seconds.
 #[allow(unused_imports)]
 pub(crate) use owner_index::{from_unix_seconds, unix_seconds};
@@ -149,6 +151,19 @@ pub trait SessionStore: Send + Sync + 'static {
     /// cookie), so such a key never reaches the store.
     fn max_key_len(&self) -> Option<usize> {
         None
+    }
+
+    /// One round trip to the server, for health checks and `sessionctl ping`:
+    /// what it said about itself. The default reads a key no session is stored
+    /// under and reports no version; backends whose server tells its version
+    /// cheaply override it.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError`] as for a [`load`](Self::load): unavailable when the
+    /// server cannot be reached within the timeouts.
+    async fn ping(&self) -> Result<PingInfo, StoreError> {
+        self.load(ping::PING_KEY).await.map(|_| PingInfo::default())
     }
 
     /// Removes expired records and returns how many; a no-op where the server

@@ -56,6 +56,8 @@
 //! anything the server refuses (an item too large, authentication) is
 //! `Failed` (500).
 
+mod ping;
+
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -65,7 +67,9 @@ use async_trait::async_trait;
 use session_config::Settings;
 
 use super::support::{blocking, ttl_seconds};
-use super::{BuildError, SaveHint, SessionStore, StoreError, StoreResult, Timeouts, WriteOutcome};
+use super::{
+    BuildError, PingInfo, SaveHint, SessionStore, StoreError, StoreResult, Timeouts, WriteOutcome,
+};
 
 /// The `memcache` crate this store is built on, so an app can build the
 /// client it hands over with the same version.
@@ -358,6 +362,10 @@ pub fn exptime(ttl: Duration, now: SystemTime) -> u32 {
 impl SessionStore for MemcachedStore {
     fn backend(&self) -> &'static str {
         BACKEND
+    }
+
+    async fn ping(&self) -> Result<PingInfo, StoreError> {
+        self.server_version().await.map(PingInfo::with_version)
     }
 
     fn max_key_len(&self) -> Option<usize> {

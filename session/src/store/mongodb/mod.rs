@@ -58,6 +58,7 @@
 //! features).
 
 mod conditional;
+mod ping;
 
 use std::future::IntoFuture;
 use std::sync::Arc;
@@ -75,7 +76,8 @@ use self::conditional::DriverError;
 
 use super::support::{run, within};
 use super::{
-    BoxError, BuildError, SaveHint, SessionStore, StoreError, StoreResult, Timeouts, WriteOutcome,
+    BoxError, BuildError, PingInfo, SaveHint, SessionStore, StoreError, StoreResult, Timeouts,
+    WriteOutcome,
 };
 
 /// The `mongodb` driver this store is built on, so an app can build the
@@ -385,6 +387,10 @@ fn is_duplicate_key(error: &MongoError) -> bool {
 impl SessionStore for MongoStore {
     fn backend(&self) -> &'static str {
         BACKEND
+    }
+
+    async fn ping(&self) -> Result<PingInfo, StoreError> {
+        self.server_version().await.map(PingInfo::with_version)
     }
 
     async fn load(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {

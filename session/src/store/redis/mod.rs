@@ -52,6 +52,7 @@
 
 mod conditional;
 mod connection;
+mod ping;
 
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -64,7 +65,7 @@ use async_trait::async_trait;
 
 pub use self::connection::{RedisClient, RedisConnection};
 use super::support::{ttl_seconds, within, TimedOut};
-use super::{SaveHint, SessionStore, StoreError, StoreResult, Timeouts, WriteOutcome};
+use super::{PingInfo, SaveHint, SessionStore, StoreError, StoreResult, Timeouts, WriteOutcome};
 
 /// The `redis` crate this store is built on, so an app can build the client
 /// or connection it hands over with the same version.
@@ -177,6 +178,10 @@ where
 {
     fn backend(&self) -> &'static str {
         BACKEND
+    }
+
+    async fn ping(&self) -> Result<PingInfo, StoreError> {
+        self.server_version().await.map(PingInfo::with_version)
     }
 
     async fn load(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {

@@ -154,6 +154,7 @@ mod builder;
 mod cleanup;
 mod conditional;
 mod exec;
+mod ping;
 mod pool;
 mod queries;
 mod schema;
@@ -174,7 +175,7 @@ pub use self::cleanup::{CleanupLock, DEFAULT_CLEANUP_BATCH};
 use self::exec::{expiry_after, now_utc};
 pub use self::pool::{Dialect, SqlBinds, SqlPool};
 use self::schema::SessionTable;
-use super::{SaveHint, SessionStore, StoreError, StoreResult, Timeouts, WriteOutcome};
+use super::{PingInfo, SaveHint, SessionStore, StoreError, StoreResult, Timeouts, WriteOutcome};
 
 /// The sqlx this store is built with, for apps that hand over their own pool.
 pub use sqlx;
@@ -225,6 +226,10 @@ enum Step {
 impl SessionStore for SqlStore {
     fn backend(&self) -> &'static str {
         self.inner.backend
+    }
+
+    async fn ping(&self) -> Result<PingInfo, StoreError> {
+        self.server_version().await.map(PingInfo::with_version)
     }
 
     fn max_key_len(&self) -> Option<usize> {
