@@ -12,8 +12,28 @@ impl MemcachedStore {
             .await?;
         let shown: Vec<String> = versions
             .into_iter()
-            .map(|(server, version)| format!("{server} {version}"))
+            .map(|(server, version)| format!("{} {version}", host_port(&server)))
             .collect();
         Ok((!shown.is_empty()).then(|| shown.join(", ")))
+    }
+}
+
+/// `host:port` of the client's server URL (`memcache://host:port?protocol=…`).
+fn host_port(server: &str) -> &str {
+    let rest = server.strip_prefix("memcache://").unwrap_or(server);
+    rest.split(['?', '/']).next().unwrap_or(rest)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::host_port;
+
+    #[test]
+    fn servers_are_shown_as_host_and_port() {
+        assert_eq!(
+            host_port("memcache://127.0.0.1:11211?protocol=ascii&timeout=1"),
+            "127.0.0.1:11211"
+        );
+        assert_eq!(host_port("10.0.0.1:11211"), "10.0.0.1:11211");
     }
 }
