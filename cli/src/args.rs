@@ -10,10 +10,9 @@ const EXIT_CODES: &str = "\
 Exit codes:
   0  success
   1  not found: no such session (show), no such session of the owner (revoke)
-  2  usage: the arguments are wrong
+  2  usage: the arguments are wrong (a handle that is not 32 hex digits too)
   3  the configuration is invalid (the message names the key and its source)
-  4  the backend failed: unreachable, or it answered with an error
-  5  not available in this build (the owner index)";
+  4  the backend failed: unreachable, or it answered with an error";
 
 /// Operate server-side sessions: check the settings, ping the store, remove
 /// expired sessions, look at one session, list and end a user's sessions.
@@ -52,10 +51,13 @@ pub enum Command {
     Cleanup,
     /// Print one session as JSON (bytes as base64, timestamps as RFC 3339).
     Show(Show),
-    /// List an owner's live sessions: a handle for each, when it was logged
-    /// in and when it expires.
+    /// List an owner's live sessions (the owner is what the app keeps under
+    /// owner_key): a handle for each, when it was logged in and when it
+    /// expires. The sids are never shown.
     Sessions(Sessions),
-    /// End one session of an owner (by its handle), or all of them.
+    /// End one session of an owner (by the handle `sessions` lists), or all
+    /// of them; a request that still holds an ended session cannot bring it
+    /// back.
     Revoke(Revoke),
 }
 

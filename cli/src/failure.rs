@@ -8,13 +8,13 @@ use std::process::ExitCode;
 pub enum Failure {
     /// Nothing by that name: exit 1.
     NotFound(String),
+    /// The arguments are wrong (clap reports most such errors itself): exit 2.
+    Usage(String),
     /// The settings are invalid: exit 3. The message is the one an app
     /// prints when it refuses to start.
     Config(String),
     /// The backend could not be reached or failed: exit 4.
     Backend(String),
-    /// This build cannot do it: exit 5.
-    Unsupported(String),
 }
 
 impl Failure {
@@ -22,9 +22,9 @@ impl Failure {
     pub fn exit_code(&self) -> ExitCode {
         ExitCode::from(match self {
             Failure::NotFound(_) => 1,
+            Failure::Usage(_) => 2,
             Failure::Config(_) => 3,
             Failure::Backend(_) => 4,
-            Failure::Unsupported(_) => 5,
         })
     }
 
@@ -33,18 +33,17 @@ impl Failure {
         match self {
             Failure::NotFound(_) => "not_found",
             Failure::Config(_) => "config",
+            Failure::Usage(_) => "usage",
             Failure::Backend(_) => "backend",
-            Failure::Unsupported(_) => "unsupported",
         }
     }
 
     /// What went wrong, for the operator.
     pub fn message(&self) -> &str {
         match self {
-            Failure::NotFound(m)
-            | Failure::Config(m)
-            | Failure::Backend(m)
-            | Failure::Unsupported(m) => m,
+            Failure::NotFound(m) | Failure::Usage(m) | Failure::Config(m) | Failure::Backend(m) => {
+                m
+            }
         }
     }
 }

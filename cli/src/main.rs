@@ -59,6 +59,7 @@ async fn run(cli: &Cli) -> Result<Report, Failure> {
         Command::Ping => commands::ping::run(settings).await,
         Command::Cleanup => commands::cleanup::run(settings).await,
         Command::Show(show) => commands::show::run(settings, &show.sid).await,
-        Command::Sessions(_) | Command::Revoke(_) => Err(commands::owner::unavailable()),
+        Command::Sessions(args) => commands::owner::sessions(settings, &args.owner).await,
+        Command::Revoke(args) => commands::owner::revoke(settings, args).await,
     }
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use session::store::{self, SessionStore};
-use session::StoreError;
+use session::{SessionManager, StoreError};
 use session_config::{SessionType, Settings};
 
 use crate::failure::Failure;
@@ -43,6 +43,14 @@ pub async fn build(settings: &Settings) -> Result<Built, Failure> {
             seconds(limit)
         ))),
     }
+}
+
+/// The store and a manager over it, for the commands that read sessions.
+pub async fn manager(settings: &Settings) -> Result<(Built, SessionManager), Failure> {
+    let built = build(settings).await?;
+    let manager = SessionManager::new(settings.clone(), built.store.clone())
+        .map_err(|error| Failure::Config(error.to_string()))?;
+    Ok((built, manager))
 }
 
 /// A store operation's failure, naming the backend and where it is.

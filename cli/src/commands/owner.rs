@@ -1,11 +1,104 @@
-//! `sessions <owner>` and `revoke <owner>`: the owner index (design §12).
-//! This build's `session` crate has no owner index yet, so both say so.
+//! `sessions <owner>` and `revoke <owner> (--all | <handle>)`: the owner
+//! index (design §12), through the manager. Sessions are named by their
+//! handles, never by their sids.
 
+use std::time::SystemTime;
+
+use serde_json::{json, Value};
+use session::owner::SessionHandle;
+use session_config::Settings;
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+
+use crate::args::Revoke;
 use crate::failure::Failure;
+use crate::report::Report;
+use crate::store;
 
-/// What `sessions` and `revoke` answer until the owner index is in `session`.
-pub fn unavailable() -> Failure {
-    Failure::Unsupported(
-        "the owner index is not available in this build of sessionctl: listing and revoking an owner's sessions need a `session` crate with SessionManager::sessions_of".to_owned(),
-    )
+/// Lists the live sessions of `owner`.
+pub async fn sessions(settings: &Settings, owner: &str) -> Result<Report, Failure> {
+    let (built, manager) = store::manager(settings).await?;
+    let listed = manager
+        .sessions_of(owner)
+        .await
+        .map_err(|error| store::failed(&built, &error))?;
+    let mut text = format!(
+        "{} live session{} of this owner in the {} store at {}\n",
+        listed.len(),
+        plural(listed.len()),
+        built.store.backend(),
+        built.location
+    );
+    for session in &listed {
+        text.push_str(&format!(
+            "{}  logged in {}  expires {}\n",
+            session.handle,
+            rfc3339(session.created).unwrap_or_else(|| "unknown".to_owned()),
+            rfc3339(session.expires).unwrap_or_else(|| "unknown".to_owned()),
+        ));
+    }
+    let sessions: Vec<Value> = listed
+        .iter()
+        .map(|session| {
+            json!({
+                "handle": session.handle.to_string(),
+                "created": rfc3339(session.created),
+                "expires": rfc3339(session.expires),
+            })
+        })
+        .collect();
+    Ok(Report {
+        text,
+        json: json!({
+            "backend": built.store.backend(),
+            "location": built.location,
+            "sessions": sessions,
+        }),
+    })
+}
+
+/// Ends one session of the owner, or all of them.
+pub async fn revoke(settings: &Settings, args: &Revoke) -> Result<Report, Failure> {
+    // A bad handle is a usage error, found before any connection is made.
+    let handle = match (&args.handle, args.all) {
+        (Some(text), false) => Some(text.parse::<SessionHandle>().map_err(|error| {
+            Failure::Usage(format!("{text:?} is not a session handle: {error}"))
+        })?),
+        _ => None,
+    };
+    let (built, manager) = store::manager(settings).await?;
+    let failed = |error| store::failed(&built, &error);
+    let ended = match &handle {
+        None => manager.revoke_all(&args.owner).await.map_err(failed)?,
+        Some(handle) => {
+            if !manager.revoke(&args.owner, handle).await.map_err(failed)? {
+                return Err(Failure::NotFound(format!(
+                    "the owner has no live session with handle {handle} in the {} store at {}",
+                    built.store.backend(),
+                    built.location
+                )));
+            }
+            1
+        }
+    };
+    Ok(Report {
+        text: format!("ended {ended} session{}\n", plural(ended)),
+        json: json!({
+            "backend": built.store.backend(),
+            "location": built.location,
+            "ended": ended,
+        }),
+    })
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
+}
+
+fn rfc3339(at: Option<SystemTime>) -> Option<String> {
+    at.and_then(|at| OffsetDateTime::from(at).format(&Rfc3339).ok())
 }

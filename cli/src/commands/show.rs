@@ -2,7 +2,7 @@
 
 use serde_json::{json, Map, Value};
 use session::codec::value_to_json;
-use session::{SessionId, SessionManager, SessionMap};
+use session::{SessionId, SessionMap};
 use session_config::Settings;
 
 use crate::failure::Failure;
@@ -11,9 +11,7 @@ use crate::store;
 
 /// Loads the session a sid or a cookie value names, without sliding its expiry.
 pub async fn run(settings: &Settings, sid: &str) -> Result<Report, Failure> {
-    let built = store::build(settings).await?;
-    let manager = SessionManager::new(settings.clone(), built.store.clone())
-        .map_err(|error| Failure::Config(error.to_string()))?;
+    let (built, manager) = store::manager(settings).await?;
     // A raw sid has no `.`; anything else is taken as a (signed) cookie value.
     let loaded = if SessionId::parse(sid).is_some() {
         manager.load_by_id(sid).await
