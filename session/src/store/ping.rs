@@ -19,3 +19,18 @@ impl PingInfo {
         Self { version }
     }
 }
+
+#[cfg(all(test, feature = "memory"))]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::store::memory::MemoryStore;
+    use crate::store::SessionStore;
+
+    #[tokio::test]
+    async fn the_default_reads_and_reports_no_version() {
+        let store = MemoryStore::new();
+        assert_eq!(store.ping().await.unwrap(), PingInfo::default());
+        assert_eq!(store.load(PING_KEY).await.unwrap(), None, "nothing written");
+    }
+}
