@@ -206,5 +206,6 @@ fn a_server_that_never_answers_fails_within_the_timeouts() {
     ];
     let run = sessionctl(dir.path(), &env, &["ping"]);
     assert_down(&run, "redis", &format!("redis://:***@127.0.0.1:{port}"));
-    assert!(run.elapsed < Duration::from_millis(1500), "{run:?}");
+    // The bound is 1 s of timeouts; the rest is slack for a loaded machine.
+    assert!(run.elapsed < Duration::from_secs(2), "{run:?}");
 }
