@@ -118,6 +118,9 @@ pub enum RuleKind {
     KeyTooLong,
     /// A `key_prefix` with spaces or control characters while the type is memcached.
     MemcachedKeyCharacters,
+    /// `redis_sentinels` without a `redis_sentinel_master` name, or a master
+    /// name without sentinels to ask.
+    SentinelWithoutMaster,
 }
 
 /// Something that works but is probably a mistake. Loading logs each with

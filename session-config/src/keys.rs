@@ -74,6 +74,14 @@ keys! {
     CookiePartitioned => "SESSION_COOKIE_PARTITIONED", "cookie_partitioned";
     /// `SESSION_REDIS` / `redis`
     Redis => "SESSION_REDIS", "redis";
+    /// `SESSION_REDIS_SENTINELS` / `redis_sentinels`
+    RedisSentinels => "SESSION_REDIS_SENTINELS", "redis_sentinels";
+    /// `SESSION_REDIS_SENTINEL_MASTER` / `redis_sentinel_master`
+    RedisSentinelMaster => "SESSION_REDIS_SENTINEL_MASTER", "redis_sentinel_master";
+    /// `SESSION_REDIS_SENTINEL_PASSWORD` / `redis_sentinel_password`
+    RedisSentinelPassword => "SESSION_REDIS_SENTINEL_PASSWORD", "redis_sentinel_password";
+    /// `SESSION_REDIS_SENTINEL_MASTER_PASSWORD` / `redis_sentinel_master_password`
+    RedisSentinelMasterPassword => "SESSION_REDIS_SENTINEL_MASTER_PASSWORD", "redis_sentinel_master_password";
     /// `SESSION_MEMCACHED` / `memcached`
     Memcached => "SESSION_MEMCACHED", "memcached";
     /// `SESSION_FILE_DIR` / `file_dir`
@@ -135,9 +143,16 @@ impl Key {
         Key::ALL.iter().copied().find(|k| k.env_name() == name)
     }
 
-    /// `true` for `secret_key` and `secret_key_fallbacks`: their values are never shown.
+    /// `true` for `secret_key`, `secret_key_fallbacks` and the Sentinel
+    /// passwords: their values are never shown.
     pub const fn is_secret(self) -> bool {
-        matches!(self, Key::SecretKey | Key::SecretKeyFallbacks)
+        matches!(
+            self,
+            Key::SecretKey
+                | Key::SecretKeyFallbacks
+                | Key::RedisSentinelPassword
+                | Key::RedisSentinelMasterPassword
+        )
     }
 }
 
@@ -201,7 +216,7 @@ mod tests {
             assert_eq!(Key::from_toml_name(k.toml_name()), Some(*k));
             assert_eq!(Key::from_env_name(env), Some(*k));
         }
-        assert_eq!(Key::ALL.len(), 43);
+        assert_eq!(Key::ALL.len(), 47);
     }
 
     #[test]

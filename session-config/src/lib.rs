@@ -69,7 +69,7 @@
 //! |---|---|
 //! | boolean | TOML booleans; `true`/`false`/`1`/`0`/`yes`/`no`/`on`/`off`, any case |
 //! | duration | TOML integer or float (seconds); `"90"`, `"90s"`, `"30m"`, `"1.5h"`, `"31d"`, `"500ms"`; at most 100 years |
-//! | list (`redis`, `memcached`, `secret_key_fallbacks`) | TOML array; a string: comma-separated (items trimmed), or a JSON array when it starts with `[` |
+//! | list (`redis`, `redis_sentinels`, `memcached`, `secret_key_fallbacks`) | TOML array; a string: comma-separated (items trimmed), or a JSON array when it starts with `[` |
 //! | `file_mode` | `"0600"` / `"0o600"` (octal), TOML `0o600`; a bare number without a leading 0 is decimal (`384`, as in Flask); at most `0o777`, and the owner must keep read and write |
 //! | `cookie_samesite` | `Lax`, `Strict`, `None` (any case); an empty string means no attribute |
 //! | `type` | `null`, `memory`, `redis`, `memcached`, `filesystem`, `mongodb`, `sqlalchemy` (alias `sql`), any case |
@@ -98,7 +98,8 @@
 //!
 //! # Redaction
 //!
-//! `secret_key*` values are never shown: not in errors, warnings, logs, or `Debug` of
+//! `secret_key*` values and the Sentinel passwords (`redis_sentinel_password`,
+//! `redis_sentinel_master_password`) are never shown: not in errors, warnings, logs, or `Debug` of
 //! [`Secret`], [`Settings`] or [`SettingsBuilder`]. The password of a URL (and any
 //! `password=` query parameter) is replaced by `***` wherever a URL is shown, including
 //! [`ConnectionUrl`]'s `Display` and `Debug`.

@@ -173,6 +173,20 @@ pub struct Settings {
     pub cookie: CookieSettings,
     /// `SESSION_REDIS`: one URL, or several for a Cluster.
     pub redis: Vec<ConnectionUrl>,
+    /// `SESSION_REDIS_SENTINELS`: the URLs of the Sentinels that watch the
+    /// Redis master. When set, the Redis store asks them for the master (and
+    /// again after a failover) and `redis` is not used.
+    pub redis_sentinels: Vec<ConnectionUrl>,
+    /// `SESSION_REDIS_SENTINEL_MASTER`: the name the Sentinels know the
+    /// master by (`sentinel monitor <name> …`); required with
+    /// `redis_sentinels`.
+    pub redis_sentinel_master: Option<String>,
+    /// `SESSION_REDIS_SENTINEL_PASSWORD`: the password of the Sentinels, for
+    /// each sentinel URL that carries none of its own.
+    pub redis_sentinel_password: Option<Secret>,
+    /// `SESSION_REDIS_SENTINEL_MASTER_PASSWORD`: the password of the master
+    /// (and its replicas) the Sentinels name; none by default.
+    pub redis_sentinel_master_password: Option<Secret>,
     /// `SESSION_MEMCACHED`: `host:port` servers.
     pub memcached: Vec<String>,
     /// `SESSION_FILE_DIR`
@@ -474,6 +488,10 @@ impl Default for Settings {
             secret_key_fallbacks: Vec::new(),
             cookie: CookieSettings::default(),
             redis: vec![ConnectionUrl::new("redis://127.0.0.1:6379")],
+            redis_sentinels: Vec::new(),
+            redis_sentinel_master: None,
+            redis_sentinel_password: None,
+            redis_sentinel_master_password: None,
             memcached: vec!["127.0.0.1:11211".to_owned()],
             file_dir: PathBuf::from("./flask_session"),
             file_threshold: 500,

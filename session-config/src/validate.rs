@@ -13,7 +13,7 @@ use crate::settings::{SameSite, SessionType, Settings};
 use crate::source::Provenance;
 use crate::value_shapes::{
     valid_cookie_name, valid_domain, valid_host_port, valid_mongo_db, valid_mongo_url,
-    valid_redis_url, valid_sql_url,
+    valid_redis_url, valid_sentinel_url, valid_sql_url,
 };
 use crate::values::{render_str, MAX_DURATION_SECS};
 
@@ -27,6 +27,8 @@ pub const SQL_MAX_KEY: usize = 255;
 pub(crate) const MIN_SECRET_BYTES: usize = 32;
 
 const REDIS_URL: &str = "a Redis URL: redis://host[:port][/db], rediss://host[:port][/db], redis+unix:///path or unix:///path";
+const SENTINEL_URL: &str =
+    "a Sentinel URL: redis://host:port or rediss://host:port (the Sentinel's own port, often 26379)";
 const MEMCACHED_SERVER: &str = "a memcached server as host:port, such as 127.0.0.1:11211";
 const MONGO_URL: &str = "a MongoDB URL: mongodb://host[:port][,host[:port]…][/db][?options] or mongodb+srv://host[/db][?options]";
 const SQL_URL: &str =
@@ -250,6 +252,14 @@ impl Checker<'_> {
             let shown = render_str(Key::Redis, bad.as_str());
             return Err(self.invalid(Key::Redis, shown, REDIS_URL));
         }
+        if let Some(bad) = s
+            .redis_sentinels
+            .iter()
+            .find(|u| !valid_sentinel_url(u.as_str()))
+        {
+            let shown = render_str(Key::RedisSentinels, bad.as_str());
+            return Err(self.invalid(Key::RedisSentinels, shown, SENTINEL_URL));
+        }
         if s.memcached.is_empty() {
             return Err(self.invalid_whole(
                 Key::Memcached,
@@ -391,7 +401,42 @@ impl Checker<'_> {
                 ),
             ));
         }
+        self.sentinel_master()?;
         self.key_prefix()
+    }
+
+    /// Sentinels are asked for a master by name: the two keys go together.
+    fn sentinel_master(&self) -> Result<(), ConfigError> {
+        let s = self.s;
+        let master = s.redis_sentinel_master.as_deref().map(str::trim);
+        match (s.redis_sentinels.is_empty(), master) {
+            (false, None | Some("")) => Err(self.rule(
+                RuleKind::SentinelWithoutMaster,
+                Key::RedisSentinels,
+                || {
+                    let urls: Vec<String> = s
+                        .redis_sentinels
+                        .iter()
+                        .map(|u| render_str(Key::RedisSentinels, u.as_str()))
+                        .collect();
+                    format!("[{}]", urls.join(", "))
+                },
+                format!(
+                    "{} to name the master the Sentinels watch (their `sentinel monitor <name> …`); it is not set or empty",
+                    self.other(Key::RedisSentinelMaster)
+                ),
+            )),
+            (true, Some(name)) => Err(self.rule(
+                RuleKind::SentinelWithoutMaster,
+                Key::RedisSentinelMaster,
+                || render_str(Key::RedisSentinelMaster, name),
+                format!(
+                    "{} to list the Sentinels to ask for this master; it is empty",
+                    self.other(Key::RedisSentinels)
+                ),
+            )),
+            _ => Ok(()),
+        }
     }
 
     fn key_prefix(&self) -> Result<(), ConfigError> {

@@ -68,6 +68,15 @@ pub(crate) fn valid_redis_url(u: &str) -> bool {
     }
 }
 
+/// A Sentinel is reached over TCP: `redis://` or `rediss://` with a host (a
+/// Sentinel answers with the master's IP and port, which a socket path
+/// cannot follow).
+pub(crate) fn valid_sentinel_url(u: &str) -> bool {
+    url::Url::parse(u).is_ok_and(|url| {
+        matches!(url.scheme(), "redis" | "rediss") && url.host_str().is_some_and(|h| !h.is_empty())
+    }) && valid_redis_url(u)
+}
+
 pub(crate) fn valid_mongo_url(u: &str) -> bool {
     let (srv, rest) = if let Some(rest) = u.strip_prefix("mongodb+srv://") {
         (true, rest)

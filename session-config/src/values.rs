@@ -236,6 +236,12 @@ fn parse_opt_string(v: &Value) -> Result<Option<String>, Bad> {
     Ok((!s.is_empty()).then(|| s.to_owned()))
 }
 
+/// A secret string where empty means none.
+fn parse_opt_secret(v: &Value) -> Result<Option<Secret>, Bad> {
+    let secret = text(v).ok_or_else(|| Bad::new(STRING))?;
+    Ok((!secret.is_empty()).then(|| Secret::new(secret)))
+}
+
 /// A TOML array of strings; or a string: a JSON array of strings when it starts with `[`,
 /// else comma-separated (items trimmed, empty items dropped).
 fn parse_list(key: Key, v: &Value) -> Result<Vec<String>, Bad> {
@@ -422,10 +428,7 @@ pub(crate) fn apply(settings: &mut Settings, key: Key, value: &Value) -> Result<
             s.cleanup_n_requests = parse_opt_uint(value, 0, u32_max)?.map(to_u32);
         }
         Key::PermanentSessionLifetime => s.permanent_session_lifetime = parse_duration(value)?,
-        Key::SecretKey => {
-            let secret = text(value).ok_or_else(|| Bad::new(STRING))?;
-            s.secret_key = (!secret.is_empty()).then(|| Secret::new(secret));
-        }
+        Key::SecretKey => s.secret_key = parse_opt_secret(value)?,
         Key::SecretKeyFallbacks => {
             s.secret_key_fallbacks = parse_list(key, value)?
                 .into_iter()
@@ -445,6 +448,17 @@ pub(crate) fn apply(settings: &mut Settings, key: Key, value: &Value) -> Result<
                 .into_iter()
                 .map(ConnectionUrl::new)
                 .collect();
+        }
+        Key::RedisSentinels => {
+            s.redis_sentinels = parse_list(key, value)?
+                .into_iter()
+                .map(ConnectionUrl::new)
+                .collect();
+        }
+        Key::RedisSentinelMaster => s.redis_sentinel_master = parse_opt_string(value)?,
+        Key::RedisSentinelPassword => s.redis_sentinel_password = parse_opt_secret(value)?,
+        Key::RedisSentinelMasterPassword => {
+            s.redis_sentinel_master_password = parse_opt_secret(value)?;
         }
         Key::Memcached => s.memcached = parse_list(key, value)?,
         Key::FileDir => s.file_dir = parse_path(value)?,

@@ -44,6 +44,22 @@ const CASES: &[(Key, &str, &str)] = &[
         "redis://:pw@r1:7000,redis://r2:7001",
     ),
     (
+        Key::RedisSentinels,
+        r#"["redis://s1:26379", "redis://:spw@s2:26380"]"#,
+        "redis://s1:26379, redis://:spw@s2:26380",
+    ),
+    (Key::RedisSentinelMaster, r#""mymaster""#, "mymaster"),
+    (
+        Key::RedisSentinelPassword,
+        r#""sentinel-pw""#,
+        "sentinel-pw",
+    ),
+    (
+        Key::RedisSentinelMasterPassword,
+        r#""master-pw""#,
+        "master-pw",
+    ),
+    (
         Key::Memcached,
         r#"["10.0.0.1:11211", "10.0.0.2:11212"]"#,
         "10.0.0.1:11211, 10.0.0.2:11212",
@@ -134,6 +150,18 @@ fn check_non_default(s: &Settings) {
     assert!(s.cookie.partitioned);
     let redis: Vec<&str> = s.redis.iter().map(|u| u.as_str()).collect();
     assert_eq!(redis, ["redis://:pw@r1:7000", "redis://r2:7001"]);
+    let sentinels: Vec<&str> = s.redis_sentinels.iter().map(|u| u.as_str()).collect();
+    assert_eq!(sentinels, ["redis://s1:26379", "redis://:spw@s2:26380"]);
+    assert_eq!(s.redis_sentinel_master.as_deref(), Some("mymaster"));
+    let password = |p: &Option<session_config::Secret>| p.as_ref().map(|p| p.expose().to_owned());
+    assert_eq!(
+        password(&s.redis_sentinel_password).as_deref(),
+        Some("sentinel-pw")
+    );
+    assert_eq!(
+        password(&s.redis_sentinel_master_password).as_deref(),
+        Some("master-pw")
+    );
     assert_eq!(s.memcached, ["10.0.0.1:11211", "10.0.0.2:11212"]);
     assert_eq!(s.file_dir, Path::new("/var/lib/sessions"));
     assert_eq!(s.file_threshold, 1000);
@@ -240,6 +268,10 @@ fn defaults_are_the_documented_ones() {
     assert!(!s.cookie.partitioned);
     assert_eq!(s.redis.len(), 1);
     assert_eq!(s.redis[0].as_str(), "redis://127.0.0.1:6379");
+    assert!(s.redis_sentinels.is_empty());
+    assert_eq!(s.redis_sentinel_master, None);
+    assert!(s.redis_sentinel_password.is_none());
+    assert!(s.redis_sentinel_master_password.is_none());
     assert_eq!(s.memcached, ["127.0.0.1:11211"]);
     assert_eq!(s.file_dir, Path::new("./flask_session"));
     assert_eq!(s.file_threshold, 500);

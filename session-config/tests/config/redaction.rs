@@ -49,6 +49,23 @@ fn secret_values_are_never_in_debug_output() {
     for w in &report.warnings {
         assert!(!w.to_string().contains("old-secret-value"));
     }
+    let report = Settings::builder()
+        .env_from([
+            ("SESSION_REDIS_SENTINEL_PASSWORD", "sentinel-secret-pw"),
+            ("SESSION_REDIS_SENTINEL_MASTER_PASSWORD", "master-secret-pw"),
+        ])
+        .build_report()
+        .unwrap();
+    let debug = format!("{report:?}");
+    assert!(
+        !debug.contains("sentinel-secret-pw") && !debug.contains("master-secret-pw"),
+        "{debug}"
+    );
+    let (_, msg, _) = toml_err("redis_sentinel_password = [\"sentinel-secret-pw\"]");
+    assert!(
+        msg.contains("<redacted>") && !msg.contains("sentinel-secret-pw"),
+        "{msg}"
+    );
     let secret = Secret::new(SECRET);
     assert_eq!(secret.to_string(), "<redacted>");
     assert!(!format!("{secret:?}").contains(SECRET));

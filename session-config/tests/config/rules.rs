@@ -317,6 +317,78 @@ fn bad_urls() {
 }
 
 #[test]
+fn sentinels_and_their_master() {
+    // A bad sentinel URL is quoted (password masked) and named by its key.
+    let (err, msg) = env_err(&[
+        (
+            "SESSION_REDIS_SENTINELS",
+            "redis://:hunter2@s1:26379,s2:26379",
+        ),
+        ("SESSION_REDIS_SENTINEL_MASTER", "mymaster"),
+    ]);
+    assert_invalid(&err, Key::RedisSentinels);
+    assert_contains(
+        &msg,
+        &[
+            "SESSION_REDIS_SENTINELS (env SESSION_REDIS_SENTINELS)",
+            "\"s2:26379\"",
+            "a Sentinel URL",
+        ],
+    );
+    // A socket path cannot follow the master's address a Sentinel answers.
+    let (err, _) = env_err(&[
+        ("SESSION_REDIS_SENTINELS", "unix:///tmp/sentinel.sock"),
+        ("SESSION_REDIS_SENTINEL_MASTER", "mymaster"),
+    ]);
+    assert_invalid(&err, Key::RedisSentinels);
+
+    // Sentinels without a master name, in the environment and in a file.
+    let (err, msg) = env_err(&[("SESSION_REDIS_SENTINELS", "redis://s1:26379")]);
+    assert_rule(&err, RuleKind::SentinelWithoutMaster, Key::RedisSentinels);
+    assert_contains(
+        &msg,
+        &[
+            "SESSION_REDIS_SENTINELS (env SESSION_REDIS_SENTINELS)",
+            "\"redis://s1:26379\"",
+            "redis_sentinel_master (default)",
+        ],
+    );
+    let (err, msg, path) =
+        toml_err("redis_sentinels = [\"redis://s1:26379\"]\nredis_sentinel_master = \"  \"");
+    assert_rule(&err, RuleKind::SentinelWithoutMaster, Key::RedisSentinels);
+    assert_contains(
+        &msg,
+        &[&format!("redis_sentinel_master (file {})", path.display())],
+    );
+
+    // A master name with no sentinels to ask.
+    let (err, msg) = env_err(&[("SESSION_REDIS_SENTINEL_MASTER", "mymaster")]);
+    assert_rule(
+        &err,
+        RuleKind::SentinelWithoutMaster,
+        Key::RedisSentinelMaster,
+    );
+    assert_contains(
+        &msg,
+        &[
+            "SESSION_REDIS_SENTINEL_MASTER (env SESSION_REDIS_SENTINEL_MASTER)",
+            "\"mymaster\"",
+            "redis_sentinels (default)",
+        ],
+    );
+
+    let s = from_env(&[
+        (
+            "SESSION_REDIS_SENTINELS",
+            "redis://s1:26379, rediss://:pw@s2:26380",
+        ),
+        ("SESSION_REDIS_SENTINEL_MASTER", "mymaster"),
+    ])
+    .unwrap();
+    assert_eq!(s.redis_sentinels.len(), 2);
+}
+
+#[test]
 fn unsafe_sql_identifiers() {
     for (var, key) in [
         ("SESSION_SQLALCHEMY_TABLE", Key::SqlAlchemyTable),
