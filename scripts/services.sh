@@ -104,41 +104,112 @@ ensure_memcached() {
   wait_for 10 port_open 11211
 }
 
+# The masters, and one replica per master (REDIS_CLUSTER_REPLICA_PORTS[i]
+# replicates REDIS_CLUSTER_PORTS[i]), so that a master can be lost. The tests
+# seed their clients with the masters and count keys on them.
 REDIS_CLUSTER_PORTS=(7000 7001 7002)
+REDIS_CLUSTER_REPLICA_PORTS=(7003 7004 7005)
+
+redis_cluster_dir() {
+  local root
+  root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+  echo "${SESSION_TEST_STATE:-$root/target/test-services}/redis-cluster"
+}
 
 redis_cluster_ok() {
   local port
   for port in "${REDIS_CLUSTER_PORTS[@]}"; do
     redis-cli -h 127.0.0.1 -p "$port" cluster info 2>/dev/null | grep -q '^cluster_state:ok' || return 1
+    redis-cli -h 127.0.0.1 -p "$port" role 2>/dev/null | head -n 1 | grep -qx master || return 1
   done
 }
 
-# A 3-node Redis Cluster on 7000-7002 without replicas, keeping nothing on disk
-# but each node's nodes file. Left alone when every node says
-# cluster_state:ok; otherwise every node is stopped and the cluster is made
-# anew, each node in a fresh directory.
+# True when the node on $1 is a cluster replica of the one on $2, in sync.
+redis_replica_of() {
+  local info
+  info="$(redis-cli -h 127.0.0.1 -p "$1" info replication 2>/dev/null)" || return 1
+  grep -q '^role:slave' <<<"$info" && grep -q "^master_port:$2" <<<"$info" \
+    && grep -q '^master_link_status:up' <<<"$info"
+}
+
+redis_cluster_replicated() {
+  local i
+  for i in "${!REDIS_CLUSTER_PORTS[@]}"; do
+    redis_replica_of "${REDIS_CLUSTER_REPLICA_PORTS[$i]}" "${REDIS_CLUSTER_PORTS[$i]}" || return 1
+  done
+}
+
+# Starts a fresh, empty cluster node on $1 in a fresh directory, stopping
+# whatever answered there before.
+redis_cluster_node() {
+  local port=$1 dir
+  dir="$(redis_cluster_dir)"
+  if port_open "$port"; then
+    redis-cli -h 127.0.0.1 -p "$port" shutdown nosave >/dev/null 2>&1 || true
+    wait_for 10 port_closed "$port"
+  fi
+  rm -rf "${dir:?}/$port"
+  mkdir -p "$dir/$port"
+  redis-server --daemonize yes --bind 127.0.0.1 --port "$port" --save "" --appendonly no \
+    --dir "$dir/$port" --logfile "$dir/$port/redis.log" \
+    --cluster-enabled yes --cluster-config-file "nodes-$port.conf" --cluster-node-timeout 5000
+}
+
+# A Redis Cluster of 3 masters on 7000-7002, each with one replica on
+# 7003-7005, keeping nothing on disk but each node's nodes file. Left alone
+# when the masters say cluster_state:ok and every replica is in sync with its
+# master. Broken masters: every node is stopped and the masters are made
+# anew, each in a fresh directory. A missing or broken replica alone is
+# replaced without touching the masters (so a running cluster without
+# replicas gains them in place), its stale entry forgotten by the cluster.
 ensure_redis_cluster() {
-  if redis_cluster_ok; then return 0; fi
-  local root dir port addrs=()
-  root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-  dir="${SESSION_TEST_STATE:-$root/target/test-services}/redis-cluster"
-  log "creating a Redis Cluster on ${REDIS_CLUSTER_PORTS[*]} (dirs under $dir)"
-  for port in "${REDIS_CLUSTER_PORTS[@]}"; do
-    if port_open "$port"; then
-      redis-cli -h 127.0.0.1 -p "$port" shutdown nosave >/dev/null 2>&1 || true
-      wait_for 10 port_closed "$port"
-    fi
-    rm -rf "${dir:?}/$port"
-    mkdir -p "$dir/$port"
-    redis-server --daemonize yes --bind 127.0.0.1 --port "$port" --save "" --appendonly no \
-      --dir "$dir/$port" --logfile "$dir/$port/redis.log" \
-      --cluster-enabled yes --cluster-config-file "nodes-$port.conf" --cluster-node-timeout 5000
-    addrs+=("127.0.0.1:$port")
+  if redis_cluster_ok && redis_cluster_replicated; then return 0; fi
+  local dir port addrs=()
+  dir="$(redis_cluster_dir)"
+  if ! redis_cluster_ok; then
+    log "creating a Redis Cluster on ${REDIS_CLUSTER_PORTS[*]} (dirs under $dir)"
+    for port in "${REDIS_CLUSTER_REPLICA_PORTS[@]}"; do
+      if port_open "$port"; then
+        redis-cli -h 127.0.0.1 -p "$port" shutdown nosave >/dev/null 2>&1 || true
+        wait_for 10 port_closed "$port"
+      fi
+    done
+    for port in "${REDIS_CLUSTER_PORTS[@]}"; do
+      redis_cluster_node "$port"
+      addrs+=("127.0.0.1:$port")
+    done
+    for port in "${REDIS_CLUSTER_PORTS[@]}"; do
+      wait_for 10 redis_ping "$port"
+    done
+    redis-cli --cluster create "${addrs[@]}" --cluster-replicas 0 --cluster-yes >/dev/null
+    wait_for 30 redis_cluster_ok
+  fi
+  ensure_redis_cluster_replicas
+}
+
+ensure_redis_cluster_replicas() {
+  local i master replica master_id stale node
+  for i in "${!REDIS_CLUSTER_PORTS[@]}"; do
+    master="${REDIS_CLUSTER_PORTS[$i]}"
+    replica="${REDIS_CLUSTER_REPLICA_PORTS[$i]}"
+    redis_replica_of "$replica" "$master" && continue
+    log "adding a replica on $replica to the Redis Cluster master on $master"
+    redis_cluster_node "$replica"
+    wait_for 10 redis_ping "$replica"
+    # A node the cluster still lists on this port (a replica that died) is
+    # forgotten first, or it would linger as a failed node.
+    stale="$(redis-cli -h 127.0.0.1 -p "$master" cluster nodes \
+      | awk -v addr="127.0.0.1:$replica@" 'index($2, addr) == 1 { print $1 }')"
+    for node in $stale; do
+      for port in "${REDIS_CLUSTER_PORTS[@]}" "${REDIS_CLUSTER_REPLICA_PORTS[@]}"; do
+        redis-cli -h 127.0.0.1 -p "$port" cluster forget "$node" >/dev/null 2>&1 || true
+      done
+    done
+    master_id="$(redis-cli -h 127.0.0.1 -p "$master" cluster myid)"
+    redis-cli --cluster add-node "127.0.0.1:$replica" "127.0.0.1:$master" \
+      --cluster-slave --cluster-master-id "$master_id" >/dev/null
   done
-  for port in "${REDIS_CLUSTER_PORTS[@]}"; do
-    wait_for 10 redis_ping "$port"
-  done
-  redis-cli --cluster create "${addrs[@]}" --cluster-replicas 0 --cluster-yes >/dev/null
+  wait_for 60 redis_cluster_replicated
   wait_for 30 redis_cluster_ok
 }
 

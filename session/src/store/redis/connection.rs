@@ -1,15 +1,21 @@
 //! The connection a store built from settings or a client holds: one
 //! [`ConnectionManager`] for a single server, one [`ClusterConnection`] for a
-//! Redis Cluster, behind one type so that both build the same [`RedisStore`].
+//! Redis Cluster, one [`SentinelConnection`] for a Sentinel-managed master,
+//! behind one type so that all build the same [`RedisStore`].
 
 use std::time::Duration;
 
 use ::redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
 use ::redis::cluster::ClusterClient;
 use ::redis::cluster_async::ClusterConnection;
-use ::redis::{Cmd, ConnectionAddr, Pipeline, RedisError, RedisFuture, Value};
+use ::redis::sentinel::{SentinelClient, SentinelNodeConnectionInfo, SentinelServerType};
+use ::redis::{
+    Cmd, ConnectionAddr, ConnectionInfo, IntoConnectionInfo, Pipeline, RedisConnectionInfo,
+    RedisError, RedisFuture, TlsMode, Value,
+};
 use session_config::{ConnectionUrl, Settings};
 
+use super::sentinel::SentinelConnection;
 use super::{RedisStore, BACKEND};
 use crate::store::support::within;
 use crate::store::{BuildError, Timeouts};
@@ -24,6 +30,8 @@ pub enum RedisConnection {
     Single(ConnectionManager),
     /// A Redis Cluster, routing each key to its slot's node.
     Cluster(ClusterConnection),
+    /// The master of a Sentinel-managed Redis, found again after a failover.
+    Sentinel(SentinelConnection),
 }
 
 impl ConnectionLike for RedisConnection {
@@ -31,6 +39,7 @@ impl ConnectionLike for RedisConnection {
         match self {
             RedisConnection::Single(connection) => connection.req_packed_command(cmd),
             RedisConnection::Cluster(connection) => connection.req_packed_command(cmd),
+            RedisConnection::Sentinel(connection) => connection.req_packed_command(cmd),
         }
     }
 
@@ -44,6 +53,9 @@ impl ConnectionLike for RedisConnection {
             RedisConnection::Cluster(connection) => {
                 connection.req_packed_commands(pipeline, offset, count)
             }
+            RedisConnection::Sentinel(connection) => {
+                connection.req_packed_commands(pipeline, offset, count)
+            }
         }
     }
 
@@ -51,6 +63,7 @@ impl ConnectionLike for RedisConnection {
         match self {
             RedisConnection::Single(connection) => connection.get_db(),
             RedisConnection::Cluster(connection) => connection.get_db(),
+            RedisConnection::Sentinel(connection) => connection.get_db(),
         }
     }
 }
@@ -82,17 +95,23 @@ impl From<ClusterClient> for RedisClient {
 }
 
 impl RedisStore<RedisConnection> {
-    /// Builds the store that `SESSION_REDIS` describes: one URL gives a
-    /// single server, several the seed nodes of a Cluster. The server is
-    /// contacted here, so start-up fails when it is down.
+    /// Builds the store that the settings describe: with `redis_sentinels`,
+    /// the master the Sentinels name `redis_sentinel_master`; otherwise
+    /// `SESSION_REDIS`, where one URL gives a single server and several the
+    /// seed nodes of a Cluster. The server is contacted here, so start-up
+    /// fails when it is down.
     ///
     /// # Errors
     ///
     /// [`BuildError::Backend`], naming the URLs with their passwords
     /// redacted, when no URL is configured, a URL is malformed, or the server
-    /// cannot be reached, refuses the credentials or does not answer within
-    /// twice `connect_timeout + operation_timeout`.
+    /// (or every Sentinel, or the master they name) cannot be reached,
+    /// refuses the credentials or does not answer within twice
+    /// `connect_timeout + operation_timeout`.
     pub async fn from_settings(settings: &Settings) -> Result<Self, BuildError> {
+        if !settings.redis_sentinels.is_empty() {
+            return Self::from_sentinel_settings(settings).await;
+        }
         let urls = settings.redis.as_slice();
         let location = urls
             .iter()
@@ -146,6 +165,79 @@ impl RedisStore<RedisConnection> {
         Self::open(client, Timeouts::from_settings(settings), location).await
     }
 
+    /// Builds the store over a Sentinel client the app already has, with the
+    /// timeouts of the settings; `master` is the name the client asks for,
+    /// used in logs. Asks the Sentinels for the master and connects to it
+    /// once, to check it is there.
+    ///
+    /// # Errors
+    ///
+    /// [`BuildError::Backend`] when no Sentinel names a reachable master in
+    /// time, or the master refuses the credentials.
+    pub async fn from_sentinel_client(
+        client: SentinelClient, master: &str, settings: &Settings,
+    ) -> Result<Self, BuildError> {
+        let location = format!("Sentinel master {master:?}");
+        Self::open_sentinel(client, master, Timeouts::from_settings(settings), location).await
+    }
+
+    async fn from_sentinel_settings(settings: &Settings) -> Result<Self, BuildError> {
+        let urls = settings.redis_sentinels.as_slice();
+        let master = settings
+            .redis_sentinel_master
+            .as_deref()
+            .map(str::trim)
+            .unwrap_or_default();
+        let location = format!(
+            "Sentinels {} (master {master:?})",
+            urls.iter()
+                .map(ConnectionUrl::redacted)
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        let fail = |source: crate::store::BoxError| BuildError::backend(BACKEND, &*location, source);
+        if master.is_empty() {
+            return Err(fail(
+                "SESSION_REDIS_SENTINEL_MASTER (redis_sentinel_master) is not set".into(),
+            ));
+        }
+        let tls = urls.iter().any(|url| url.as_str().starts_with("rediss:"));
+        if tls {
+            install_tls_provider();
+        }
+        let sentinel_password = settings.redis_sentinel_password.as_ref().map(|p| p.expose());
+        let sentinels = urls
+            .iter()
+            .map(|url| sentinel_info(url.as_str(), sentinel_password))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| fail(e.into()))?;
+        let mut redis = RedisConnectionInfo::default();
+        if let Some(password) = &settings.redis_sentinel_master_password {
+            redis = redis.set_password(password.expose());
+        }
+        let mut node = SentinelNodeConnectionInfo::default().set_redis_connection_info(redis);
+        if tls {
+            node = node.set_tls_mode(TlsMode::Secure);
+        }
+        let client = SentinelClient::build(sentinels, master, Some(node), SentinelServerType::Master)
+            .map_err(|e| fail(e.into()))?;
+        Self::open_sentinel(client, master, Timeouts::from_settings(settings), location).await
+    }
+
+    async fn open_sentinel(
+        client: SentinelClient, master: &str, timeouts: Timeouts, location: String,
+    ) -> Result<Self, BuildError> {
+        let fail =
+            |source: crate::store::BoxError| BuildError::backend(BACKEND, &*location, source);
+        let connect = SentinelConnection::connect(client, master, timeouts);
+        let connection = within(BACKEND, timeouts.deadline().saturating_mul(2), connect)
+            .await
+            .map_err(|e| fail(e.into()))?
+            .map_err(|e| fail(e.into()))?;
+        Ok(Self::from_connection(RedisConnection::Sentinel(connection))
+            .with_deadline(timeouts.deadline()))
+    }
+
     async fn open(
         client: RedisClient, timeouts: Timeouts, location: String,
     ) -> Result<Self, BuildError> {
@@ -189,6 +281,19 @@ impl RedisStore<RedisConnection> {
             ),
         };
         Ok(Self::from_connection(connection).with_deadline(timeouts.deadline()))
+    }
+}
+
+/// One Sentinel's address and credentials: its own from the URL, else the
+/// shared `redis_sentinel_password`.
+fn sentinel_info(url: &str, password: Option<&str>) -> Result<ConnectionInfo, RedisError> {
+    let info = url.into_connection_info()?;
+    match password {
+        Some(password) if info.redis_settings().password().is_none() => {
+            let redis = info.redis_settings().clone().set_password(password);
+            Ok(info.set_redis_settings(redis))
+        }
+        _ => Ok(info),
     }
 }
 

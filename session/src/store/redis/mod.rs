@@ -30,9 +30,35 @@
 //! server goes away and comes back, with no app restart. Several URLs are the
 //! seed nodes of a Redis Cluster and give a
 //! [`ClusterConnection`](::redis::cluster_async::ClusterConnection), which
-//! routes each key to its slot's node. Either way the store holds a
-//! [`RedisConnection`], so both are one type, [`RedisStore`]. `rediss://` URLs use TLS (rustls, with
-//! the system's root certificates).
+//! routes each key to its slot's node; it follows a Cluster failover by
+//! itself (a replica promoted in a dead master's place), refreshing its slot
+//! map when a node fails. With `SESSION_REDIS_SENTINELS` set, the store asks
+//! those Sentinels for the master named `SESSION_REDIS_SENTINEL_MASTER` and
+//! holds a [`SentinelConnection`], which asks them again after a failover
+//! (see below). Either way the store holds a [`RedisConnection`], so all are
+//! one type, [`RedisStore`]. `rediss://` URLs use TLS (rustls, with the
+//! system's root certificates); `rediss://` sentinel URLs mean TLS to the
+//! master as well.
+//!
+//! # Sentinel
+//!
+//! | setting | what |
+//! |---|---|
+//! | `redis_sentinels` | the Sentinels' URLs, `redis://host:26379`; a URL's own `user:password` is that Sentinel's |
+//! | `redis_sentinel_master` | the master's name, as in `sentinel monitor <name> …` |
+//! | `redis_sentinel_password` | the Sentinels' password, for URLs without one |
+//! | `redis_sentinel_master_password` | the master's (and its replicas') `requirepass`, when it differs |
+//!
+//! The sessions live in database 0 of the master. The master is looked up at
+//! start-up, and again after a connection error, a timeout, or a `READONLY`
+//! or `MASTERDOWN` reply (the server was demoted): a background task asks the
+//! Sentinels until they name a master that confirms its role, each attempt
+//! bounded by `connect_timeout + operation_timeout`. Requests never wait for
+//! it: until a master is known they fail at once as unavailable (503), so
+//! session routes answer 503 quickly during a failover while other routes
+//! keep working, and 200 again as soon as the new master is installed, with
+//! no app restart. An app with its own `redis::sentinel::SentinelClient`
+//! hands it over with [`RedisStore::from_sentinel_client`].
 //!
 //! An app that already holds a Redis client or connection can share it: see
 //! [`RedisStore::from_client`] and [`RedisStore::from_connection`].
@@ -45,7 +71,8 @@
 //! fast instead of hanging it. A refused, reset or timed-out connection, an
 //! I/O error, and a cluster that is down or has no connection to a slot's node
 //! are [`StoreErrorKind::Unavailable`](super::StoreErrorKind::Unavailable)
-//! (HTTP 503); anything else the server answers, such as a failed `AUTH` or a
+//! (HTTP 503), and so is a `READONLY` reply (a write that reached a master
+//! demoted by a failover); anything else the server answers, such as a failed `AUTH` or a
 //! wrong-type key, is `Failed` (500). An operation that fails because the
 //! connection dropped is sent once more on a fresh connection, so the first
 //! request after a server restart succeeds; every command here is idempotent.
@@ -53,6 +80,7 @@
 mod conditional;
 mod connection;
 mod ping;
+mod sentinel;
 
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -64,6 +92,7 @@ use ::redis::{Cmd, ErrorKind, FromRedisValue, Pipeline, RedisError, Script, Serv
 use async_trait::async_trait;
 
 pub use self::connection::{RedisClient, RedisConnection};
+pub use self::sentinel::SentinelConnection;
 use super::support::{ttl_seconds, within, TimedOut};
 use super::{PingInfo, SaveHint, SessionStore, StoreError, StoreResult, Timeouts, WriteOutcome};
 
@@ -352,6 +381,7 @@ fn is_unavailable(error: &RedisError) -> bool {
                         | ServerErrorKind::MasterDown
                         | ServerErrorKind::TryAgain
                         | ServerErrorKind::BusyLoading
+                        | ServerErrorKind::ReadOnly
                 )
         )
 }
