@@ -35,8 +35,14 @@ pub struct DemoApp {
     pub dir: tempfile::TempDir,
 }
 
-/// Where cargo put the example binaries: beside the test binary's `deps`.
+/// Where cargo put the example binaries: beside the test binary's `deps`,
+/// unless `DEMO_EXAMPLES_DIR` names another directory (demos built apart,
+/// such as a copy that a concurrent build into a shared target dir cannot
+/// replace mid-run).
 pub fn example_path(name: &str) -> PathBuf {
+    if let Some(dir) = std::env::var_os("DEMO_EXAMPLES_DIR") {
+        return PathBuf::from(dir).join(name);
+    }
     let exe = std::env::current_exe().unwrap();
     let profile_dir = exe.parent().and_then(Path::parent).unwrap();
     profile_dir.join("examples").join(name)

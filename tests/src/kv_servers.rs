@@ -68,18 +68,40 @@ impl Reply {
 
 /// Sends one command to a Redis server and reads its reply.
 pub fn redis(addr: &str, args: &[&str]) -> Reply {
+    redis_as(addr, None, args)
+}
+
+/// Sends one command to a Redis server, after `AUTH password` when a
+/// password is given, and reads its reply (an `AUTH` failure is that reply).
+pub fn redis_as(addr: &str, password: Option<&str>, args: &[&str]) -> Reply {
     let mut stream = TcpStream::connect(addr).unwrap_or_else(|e| panic!("redis at {addr}: {e}"));
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
         .unwrap();
+    let mut command = Vec::new();
+    if let Some(password) = password {
+        command.extend(resp_command(&["AUTH", password]));
+    }
+    command.extend(resp_command(args));
+    stream.write_all(&command).unwrap();
+    let mut reader = BufReader::new(stream);
+    if password.is_some() {
+        let auth = read_reply(&mut reader);
+        if auth != Reply::Simple("OK".to_owned()) {
+            return auth;
+        }
+    }
+    read_reply(&mut reader)
+}
+
+fn resp_command(args: &[&str]) -> Vec<u8> {
     let mut command = format!("*{}\r\n", args.len()).into_bytes();
     for arg in args {
         command.extend_from_slice(format!("${}\r\n", arg.len()).as_bytes());
         command.extend_from_slice(arg.as_bytes());
         command.extend_from_slice(b"\r\n");
     }
-    stream.write_all(&command).unwrap();
-    read_reply(&mut BufReader::new(stream))
+    command
 }
 
 fn read_reply(reader: &mut BufReader<TcpStream>) -> Reply {

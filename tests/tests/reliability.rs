@@ -8,6 +8,9 @@
 //!   while load runs.
 //! - `filesystem`: the demo killed mid-write, torn files planted in the
 //!   directory, a full disk and a denied directory.
+//! - `failover`: a Redis master SIGKILLed under load from both demos, its
+//!   replica promoted by the Sentinels (`ha_servers::SentinelSet`) or by the
+//!   Cluster (`ha_servers::OwnCluster`).
 //!
 //! Every test here needs live servers or root (a tmpfs mount, a demo run as
 //! `nobody`), so all are ignored by plain `cargo test`; `scripts/test.sh` runs
@@ -37,3 +40,9 @@ mod faults;
 
 #[path = "reliability/filesystem.rs"]
 mod filesystem;
+
+#[path = "reliability/ha_servers.rs"]
+mod ha_servers;
+
+#[path = "reliability/failover.rs"]
+mod failover;

@@ -110,7 +110,10 @@ impl RedisStore<RedisConnection> {
     /// `connect_timeout + operation_timeout`.
     pub async fn from_settings(settings: &Settings) -> Result<Self, BuildError> {
         if !settings.redis_sentinels.is_empty() {
-            return Self::from_sentinel_settings(settings).await;
+            // Boxed: redis-rs's Sentinel look-up is a deep future, and inline
+            // it pushes the adapters' start-up futures past rustc's layout
+            // depth limit.
+            return Box::pin(Self::from_sentinel_settings(settings)).await;
         }
         let urls = settings.redis.as_slice();
         let location = urls
@@ -195,7 +198,8 @@ impl RedisStore<RedisConnection> {
                 .collect::<Vec<_>>()
                 .join(", ")
         );
-        let fail = |source: crate::store::BoxError| BuildError::backend(BACKEND, &*location, source);
+        let fail =
+            |source: crate::store::BoxError| BuildError::backend(BACKEND, &*location, source);
         if master.is_empty() {
             return Err(fail(
                 "SESSION_REDIS_SENTINEL_MASTER (redis_sentinel_master) is not set".into(),
@@ -205,7 +209,10 @@ impl RedisStore<RedisConnection> {
         if tls {
             install_tls_provider();
         }
-        let sentinel_password = settings.redis_sentinel_password.as_ref().map(|p| p.expose());
+        let sentinel_password = settings
+            .redis_sentinel_password
+            .as_ref()
+            .map(|p| p.expose());
         let sentinels = urls
             .iter()
             .map(|url| sentinel_info(url.as_str(), sentinel_password))
@@ -219,8 +226,9 @@ impl RedisStore<RedisConnection> {
         if tls {
             node = node.set_tls_mode(TlsMode::Secure);
         }
-        let client = SentinelClient::build(sentinels, master, Some(node), SentinelServerType::Master)
-            .map_err(|e| fail(e.into()))?;
+        let client =
+            SentinelClient::build(sentinels, master, Some(node), SentinelServerType::Master)
+                .map_err(|e| fail(e.into()))?;
         Self::open_sentinel(client, master, Timeouts::from_settings(settings), location).await
     }
 

@@ -435,4 +435,40 @@ mod tests {
             started.elapsed()
         );
     }
+
+    #[tokio::test]
+    async fn startup_with_every_sentinel_down_names_them_and_the_master() {
+        let settings = {
+            let mut settings = session_config::Settings::default();
+            settings.redis_sentinels = vec![
+                session_config::ConnectionUrl::new("redis://:hunter2@127.0.0.1:1"),
+                session_config::ConnectionUrl::new("redis://127.0.0.1:2"),
+            ];
+            settings.redis_sentinel_master = Some("mymaster".to_owned());
+            settings.redis_sentinel_password = Some(session_config::Secret::new("sentinel-pw"));
+            settings.redis_sentinel_master_password =
+                Some(session_config::Secret::new("master-pw"));
+            settings
+        };
+        let started = std::time::Instant::now();
+        let error = RedisStore::from_settings(&settings).await.err();
+        let message = error.map(|e| e.to_string()).unwrap_or_default();
+        for named in [
+            "redis",
+            "Sentinels",
+            "127.0.0.1:1",
+            "127.0.0.1:2",
+            "mymaster",
+        ] {
+            assert!(message.contains(named), "{named}: {message}");
+        }
+        for secret in ["hunter2", "sentinel-pw", "master-pw"] {
+            assert!(!message.contains(secret), "a password: {message}");
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{:?}",
+            started.elapsed()
+        );
+    }
 }
