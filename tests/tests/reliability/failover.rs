@@ -351,6 +351,72 @@ fn run(start: impl FnOnce() -> Box<dyn HaRedis>) {
     }
 }
 
+/// A failover that kills nothing (`SENTINEL FAILOVER`): the old master keeps
+/// running as a replica, so the store's connection to it is closed by the
+/// Sentinel or answered `READONLY`. The store follows to the new master by
+/// itself, within a few seconds, and writes land there.
+#[test]
+#[ignore = "needs live servers: run scripts/test.sh"]
+fn sentinel_graceful_failover_moves_the_store_to_the_new_master() {
+    use session::store::redis::RedisStore;
+    use session::store::{SaveHint, SessionStore};
+
+    let _serial = serial();
+    let redis = SentinelSet::start();
+    let toml = format!("type = \"redis\"\n{}", redis.session_toml());
+    let settings = session_config::Settings::builder()
+        .toml_str(toml, "the test")
+        .build()
+        .unwrap();
+    let rt = runtime();
+    let store = rt.block_on(RedisStore::from_settings(&settings)).unwrap();
+    let key = unique_prefix("graceful");
+    let ttl = Duration::from_secs(60);
+    rt.block_on(store.save(&key, b"before", ttl, SaveHint::New))
+        .unwrap();
+    redis.wait_replicated();
+
+    redis.graceful_failover();
+    redis.wait_swapped(PROMOTION_LIMIT);
+    let swapped = Instant::now();
+    let (mut failures, mut slowest) = (0, Duration::ZERO);
+    loop {
+        let started = Instant::now();
+        let saved = rt.block_on(store.save(&key, b"after", ttl, SaveHint::New));
+        slowest = slowest.max(started.elapsed());
+        match saved {
+            Ok(()) => break,
+            Err(error) => {
+                assert_eq!(
+                    error.kind,
+                    session::store::StoreErrorKind::Unavailable,
+                    "{error}"
+                );
+                failures += 1;
+            }
+        }
+        assert!(
+            swapped.elapsed() < RECOVERY_LIMIT,
+            "no write on the new master within {RECOVERY_LIMIT:?}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let back = swapped.elapsed();
+    assert!(slowest <= ANSWER_BOUND, "a save took {slowest:?}");
+    let loaded = rt.block_on(store.load(&key)).unwrap();
+    assert_eq!(loaded.as_deref(), Some(&b"after"[..]));
+    // The write is on the new master, and replicated to the old one.
+    redis.wait_replicated_to_old_master();
+    assert_eq!(
+        redis.get_on_both(&key),
+        ("after".to_owned(), "after".to_owned())
+    );
+    eprintln!(
+        "[failover] sentinel / store: graceful failover (SENTINEL FAILOVER), the store wrote to the new master {:.2} s after the Sentinels named it, after {failures} failed saves (503, slowest {slowest:?})",
+        back.as_secs_f64()
+    );
+}
+
 #[test]
 #[ignore = "needs live servers: run scripts/test.sh"]
 fn sentinel_master_killed_under_load_from_both_demos() {

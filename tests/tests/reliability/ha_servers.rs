@@ -252,6 +252,54 @@ impl SentinelSet {
         }
     }
 
+    /// Asks a Sentinel for a failover without a failure (`SENTINEL
+    /// FAILOVER`): the replica is promoted and the old master, still
+    /// running, is turned into its replica.
+    pub fn graceful_failover(&self) {
+        let answer = ask(
+            &self.sentinels[0].addr(),
+            Some(SENTINEL_PASSWORD),
+            &["SENTINEL", "FAILOVER", MASTER_NAME],
+        );
+        assert_eq!(answer, "OK", "SENTINEL FAILOVER");
+    }
+
+    /// Waits until the old master is a replica of the promoted one, in
+    /// sync, and the Sentinels name the promoted one.
+    pub fn wait_swapped(&self, limit: Duration) {
+        let (old, new) = (self.master.addr(), self.replica.port);
+        wait_until(
+            "the old master to be a replica of the new one",
+            limit,
+            || {
+                self.sentinels
+                    .iter()
+                    .all(|s| self.named_master(s) == Some(new))
+                    && caught_up(&old, Some(MASTER_PASSWORD), 0)
+            },
+        );
+    }
+
+    /// After [`Self::graceful_failover`]: waits until the old master has
+    /// every write the new one has taken.
+    pub fn wait_replicated_to_old_master(&self) {
+        let offset = master_offset(&self.replica.addr(), Some(MASTER_PASSWORD));
+        wait_until(
+            "the old master to catch up",
+            Duration::from_secs(10),
+            || caught_up(&self.master.addr(), Some(MASTER_PASSWORD), offset),
+        );
+    }
+
+    /// The value of `key` on the server that is master now, and on the
+    /// other one.
+    pub fn get_on_both(&self, key: &str) -> (String, String) {
+        (
+            ask(&self.replica.addr(), Some(MASTER_PASSWORD), &["GET", key]),
+            ask(&self.master.addr(), Some(MASTER_PASSWORD), &["GET", key]),
+        )
+    }
+
     /// The master's port as a Sentinel names it.
     fn named_master(&self, sentinel: &Node) -> Option<u16> {
         let answer = ask(
