@@ -12,7 +12,8 @@ use std::time::{Duration, Instant, SystemTime};
 
 /// The shared Redis the machine kind runs.
 pub const REDIS: &str = "127.0.0.1:6379";
-/// The test command's Redis Cluster nodes.
+/// The test command's Redis Cluster masters (their replicas are on
+/// 7003-7005).
 pub const REDIS_CLUSTER: [&str; 3] = ["127.0.0.1:7000", "127.0.0.1:7001", "127.0.0.1:7002"];
 /// The test command's memcached.
 pub const MEMCACHED: &str = "127.0.0.1:11211";

@@ -4,7 +4,8 @@
 //! that are not text, a Redis Cluster, the pre-6.2 fallback for `GETEX`,
 //! timeouts, and reconnection after a restart.
 //!
-//! Needs Redis on 127.0.0.1:6379 and a Cluster on 7000-7002, and
+//! Needs Redis on 127.0.0.1:6379 and a Cluster with masters on 7000-7002
+//! (replicas on 7003-7005), and
 //! `redis-server` on the PATH for the tests that run a server of their own:
 //! `scripts/test.sh` provides all three. Tests on the shared servers use key
 //! prefixes of their own; the fault tests use their own server on their own

@@ -1,6 +1,7 @@
-//! The Redis store over the test command's 3-node Redis Cluster
-//! (127.0.0.1:7000-7002). Every app gets a key prefix of its own; records are
-//! counted node by node.
+//! The Redis store over the test command's Redis Cluster: masters on
+//! 127.0.0.1:7000-7002, each with a replica on 7003-7005. Every app gets a key
+//! prefix of its own; records are counted master by master (a replica holds
+//! copies).
 
 use super::Backend;
 use crate::demo::DemoApp;
