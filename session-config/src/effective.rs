@@ -104,6 +104,16 @@ fn value_of(s: &Settings, key: Key) -> Option<Value> {
         Key::CookieSameSite => c.same_site.and_then(|v| text(v.as_str())),
         Key::CookiePartitioned => Some(Value::Boolean(c.partitioned)),
         Key::Redis => Some(Value::Array(s.redis.iter().map(url).collect())),
+        Key::RedisSentinels => Some(Value::Array(s.redis_sentinels.iter().map(url).collect())),
+        Key::RedisSentinelMaster => s.redis_sentinel_master.as_deref().and_then(text),
+        Key::RedisSentinelPassword => s
+            .redis_sentinel_password
+            .as_ref()
+            .and_then(|_| text(REDACTED)),
+        Key::RedisSentinelMasterPassword => s
+            .redis_sentinel_master_password
+            .as_ref()
+            .and_then(|_| text(REDACTED)),
         Key::Memcached => Some(list(s.memcached.iter().map(String::as_str))),
         Key::FileDir => text(&s.file_dir.to_string_lossy()),
         Key::FileThreshold => Some(size(s.file_threshold)),
@@ -152,13 +162,27 @@ mod tests {
                 ("SECRET_KEY_FALLBACKS", "old-secret"),
                 ("SESSION_SQLALCHEMY", "postgres://u:hunter2@db/app"),
                 ("SESSION_FILE_MODE", "0640"),
+                (
+                    "SESSION_REDIS_SENTINELS",
+                    "redis://:sentinel-url-pw@s1:26379",
+                ),
+                ("SESSION_REDIS_SENTINEL_MASTER", "mymaster"),
+                ("SESSION_REDIS_SENTINEL_PASSWORD", "sentinel-pw"),
+                ("SESSION_REDIS_SENTINEL_MASTER_PASSWORD", "master-pw"),
             ])
             .build_report()
             .unwrap();
         let all = report.effective();
         assert_eq!(all.len(), Key::ALL.len());
         let listing = format!("{all:?}");
-        for secret in ["a-very-secret", "old-secret", "hunter2"] {
+        for secret in [
+            "a-very-secret",
+            "old-secret",
+            "hunter2",
+            "sentinel-url-pw",
+            "sentinel-pw",
+            "master-pw",
+        ] {
             assert!(!listing.contains(secret), "{secret} shown: {listing}");
         }
         let find = |key| all.iter().find(|e| e.key == key).unwrap();
@@ -172,5 +196,15 @@ mod tests {
         assert_eq!(find(Key::IdLength).shown(), "32");
         assert_eq!(find(Key::IdLength).origin, Origin::Default);
         assert_eq!(find(Key::CookieDomain).shown(), "none");
+        assert_eq!(find(Key::RedisSentinelMaster).shown(), "\"mymaster\"");
+        assert_eq!(find(Key::RedisSentinelPassword).shown(), "\"<redacted>\"");
+        assert_eq!(
+            find(Key::RedisSentinelMasterPassword).shown(),
+            "\"<redacted>\""
+        );
+        assert_eq!(
+            find(Key::RedisSentinels).shown(),
+            "[\"redis://:***@s1:26379\"]"
+        );
     }
 }

@@ -44,7 +44,7 @@ fn a_good_file_lists_every_setting_with_its_source_redacted() {
     // Every key is listed.
     assert_eq!(
         out.lines().filter(|l| l.contains(" = ")).count(),
-        43,
+        session_config::Key::ALL.len(),
         "{out}"
     );
 
@@ -53,7 +53,7 @@ fn a_good_file_lists_every_setting_with_its_source_redacted() {
         .json();
     assert_eq!(json["valid"], true);
     let settings = json["settings"].as_array().unwrap();
-    assert_eq!(settings.len(), 43);
+    assert_eq!(settings.len(), session_config::Key::ALL.len());
     let id_length = settings.iter().find(|s| s["key"] == "id_length").unwrap();
     assert_eq!(id_length["value"], 48);
     assert_eq!(id_length["source"]["kind"], "file");
