@@ -183,8 +183,15 @@ impl SqlStore {
         self.inner.pool.close().await;
     }
 
-    /// Checks for the table and creates what is missing.
+    /// Checks for the table and creates what is missing, then the owner
+    /// index beside it (`owners.rs`), also beside a table Flask made.
     async fn prepare(&self, create: bool) -> Result<(), BoxError> {
+        self.prepare_sessions(create).await?;
+        self.prepare_owners(create).await?;
+        Ok(())
+    }
+
+    async fn prepare_sessions(&self, create: bool) -> Result<(), BoxError> {
         if self.table_exists().await? {
             return Ok(());
         }
@@ -208,7 +215,13 @@ impl SqlStore {
     }
 
     async fn table_exists(&self) -> Result<bool, StoreError> {
-        let (sql, values) = self.build(&self.inner.table.table_exists());
+        let name = self.inner.table.name().to_owned();
+        self.table_named_exists(&name).await
+    }
+
+    /// Whether the table `name` exists in the sessions table's schema.
+    pub(super) async fn table_named_exists(&self, name: &str) -> Result<bool, StoreError> {
+        let (sql, values) = self.build(&self.inner.table.table_named_exists(name));
         let (count,): (i64,) = on_conn!(self, "prepare", |guard| {
             self.timed(
                 "prepare",

@@ -28,8 +28,9 @@ pub enum CleanupLock {
     None,
 }
 
-/// Deletes expired rows batch by batch on `$guard`'s connection; evaluates to
-/// the count.
+/// Deletes expired rows batch by batch on `$guard`'s connection, then the
+/// owner-index rows whose session is gone (`owners.rs`); evaluates to the
+/// count of session rows.
 macro_rules! delete_expired {
     ($store:expr, $guard:ident) => {{
         let table = &$store.inner.table;
@@ -50,6 +51,13 @@ macro_rules! delete_expired {
             }
             tokio::task::yield_now().await;
         }
+        let (sql, values) = $store.build(&table.prune_owned(None, &now));
+        $store
+            .timed(
+                "cleanup",
+                sqlx::query_with(AssertSqlSafe(sql), values).execute(&mut *$guard),
+            )
+            .await?;
         removed
     }};
 }

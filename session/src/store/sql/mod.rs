@@ -154,6 +154,7 @@ mod builder;
 mod cleanup;
 mod conditional;
 mod exec;
+mod owners;
 mod ping;
 mod pool;
 mod queries;
@@ -164,7 +165,7 @@ mod tests;
 use std::fmt;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 use sqlx::AssertSqlSafe;
@@ -175,7 +176,10 @@ pub use self::cleanup::{CleanupLock, DEFAULT_CLEANUP_BATCH};
 use self::exec::{expiry_after, now_utc};
 pub use self::pool::{Dialect, SqlBinds, SqlPool};
 use self::schema::SessionTable;
-use super::{PingInfo, SaveHint, SessionStore, StoreError, StoreResult, Timeouts, WriteOutcome};
+use super::{
+    IndexedSession, PingInfo, SaveHint, SessionStore, StoreError, StoreResult, Timeouts,
+    WriteOutcome,
+};
 
 /// The sqlx this store is built with, for apps that hand over their own pool.
 pub use sqlx;
@@ -396,32 +400,18 @@ impl SessionStore for SqlStore {
         self.execute("touch", sql, values).await.map(drop)
     }
 
-    // PLACEHOLDER(owner index): replaced by this backend's index in the
-    // next commits; until then a login on this backend fails cleanly.
     async fn add_owned(
-        &self, _owner: &str, _key: &str, _created: std::time::SystemTime, _ttl: std::time::Duration,
-    ) -> Result<(), StoreError> {
-        Err(StoreError::failed(
-            self.backend(),
-            "index",
-            "the owner index is not built yet",
-        ))
+        &self, owner: &str, key: &str, created: SystemTime, _ttl: Duration,
+    ) -> StoreResult<()> {
+        self.index_add(owner, key, created).await
     }
 
-    async fn remove_owned(&self, _owner: &str, _key: &str) -> Result<(), StoreError> {
-        Err(StoreError::failed(
-            self.backend(),
-            "index",
-            "the owner index is not built yet",
-        ))
+    async fn remove_owned(&self, owner: &str, key: &str) -> StoreResult<()> {
+        self.index_remove(owner, key).await
     }
 
-    async fn list_owned(&self, _owner: &str) -> Result<Vec<super::IndexedSession>, StoreError> {
-        Err(StoreError::failed(
-            self.backend(),
-            "index",
-            "the owner index is not built yet",
-        ))
+    async fn list_owned(&self, owner: &str) -> StoreResult<Vec<IndexedSession>> {
+        self.index_list(owner).await
     }
 
     async fn delete(&self, key: &str) -> Result<(), StoreError> {

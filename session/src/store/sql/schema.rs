@@ -64,12 +64,27 @@ impl SessionTable {
         }
     }
 
+    /// The table's own name, unqualified.
+    pub(super) fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The schema the table (and the owner index beside it) lives in.
+    pub(super) fn schema(&self) -> Option<&str> {
+        self.schema.as_deref()
+    }
+
     pub(super) fn table_name(&self) -> TableName {
+        self.qualified(self.name.clone())
+    }
+
+    /// `name` in the table's schema.
+    pub(super) fn qualified(&self, name: String) -> TableName {
         TableName(
             self.schema
                 .as_ref()
                 .map(|s| SchemaName(None, Alias::new(s.clone()).into())),
-            Alias::new(self.name.clone()).into(),
+            Alias::new(name).into(),
         )
     }
 
@@ -214,12 +229,12 @@ impl SessionTable {
         }
     }
 
-    /// A query counting 1 when the table exists where unqualified statements
-    /// will find it, 0 otherwise. PostgreSQL resolves the name like the
-    /// statements do (`to_regclass`, through the `search_path`); MySQL looks in
+    /// A query counting 1 when the table `name` exists in this table's
+    /// schema, where unqualified statements will find it, 0 otherwise.
+    /// PostgreSQL resolves the name like the statements do (`to_regclass`, through the `search_path`); MySQL looks in
     /// the schema or the current database; SQLite in the schema's
     /// `sqlite_master` (`main` by default).
-    pub(super) fn table_exists(&self) -> SelectStatement {
+    pub(super) fn table_named_exists(&self, name: &str) -> SelectStatement {
         match self.dialect {
             #[cfg(feature = "postgres")]
             Dialect::Postgres => {
@@ -232,7 +247,7 @@ impl SessionTable {
                         qualified.push('.');
                     }
                     PostgresQueryBuilder
-                        .prepare_iden(&Alias::new(self.name.clone()).into(), &mut qualified);
+                        .prepare_iden(&Alias::new(name.to_owned()).into(), &mut qualified);
                 }
                 Query::select()
                     .expr(Func::count(Expr::col(Asterisk)))
@@ -256,7 +271,7 @@ impl SessionTable {
                         "tables".into(),
                     ))
                     .and_where(Expr::col("table_schema").eq(schema))
-                    .and_where(Expr::col("table_name").eq(self.name.clone()))
+                    .and_where(Expr::col("table_name").eq(name.to_owned()))
                     .to_owned()
             }
             #[cfg(feature = "sqlite")]
@@ -269,13 +284,13 @@ impl SessionTable {
                         "sqlite_master".into(),
                     ))
                     .and_where(Expr::col("type").eq("table"))
-                    .and_where(Expr::col("name").eq(self.name.clone()))
+                    .and_where(Expr::col("name").eq(name.to_owned()))
                     .to_owned()
             }
         }
     }
 }
 
-fn hex_digest(bytes: &[u8]) -> String {
+pub(super) fn hex_digest(bytes: &[u8]) -> String {
     hex(&Sha1::digest(bytes))
 }
