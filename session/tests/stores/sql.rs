@@ -19,6 +19,8 @@ use session::store::sql::sqlx::{self, AssertSqlSafe};
 use session::store::sql::{CleanupLock, Dialect, SqlPool, SqlStore};
 use session::store::{BuildError, SaveHint, SessionStore, StoreErrorKind};
 
+mod owners;
+
 fn postgres_url() -> String {
     std::env::var("TEST_POSTGRES_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/sessions_test".to_owned())
@@ -169,8 +171,9 @@ impl Fixture {
 
     async fn drop_table(self) {
         if self.db != Db::Sqlite {
-            self.exec(&format!("DROP TABLE IF EXISTS {}", self.table))
-                .await;
+            for table in [format!("{}_owners", self.table), self.table.clone()] {
+                self.exec(&format!("DROP TABLE IF EXISTS {table}")).await;
+            }
         }
         self.store.close().await;
     }

@@ -228,7 +228,7 @@ impl SessionTable {
         let outer = ColumnName(Some(self.owners_table()), Alias::new(SESSION_ID).into());
         let inner = ColumnName(Some(self.table_name()), Alias::new(SESSION_ID).into());
         let live = Query::select()
-            .expr(Expr::val(1))
+            .expr(Expr::cust("1"))
             .from(self.table_name())
             .and_where(Expr::col(inner).equals(outer))
             .and_where(

@@ -168,3 +168,97 @@ fn locks_are_per_table() {
     assert!(name.len() <= 64, "{name}");
     assert!(table(Dialect::Sqlite, None, None).try_lock().is_none());
 }
+
+#[test]
+fn owner_index_statements_per_dialect() {
+    let pg = table(Dialect::Postgres, Some("app"), None);
+    let v = pg.stamp(AT);
+    assert_eq!(
+        pg.create_owners_table(None).to_string(PostgresQueryBuilder),
+        r#"CREATE TABLE IF NOT EXISTS "app"."sessions_owners" ( "owner" TEXT NOT NULL, "session_id" VARCHAR(255) NOT NULL, "created" BIGINT NOT NULL, PRIMARY KEY ("owner", "session_id") )"#
+    );
+    let (sql, values) = pg.add_owned("o", "k", 5).build(PostgresQueryBuilder);
+    assert_eq!(
+        sql,
+        r#"INSERT INTO "app"."sessions_owners" ("owner", "session_id", "created") VALUES ($1, $2, $3) ON CONFLICT ("owner", "session_id") DO UPDATE SET "created" = "excluded"."created""#
+    );
+    assert_eq!(values.0.len(), 3);
+    assert_eq!(
+        pg.list_owned("o", &v).build(PostgresQueryBuilder).0,
+        r#"SELECT "o"."session_id", "o"."created", "s"."expiry" FROM "app"."sessions_owners" AS "o" LEFT JOIN "app"."sessions" AS "s" ON "s"."session_id" = "o"."session_id" AND "s"."expiry" > $1 WHERE "o"."owner" = $2"#
+    );
+    assert_eq!(
+        pg.prune_owned(None, &v).build(PostgresQueryBuilder).0,
+        r#"DELETE FROM "app"."sessions_owners" WHERE NOT EXISTS(SELECT 1 FROM "app"."sessions" WHERE "app"."sessions"."session_id" = "app"."sessions_owners"."session_id" AND "app"."sessions"."expiry" > $1)"#
+    );
+
+    let my = table(Dialect::MySql, None, None);
+    let v = my.stamp(AT);
+    assert_eq!(
+        my.create_owners_table(Some(("utf8mb4", "utf8mb4_general_ci")))
+            .to_string(MysqlQueryBuilder),
+        "CREATE TABLE IF NOT EXISTS `sessions_owners` ( `owner_digest` BINARY(20) NOT NULL, \
+         `owner` VARCHAR(1024) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL, \
+         `session_id` VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci NOT NULL, \
+         `created` BIGINT NOT NULL, PRIMARY KEY (`owner_digest`, `session_id`) )"
+    );
+    assert!(my
+        .create_owners_table(None)
+        .to_string(MysqlQueryBuilder)
+        .contains("`session_id` VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL"));
+    let (sql, values) = my.add_owned("o", "k", 5).build(MysqlQueryBuilder);
+    assert_eq!(
+        sql,
+        "INSERT INTO `sessions_owners` (`owner`, `session_id`, `created`, `owner_digest`) VALUES (?, ?, ?, ?) \
+         ON DUPLICATE KEY UPDATE `created` = VALUES(`created`)"
+    );
+    // SHA-1 of "o".
+    assert_eq!(
+        values.0[3],
+        Value::Bytes(Some(
+            b"\x7a\x81\xaf\x3e\x59\x1a\xc7\x13\xf8\x1e\xa1\xef\xe9\x3d\xcf\x36\x15\x7d\x83\x76"
+                .to_vec()
+        ))
+    );
+    assert_eq!(
+        my.remove_owned("o", "k").build(MysqlQueryBuilder).0,
+        "DELETE FROM `sessions_owners` WHERE `owner_digest` = ? AND `owner` = ? AND `session_id` = ?"
+    );
+    assert_eq!(
+        my.list_owned("o", &v).build(MysqlQueryBuilder).0,
+        "SELECT `o`.`session_id`, `o`.`created`, `s`.`expiry` FROM `sessions_owners` AS `o` \
+         LEFT JOIN `sessions` AS `s` ON `s`.`session_id` = `o`.`session_id` AND `s`.`expiry` > ? \
+         WHERE `o`.`owner_digest` = ? AND `o`.`owner` = ?"
+    );
+    assert_eq!(
+        my.prune_owned(Some("o"), &v).build(MysqlQueryBuilder).0,
+        "DELETE FROM `sessions_owners` WHERE `owner_digest` = ? AND `owner` = ? AND (NOT EXISTS(SELECT 1 FROM `sessions` \
+         WHERE `sessions`.`session_id` = `sessions_owners`.`session_id` AND `sessions`.`expiry` > ?))"
+    );
+
+    let lite = table(Dialect::Sqlite, Some("aux"), None);
+    assert_eq!(
+        lite.create_owners_table(None).to_string(SqliteQueryBuilder),
+        r#"CREATE TABLE IF NOT EXISTS "aux"."sessions_owners" ( "owner" TEXT NOT NULL, "session_id" VARCHAR(255) NOT NULL, "created" BIGINT NOT NULL, PRIMARY KEY ("owner", "session_id") )"#
+    );
+}
+
+#[test]
+fn long_table_names_keep_the_owner_table_name_within_limits() {
+    let ident = |s: String| SqlIdentifier::new(s).unwrap();
+    let long = "t".repeat(63);
+    let a = SessionTable::new(Dialect::Postgres, &ident(long.clone()), None, None);
+    let b = SessionTable::new(
+        Dialect::Postgres,
+        &ident(format!("{}u", &long[..62])),
+        None,
+        None,
+    );
+    for t in [&a, &b] {
+        let name = t.owners_name();
+        assert!(name.len() <= 63 && name.ends_with("_owners"), "{name}");
+    }
+    assert_ne!(a.owners_name(), b.owners_name());
+    let short = SessionTable::new(Dialect::Postgres, &ident("t".repeat(56)), None, None);
+    assert_eq!(short.owners_name(), format!("{}_owners", "t".repeat(56)));
+}
