@@ -8,6 +8,10 @@
 //! { id: "<key_prefix><sid>", val: BinData(0, <encoded session>), expiration: Date(now + lifetime) }
 //! ```
 //!
+//! and, for a session a user logged in to, the owner index's two fields,
+//! `owner` and `owner_created` (see `owners.rs`): every write here and
+//! Flask-Session's own is a `$set`, never a replacement, so they survive.
+//!
 //! `expiration` is a BSON UTC datetime, the app's clock plus the lifetime, as
 //! Flask writes it (a naive UTC `datetime`). A save is
 //! `update_one({id}, {$set: {id, val, expiration}}, upsert)`; a delete is
@@ -16,9 +20,11 @@
 //! # Indexes
 //!
 //! Start-up creates, idempotently, the TTL index `expiration_1`
-//! (`expireAfterSeconds: 0`, the one Flask-Session makes) and a unique index
+//! (`expireAfterSeconds: 0`, the one Flask-Session makes), a unique index
 //! `id_1` on `id` (Flask-Session has none, so its every lookup scans the
-//! collection). When an index cannot be created because an incompatible one
+//! collection) and a sparse index `owner_1` on `owner`, for listing a user's
+//! sessions (an owner of up to 1,024 bytes needs MongoDB 4.2 or later, which
+//! has no index key limit). When an index cannot be created because an incompatible one
 //! exists (another TTL, duplicate `id`s left by Flask, no privilege to create
 //! indexes), start-up logs a warning and goes on; only an unreachable server or
 //! a failed authentication stops it.
@@ -58,6 +64,7 @@
 //! features).
 
 mod conditional;
+mod owners;
 mod ping;
 
 use std::future::IntoFuture;
@@ -73,11 +80,12 @@ use mongodb::{Client, Collection, IndexModel};
 use session_config::Settings;
 
 use self::conditional::DriverError;
+pub use self::owners::{OWNER_CREATED_FIELD, OWNER_FIELD};
 
 use super::support::{run, within};
 use super::{
-    BoxError, BuildError, PingInfo, SaveHint, SessionStore, StoreError, StoreResult, Timeouts,
-    WriteOutcome,
+    BoxError, BuildError, IndexedSession, PingInfo, SaveHint, SessionStore, StoreError,
+    StoreResult, Timeouts, WriteOutcome,
 };
 
 /// The `mongodb` driver this store is built on, so an app can build the
@@ -90,6 +98,8 @@ const BACKEND: &str = "mongodb";
 pub const TTL_INDEX: &str = "expiration_1";
 /// The unique index on `id` this store adds.
 pub const ID_INDEX: &str = "id_1";
+/// The sparse index on [`OWNER_FIELD`] this store adds, for the owner index.
+pub const OWNER_INDEX: &str = "owner_1";
 
 /// How long a start-up index creation may take beyond the connect timeout:
 /// building the unique index on a large collection that Flask filled takes a
@@ -223,12 +233,15 @@ impl MongoStore {
         .map_err(|e| fail(e.into()))?
         .map_err(|e| fail(e.into()))?;
 
-        // The TTL index Flask-Session makes, and a unique one on `id`.
+        // The TTL index Flask-Session makes, a unique one on `id`, and a
+        // sparse one on `owner`: only logged-in sessions have the field.
         let ttl = IndexOptions::builder().expire_after(Duration::ZERO).build();
         let unique = IndexOptions::builder().unique(true).build();
+        let sparse = IndexOptions::builder().sparse(true).build();
         let indexes = [
             (TTL_INDEX, doc! { "expiration": 1 }, ttl),
             (ID_INDEX, doc! { "id": 1 }, unique),
+            (OWNER_INDEX, doc! { OWNER_FIELD: 1 }, sparse),
         ];
         for (name, keys, mut options) in indexes {
             options.name = Some(name.to_owned());
@@ -470,32 +483,18 @@ impl SessionStore for MongoStore {
         self.run("touch", touch).await.map(drop)
     }
 
-    // PLACEHOLDER(owner index): replaced by this backend's index in the
-    // next commits; until then a login on this backend fails cleanly.
     async fn add_owned(
-        &self, _owner: &str, _key: &str, _created: std::time::SystemTime, _ttl: std::time::Duration,
-    ) -> Result<(), StoreError> {
-        Err(StoreError::failed(
-            self.backend(),
-            "index",
-            "the owner index is not built yet",
-        ))
+        &self, owner: &str, key: &str, created: SystemTime, _ttl: Duration,
+    ) -> StoreResult<()> {
+        self.index_add(owner, key, created).await
     }
 
-    async fn remove_owned(&self, _owner: &str, _key: &str) -> Result<(), StoreError> {
-        Err(StoreError::failed(
-            self.backend(),
-            "index",
-            "the owner index is not built yet",
-        ))
+    async fn remove_owned(&self, owner: &str, key: &str) -> StoreResult<()> {
+        self.index_remove(owner, key).await
     }
 
-    async fn list_owned(&self, _owner: &str) -> Result<Vec<super::IndexedSession>, StoreError> {
-        Err(StoreError::failed(
-            self.backend(),
-            "index",
-            "the owner index is not built yet",
-        ))
+    async fn list_owned(&self, owner: &str) -> StoreResult<Vec<IndexedSession>> {
+        self.index_list(owner).await
     }
 
     async fn delete(&self, key: &str) -> Result<(), StoreError> {
