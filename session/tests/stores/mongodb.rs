@@ -1,6 +1,7 @@
 //! The MongoDB store against a live server, reading the raw documents and
-//! indexes: Flask-Session's document shape and BSON types, the TTL and unique
-//! indexes, expiry on read, and the refresh threshold of `load_and_touch`.
+//! indexes: Flask-Session's document shape and BSON types, the TTL, unique
+//! and owner indexes, expiry on read, and the refresh threshold of
+//! `load_and_touch`; the owner index's fields in `owners`.
 //!
 //! Needs a MongoDB-compatible server on 127.0.0.1:27017 (or
 //! `SESSION_TEST_MONGODB`): `scripts/test.sh` starts one. Each test works in a
@@ -13,12 +14,14 @@ use session::config::{ConnectionUrl, SessionType, Settings};
 use session::store::mongodb::mongodb::bson::spec::BinarySubtype;
 use session::store::mongodb::mongodb::bson::{doc, Binary, Bson, DateTime, Document};
 use session::store::mongodb::mongodb::Collection;
-use session::store::mongodb::{MongoStore, ID_INDEX, TTL_INDEX};
+use session::store::mongodb::{MongoStore, ID_INDEX, OWNER_FIELD, OWNER_INDEX, TTL_INDEX};
 use session::store::{BuildError, SaveHint, SessionStore, StoreErrorKind};
 use tokio::net::{TcpListener as AsyncListener, TcpStream};
 use tokio::task::JoinSet;
 
 use crate::common::unique_name;
+
+mod owners;
 
 const DB: &str = "session_store_tests";
 
@@ -134,7 +137,7 @@ async fn document_has_the_flask_session_shape_and_bson_types() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs live servers: run scripts/test.sh"]
-async fn indexes_are_a_ttl_on_expiration_and_unique_on_id() {
+async fn indexes_are_a_ttl_on_expiration_unique_on_id_and_sparse_on_owner() {
     let settings = settings("indexes");
     let store = MongoStore::from_settings(&settings).await.unwrap();
     // Idempotent: a second start-up on the same collection is fine.
@@ -163,10 +166,19 @@ async fn indexes_are_a_ttl_on_expiration_and_unique_on_id() {
                 assert_eq!(options.unique, Some(true));
                 seen += 1;
             }
+            Some(OWNER_INDEX) => {
+                assert_eq!(index.keys, doc! { OWNER_FIELD: 1 });
+                assert_eq!(
+                    options.sparse,
+                    Some(true),
+                    "only owned sessions are indexed"
+                );
+                seen += 1;
+            }
             _ => {}
         }
     }
-    assert_eq!(seen, 2);
+    assert_eq!(seen, 3);
 
     // The unique index is enforced.
     let later = SystemTime::now() + Duration::from_secs(60);

@@ -14,7 +14,12 @@
 //!
 //! Every write to a session document, ours and Flask-Session's, is a `$set`
 //! of `id`, `val` and `expiration` (or of fewer), never a replacement, so it
-//! keeps both fields: a login survives every ordinary save.
+//! keeps both fields: a login survives every ordinary save. One exception:
+//! Flask-Session on pymongo 3 (before 4.0) saves with the deprecated
+//! `update(filter, document, upsert)`, which replaces the document and drops
+//! the fields, so that session leaves its owner's listing (and "log out
+//! everywhere") until it is indexed again. A Flask app sharing the
+//! collection needs pymongo 4 or later.
 
 use std::future::IntoFuture;
 use std::time::SystemTime;

@@ -51,7 +51,9 @@ use time::PrimitiveDateTime;
 
 use super::exec::now_utc;
 use super::schema::{hex_digest, SessionTable, EXPIRY, SESSION_ID};
-use super::{Dialect, SqlPool, SqlStore};
+#[cfg(feature = "mysql")]
+use super::Dialect;
+use super::{SqlPool, SqlStore};
 use crate::store::{from_unix_seconds, unix_seconds, IndexedSession, StoreError};
 
 pub(super) const OWNER: &str = "owner";
@@ -165,7 +167,10 @@ impl SessionTable {
     pub(super) fn add_owned(&self, owner: &str, key: &str, created: i64) -> InsertStatement {
         let mut insert = Query::insert();
         insert.into_table(self.owners_table());
+        // MySQL adds its digest column.
+        #[cfg_attr(not(feature = "mysql"), allow(unused_mut))]
         let mut columns = vec![OWNER, SESSION_ID, CREATED];
+        #[cfg_attr(not(feature = "mysql"), allow(unused_mut))]
         let mut row: Vec<Expr> = vec![Expr::val(owner), Expr::val(key), Expr::val(created)];
         #[cfg(feature = "mysql")]
         if self.dialect == Dialect::MySql {
