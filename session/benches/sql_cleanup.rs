@@ -133,6 +133,8 @@ async fn run(label: &str, url: &str, rows: usize, reads: usize) {
         after.p99,
     );
     if !url.starts_with("sqlite") {
+        // The owner index's table beside it, then the sessions table.
+        exec(store.pool(), format!("DROP TABLE {table}_owners")).await;
         exec(store.pool(), format!("DROP TABLE {table}")).await;
     }
     store.close().await;

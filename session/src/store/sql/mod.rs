@@ -39,6 +39,19 @@
 //! table is a start-up error. An existing table is used as it is. The schema
 //! itself is never created.
 //!
+//! # The owner index
+//!
+//! Which sessions belong to which user (design §12) lives in a table of our
+//! own beside the sessions table, `<table>_owners(owner, session_id,
+//! created)` (a hashed name when `<table>` is too long), so Flask's table
+//! stays exactly as Flask-Session makes it. It is created at start-up when
+//! missing, beside a table Flask made too; with
+//! `SESSION_SQLALCHEMY_CREATE_TABLE = false` a missing one is only a warning,
+//! and logins and listings fail until it exists. Its layout per dialect
+//! (MySQL keys it on a SHA-1 digest of the owner) and its statements are in
+//! `owners.rs`. Only a change of owner writes it; an ordinary save sends no
+//! statement to it.
+//!
 //! # Operations
 //!
 //! - **load**: one `SELECT … WHERE session_id = ? AND expiry > now`. An expired
@@ -62,7 +75,9 @@
 //!   `DELETE … WHERE id = ANY(ARRAY((SELECT id … LIMIT n)))` and MySQL/MariaDB
 //!   `DELETE … LIMIT n`, because both plan the portable form as a scan of the
 //!   whole table per batch (see `schema.rs`). A pass already running in this
-//!   process makes another return 0 at once.
+//!   process makes another return 0 at once. The pass ends with one
+//!   `DELETE … WHERE NOT EXISTS` of the owner-index rows whose session is
+//!   gone; those are not counted.
 //! - **cleanup interval**: with `SESSION_CLEANUP_INTERVAL`, the store spawns a
 //!   task that runs [`SqlStore::cleanup_exclusive`] periodically. Across app
 //!   instances sharing the database only one pass runs at a time

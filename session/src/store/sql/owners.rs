@@ -16,10 +16,12 @@
 //! and a prefix index would make two owners that share 255 characters one
 //! key; the digest is exact, and every statement also compares `owner`
 //! itself, so a digest collision can never show one owner another's
-//! sessions. MySQL's `session_id` takes the collation of the sessions
-//! table's own, read at creation (a Flask-made table may have
-//! `utf8mb4_general_ci`): joined columns of different collations would keep
-//! MySQL from using the sessions table's unique index.
+//! sessions. MySQL's `session_id` takes the character set and collation of
+//! the sessions table's own, read at creation: a Flask-made table has the
+//! database's defaults (`latin1_swedish_ci` on a stock MariaDB), and joined
+//! on a `utf8mb4` column MariaDB 10.11 cannot use its unique index (measured:
+//! a scan of the whole sessions table per listing). One collation also means
+//! the index matches keys exactly as Flask's lookups do.
 //!
 //! - **add**: one upsert (`ON CONFLICT … DO UPDATE` / `ON DUPLICATE KEY
 //!   UPDATE`) of `created`.

@@ -37,8 +37,7 @@ async fn pool(db: Db) -> (SqlPool, Option<tempfile::TempDir>) {
 }
 
 /// Flask-Session 0.8's table as SQLAlchemy creates it (`Integer` id, no
-/// index on expiry); on MySQL with the case-insensitive collation a database
-/// default gives it.
+/// index on expiry); on MySQL in a stock MariaDB's default character set.
 fn flask_ddl(db: Db, name: &str) -> String {
     match db {
         Db::Postgres => format!(
@@ -47,7 +46,7 @@ fn flask_ddl(db: Db, name: &str) -> String {
         ),
         Db::MySql => format!(
             "CREATE TABLE {name} (id INTEGER NOT NULL AUTO_INCREMENT, \
-             session_id VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci, data BLOB, \
+             session_id VARCHAR(255) CHARACTER SET latin1 COLLATE latin1_swedish_ci, data BLOB, \
              expiry DATETIME, PRIMARY KEY (id), UNIQUE (session_id))"
         ),
         Db::Sqlite => format!(
@@ -122,11 +121,12 @@ async fn the_owner_index_is_a_table_beside_flasks_which_stays_untouched(db: Db) 
                 "CREATE UNIQUE INDEX {owners}_pkey ON public.{owners} USING btree (owner, session_id)"
             )],
         ],
-        // The digest keys the owner; session_id compares as Flask's does.
+        // The digest keys the owner; session_id compares as Flask's does, so
+        // the join can use Flask's unique index.
         Db::MySql => vec![
             row(&["owner_digest", "binary(20)", "", "NO"]),
             row(&["owner", "varchar(1024)", "utf8mb4_bin", "NO"]),
-            row(&["session_id", "varchar(255)", "utf8mb4_general_ci", "NO"]),
+            row(&["session_id", "varchar(255)", "latin1_swedish_ci", "NO"]),
             row(&["created", "bigint(20)", "", "NO"]),
             row(&["PRIMARY", "0", "owner_digest", "1"]),
             row(&["PRIMARY", "0", "session_id", "2"]),
