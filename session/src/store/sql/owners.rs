@@ -53,7 +53,7 @@ use time::PrimitiveDateTime;
 
 use super::exec::now_utc;
 use super::schema::{hex_digest, SessionTable, EXPIRY, SESSION_ID};
-#[cfg(feature = "mysql")]
+#[cfg(any(feature = "mysql", feature = "postgres"))]
 use super::Dialect;
 use super::{SqlPool, SqlStore};
 use crate::store::{from_unix_seconds, unix_seconds, IndexedSession, StoreError};
@@ -291,10 +291,28 @@ fn plain_name(name: &str) -> bool {
 }
 
 impl SqlStore {
+    /// Whether `owner` cannot be stored: PostgreSQL's text holds no NUL
+    /// character, so such an owner can have no row (and its listing is empty).
+    fn unstorable(&self, owner: &str) -> bool {
+        #[cfg(feature = "postgres")]
+        if self.inner.table.dialect == Dialect::Postgres {
+            return owner.contains('\0');
+        }
+        let _ = owner;
+        false
+    }
+
     /// See [`crate::store::SessionStore::add_owned`].
     pub(super) async fn index_add(
         &self, owner: &str, key: &str, created: std::time::SystemTime,
     ) -> Result<(), StoreError> {
+        if self.unstorable(owner) {
+            return Err(StoreError::failed(
+                self.inner.backend,
+                "index",
+                "the owner holds a NUL character, which PostgreSQL text cannot store",
+            ));
+        }
         let statement = self
             .inner
             .table
@@ -305,12 +323,18 @@ impl SqlStore {
 
     /// See [`crate::store::SessionStore::remove_owned`].
     pub(super) async fn index_remove(&self, owner: &str, key: &str) -> Result<(), StoreError> {
+        if self.unstorable(owner) {
+            return Ok(());
+        }
         let (sql, values) = self.build(&self.inner.table.remove_owned(owner, key));
         self.execute("index", sql, values).await.map(drop)
     }
 
     /// See [`crate::store::SessionStore::list_owned`].
     pub(super) async fn index_list(&self, owner: &str) -> Result<Vec<IndexedSession>, StoreError> {
+        if self.unstorable(owner) {
+            return Ok(Vec::new());
+        }
         let table = &self.inner.table;
         let now = table.stamp(now_utc());
         let (sql, values) = self.build(&table.list_owned(owner, &now));

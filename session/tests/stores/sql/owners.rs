@@ -3,7 +3,8 @@
 //! exactly as Flask made it; MySQL's digest key and the collation copied from
 //! Flask's `session_id`; cleanup removes the index rows whose session is
 //! gone; with table creation off, a missing index table fails the index
-//! operations, not start-up, and the error shows neither owner nor key.
+//! operations, not start-up, and the error shows neither owner nor key; an
+//! owner PostgreSQL cannot store (a NUL) is a typed error.
 
 use std::time::{Duration, SystemTime};
 
@@ -303,4 +304,27 @@ async fn without_table_creation_a_missing_index_table_fails_only_the_index() {
     assert!(store.list_owned(owner).await.is_err());
     assert!(store.remove_owned(owner, key).await.is_err());
     assert_eq!(store.load(key).await.unwrap().as_deref(), Some(&b"v"[..]));
+}
+
+/// PostgreSQL's text holds no NUL character: an owner with one is a typed
+/// error at login that quotes neither owner nor key, and has no sessions.
+#[tokio::test]
+#[ignore = "needs live servers: run scripts/test.sh"]
+async fn an_owner_with_a_nul_is_a_typed_error_on_postgres() {
+    let fx = fixture(Db::Postgres, "owner_nul").await;
+    let (owner, key) = ("secret\0owner", "session:nul-secret");
+    fx.store.save(key, b"v", HOUR, SaveHint::New).await.unwrap();
+    let error = fx
+        .store
+        .add_owned(owner, key, SystemTime::now(), HOUR)
+        .await
+        .unwrap_err();
+    assert_eq!(error.kind, StoreErrorKind::Failed);
+    assert_eq!(error.operation, "index");
+    let shown = format!("{error} {error:?}");
+    assert!(shown.contains("NUL"), "{shown}");
+    assert!(!shown.contains("secret"), "{shown}");
+    assert!(fx.store.list_owned(owner).await.unwrap().is_empty());
+    fx.store.remove_owned(owner, key).await.unwrap();
+    fx.drop_table().await;
 }
