@@ -117,8 +117,10 @@ pub struct OwnedSession {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum LoginError {
-    /// The owner is empty or longer than [`MAX_OWNER_LEN`] bytes.
-    #[error("an owner is 1 to {MAX_OWNER_LEN} bytes of text; this one has {len}")]
+    /// The owner is empty, longer than [`MAX_OWNER_LEN`] bytes, or holds a
+    /// control character (which no store need keep: PostgreSQL text cannot
+    /// hold a NUL).
+    #[error("an owner is 1 to {MAX_OWNER_LEN} bytes of text without control characters; this one has {len} bytes")]
     Owner {
         /// The owner's length in bytes.
         len: usize,
@@ -131,9 +133,9 @@ pub enum LoginError {
     Value(#[from] crate::value::ValueError),
 }
 
-/// Checks an owner's length.
+/// Checks an owner's length and characters.
 pub(crate) fn check_owner(owner: &str) -> Result<(), LoginError> {
-    if owner.is_empty() || owner.len() > MAX_OWNER_LEN {
+    if owner.is_empty() || owner.len() > MAX_OWNER_LEN || owner.chars().any(char::is_control) {
         return Err(LoginError::Owner { len: owner.len() });
     }
     Ok(())
@@ -204,5 +206,8 @@ mod tests {
         assert_eq!(owner_in(&map, "_user_id"), None);
         assert!(matches!(check_owner(""), Err(LoginError::Owner { len: 0 })));
         assert!(check_owner(&"x".repeat(MAX_OWNER_LEN)).is_ok());
+        for control in ["a\0b", "a\tb", "a\nb", "\u{7f}"] {
+            assert!(check_owner(control).is_err(), "{control:?}");
+        }
     }
 }

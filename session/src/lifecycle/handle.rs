@@ -164,8 +164,9 @@ impl Session {
     ///
     /// # Errors
     ///
-    /// [`LoginError::Owner`] when `owner` is empty or longer than
-    /// [`MAX_OWNER_LEN`](crate::store::MAX_OWNER_LEN) bytes, and
+    /// [`LoginError::Owner`] when `owner` is empty, longer than
+    /// [`MAX_OWNER_LEN`](crate::store::MAX_OWNER_LEN) bytes or holds a control
+    /// character, and
     /// [`LoginError::Random`] when no new sid can be made; the session is
     /// then unchanged.
     pub fn login(&self, owner: &str) -> Result<(), LoginError> {

@@ -10,8 +10,8 @@
 //!
 //! # The contract each backend keeps
 //!
-//! - `owner` is any non-empty UTF-8 text of at most [`MAX_OWNER_LEN`] bytes,
-//!   characters special to the backend included (`:`, `*`, `{`, `/`, `..`,
+//! - `owner` is any non-empty UTF-8 text of at most [`MAX_OWNER_LEN`] bytes
+//!   without control characters, characters special to the backend included (`:`, `*`, `{`, `/`, `..`,
 //!   spaces): a backend escapes or hashes it, and two owners never share an
 //!   index.
 //! - Adding a key that is already indexed replaces its entry; removing one
@@ -20,8 +20,9 @@
 
 use std::time::SystemTime;
 
-/// The longest owner, in bytes, a store must index. Longer owners are
-/// refused by [`Session::login`](crate::Session::login).
+/// The longest owner, in bytes, a store must index. Longer owners, and
+/// owners with control characters, are refused by
+/// [`Session::login`](crate::Session::login).
 pub const MAX_OWNER_LEN: usize = 1024;
 
 /// One live session in an owner's index, as the store knows it.
