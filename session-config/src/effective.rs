@@ -143,6 +143,7 @@ fn value_of(s: &Settings, key: Key) -> Option<Value> {
         Key::WriteMode => text(s.write_mode.as_str()),
         Key::OwnerKey => text(&s.owner_key),
         Key::AbsoluteLifetime => s.absolute_lifetime.map(seconds),
+        Key::HeaderName => s.header_name.as_deref().and_then(text),
         Key::ConnectTimeout => Some(seconds(s.connect_timeout)),
         Key::OperationTimeout => Some(seconds(s.operation_timeout)),
         Key::PoolSize => s.pool_size.map(|n| count(n.into())),

@@ -124,6 +124,8 @@ keys! {
     OwnerKey => "SESSION_OWNER_KEY", "owner_key";
     /// `SESSION_ABSOLUTE_LIFETIME` / `absolute_lifetime`
     AbsoluteLifetime => "SESSION_ABSOLUTE_LIFETIME", "absolute_lifetime";
+    /// `SESSION_HEADER_NAME` / `header_name`
+    HeaderName => "SESSION_HEADER_NAME", "header_name";
     /// `SESSION_CONNECT_TIMEOUT` / `connect_timeout`
     ConnectTimeout => "SESSION_CONNECT_TIMEOUT", "connect_timeout";
     /// `SESSION_OPERATION_TIMEOUT` / `operation_timeout`
@@ -216,7 +218,7 @@ mod tests {
             assert_eq!(Key::from_toml_name(k.toml_name()), Some(*k));
             assert_eq!(Key::from_env_name(env), Some(*k));
         }
-        assert_eq!(Key::ALL.len(), 47);
+        assert_eq!(Key::ALL.len(), 48);
     }
 
     #[test]

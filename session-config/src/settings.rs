@@ -234,6 +234,12 @@ pub struct Settings {
     /// `SESSION_ABSOLUTE_LIFETIME`: how long a session lives from its start
     /// (its creation, or its last login) however active it is; default none.
     pub absolute_lifetime: Option<Duration>,
+    /// `SESSION_HEADER_NAME`: the request and response header that carries
+    /// the sid for clients without a cookie jar (API and mobile clients),
+    /// such as `X-Session-Id`; `None` (the default) turns header transport
+    /// off. A request that carries the header uses it instead of the cookie;
+    /// one without it is a cookie request as before.
+    pub header_name: Option<String>,
     /// `SESSION_CONNECT_TIMEOUT`
     pub connect_timeout: Duration,
     /// `SESSION_OPERATION_TIMEOUT`
@@ -513,6 +519,7 @@ impl Default for Settings {
             write_mode: WriteMode::Merge,
             owner_key: "_user_id".to_owned(),
             absolute_lifetime: None,
+            header_name: None,
             connect_timeout: Duration::from_secs(2),
             operation_timeout: Duration::from_secs(1),
             pool_size: None,

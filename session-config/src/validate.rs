@@ -12,8 +12,8 @@ use crate::keys::Key;
 use crate::settings::{SameSite, SessionType, Settings};
 use crate::source::Provenance;
 use crate::value_shapes::{
-    valid_cookie_name, valid_domain, valid_host_port, valid_mongo_db, valid_mongo_url,
-    valid_redis_url, valid_sentinel_url, valid_sql_url,
+    reserved_header_name, valid_cookie_name, valid_domain, valid_header_name, valid_host_port,
+    valid_mongo_db, valid_mongo_url, valid_redis_url, valid_sentinel_url, valid_sql_url,
 };
 use crate::values::{render_str, MAX_DURATION_SECS};
 
@@ -34,6 +34,8 @@ const MONGO_URL: &str = "a MongoDB URL: mongodb://host[:port][,host[:port]…][/
 const SQL_URL: &str =
     "a database URL: postgres://…, postgresql://…, mysql://…, mariadb://… or sqlite:…";
 const COOKIE_NAME: &str = "a non-empty cookie name of ASCII letters, digits and !#$%&'*+-.^_`|~ (no spaces, quotes, control characters or ()<>@,;:\\/[]?={})";
+const HEADER_NAME: &str = "an HTTP header name of ASCII letters, digits and !#$%&'*+-.^_`|~ (no spaces, quotes, control characters or ()<>@,;:\\/[]?={}), such as X-Session-Id, or an empty string for none";
+const RESERVED_HEADER: &str = "a header name of the app's own, such as X-Session-Id, or an empty string for none: not one that HTTP, cookies, CORS or proxies already use (Cookie, Set-Cookie, Vary, Authorization, Host, Content-*, Origin, Proxy-*, Sec-*, Access-Control-*, …), which a browser would refuse to send or the response would garble";
 
 /// Checks everything; returns the warnings (not logged here).
 pub(crate) fn check(
@@ -45,6 +47,7 @@ pub(crate) fn check(
     v.files()?;
     v.cookie()?;
     v.owner_key()?;
+    v.header()?;
     v.backends()?;
     v.cross_key()?;
     Ok(v.warnings(release))
@@ -235,6 +238,21 @@ impl Checker<'_> {
                 || render_str(Key::OwnerKey, key),
                 "a session key such as \"_user_id\" (not empty, and not _permanent, _created or _owner_indexed, which the framework keeps)",
             ));
+        }
+        Ok(())
+    }
+
+    /// `header_name`: a header of the app's own, that a browser may send.
+    fn header(&self) -> Result<(), ConfigError> {
+        let Some(name) = &self.s.header_name else {
+            return Ok(());
+        };
+        let shown = || render_str(Key::HeaderName, name);
+        if !valid_header_name(name) {
+            return Err(self.invalid_whole(Key::HeaderName, shown, HEADER_NAME));
+        }
+        if reserved_header_name(name) {
+            return Err(self.invalid_whole(Key::HeaderName, shown, RESERVED_HEADER));
         }
         Ok(())
     }
@@ -550,6 +568,49 @@ mod tests {
         assert!(valid_cookie_name("a!#$%&'*+-.^_`|~"));
         for bad in ["", "a b", "a;b", "a=b", "a\"b", "é", "a\tb", "a,b", "(x)"] {
             assert!(!valid_cookie_name(bad), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn header_names() {
+        for ok in [
+            "X-Session-Id",
+            "x-session-id",
+            "Session",
+            "X-Auth-Token",
+            "a!#$%&'*+-.^_`|~",
+        ] {
+            assert!(valid_header_name(ok), "{ok:?}");
+            assert!(!reserved_header_name(ok), "{ok:?}");
+        }
+        for bad in [
+            "",
+            "X Session",
+            "X-Session:",
+            "é",
+            "a\tb",
+            "(x)",
+            "a,b",
+            "x\r\ny",
+        ] {
+            assert!(!valid_header_name(bad), "{bad:?}");
+        }
+        for reserved in [
+            "Cookie",
+            "COOKIE",
+            "set-cookie",
+            "Set-Cookie2",
+            "Vary",
+            "Authorization",
+            "Host",
+            "Content-Length",
+            "Transfer-Encoding",
+            "Proxy-Session",
+            "Sec-Session",
+            "Access-Control-Expose-Headers",
+        ] {
+            assert!(valid_header_name(reserved), "{reserved:?}");
+            assert!(reserved_header_name(reserved), "{reserved:?}");
         }
     }
 

@@ -1,12 +1,72 @@
-//! The shapes a value must have: cookie names and domains, `host:port`, and
+//! The shapes a value must have: cookie names and domains, header names,
+//! `host:port`, and
 //! the URLs of each backend. Pure predicates; the messages are `validate`'s.
 
-/// An RFC 6265 cookie-name token.
-pub(crate) fn valid_cookie_name(name: &str) -> bool {
+/// An RFC 9110 token: visible ASCII except the separators. Cookie names
+/// (RFC 6265) and header field names are both tokens.
+fn is_token(name: &str) -> bool {
     !name.is_empty()
         && name
             .bytes()
             .all(|b| (0x21..0x7f).contains(&b) && !b"()<>@,;:\\\"/[]?={}".contains(&b))
+}
+
+/// An RFC 6265 cookie-name token.
+pub(crate) fn valid_cookie_name(name: &str) -> bool {
+    is_token(name)
+}
+
+/// An RFC 9110 header field name.
+pub(crate) fn valid_header_name(name: &str) -> bool {
+    is_token(name)
+}
+
+/// Header names the session header must not take, compared without case:
+/// the ones a browser's `fetch` refuses to send (so a browser-based client
+/// could never send the sid), the ones this crate or the framework already
+/// write on a session response (`Set-Cookie`, `Vary`, the body's framing),
+/// and the ones proxies and CORS give a meaning of their own.
+const RESERVED_HEADER_NAMES: &[&str] = &[
+    "accept-charset",
+    "accept-encoding",
+    "authorization",
+    "cache-control",
+    "connection",
+    "content-encoding",
+    "content-length",
+    "content-type",
+    "cookie",
+    "cookie2",
+    "date",
+    "dnt",
+    "expect",
+    "host",
+    "keep-alive",
+    "origin",
+    "referer",
+    "set-cookie",
+    "set-cookie2",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "vary",
+    "via",
+];
+
+/// Prefixes of reserved header names: `Proxy-*` and `Sec-*` (which `fetch`
+/// refuses), and CORS's `Access-Control-*`.
+const RESERVED_HEADER_PREFIXES: &[&str] = &["proxy-", "sec-", "access-control-"];
+
+/// A header name the session header must not take (see [`RESERVED_HEADER_NAMES`]).
+pub(crate) fn reserved_header_name(name: &str) -> bool {
+    RESERVED_HEADER_NAMES
+        .iter()
+        .any(|reserved| name.eq_ignore_ascii_case(reserved))
+        || RESERVED_HEADER_PREFIXES.iter().any(|prefix| {
+            name.get(..prefix.len())
+                .is_some_and(|head| head.eq_ignore_ascii_case(prefix))
+        })
 }
 
 pub(crate) fn valid_domain(domain: &str) -> bool {

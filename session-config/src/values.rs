@@ -485,6 +485,7 @@ pub(crate) fn apply(settings: &mut Settings, key: Key, value: &Value) -> Result<
         Key::WriteMode => s.write_mode = parse_write_mode(value)?,
         Key::OwnerKey => s.owner_key = parse_string(value)?,
         Key::AbsoluteLifetime => s.absolute_lifetime = parse_opt_duration(value)?,
+        Key::HeaderName => s.header_name = parse_opt_string(value)?,
         Key::ConnectTimeout => s.connect_timeout = parse_duration(value)?,
         Key::OperationTimeout => s.operation_timeout = parse_duration(value)?,
         Key::PoolSize => s.pool_size = parse_opt_uint(value, 0, u32_max)?.map(to_u32),

@@ -100,6 +100,7 @@ const CASES: &[(Key, &str, &str)] = &[
     (Key::WriteMode, r#""overwrite""#, "Overwrite"),
     (Key::OwnerKey, r#""account""#, "account"),
     (Key::AbsoluteLifetime, r#""12h""#, "43200s"),
+    (Key::HeaderName, r#""X-Session-Id""#, "X-Session-Id"),
     (Key::ConnectTimeout, "5", "5s"),
     (Key::OperationTimeout, r#""250ms""#, "250ms"),
     (Key::PoolSize, "20", "20"),
@@ -191,6 +192,7 @@ fn check_non_default(s: &Settings) {
     assert_eq!(s.write_mode, WriteMode::Overwrite);
     assert_eq!(s.owner_key, "account");
     assert_eq!(s.absolute_lifetime, Some(Duration::from_secs(12 * 3600)));
+    assert_eq!(s.header_name.as_deref(), Some("X-Session-Id"));
     assert_eq!(s.connect_timeout, Duration::from_secs(5));
     assert_eq!(s.operation_timeout, Duration::from_millis(250));
     assert_eq!(s.pool_size, Some(20));
@@ -293,6 +295,7 @@ fn defaults_are_the_documented_ones() {
     assert_eq!(s.write_mode, WriteMode::Merge);
     assert_eq!(s.owner_key, "_user_id");
     assert_eq!(s.absolute_lifetime, None);
+    assert_eq!(s.header_name, None);
     assert_eq!(s.connect_timeout, Duration::from_secs(2));
     assert_eq!(s.operation_timeout, Duration::from_secs(1));
     assert_eq!(s.pool_size, None);

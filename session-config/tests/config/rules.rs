@@ -2,7 +2,7 @@
 
 use session_config::{ConfigError, ConfigWarning, Key, Origin, RuleKind, Settings};
 
-use crate::{assert_contains, env_err, from_env, report_env, toml_err};
+use crate::{assert_contains, env_err, from_env, from_toml, report_env, toml_err};
 
 fn assert_rule(err: &ConfigError, rule: RuleKind, key: Key) {
     match err {
@@ -546,6 +546,40 @@ fn cookie_name_path_and_domain() {
     assert_invalid(&err, Key::CookieDomain);
     assert_contains(&msg, &["cookie_domain (file", "a domain name"]);
     assert!(from_env(&[("SESSION_COOKIE_DOMAIN", ".example.com")]).is_ok());
+}
+
+#[test]
+fn header_name_is_a_header_of_the_apps_own() {
+    let s = from_env(&[("SESSION_HEADER_NAME", "X-Session-Id")]).unwrap();
+    assert_eq!(s.header_name.as_deref(), Some("X-Session-Id"));
+    let (s, _) = from_toml("header_name = \"\"");
+    assert_eq!(s.unwrap().header_name, None, "empty means none");
+    for bad in ["X Session", "X-Session:", "séance", "a/b"] {
+        let (err, msg) = env_err(&[("SESSION_HEADER_NAME", bad)]);
+        assert_invalid(&err, Key::HeaderName);
+        assert_contains(
+            &msg,
+            &[
+                "SESSION_HEADER_NAME (env SESSION_HEADER_NAME)",
+                "an HTTP header name",
+            ],
+        );
+    }
+    for reserved in [
+        "Cookie",
+        "set-cookie",
+        "VARY",
+        "Authorization",
+        "Sec-Session",
+        "Proxy-Id",
+    ] {
+        let (err, msg, _) = toml_err(&format!("header_name = \"{reserved}\""));
+        assert_invalid(&err, Key::HeaderName);
+        assert_contains(&msg, &["header_name (file", reserved, "of the app's own"]);
+    }
+    let mut s = Settings::default();
+    s.header_name = Some("Set-Cookie".to_owned());
+    assert_invalid(&s.validate().unwrap_err(), Key::HeaderName);
 }
 
 #[test]
