@@ -1,7 +1,7 @@
 //! What every request needs from its manager, in one crate-private type: the
 //! validated settings, the store, the signer, the codec and the cookie writer,
-//! with the helpers that turn a cookie into a sid and a sid into a cookie
-//! value or a store key.
+//! with the helpers that turn a cookie or a session header into a sid and a
+//! sid into a cookie value, a session header or a store key.
 //!
 //! [`SessionManager`](crate::SessionManager) wraps an [`Engine`] for apps, and
 //! each request holds the same `Arc<Engine>`, so no request reaches into the
@@ -9,6 +9,7 @@
 
 use std::borrow::Cow;
 use std::sync::Arc;
+use std::time::Duration;
 
 use session_config::Settings;
 
@@ -18,6 +19,7 @@ use crate::id::{RandomSourceError, SessionId};
 use crate::map::SessionMap;
 use crate::signing::{Signer, Verified};
 use crate::store::{BuildError, SessionStore};
+use crate::transport::{Delivery, SessionHeader, Transport};
 
 /// The settings in force and everything built from them once.
 pub(crate) struct Engine {
@@ -29,6 +31,11 @@ pub(crate) struct Engine {
     /// The longest sid the store can hold under the key prefix, if it has a
     /// limit: read once, not per request.
     max_sid_len: Option<usize>,
+    /// `header_name`, shared by every response that carries it.
+    header_name: Option<Arc<str>>,
+    /// `Cookie, <header_name>`: what a cookie request's response varies on
+    /// when header transport is on, made once.
+    vary_cookie_and_header: Option<Arc<str>>,
 }
 
 /// What the request's session cookies come to, once checked.
@@ -70,6 +77,10 @@ impl Engine {
         let max_sid_len = store
             .max_key_len()
             .map(|max| max.saturating_sub(settings.key_prefix.len()));
+        let header_name: Option<Arc<str>> = settings.header_name.as_deref().map(Arc::from);
+        let vary_cookie_and_header = header_name
+            .as_ref()
+            .map(|name| Arc::from(format!("Cookie, {name}")));
         Ok(Self {
             settings,
             store,
@@ -77,6 +88,8 @@ impl Engine {
             codec,
             cookies,
             max_sid_len,
+            header_name,
+            vary_cookie_and_header,
         })
     }
 
@@ -98,6 +111,23 @@ impl Engine {
 
     pub(crate) fn is_signed(&self) -> bool {
         self.signer.is_some()
+    }
+
+    /// `header_name`, when header transport is on.
+    pub(crate) fn header_name(&self) -> Option<&Arc<str>> {
+        self.header_name.as_ref()
+    }
+
+    /// What a loaded session's response varies on, beyond `Cookie` for a
+    /// cookie request: with header transport on, every such response varies
+    /// on the session header too (whether a request carries it decides which
+    /// session answers), and a header request's varies on it alone (its
+    /// cookies are never read). `None`: `Cookie` alone, or nothing.
+    pub(crate) fn vary_beyond_cookie(&self, transport: Transport) -> Option<Arc<str>> {
+        match transport {
+            Transport::Cookie => self.vary_cookie_and_header.clone(),
+            Transport::Header => self.header_name.clone(),
+        }
     }
 
     /// A new sid of the configured length, from the OS random source.
@@ -127,6 +157,34 @@ impl Engine {
             .split(';')
             .find_map(|value| self.verify(value))
             .unwrap_or(CookieFound::Invalid)
+    }
+
+    /// The session header's value checked, as one value: unlike cookies,
+    /// a header names at most one sid.
+    pub(crate) fn find_valid_header(&self, value: Option<&Arc<str>>) -> CookieFound {
+        let Some(value) = value else {
+            return CookieFound::Absent;
+        };
+        if self.signer.is_none() {
+            return SessionId::parse_shared(value).map_or(CookieFound::Invalid, |id| {
+                CookieFound::Valid {
+                    id,
+                    signed_with_fallback: false,
+                }
+            });
+        }
+        self.verify(value).unwrap_or(CookieFound::Invalid)
+    }
+
+    /// The sid values a request sent, checked the way its transport reads
+    /// them.
+    pub(crate) fn find_valid_sid(
+        &self, transport: Transport, values: Option<&Arc<str>>,
+    ) -> CookieFound {
+        match transport {
+            Transport::Cookie => self.find_valid_cookie(values),
+            Transport::Header => self.find_valid_header(values),
+        }
     }
 
     /// One cookie value checked: its shape, and its signature when the
@@ -167,6 +225,34 @@ impl Engine {
             .as_ref()
             .map(|secret| secret.expose());
         crate::owner::SessionHandle::of_key(secret, key)
+    }
+
+    /// The sid `id` told to the client in `transport`: a session cookie
+    /// (persistent, with `Expires`, when `lifetime` is given) or the session
+    /// header.
+    pub(crate) fn deliver(
+        &self, transport: Transport, id: &SessionId, lifetime: Option<Duration>,
+    ) -> Delivery {
+        let value = self.cookie_value(id);
+        match (transport, &self.header_name) {
+            (Transport::Header, Some(name)) => Delivery::Header(SessionHeader {
+                name: name.clone(),
+                value: value.into_owned(),
+            }),
+            _ => Delivery::SetCookie(self.cookies.session_cookie(&value, lifetime)),
+        }
+    }
+
+    /// The client told to forget its sid in `transport`: a deletion cookie,
+    /// or an empty session header.
+    pub(crate) fn expire(&self, transport: Transport) -> Delivery {
+        match (transport, &self.header_name) {
+            (Transport::Header, Some(name)) => Delivery::Header(SessionHeader {
+                name: name.clone(),
+                value: String::new(),
+            }),
+            _ => Delivery::SetCookie(self.cookies.deletion_cookie()),
+        }
     }
 
     /// The store key of a sid.

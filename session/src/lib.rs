@@ -9,15 +9,19 @@
 //! decisions live here, once:
 //!
 //! 1. **Open** ([`SessionManager::open`]): read the cookie, check the sid's shape
-//!    and signature. No I/O; nothing invalid ever reaches the store.
+//!    and signature. No I/O; nothing invalid ever reaches the store. With
+//!    header transport on (`header_name`), a request that carries that header
+//!    uses it instead, for its whole life ([`SessionManager::open_with_header`],
+//!    [`transport`]): API and mobile clients without a cookie jar share the
+//!    deployment with browsers.
 //! 2. **Load** ([`RequestSession::load`]): lazily, the first time a handler asks,
 //!    with one store read that also slides the expiry. A missing, expired or
 //!    undecodable record gives a fresh session with a **new** sid: a
 //!    client-chosen sid is never adopted.
 //! 3. **Finish** ([`RequestSession::finish`]): after the handler, write only what
 //!    changed (a change is a different encoding, not a mutable borrow), delete
-//!    emptied sessions, and say which `Set-Cookie` and `Vary` to send. A 5xx
-//!    response persists nothing.
+//!    emptied sessions, and say which `Set-Cookie` (or session header) and
+//!    `Vary` to send. A 5xx response persists nothing.
 //!
 //! A route that never asks for the session costs no store round trip; a read
 //! costs one; a write two at most. Sliding expiry is refreshed only on requests
@@ -74,6 +78,7 @@ pub mod map;
 pub mod owner;
 pub mod signing;
 pub mod store;
+pub mod transport;
 mod typed;
 pub mod value;
 
@@ -84,6 +89,7 @@ pub use manager::SessionManager;
 pub use map::SessionMap;
 pub use session_config::{self as config, Settings};
 pub use store::{SaveHint, SessionStore, StoreError, StoreErrorKind, WriteOutcome};
+pub use transport::{SessionHeader, Transport};
 pub use typed::{SessionData, Typed};
 pub use value::{Bytes, Timestamp, ValueError};
 

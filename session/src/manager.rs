@@ -89,6 +89,12 @@ impl SessionManager {
         self.engine.cookies().name()
     }
 
+    /// The session header's name (`header_name`), when header transport is
+    /// on: adapters pass its values to [`Self::open_with_header`].
+    pub fn header_name(&self) -> Option<&str> {
+        self.engine.header_name().map(|name| &**name)
+    }
+
     /// Step 1 of the lifecycle, cheap and without I/O: keeps the values of
     /// the session cookie from the request's `Cookie` headers, given as the
     /// bytes they arrived as. They are checked (shape, then signature) only
@@ -99,8 +105,33 @@ impl SessionManager {
     /// or Latin-1 text does not hide the session cookie beside it. A session
     /// cookie whose value is not text is an invalid cookie (a fresh session
     /// and a deletion cookie), never an error.
+    ///
+    /// A request opened here is always a cookie request; an adapter for an
+    /// app that may turn header transport on calls [`Self::open_with_header`].
     pub fn open<'a>(&self, cookie_headers: impl IntoIterator<Item = &'a [u8]>) -> RequestSession {
-        RequestSession::open(self.engine.clone(), cookie_headers)
+        RequestSession::open(self.engine.clone(), cookie_headers, [])
+    }
+
+    /// Step 1 of the lifecycle with header transport (`header_name`, design
+    /// §14): `session_headers` are the values of the request's
+    /// [`header_name`](Self::header_name) header, as bytes, one per header
+    /// line (none when the request does not carry it, or when header
+    /// transport is off: then they are not read at all).
+    ///
+    /// A request that carries the header is a header request for its whole
+    /// life: its cookies are not read, its sid is the header's value (the
+    /// cookie value's format: signed when the signer is on), and its
+    /// response carries a [`SessionHeader`](crate::SessionHeader) and never
+    /// a `Set-Cookie`. An empty value is a client without a session yet; an
+    /// invalid one, or several header lines, starts a fresh session, as an
+    /// invalid cookie does; a sid the store does not hold is never adopted.
+    /// A request without the header is exactly [`Self::open`]'s cookie
+    /// request, so browsers and API clients share one deployment.
+    pub fn open_with_header<'a, 'b>(
+        &self, cookie_headers: impl IntoIterator<Item = &'a [u8]>,
+        session_headers: impl IntoIterator<Item = &'b [u8]>,
+    ) -> RequestSession {
+        RequestSession::open(self.engine.clone(), cookie_headers, session_headers)
     }
 
     /// Reads a session by sid, outside a request (admin tools, websockets).

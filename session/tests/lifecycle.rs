@@ -556,3 +556,7 @@ mod concurrent;
 /// and the absolute lifetime.
 #[path = "lifecycle/owners.rs"]
 mod owners;
+
+/// Header transport: the sid in a header of the app's own, in and out.
+#[path = "lifecycle/header.rs"]
+mod header;

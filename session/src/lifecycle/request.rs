@@ -1,6 +1,7 @@
-//! One request's session: opened from the cookie, loaded lazily on first use,
-//! finished after the handler. Adapters call these three steps and only
-//! translate their results into their framework's terms.
+//! One request's session: opened from the cookie (or the session header, for
+//! a header request), loaded lazily on first use, finished after the
+//! handler. Adapters call these three steps and only translate their
+//! results into their framework's terms.
 
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -16,6 +17,7 @@ use crate::id::SessionId;
 use crate::map::SessionMap;
 use crate::owner::{now_unix, owner_in, CREATED_KEY, INDEXED_KEY};
 use crate::store::SaveHint;
+use crate::transport::{header_value, Transport};
 
 use super::decision::{plan, Facts, Plan};
 use super::dispatch;
@@ -32,26 +34,47 @@ pub struct RequestSession {
     inner: Arc<RequestShared>,
 }
 
-/// Never shows the cookie: it is a bearer token.
+/// Never shows the cookie or the session header: they are bearer tokens.
 impl std::fmt::Debug for RequestSession {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RequestSession")
-            .field("cookie_sent", &self.inner.cookie_values.is_some())
+            .field("transport", &self.inner.transport)
+            .field("sid_sent", &self.inner.cookie_values.is_some())
             .field("loaded", &self.is_loaded())
             .finish_non_exhaustive()
     }
 }
 
 impl RequestSession {
-    /// Step 1: keeps the session cookie's values from the request's `Cookie`
-    /// headers, as bytes; see [`SessionManager::open`](crate::SessionManager::open).
-    pub(crate) fn open<'a>(
+    /// Step 1: chooses the request's transport and keeps the sid it sent:
+    /// the session header's value when header transport is on and the
+    /// request carries the header, else the session cookie's values from
+    /// its `Cookie` headers, as bytes; see
+    /// [`SessionManager::open_with_header`](crate::SessionManager::open_with_header).
+    pub(crate) fn open<'a, 'b>(
         engine: Arc<Engine>, cookie_headers: impl IntoIterator<Item = &'a [u8]>,
+        session_headers: impl IntoIterator<Item = &'b [u8]>,
     ) -> Self {
-        let values = session_cookie_values(engine.cookies().name(), cookie_headers);
+        let sent = engine
+            .header_name()
+            .and_then(|_| header_value(session_headers));
+        let (transport, values) = match sent {
+            Some(value) => (Transport::Header, value),
+            None => (
+                Transport::Cookie,
+                session_cookie_values(engine.cookies().name(), cookie_headers),
+            ),
+        };
         Self {
-            inner: Arc::new(RequestShared::new(engine, values)),
+            inner: Arc::new(RequestShared::new(engine, transport, values)),
         }
+    }
+
+    /// How this request carries its sid: the session header (header
+    /// transport is on and the request carries it) or the cookie. Chosen at
+    /// open, for the request's whole life.
+    pub fn transport(&self) -> Transport {
+        self.inner.transport
     }
 
     /// Step 2: loads the session with one store read, the first time it is
@@ -91,15 +114,15 @@ impl RequestSession {
     async fn load_from_store(&self) -> Result<SessionState, LoadError> {
         let engine = self.inner.engine();
         let settings = engine.settings();
-        let (id, signed_with_fallback) =
-            match engine.find_valid_cookie(self.inner.cookie_values.as_ref()) {
-                CookieFound::Valid {
-                    id,
-                    signed_with_fallback,
-                } => (id, signed_with_fallback),
-                CookieFound::Absent => return self.fresh(false),
-                CookieFound::Invalid => return self.fresh(true),
-            };
+        let sent = self.inner.cookie_values.as_ref();
+        let (id, signed_with_fallback) = match engine.find_valid_sid(self.inner.transport, sent) {
+            CookieFound::Valid {
+                id,
+                signed_with_fallback,
+            } => (id, signed_with_fallback),
+            CookieFound::Absent => return self.fresh(false),
+            CookieFound::Invalid => return self.fresh(true),
+        };
         // A key the backend cannot hold would fail the read on every request
         // while the cookie lives: it is an invalid cookie like any other.
         let Some(key) = engine.store_key_within_limit(&id) else {
@@ -196,7 +219,7 @@ impl RequestSession {
             return Ok(FinishOutcome::default()); // row 1
         }
         let work = self.decide(status)?;
-        work.run(self.inner.engine()).await
+        work.run(self.inner.engine(), self.inner.transport).await
     }
 
     /// Decides, under the lock, what finishing comes to, with every key and
@@ -204,7 +227,7 @@ impl RequestSession {
     fn decide(&self, status: u16) -> Result<Work, FinishError> {
         let engine = self.inner.engine();
         let settings = engine.settings();
-        let cookies = engine.cookies();
+        let transport = self.inner.transport;
         let mut state = self.inner.state();
         if let Some(error) = state.pending_error.take() {
             return Err(error.into());
@@ -247,22 +270,21 @@ impl RequestSession {
         // The key read at load, which stays the record's key after a
         // regenerate; finish runs once, so it can be taken.
         let loaded_key = state.loaded_key.take();
-        let session_cookie =
-            |id: &SessionId| cookies.session_cookie(&engine.cookie_value(id), lifetime);
+        let deliver = |id: &SessionId| engine.deliver(transport, id, lifetime);
         let merge = settings.write_mode == WriteMode::Merge;
         let indexed = state.indexed_owner.take();
         let created = state.logged_in_at.unwrap_or_else(SystemTime::now);
         let work = match plan(facts) {
             Plan::Nothing => Work::headers(None),
-            Plan::ExpireCookie => Work::headers(Some(cookies.deletion_cookie())),
+            Plan::ExpireCookie => Work::headers(Some(engine.expire(transport))),
             Plan::DeleteRecord => Work {
                 index: IndexChange::moved(indexed, loaded_key.clone(), None),
                 write: None,
                 delete: loaded_key,
-                set_cookie: Some(cookies.deletion_cookie()),
+                deliver: Some(engine.expire(transport)),
             },
             Plan::SaveRegenerated => {
-                let set_cookie = Some(session_cookie(&state.id));
+                let deliver = Some(deliver(&state.id));
                 let delete = state.replaced_id.as_ref().map(|old| engine.store_key(old));
                 let key = engine.store_key(&state.id);
                 let bytes = encoded.take().unwrap_or_default();
@@ -274,11 +296,11 @@ impl RequestSession {
                     ),
                     write: Some(write(merge, key, bytes, false, &mut state.map)),
                     delete,
-                    set_cookie,
+                    deliver,
                 }
             }
             Plan::Save => {
-                let set_cookie = Some(session_cookie(&state.id));
+                let deliver = Some(deliver(&state.id));
                 let existing = state.record_existed && !state.regenerated;
                 let key = match loaded_key {
                     Some(key) if existing => key,
@@ -298,10 +320,10 @@ impl RequestSession {
                     index,
                     write: Some(write(merge, key, bytes, existing, &mut state.map)),
                     delete: None,
-                    set_cookie,
+                    deliver,
                 }
             }
-            Plan::CookieOnly => Work::headers(Some(session_cookie(&state.id))),
+            Plan::CookieOnly => Work::headers(Some(deliver(&state.id))),
         };
         if let Some(unsaved) = encoded {
             crate::buffer_pool::give_back(unsaved);

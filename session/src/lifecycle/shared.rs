@@ -5,6 +5,7 @@
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::engine::Engine;
+use crate::transport::Transport;
 
 use super::gate::LoadGate;
 use super::state::SessionState;
@@ -12,8 +13,11 @@ use super::state::SessionState;
 /// The per-request state behind the handles.
 pub(crate) struct RequestShared {
     pub(super) engine: Arc<Engine>,
-    /// The session cookie's values joined by `;` (which no cookie value can
-    /// hold), unverified. Shared, because an unsigned value becomes the sid.
+    /// How this request carries its sid, for its whole life.
+    pub(super) transport: Transport,
+    /// The sid the request sent, unverified: the session cookie's values
+    /// joined by `;` (which no cookie value can hold), or the session
+    /// header's value. Shared, because an unsigned value becomes the sid.
     pub(super) cookie_values: Option<Arc<str>>,
     /// Opened by the first successful load, which also fills `state`.
     pub(super) load_gate: LoadGate,
@@ -21,9 +25,12 @@ pub(crate) struct RequestShared {
 }
 
 impl RequestShared {
-    pub(super) fn new(engine: Arc<Engine>, cookie_values: Option<Arc<str>>) -> Self {
+    pub(super) fn new(
+        engine: Arc<Engine>, transport: Transport, cookie_values: Option<Arc<str>>,
+    ) -> Self {
         Self {
             engine,
+            transport,
             cookie_values,
             load_gate: LoadGate::default(),
             state: Mutex::new(SessionState::unloaded()),

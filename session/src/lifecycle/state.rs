@@ -12,7 +12,8 @@
 //!   [`Baseline::New`], and `stale_cookie` is false.
 //! - `!record_existed`: the sid is new (never adopted from the client), the
 //!   baseline is [`Baseline::New`], and `stale_cookie` says whether a cookie
-//!   was sent that named no live record (then `cookie_sent` is true).
+//!   (or, for a header request, a session header) was sent that named no
+//!   live record (then `cookie_sent` is true).
 //! - `regenerated` means `id` was replaced by a new sid. `replaced_id` is the
 //!   loaded record's sid, and is set only when `record_existed`: it is the
 //!   record to delete once the session is saved under its new sid. A session
@@ -68,7 +69,8 @@ pub(crate) struct SessionState {
     /// A cookie was sent but named no live record: invalid, badly signed, or
     /// missing from the store.
     pub(crate) stale_cookie: bool,
-    /// The request carried a session cookie, valid or not.
+    /// The request sent a sid, valid or not: a session cookie, or a
+    /// non-empty session header for a header request.
     pub(crate) cookie_sent: bool,
     /// The cookie verified with a fallback key and should be re-signed.
     pub(crate) signed_with_fallback: bool,

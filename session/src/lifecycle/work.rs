@@ -4,27 +4,57 @@
 //! (see [`dispatch`](super::dispatch)), so its finish completes on its first
 //! poll with no boxed future.
 
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use crate::engine::Engine;
 use crate::errors::FinishError;
 use crate::map::SessionMap;
 use crate::store::{SaveHint, StoreError, WriteOutcome};
+use crate::transport::{Delivery, SessionHeader, Transport};
 
 use super::dispatch;
 use super::merge::merge;
 
-/// The response-side result of finish, for the adapter to apply.
+/// The response-side result of finish, for the adapter to apply: at most
+/// one of [`set_cookie`](Self::set_cookie) (a cookie request) and
+/// [`session_header`](Self::session_header) (a header request), and the
+/// [`vary`](Self::vary) value.
 #[derive(Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct FinishOutcome {
-    /// A `Set-Cookie` header value to add, if any.
+    /// A `Set-Cookie` header value to add, if any. Never for a header
+    /// request.
     pub set_cookie: Option<String>,
-    /// Whether to add `Vary: Cookie` (the session was loaded).
+    /// Whether `Vary` names `Cookie`: the session was loaded, and the
+    /// request is a cookie request. [`vary`](Self::vary) gives the whole
+    /// `Vary` value to add.
     pub vary_cookie: bool,
+    /// The session header to add, for a header request only: the sid
+    /// wherever a cookie request would get a session cookie, an empty value
+    /// wherever it would get a deletion cookie.
+    pub session_header: Option<SessionHeader>,
+    /// What `Vary` names besides or instead of `Cookie` (the session
+    /// header's name), made once by the manager.
+    vary_beyond_cookie: Option<Arc<str>>,
 }
 
-/// Never shows the cookie: it carries the raw sid, a bearer token.
+impl FinishOutcome {
+    /// The `Vary` value to add, if any: `Cookie` for a cookie request;
+    /// `Cookie, <header_name>` for one when header transport is on (whether
+    /// a request carries the session header decides which session answers);
+    /// `<header_name>` alone for a header request, whose cookies are never
+    /// read. `None` when the session was not loaded.
+    pub fn vary(&self) -> Option<&str> {
+        match &self.vary_beyond_cookie {
+            Some(vary) => Some(vary),
+            None => self.vary_cookie.then_some("Cookie"),
+        }
+    }
+}
+
+/// Never shows the cookie or the header's value: both carry the raw sid, a
+/// bearer token.
 impl std::fmt::Debug for FinishOutcome {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let cookie = self.set_cookie.as_deref().map(|cookie| {
@@ -37,6 +67,8 @@ impl std::fmt::Debug for FinishOutcome {
         f.debug_struct("FinishOutcome")
             .field("set_cookie", &cookie)
             .field("vary_cookie", &self.vary_cookie)
+            .field("session_header", &self.session_header)
+            .field("vary", &self.vary())
             .finish()
     }
 }
@@ -49,7 +81,8 @@ pub(super) struct Work {
     /// A record to delete after the write: the emptied session's, or the one
     /// a regenerate moved away from.
     pub(super) delete: Option<String>,
-    pub(super) set_cookie: Option<String>,
+    /// What the client is told about its sid, in the request's transport.
+    pub(super) deliver: Option<Delivery>,
 }
 
 /// How the session is written.
@@ -105,7 +138,7 @@ impl IndexChange {
 /// finish together all get through.
 const MAX_ATTEMPTS: u32 = 16;
 
-/// Never shows keys or cookies: both carry the sid.
+/// Never shows keys, cookies or headers: they carry the sid.
 impl std::fmt::Debug for Work {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let write = self.write.as_ref().map(|write| match write {
@@ -116,24 +149,27 @@ impl std::fmt::Debug for Work {
         f.debug_struct("Work")
             .field("write", &write)
             .field("delete", &self.delete.is_some())
-            .field("set_cookie", &self.set_cookie.is_some())
+            .field("deliver", &self.deliver.is_some())
             .finish()
     }
 }
 
 impl Work {
     /// Headers only, no store operation.
-    pub(super) fn headers(set_cookie: Option<String>) -> Self {
+    pub(super) fn headers(deliver: Option<Delivery>) -> Self {
         Self {
             index: IndexChange::default(),
             write: None,
             delete: None,
-            set_cookie,
+            deliver,
         }
     }
 
-    /// Runs the store operations in order, then gives the outcome.
-    pub(super) async fn run(mut self, engine: &Engine) -> Result<FinishOutcome, FinishError> {
+    /// Runs the store operations in order, then gives the outcome, in the
+    /// request's `transport`.
+    pub(super) async fn run(
+        mut self, engine: &Engine, transport: Transport,
+    ) -> Result<FinishOutcome, FinishError> {
         let store = engine.store().as_ref();
         let ttl = engine.settings().permanent_session_lifetime;
         let inserted = matches!(self.write, Some(Write::Insert { .. }));
@@ -163,7 +199,7 @@ impl Work {
             Some(Write::Conditional { key, bytes, ours }) => {
                 let saved = write_conditionally(engine, &key, bytes, &ours).await?;
                 if !saved {
-                    self.end_instead(engine);
+                    self.end_instead(engine, transport);
                 }
             }
         }
@@ -188,19 +224,26 @@ impl Work {
             }
         }
         maybe_cleanup(engine);
+        let (set_cookie, session_header) = match self.deliver {
+            None => (None, None),
+            Some(Delivery::SetCookie(cookie)) => (Some(cookie), None),
+            Some(Delivery::Header(header)) => (None, Some(header)),
+        };
         // Work exists only for a loaded session, whose response varies with
-        // its cookie.
+        // what carried its sid.
         Ok(FinishOutcome {
-            set_cookie: self.set_cookie,
-            vary_cookie: true,
+            set_cookie,
+            vary_cookie: transport == Transport::Cookie,
+            session_header,
+            vary_beyond_cookie: engine.vary_beyond_cookie(transport),
         })
     }
 
     /// The session ended (a logout, a regenerate, a revoke, expiry) while
-    /// this request ran: it stays ended, and the cookie is expired.
-    fn end_instead(&mut self, engine: &Engine) {
+    /// this request ran: it stays ended, and the client told to forget it.
+    fn end_instead(&mut self, engine: &Engine, transport: Transport) {
         tracing::debug!("the session ended while this request ran; its changes are dropped");
-        self.set_cookie = Some(engine.cookies().deletion_cookie());
+        self.deliver = Some(engine.expire(transport));
         self.delete = None;
         // Whoever ended it also took it out of the index.
         self.index = IndexChange::default();
