@@ -117,7 +117,8 @@ impl<T: SessionData> TypedSession<T> {
 
 /// What a finished session does to the response.
 pub(crate) enum ResponseChange {
-    /// Add these headers (`Vary: Cookie` when `vary_cookie`).
+    /// Add these headers: [`FinishOutcome::vary`], then the `Set-Cookie`
+    /// or the session header (header transport).
     Headers(FinishOutcome),
     /// Replace the response with this opaque status and plain-text body: the
     /// session could not be finished (the details are logged).

@@ -3,8 +3,10 @@
 //! (feature `rocket`).
 //!
 //! The request lifecycle lives once, in [`session::RequestSession`]; each
-//! adapter only translates: cookies in, `Set-Cookie` and `Vary` out, errors to
-//! statuses. Both build the store that the settings select when the app starts.
+//! adapter only translates: cookies (and, with header transport on, the
+//! session header) in, `Set-Cookie` (or the session header) and `Vary` out,
+//! errors to statuses. Both build the store that the settings select when the
+//! app starts.
 //!
 //! # Poem
 //!

@@ -3,7 +3,8 @@
 //!
 //! A backend plugs in by implementing [`Backend`] and adding one
 //! [`conformance_suite!`](crate::conformance_suite) line; the test names then
-//! read `framework_backend::case`.
+//! read `framework_backend::case` (`framework_backend::header::case` for
+//! header transport, [`crate::header`]).
 
 use crate::demo::{DemoApp, Framework};
 use crate::http::Client;
@@ -248,6 +249,17 @@ macro_rules! conformance_suite {
                 login_after_clear_leaves_a_planted_sid_behind,
                 foreign_cookie_bytes_never_hide_the_session,
                 a_sid_too_long_for_the_store_is_an_invalid_cookie,
+                hostile_session_headers_never_5xx,
+            );
+            $crate::conformance_suite!(@submodule header [$(#[$attr])*] $framework, $backend;
+                a_fresh_session_is_issued_in_the_header,
+                the_count_is_carried_by_the_header,
+                an_unknown_sid_is_not_adopted,
+                garbage_gives_a_fresh_session_never_a_5xx,
+                clear_sends_an_empty_header,
+                regenerate_sends_the_new_sid,
+                a_header_request_never_gets_a_set_cookie,
+                cookie_clients_are_unchanged_with_the_header_enabled,
             );
             $crate::conformance_suite!(@module concurrent_writes [$(#[$attr])*] $framework, $backend;
                 parallel_writes_of_one_client_all_survive,
@@ -279,6 +291,13 @@ macro_rules! conformance_suite {
         $(
             $crate::conformance_suite!(@case $attrs $framework, $backend, $case);
         )*
+    };
+    (@submodule $module:ident $attrs:tt $framework:expr, $backend:expr; $($case:ident),* $(,)?) => {
+        mod $module {
+            #[allow(unused_imports)]
+            use super::*;
+            $crate::conformance_suite!(@module $module $attrs $framework, $backend; $($case),*);
+        }
     };
     (@module $module:ident $attrs:tt $framework:expr, $backend:expr; $($case:ident),* $(,)?) => {
         $(

@@ -128,6 +128,12 @@ impl DemoApp {
         Client::new(self.port)
     }
 
+    /// A new API client that carries its sid in the session header `name`
+    /// (sent empty until a response gives it a sid), with no cookie jar.
+    pub fn header_client(&self, name: &str) -> Client {
+        Client::with_session_header(self.port, name)
+    }
+
     /// The port it listens on.
     pub fn port(&self) -> u16 {
         self.port

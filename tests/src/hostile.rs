@@ -129,3 +129,72 @@ pub fn a_sid_too_long_for_the_store_is_an_invalid_cookie(
         assert_eq!(client.get("/incr").body, "2");
     }
 }
+
+/// Hostile session headers, on a demo with header transport on: very long
+/// values, bytes that are not UTF-8, NUL, many header lines. None is a 5xx,
+/// none reaches a session, and a rejected value gets an empty header, never
+/// a `Set-Cookie`. The header's name matches in any case, as HTTP wants.
+pub fn hostile_session_headers_never_5xx(framework: Framework, backend: &dyn Backend) {
+    use crate::header::HEADER;
+    let toml = backend.session_toml(&format!("header_name = \"{HEADER}\""));
+    let app = DemoApp::start(framework, &toml, &[]);
+    let mut owner = app.header_client(HEADER);
+    assert_eq!(owner.get("/incr").body, "1");
+    let sid = owner.header_value().unwrap().to_owned();
+    let lower = HEADER.to_ascii_lowercase();
+
+    let long = "A".repeat(16 * 1024);
+    let longer_than_a_sid = format!("{sid}{}", "A".repeat(300));
+    let tab = format!("{sid}\tx");
+    let many: Vec<(&str, &[u8])> = (0..100).map(|_| (HEADER, sid.as_bytes())).collect();
+    let cases: Vec<(&str, Vec<(&str, &[u8])>)> = vec![
+        ("16 KiB", vec![(HEADER, long.as_bytes())]),
+        (
+            "the sid and more",
+            vec![(HEADER, longer_than_a_sid.as_bytes())],
+        ),
+        ("not UTF-8", vec![(HEADER, b"\xff\xfe\xfd")]),
+        (
+            "UTF-8 beyond ASCII",
+            vec![(HEADER, "s\u{e9}ance\u{65e5}".as_bytes())],
+        ),
+        ("NUL", vec![(HEADER, b"abc\x00def")]),
+        ("a tab inside", vec![(HEADER, tab.as_bytes())]),
+        ("100 lines of the sid", many),
+        (
+            "the sid, then an empty line",
+            vec![(HEADER, sid.as_bytes()), (HEADER, b"")],
+        ),
+    ];
+    for (case, headers) in cases {
+        let mut client = app.client();
+        let response = client.send_with_headers("GET", "/read", &headers).unwrap();
+        assert!(response.status < 500, "{case}: {response:?}");
+        assert!(
+            response.header_all("set-cookie").is_empty(),
+            "{case}: {response:?}"
+        );
+        if response.status != 200 {
+            continue; // refused by the HTTP server itself (a NUL byte)
+        }
+        assert_eq!(response.body, "0", "{case}: a session was reached");
+        // Rocket drops a header that is not UTF-8 before any adapter sees
+        // it: there the request is an anonymous cookie request.
+        let dropped = framework == Framework::Rocket && case == "not UTF-8";
+        let expected = if dropped { None } else { Some("") };
+        assert_eq!(response.header(&lower), expected, "{case}: {response:?}");
+    }
+
+    // The name in another case, and whitespace around the value, still carry
+    // the session.
+    let padded = format!("  {sid} ");
+    for (name, value) in [(lower.as_str(), sid.as_str()), (HEADER, padded.as_str())] {
+        let mut client = app.client();
+        let response = client
+            .send_with_headers("GET", "/read", &[(name, value.as_bytes())])
+            .unwrap();
+        assert_eq!(response.status, 200, "{name}: {response:?}");
+        assert_eq!(response.body, "1", "{name}: {value:?}");
+    }
+    assert_eq!(owner.get("/incr").body, "2", "the session is untouched");
+}

@@ -1,5 +1,6 @@
 //! A small HTTP/1.1 client that shows everything a session test checks: every
-//! `Set-Cookie`, `Vary`, and the raw `Cookie` header it sends.
+//! `Set-Cookie`, `Vary`, and the raw `Cookie` header it sends; or, as an API
+//! client without a cookie jar, the session header it sends and gets back.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -40,25 +41,56 @@ impl Response {
 
     /// Whether `Vary` names `Cookie`.
     pub fn varies_on_cookie(&self) -> bool {
-        self.header_all("vary").iter().any(|v| {
-            v.split(',')
-                .any(|p| p.trim().eq_ignore_ascii_case("cookie"))
-        })
+        self.varies_on("cookie")
+    }
+
+    /// Whether `Vary` names `name` (any case).
+    pub fn varies_on(&self, name: &str) -> bool {
+        self.header_all("vary")
+            .iter()
+            .any(|v| v.split(',').any(|p| p.trim().eq_ignore_ascii_case(name)))
     }
 }
 
-/// A client with a one-cookie jar, like a browser holding the session cookie.
+/// A client with a one-cookie jar, like a browser holding the session cookie;
+/// or, made by [`Client::with_session_header`], an API client that carries
+/// the sid in a header.
 #[derive(Debug, Clone)]
 pub struct Client {
     port: u16,
     /// The `Cookie` header sent with each request, if any.
     pub cookie: Option<String>,
+    /// For an API client: the session header's name and the value it sends
+    /// (empty before it has a session, or after it was told to forget it).
+    pub session_header: Option<(String, String)>,
 }
 
 impl Client {
     /// A client with an empty jar.
     pub fn new(port: u16) -> Self {
-        Self { port, cookie: None }
+        Self {
+            port,
+            cookie: None,
+            session_header: None,
+        }
+    }
+
+    /// An API client that sends the session header `name` with every
+    /// request, empty until a response gives it a sid, and keeps whatever
+    /// value a response's `name` header carries (an empty one included), as
+    /// an app following the README does.
+    pub fn with_session_header(port: u16, name: &str) -> Self {
+        Self {
+            session_header: Some((name.to_owned(), String::new())),
+            ..Self::new(port)
+        }
+    }
+
+    /// The session header's value this API client sends.
+    pub fn header_value(&self) -> Option<&str> {
+        self.session_header
+            .as_ref()
+            .map(|(_, value)| value.as_str())
     }
 
     /// GET, failing the test on an I/O error.
@@ -97,18 +129,33 @@ impl Client {
     /// an expired cookie empties it.
     pub fn send(&mut self, method: &str, path: &str, body: &str) -> std::io::Result<Response> {
         let jar = self.cookie.clone();
-        let cookies: Vec<&[u8]> = jar.iter().map(|c| c.as_bytes()).collect();
-        self.send_raw(method, path, &cookies, body)
+        let mut headers: Vec<(&str, &[u8])> =
+            jar.iter().map(|c| ("Cookie", c.as_bytes())).collect();
+        let session_header = self.session_header.clone();
+        if let Some((name, value)) = &session_header {
+            headers.push((name, value.as_bytes()));
+        }
+        self.send_raw(method, path, &headers, body)
     }
 
     /// GET with these `Cookie` header values, byte for byte, one header each,
     /// instead of the jar's; the jar is updated from the response as usual.
     pub fn get_with_cookie_headers(&mut self, path: &str, cookie_headers: &[&[u8]]) -> Response {
-        self.send_raw("GET", path, cookie_headers, "").unwrap()
+        let headers: Vec<(&str, &[u8])> = cookie_headers.iter().map(|c| ("Cookie", *c)).collect();
+        self.send_raw("GET", path, &headers, "").unwrap()
+    }
+
+    /// A request with exactly these header lines (name, value bytes), and
+    /// neither the jar's cookie nor the session header; the jar and the
+    /// session header are updated from the response as usual.
+    pub fn send_with_headers(
+        &mut self, method: &str, path: &str, headers: &[(&str, &[u8])],
+    ) -> std::io::Result<Response> {
+        self.send_raw(method, path, headers, "")
     }
 
     fn send_raw(
-        &mut self, method: &str, path: &str, cookie_headers: &[&[u8]], body: &str,
+        &mut self, method: &str, path: &str, headers: &[(&str, &[u8])], body: &str,
     ) -> std::io::Result<Response> {
         let mut stream = TcpStream::connect(("127.0.0.1", self.port))?;
         stream.set_read_timeout(Some(Duration::from_secs(30)))?;
@@ -117,9 +164,10 @@ impl Client {
             body.len()
         )
         .into_bytes();
-        for cookie in cookie_headers {
-            request.extend_from_slice(b"Cookie: ");
-            request.extend_from_slice(cookie);
+        for (name, value) in headers {
+            request.extend_from_slice(name.as_bytes());
+            request.extend_from_slice(b": ");
+            request.extend_from_slice(value);
             request.extend_from_slice(b"\r\n");
         }
         request.extend_from_slice(b"\r\n");
@@ -135,6 +183,11 @@ impl Client {
                 self.cookie = None;
             } else {
                 self.cookie = Some(pair.to_owned());
+            }
+        }
+        if let Some((name, value)) = &mut self.session_header {
+            if let Some(sent) = response.header(&name.to_ascii_lowercase()) {
+                *value = sent.to_owned();
             }
         }
         Ok(response)

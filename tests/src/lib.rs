@@ -11,6 +11,7 @@ pub mod concurrent_writes;
 pub mod conformance;
 pub mod demo;
 pub mod flask;
+pub mod header;
 pub mod hostile;
 pub mod http;
 pub mod kv_servers;

@@ -1,7 +1,7 @@
 //! The middleware: open before the endpoint, finish after it.
 
 use poem::http::header::{COOKIE, SET_COOKIE, VARY};
-use poem::http::{HeaderValue, StatusCode};
+use poem::http::{HeaderName, HeaderValue, StatusCode};
 use poem::{Endpoint, IntoResponse, Middleware, Request, Response, Result};
 use session::{RequestSession, SessionManager, Settings};
 
@@ -72,8 +72,17 @@ impl<E: Endpoint> Endpoint for SessionEndpoint<E> {
     async fn call(&self, mut req: Request) -> Result<Self::Output> {
         // As bytes: a header with another app's non-ASCII cookie is not text
         // to `to_str`, and must not hide the session cookie.
-        let cookies = req.headers().get_all(COOKIE).iter().map(|v| v.as_bytes());
-        let request_session = self.manager.open(cookies);
+        let headers = req.headers();
+        let cookies = headers.get_all(COOKIE).iter().map(|v| v.as_bytes());
+        // Header transport: the core reads the session header's lines only
+        // when `header_name` is set, and decides which transport the request
+        // uses.
+        let session_headers = self
+            .manager
+            .header_name()
+            .into_iter()
+            .flat_map(|name| headers.get_all(name).iter().map(|v| v.as_bytes()));
+        let request_session = self.manager.open_with_header(cookies, session_headers);
         req.extensions_mut().insert(request_session.clone());
 
         match self.inner.call(req).await {
@@ -103,8 +112,18 @@ async fn finish(
     match adapter::finish(request_session, status.as_u16()).await {
         ResponseChange::Headers(outcome) => {
             let headers = response.headers_mut();
-            if outcome.vary_cookie {
-                headers.append(VARY, HeaderValue::from_static("Cookie"));
+            match outcome.vary() {
+                // The usual case, without a copy.
+                Some("Cookie") => {
+                    headers.append(VARY, HeaderValue::from_static("Cookie"));
+                }
+                Some(vary) => match HeaderValue::from_str(vary) {
+                    Ok(value) => {
+                        headers.append(VARY, value);
+                    }
+                    Err(_) => tracing::error!("a Vary value was not a valid header"),
+                },
+                None => {}
             }
             if let Some(cookie) = outcome.set_cookie {
                 // From a String the header takes the buffer over, without a copy.
@@ -114,6 +133,21 @@ async fn finish(
                     }
                     Err(_) => tracing::error!(
                         "a Set-Cookie value was not a valid header; check the cookie settings"
+                    ),
+                }
+            }
+            if let Some(header) = outcome.session_header {
+                // One value, ours: a handler's own value under that name
+                // would make the client's sid ambiguous.
+                match (
+                    HeaderName::from_bytes(header.name.as_bytes()),
+                    HeaderValue::try_from(header.value),
+                ) {
+                    (Ok(name), Ok(value)) => {
+                        headers.insert(name, value);
+                    }
+                    _ => tracing::error!(
+                        "the session header was not a valid header; check SESSION_HEADER_NAME"
                     ),
                 }
             }

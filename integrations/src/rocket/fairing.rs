@@ -146,11 +146,18 @@ impl Fairing for SessionFairing {
             // Rocket has already written its cookie jar into the response, so
             // the session cookie goes in as a raw header.
             ResponseChange::Headers(outcome) => {
-                if outcome.vary_cookie {
-                    response.adjoin_raw_header("Vary", "Cookie");
+                match outcome.vary() {
+                    Some("Cookie") => response.adjoin_raw_header("Vary", "Cookie"),
+                    Some(vary) => response.adjoin_raw_header("Vary", vary.to_owned()),
+                    None => {}
                 }
                 if let Some(cookie) = outcome.set_cookie {
                     response.adjoin_raw_header("Set-Cookie", cookie);
+                }
+                // One value, ours: a handler's own value under that name
+                // would make the client's sid ambiguous.
+                if let Some(header) = outcome.session_header {
+                    response.set_raw_header(header.name.to_string(), header.value);
                 }
             }
             ResponseChange::Replace { status, body } => {

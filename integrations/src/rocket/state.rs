@@ -10,8 +10,8 @@ use session::{RequestSession, SessionManager};
 #[derive(Debug)]
 pub(super) struct Installed(pub(super) SessionManager);
 
-/// The request's session, opened from its cookies the first time anything
-/// asks, and cached for the rest of the request.
+/// The request's session, opened from its cookies (or its session header)
+/// the first time anything asks, and cached for the rest of the request.
 struct Cached(Option<RequestSession>);
 
 /// Opens the request's session (no I/O), once per request; `None` when the
@@ -23,6 +23,14 @@ pub(super) fn open<'r>(request: &'r Request<'_>) -> Option<&'r RequestSession> {
                 .rocket()
                 .state::<Installed>()
                 .map(|Installed(manager)| {
+                    // Header transport: the core reads the session header's
+                    // lines only when `header_name` is set, and decides
+                    // which transport the request uses; a header request
+                    // never reads a cookie.
+                    let session_headers: Vec<&[u8]> = manager
+                        .header_name()
+                        .map(|name| request.headers().get(name).map(str::as_bytes).collect())
+                        .unwrap_or_default();
                     // Over HTTP the raw `Cookie` headers hold every cookie,
                     // duplicates included, and the jar holds nothing more; a
                     // local test client's cookies are only in the jar. Rocket
@@ -34,13 +42,14 @@ pub(super) fn open<'r>(request: &'r Request<'_>) -> Option<&'r RequestSession> {
                         .map(str::as_bytes)
                         .peekable();
                     if headers.peek().is_some() {
-                        return manager.open(headers);
+                        return manager.open_with_header(headers, session_headers);
                     }
                     let from_jar = request
                         .cookies()
                         .get(manager.cookie_name())
                         .map(|cookie| format!("{}={}", cookie.name(), cookie.value()));
-                    manager.open(from_jar.as_deref().map(str::as_bytes))
+                    manager
+                        .open_with_header(from_jar.as_deref().map(str::as_bytes), session_headers)
                 }),
         )
     });
