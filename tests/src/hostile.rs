@@ -130,6 +130,9 @@ pub fn a_sid_too_long_for_the_store_is_an_invalid_cookie(
     }
 }
 
+/// One request header line: its name and its value's bytes.
+type HeaderLine<'a> = (&'a str, &'a [u8]);
+
 /// Hostile session headers, on a demo with header transport on: very long
 /// values, bytes that are not UTF-8, NUL, many header lines. None is a 5xx,
 /// none reaches a session, and a rejected value gets an empty header, never
@@ -146,8 +149,8 @@ pub fn hostile_session_headers_never_5xx(framework: Framework, backend: &dyn Bac
     let long = "A".repeat(16 * 1024);
     let longer_than_a_sid = format!("{sid}{}", "A".repeat(300));
     let tab = format!("{sid}\tx");
-    let many: Vec<(&str, &[u8])> = (0..100).map(|_| (HEADER, sid.as_bytes())).collect();
-    let cases: Vec<(&str, Vec<(&str, &[u8])>)> = vec![
+    let many: Vec<HeaderLine> = (0..100).map(|_| (HEADER, sid.as_bytes())).collect();
+    let cases: Vec<(&str, Vec<HeaderLine>)> = vec![
         ("16 KiB", vec![(HEADER, long.as_bytes())]),
         (
             "the sid and more",

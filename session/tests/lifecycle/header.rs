@@ -145,6 +145,7 @@ async fn garbage_gives_a_fresh_session_and_an_empty_header() {
             vec![sid.as_bytes(), sid.as_bytes()],
         ),
     ];
+    h.store.reset();
     for (case, values) in cases {
         let request = h.manager.open_with_header([], values.iter().copied());
         assert_eq!(request.transport(), Transport::Header, "{case}");
@@ -153,6 +154,11 @@ async fn garbage_gives_a_fresh_session_and_an_empty_header() {
         let outcome = request.finish(200).await.unwrap();
         assert_eq!(header_of(&outcome), Some(""), "{case}");
     }
+    assert_eq!(
+        h.store.counts(),
+        [0; 4],
+        "nothing invalid reaches the store"
+    );
     let (count, _) = incr(&h, &sid).await;
     assert_eq!(count, 2, "the real session is untouched");
 }
