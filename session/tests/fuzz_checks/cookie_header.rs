@@ -4,7 +4,8 @@
 //!
 //! Input layout: `[mode] foreign\nheader\nheader…`. Every header is taken
 //! byte for byte (any byte but `\n`), and `foreign` is the value of another
-//! app's cookie, any bytes but `;`.
+//! app's cookie, any bytes but `;`. With bit 2 of `mode` set, the same lines
+//! are also sent as the session header's lines, with header transport on.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -59,32 +60,85 @@ pub fn check_cookie_header(data: &[u8]) {
         plain, beside_foreign,
         "a foreign cookie changed the outcome"
     );
+    if mode & 2 != 0 {
+        check_session_header(&headers, write, data);
+    }
+}
+
+/// The lines as the session header's (header transport on, with a live
+/// session cookie beside them that must not be read):
+/// - no panic, no failure, and never a `Set-Cookie`;
+/// - the live session is seen exactly when there is one line and it is the
+///   live sid (whitespace aside): an independent rule;
+/// - the header sent back is empty, the live sid, or a sid found nowhere in
+///   the input.
+fn check_session_header(lines: &[Vec<u8>], write: bool, input: &[u8]) {
+    let mut settings = settings();
+    settings.header_name = Some("X-Session-Id".to_owned());
+    let (manager, store) = manager_with_live(settings);
+    let cookie = format!("session={LIVE_SID}");
+    runtime().block_on(async {
+        seed_live(&store).await;
+        let request =
+            manager.open_with_header([cookie.as_bytes()], lines.iter().map(Vec::as_slice));
+        let session = request.load().await.expect("the memory store never fails");
+        let live = session.get::<String>("user").unwrap().is_some();
+        let expected = matches!(lines, [only] if only.trim_ascii() == LIVE_SID.as_bytes());
+        assert_eq!(live, expected, "the live session seen through {lines:?}");
+        if write {
+            session.insert("fuzz", &1u8).unwrap();
+        }
+        let outcome = request.finish(200).await.expect("finish");
+        assert_eq!(
+            outcome.set_cookie, None,
+            "a Set-Cookie for a header request"
+        );
+        if let Some(header) = &outcome.session_header {
+            let value = header.value.as_str();
+            assert!(!value.contains(['\r', '\n']), "header injection");
+            let in_input = input
+                .windows(value.len().max(1))
+                .any(|window| window == value.as_bytes());
+            let own = live && value == LIVE_SID;
+            assert!(value.is_empty() || own || !in_input, "adopted {value:?}");
+        }
+    });
+}
+
+fn settings() -> Settings {
+    let mut settings = Settings::default();
+    settings.session_type = SessionType::Memory;
+    settings
+}
+
+fn manager_with_live(settings: Settings) -> (SessionManager, Arc<MemoryStore>) {
+    let store = Arc::new(MemoryStore::new());
+    let manager = SessionManager::new(settings, store.clone()).expect("a manager");
+    (manager, store)
+}
+
+/// Stores the live session, `user = "ada"`, under [`LIVE_SID`].
+async fn seed_live(store: &MemoryStore) {
+    let mut live = SessionMap::new();
+    live.insert("user", "ada").unwrap();
+    let bytes = session::codec::Codec::new(Default::default(), 65536)
+        .encode(&live)
+        .unwrap();
+    store
+        .save(
+            &format!("session:{LIVE_SID}"),
+            &bytes,
+            Duration::from_secs(3600),
+            SaveHint::New,
+        )
+        .await
+        .unwrap();
 }
 
 fn request(headers: &[Vec<u8>], write: bool, input: &[u8]) -> Seen {
-    let settings = {
-        let mut settings = Settings::default();
-        settings.session_type = SessionType::Memory;
-        settings
-    };
-    let store = Arc::new(MemoryStore::new());
-    let manager = SessionManager::new(settings, store.clone()).expect("a manager");
+    let (manager, store) = manager_with_live(settings());
     runtime().block_on(async {
-        let mut live = SessionMap::new();
-        live.insert("user", "ada").unwrap();
-        let bytes = session::codec::Codec::new(Default::default(), 65536)
-            .encode(&live)
-            .unwrap();
-        store
-            .save(
-                &format!("session:{LIVE_SID}"),
-                &bytes,
-                Duration::from_secs(3600),
-                SaveHint::New,
-            )
-            .await
-            .unwrap();
-
+        seed_live(&store).await;
         let request = manager.open(headers.iter().map(Vec::as_slice));
         let session = request.load().await.expect("the memory store never fails");
         let live = session.get::<String>("user").unwrap().is_some();
