@@ -8,6 +8,7 @@
 //! manager (ARCHITECTURE.md has the module map).
 
 use std::borrow::Cow;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use session_config::Settings;
@@ -17,7 +18,7 @@ use crate::cookie::CookieWriter;
 use crate::id::{RandomSourceError, SessionId};
 use crate::map::SessionMap;
 use crate::signing::{Signer, Verified};
-use crate::store::{BuildError, SessionStore};
+use crate::store::{BuildError, SessionStore, StoreError};
 
 /// The settings in force and everything built from them once.
 pub(crate) struct Engine {
@@ -29,6 +30,8 @@ pub(crate) struct Engine {
     /// The longest sid the store can hold under the key prefix, if it has a
     /// limit: read once, not per request.
     max_sid_len: Option<usize>,
+    /// Set by the manager's shutdown: no operation reaches the store after.
+    shut_down: AtomicBool,
 }
 
 /// What the request's session cookies come to, once checked.
@@ -77,6 +80,7 @@ impl Engine {
             codec,
             cookies,
             max_sid_len,
+            shut_down: AtomicBool::new(false),
         })
     }
 
@@ -86,6 +90,31 @@ impl Engine {
 
     pub(crate) fn store(&self) -> &Arc<dyn SessionStore> {
         &self.store
+    }
+
+    /// The store, for `operation`, unless the manager was shut down: then an
+    /// unavailable (503) error, so a request that arrives during a shutdown
+    /// gets a clean answer rather than a closed pool's.
+    pub(crate) fn live_store(
+        &self, operation: &'static str,
+    ) -> Result<&Arc<dyn SessionStore>, StoreError> {
+        if self.is_shut_down() {
+            return Err(StoreError::unavailable(
+                self.store.backend(),
+                operation,
+                "the session manager was shut down",
+            ));
+        }
+        Ok(&self.store)
+    }
+
+    /// Marks the engine shut down; true if it already was.
+    pub(crate) fn mark_shut_down(&self) -> bool {
+        self.shut_down.swap(true, Ordering::AcqRel)
+    }
+
+    pub(crate) fn is_shut_down(&self) -> bool {
+        self.shut_down.load(Ordering::Acquire)
     }
 
     pub(crate) fn codec(&self) -> &Codec {

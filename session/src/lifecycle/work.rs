@@ -134,7 +134,7 @@ impl Work {
 
     /// Runs the store operations in order, then gives the outcome.
     pub(super) async fn run(mut self, engine: &Engine) -> Result<FinishOutcome, FinishError> {
-        let store = engine.store().as_ref();
+        let store = engine.live_store("save")?.as_ref();
         let ttl = engine.settings().permanent_session_lifetime;
         let inserted = matches!(self.write, Some(Write::Insert { .. }));
         match self.write.take() {
@@ -213,7 +213,7 @@ impl Work {
 async fn write_conditionally(
     engine: &Engine, key: &str, mut bytes: Vec<u8>, ours: &SessionMap,
 ) -> Result<bool, FinishError> {
-    let store = engine.store().as_ref();
+    let store = engine.live_store("save")?.as_ref();
     let ttl = engine.settings().permanent_session_lifetime;
     let mut current: Option<Vec<u8>> = None;
     let mut loaded: Option<SessionMap> = None;
@@ -265,6 +265,9 @@ fn maybe_cleanup(engine: &Engine) {
     let Some(n) = engine.settings().cleanup_n_requests else {
         return;
     };
+    if engine.is_shut_down() {
+        return;
+    }
     if rand::random_range(0..=n) != 0 {
         return;
     }
