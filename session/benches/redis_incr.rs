@@ -8,7 +8,7 @@
 //! command:
 //!
 //! ```text
-//! cargo bench -p session --features redis --bench redis_incr
+//! cargo bench -p session-core --features redis --bench redis_incr
 //! ```
 
 #![allow(missing_docs, clippy::unwrap_used)]
