@@ -83,7 +83,7 @@
 //!   instances sharing the database only one pass runs at a time
 //!   (`pg_try_advisory_lock` / `GET_LOCK(name, 0)` on the table's name; the
 //!   others skip). The task ends when the store is dropped, shut down
-//!   ([`SessionStore::shutdown`](super::SessionStore::shutdown), which also
+//!   ([`SessionStore::shutdown`], which also
 //!   closes a pool the store built) or [`SqlStore::close`]d (which also
 //!   closes a pool the app handed over).
 //!
