@@ -238,7 +238,7 @@ impl SessionManager {
     ///
     /// [`StoreError`] when the store cannot be read.
     pub async fn sessions_of(&self, owner: &str) -> Result<Vec<OwnedSession>, StoreError> {
-        let entries = self.engine.store().list_owned(owner).await?;
+        let entries = self.engine.live_store("list")?.list_owned(owner).await?;
         Ok(entries
             .into_iter()
             .map(|entry| OwnedSession {
@@ -294,7 +294,7 @@ impl SessionManager {
     async fn revoke_where(
         &self, owner: &str, chosen: impl Fn(&SessionHandle) -> bool,
     ) -> Result<usize, StoreError> {
-        let store = self.engine.store();
+        let store = self.engine.live_store("revoke")?;
         let mut ended = 0;
         for entry in store.list_owned(owner).await? {
             if !chosen(&self.engine.handle_of(&entry.key)) {

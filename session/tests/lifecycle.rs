@@ -604,5 +604,13 @@ async fn after_a_shutdown_every_session_operation_is_unavailable() {
             .status(),
         503
     );
+    assert_eq!(
+        h.manager.sessions_of("ada").await.unwrap_err().kind,
+        session::StoreErrorKind::Unavailable
+    );
+    assert_eq!(
+        h.manager.revoke_all("ada").await.unwrap_err().kind,
+        session::StoreErrorKind::Unavailable
+    );
     assert_eq!(h.store.counts(), [0, 0, 0, 0], "nothing reached the store");
 }
