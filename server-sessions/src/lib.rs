@@ -19,6 +19,7 @@
 //! | `poem` | [`poem::SessionMiddleware`] and the extractors |
 //! | `rocket` | [`rocket::SessionFairing`] and the request guards |
 //! | `macros` (default) | `#[derive(SessionData)]` |
+//! | `config` | `Settings::from_config`: settings from an app's own `config::Config` |
 //! | `memory`, `filesystem` (default) | the in-process and the file backends |
 //! | `redis`, `memcached`, `mongodb` | those backends |
 //! | `sql`, or one of `sqlite`, `postgres`, `mysql` | the SQL backend (`SESSION_TYPE = sqlalchemy`) |
