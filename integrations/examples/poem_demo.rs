@@ -267,12 +267,19 @@ async fn main() {
         .at("/flask/logout", post(flask_logout))
         .at("/flask/flash/:category", post(flask_flash))
         .at("/flask/flashes", get(flask_flashes))
-        .with(sessions);
+        .with(sessions.clone());
     let port = std::env::var("PORT").unwrap_or_else(|_| "8000".into());
-    if let Err(error) = Server::new(TcpListener::bind(format!("127.0.0.1:{port}")))
-        .run(app)
-        .await
-    {
+    // Ctrl-C stops taking connections and lets requests under way finish
+    // (10 s at most); then the store's cleanup task ends and its pool closes.
+    let served = Server::new(TcpListener::bind(format!("127.0.0.1:{port}")))
+        .run_with_graceful_shutdown(
+            app,
+            async { tokio::signal::ctrl_c().await.unwrap_or_default() },
+            Some(Duration::from_secs(10)),
+        )
+        .await;
+    sessions.shutdown().await;
+    if let Err(error) = served {
         eprintln!("error: {error}");
         std::process::exit(1);
     }

@@ -1,6 +1,8 @@
-//! Framework adapters for the `session` crate: a Poem middleware with
-//! extractors (feature `poem`) and a Rocket fairing with request guards
-//! (feature `rocket`).
+//! Framework adapters for the `session` crate (the package `session-core`): a
+//! Poem middleware with extractors (feature `poem`) and a Rocket fairing with
+//! request guards (feature `rocket`). Apps reach them through the facade
+//! package `server-sessions`, as `server_sessions::poem` and
+//! `server_sessions::rocket`.
 //!
 //! The request lifecycle lives once, in [`session::RequestSession`]; each
 //! adapter only translates: cookies (and, with header transport on, the

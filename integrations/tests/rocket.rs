@@ -467,3 +467,59 @@ fn the_tester_needs_an_ignited_rocket_with_the_fairing() {
     let client = Client::untracked(rocket).unwrap();
     assert!(SessionTester::new(client.rocket()).is_err());
 }
+
+/// A SQLite file store with an hourly cleanup task, and the store itself to
+/// watch its pool and task through.
+#[cfg(feature = "sql")]
+async fn sqlite_manager(dir: &std::path::Path) -> (SessionManager, session::store::sql::SqlStore) {
+    let url = format!("sqlite://{}?mode=rwc", dir.join("sessions.db").display());
+    let settings = Settings::from_map([
+        ("type", "sqlalchemy"),
+        ("sqlalchemy", url.as_str()),
+        ("cleanup_interval", "3600"),
+    ])
+    .unwrap();
+    let store = session::store::sql::SqlStore::from_settings(&settings)
+        .await
+        .unwrap();
+    let manager = SessionManager::new(settings, Arc::new(store.clone())).unwrap();
+    (manager, store)
+}
+
+#[cfg(feature = "sql")]
+#[rocket::async_test]
+async fn rockets_shutdown_closes_the_sql_pool_and_ends_the_cleanup_task() {
+    let dir = tempfile::tempdir().unwrap();
+    let (manager, store) = sqlite_manager(dir.path()).await;
+    let client =
+        rocket::local::asynchronous::Client::tracked(app(SessionFairing::new(manager.clone())))
+            .await
+            .unwrap();
+    let response = client.get("/incr").dispatch().await;
+    assert_eq!(response.into_string().await.unwrap(), "1");
+    assert!(store.cleanup_running());
+    assert!(!store.pool().is_closed());
+    // What Rocket does on Ctrl-C or `Shutdown::notify`, after its grace
+    // period: the shutdown fairings.
+    let _rocket = client.terminate().await;
+    assert!(manager.is_shut_down());
+    assert!(store.pool().is_closed(), "the pool is closed");
+    assert!(!store.cleanup_running(), "the cleanup task has ended");
+}
+
+#[rocket::async_test]
+async fn after_a_shutdown_session_routes_answer_503_and_others_still_work() {
+    let settings = Settings::from_map([("type", "memory")]).unwrap();
+    let client =
+        rocket::local::asynchronous::Client::tracked(app(SessionFairing::from_settings(settings)))
+            .await
+            .unwrap();
+    let manager = client.rocket().state::<SessionManager>().unwrap().clone();
+    manager.shutdown().await;
+    manager.shutdown().await; // idempotent
+    let response = client.get("/incr").dispatch().await;
+    assert_eq!(response.status(), Status::ServiceUnavailable);
+    assert!(response.headers().get_one("Set-Cookie").is_none());
+    let response = client.get("/plain").dispatch().await;
+    assert_eq!(response.status(), Status::Ok);
+}

@@ -16,13 +16,15 @@ use crate::attr::FieldDefault;
 use crate::check::Checked;
 
 /// The trait impl and the inherent impl holding the key constants.
-pub(crate) fn derive(checked: &Checked<'_>) -> TokenStream {
+/// `default_krate` is where the generated code finds the crate when the
+/// struct has no `crate = "…"` attribute.
+pub(crate) fn derive(checked: &Checked<'_>, default_krate: &Path) -> TokenStream {
     let container = checked.container();
     let krate: Path = container
         .attrs
         .krate
         .clone()
-        .unwrap_or_else(|| syn::parse_quote!(::session));
+        .unwrap_or_else(|| default_krate.clone());
     let private = quote!(#krate::__private);
     let name = container.ident;
     let fields = &container.fields;

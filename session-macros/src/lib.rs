@@ -1,11 +1,13 @@
 //! `#[derive(SessionData)]`: a struct with named fields as a typed view of the
-//! session map. Use it through the `session` crate, which re-exports it as
-//! `session::SessionData` (feature `macros`, on by default).
+//! session map. Use it through the `server-sessions` package, which
+//! re-exports it as `server_sessions::SessionData` (feature `macros`, on by
+//! default); the core package `session-core` (crate name `session`)
+//! re-exports it as `session::SessionData`.
 //!
 //! Each field is one session key, named after the field:
 //!
 //! ```ignore
-//! use session::{Bytes, SessionData, Timestamp};
+//! use server_sessions::{Bytes, SessionData, Timestamp};
 //!
 //! #[derive(SessionData)]
 //! struct Account {
@@ -67,9 +69,12 @@
 //!   never written. It cannot be combined with `rename`.
 //!
 //! On the struct:
-//! - `#[session(crate = "my_reexport::session")]`: where the generated code
-//!   finds the `session` crate, for crates that use it through a re-export
-//!   (as serde's `crate` attribute). The default is `::session`.
+//! - `#[session(crate = "my_reexport::server_sessions")]`: where the generated
+//!   code finds the crate, for crates that use it through a re-export or
+//!   under another name (as serde's `crate` attribute). The default is the
+//!   crate the derive was imported from: `::server_sessions` for
+//!   `server_sessions::SessionData`, `::session` for the core's
+//!   `session::SessionData`.
 //!
 //! Each non-skipped field type must implement `serde::Serialize` and
 //! `serde::de::DeserializeOwned`. For a generic struct, every type
@@ -109,20 +114,36 @@ use syn::{parse_macro_input, DeriveInput};
 use crate::ctxt::Ctxt;
 
 /// Implements `session::SessionData` for a struct with named fields; see the
-/// [crate documentation](crate) for the attributes.
+/// [crate documentation](crate) for the attributes. The generated code names
+/// the core crate, `::session` (the package `session-core`).
 #[proc_macro_derive(SessionData, attributes(session))]
 pub fn derive_session_data(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);
-    derive(&input)
+    derive(&input, &syn::parse_quote!(::session))
+        .unwrap_or_else(syn::Error::into_compile_error)
+        .into()
+}
+
+/// The same derive, as the facade package `server-sessions` re-exports it
+/// (under the name `SessionData`): the generated code names
+/// `::server_sessions`, so an app that depends on the facade alone needs no
+/// other crate in scope. A derive cannot tell which path it was imported
+/// through, hence a second entry point rather than a detection.
+#[doc(hidden)]
+#[proc_macro_derive(SessionDataViaFacade, attributes(session))]
+pub fn derive_session_data_via_facade(input: TokenStream) -> TokenStream {
+    let input = parse_macro_input!(input as DeriveInput);
+    derive(&input, &syn::parse_quote!(::server_sessions))
         .unwrap_or_else(syn::Error::into_compile_error)
         .into()
 }
 
 /// The three stages: parse the input into a model (collecting errors), check
-/// the model as a whole, and generate code from the checked model.
-fn derive(input: &DeriveInput) -> syn::Result<proc_macro2::TokenStream> {
+/// the model as a whole, and generate code from the checked model, naming
+/// `default_krate` unless the struct names a crate itself.
+fn derive(input: &DeriveInput, default_krate: &syn::Path) -> syn::Result<proc_macro2::TokenStream> {
     let cx = Ctxt::new();
     let container = ast::Container::from_ast(&cx, input);
     let checked = check::check(cx, container)?;
-    Ok(expand::derive(&checked))
+    Ok(expand::derive(&checked, default_krate))
 }

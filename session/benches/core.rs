@@ -1,7 +1,7 @@
 //! Micro benchmarks of the core: ids, signing, the codecs, typed sessions and
 //! the whole open → load → finish path on the memory store.
 //!
-//! `cargo bench -p session --bench core`
+//! `cargo bench -p session-core --bench core`
 
 #![allow(missing_docs, clippy::unwrap_used)]
 

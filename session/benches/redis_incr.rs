@@ -8,7 +8,7 @@
 //! command:
 //!
 //! ```text
-//! cargo bench -p session --features redis --bench redis_incr
+//! cargo bench -p session-core --features redis --bench redis_incr
 //! ```
 
 #![allow(missing_docs, clippy::unwrap_used)]
@@ -54,7 +54,7 @@ fn fixture() -> Fixture {
     };
     let (manager, cookie, connection) = runtime.block_on(async {
         let store = RedisStore::from_settings(&settings).await.unwrap();
-        let connection = store.connection().clone();
+        let connection = store.connection().unwrap();
         let manager = SessionManager::new(settings, Arc::new(store)).unwrap();
         let request = manager.open([]);
         request.load().await.unwrap().typed::<Visit>().count = 1;

@@ -4,7 +4,7 @@
 //!
 //! ```sh
 //! scripts/services.sh   # PostgreSQL and MariaDB with their sessions_test databases
-//! cargo bench -p session --features sql --bench sql_cleanup
+//! cargo bench -p session-core --features sql --bench sql_cleanup
 //! ```
 //!
 //! It always runs SQLite (a file in a temp dir), and PostgreSQL and MariaDB

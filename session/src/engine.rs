@@ -8,6 +8,7 @@
 //! manager (ARCHITECTURE.md has the module map).
 
 use std::borrow::Cow;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -18,7 +19,7 @@ use crate::cookie::CookieWriter;
 use crate::id::{RandomSourceError, SessionId};
 use crate::map::SessionMap;
 use crate::signing::{Signer, Verified};
-use crate::store::{BuildError, SessionStore};
+use crate::store::{BuildError, SessionStore, StoreError};
 use crate::transport::{Delivery, SessionHeader, Transport};
 
 /// The settings in force and everything built from them once.
@@ -36,6 +37,8 @@ pub(crate) struct Engine {
     /// `Cookie, <header_name>`: what a cookie request's response varies on
     /// when header transport is on, made once.
     vary_cookie_and_header: Option<Arc<str>>,
+    /// Set by the manager's shutdown: no operation reaches the store after.
+    shut_down: AtomicBool,
 }
 
 /// What the request's session cookies come to, once checked.
@@ -90,6 +93,7 @@ impl Engine {
             max_sid_len,
             header_name,
             vary_cookie_and_header,
+            shut_down: AtomicBool::new(false),
         })
     }
 
@@ -99,6 +103,31 @@ impl Engine {
 
     pub(crate) fn store(&self) -> &Arc<dyn SessionStore> {
         &self.store
+    }
+
+    /// The store, for `operation`, unless the manager was shut down: then an
+    /// unavailable (503) error, so a request that arrives during a shutdown
+    /// gets a clean answer rather than a closed pool's.
+    pub(crate) fn live_store(
+        &self, operation: &'static str,
+    ) -> Result<&Arc<dyn SessionStore>, StoreError> {
+        if self.is_shut_down() {
+            return Err(StoreError::unavailable(
+                self.store.backend(),
+                operation,
+                "the session manager was shut down",
+            ));
+        }
+        Ok(&self.store)
+    }
+
+    /// Marks the engine shut down; true if it already was.
+    pub(crate) fn mark_shut_down(&self) -> bool {
+        self.shut_down.swap(true, Ordering::AcqRel)
+    }
+
+    pub(crate) fn is_shut_down(&self) -> bool {
+        self.shut_down.load(Ordering::Acquire)
     }
 
     pub(crate) fn codec(&self) -> &Codec {

@@ -1,6 +1,11 @@
 //! Typed, configuration-driven server-side sessions, compatible with Python's
 //! Flask-Session 0.8: the framework-neutral core.
 //!
+//! Apps depend on the facade package `server-sessions`, which re-exports
+//! everything here (as `server_sessions::…`) with the derive and the Poem and
+//! Rocket adapters behind features. This package is `session-core`; its crate
+//! is named `session`.
+//!
 //! # Design
 //!
 //! A [`SessionManager`] holds the validated [`Settings`], a [`SessionStore`],

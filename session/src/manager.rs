@@ -84,6 +84,33 @@ impl SessionManager {
         self.engine.store()
     }
 
+    /// Shuts the sessions down, for an orderly exit once the server has
+    /// stopped taking requests: from now on every session operation (a
+    /// request's load or save, the by-id operations) fails as unavailable
+    /// (503, [`StoreErrorKind::Unavailable`](crate::store::StoreErrorKind)),
+    /// then the store ends its background cleanup, waiting until it has
+    /// ended, and closes the pool or client it built
+    /// ([`SessionStore::shutdown`]). Every clone of the manager shares this.
+    /// Idempotent: a second call returns at once.
+    ///
+    /// The Rocket fairing calls it on Rocket's shutdown; a Poem app calls it
+    /// after `Server::run_with_graceful_shutdown` returns.
+    pub async fn shutdown(&self) {
+        if self.engine.mark_shut_down() {
+            return;
+        }
+        tracing::debug!(
+            backend = self.engine.store().backend(),
+            "shutting the session store down"
+        );
+        self.engine.store().shutdown().await;
+    }
+
+    /// Whether [`Self::shutdown`] was called.
+    pub fn is_shut_down(&self) -> bool {
+        self.engine.is_shut_down()
+    }
+
     /// The cookie name adapters read.
     pub fn cookie_name(&self) -> &str {
         self.engine.cookies().name()
@@ -147,7 +174,7 @@ impl SessionManager {
         let Some(key) = self.engine.store_key_within_limit(&id) else {
             return Ok(None);
         };
-        let raw = self.engine.store().load(&key).await?;
+        let raw = self.engine.live_store("load")?.load(&key).await?;
         Ok(raw
             .and_then(|raw| self.engine.decode_logged(&id, raw).ok())
             .map(|(map, _)| map))
@@ -160,7 +187,7 @@ impl SessionManager {
     /// [`StoreError`] when the store cannot be written.
     pub async fn delete_by_id(&self, sid: &str) -> Result<(), StoreError> {
         match SessionId::parse(sid).and_then(|id| self.engine.store_key_within_limit(&id)) {
-            Some(key) => self.engine.store().delete(&key).await,
+            Some(key) => self.engine.live_store("delete")?.delete(&key).await,
             None => Ok(()),
         }
     }
@@ -179,7 +206,7 @@ impl SessionManager {
         else {
             return Ok(None);
         };
-        let store = self.engine.store();
+        let store = self.engine.live_store("regenerate")?;
         let Some(raw) = store.load(&old_key).await? else {
             return Ok(None);
         };
@@ -212,7 +239,7 @@ impl SessionManager {
         let ttl = self.settings().permanent_session_lifetime;
         let key = self.engine.store_key(&id);
         self.engine
-            .store()
+            .live_store("create")?
             .save(&key, &bytes, ttl, SaveHint::New)
             .await?;
         Ok(self.engine.cookie_value(&id).into_owned())
@@ -242,7 +269,7 @@ impl SessionManager {
     ///
     /// [`StoreError`] when the store cannot be read.
     pub async fn sessions_of(&self, owner: &str) -> Result<Vec<OwnedSession>, StoreError> {
-        let entries = self.engine.store().list_owned(owner).await?;
+        let entries = self.engine.live_store("list")?.list_owned(owner).await?;
         Ok(entries
             .into_iter()
             .map(|entry| OwnedSession {
@@ -298,7 +325,7 @@ impl SessionManager {
     async fn revoke_where(
         &self, owner: &str, chosen: impl Fn(&SessionHandle) -> bool,
     ) -> Result<usize, StoreError> {
-        let store = self.engine.store();
+        let store = self.engine.live_store("revoke")?;
         let mut ended = 0;
         for entry in store.list_owned(owner).await? {
             if !chosen(&self.engine.handle_of(&entry.key)) {

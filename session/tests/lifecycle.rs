@@ -25,6 +25,7 @@ struct Counting {
     fail_next_load: AtomicBool,
     /// Yield to the runtime once inside each load, as a network store does.
     yield_in_load: AtomicBool,
+    shutdowns: AtomicUsize,
 }
 
 impl Counting {
@@ -103,6 +104,9 @@ impl SessionStore for Counting {
         &self, owner: &str,
     ) -> Result<Vec<session::store::IndexedSession>, StoreError> {
         self.inner.list_owned(owner).await
+    }
+    async fn shutdown(&self) {
+        self.shutdowns.fetch_add(1, Ordering::SeqCst);
     }
 }
 
@@ -560,3 +564,57 @@ mod owners;
 /// Header transport: the sid in a header of the app's own, in and out.
 #[path = "lifecycle/header.rs"]
 mod header;
+
+/// After the manager's shutdown no operation reaches the store: a request
+/// under way fails its save, a new request its load, the by-id operations
+/// theirs, each as unavailable (503); the store is shut down exactly once.
+#[tokio::test]
+async fn after_a_shutdown_every_session_operation_is_unavailable() {
+    let h = harness();
+    let cookie = h.seeded().await;
+    let under_way = h.manager.open([cookie.as_bytes()]);
+    under_way
+        .load()
+        .await
+        .unwrap()
+        .insert("count", &2u32)
+        .unwrap();
+    h.store.reset();
+
+    assert!(!h.manager.is_shut_down());
+    h.manager.shutdown().await;
+    h.manager.clone().shutdown().await;
+    assert!(h.manager.is_shut_down());
+    assert_eq!(h.store.shutdowns.load(Ordering::SeqCst), 1, "idempotent");
+
+    assert_eq!(under_way.finish(200).await.unwrap_err().status(), 503);
+    let late = h.manager.open([cookie.as_bytes()]);
+    assert_eq!(late.load().await.unwrap_err().status(), 503);
+    let value = cookie.strip_prefix("session=").unwrap();
+    assert_eq!(
+        h.manager.load_by_cookie(value).await.unwrap_err().status(),
+        503
+    );
+    let sid = value.split('.').next().unwrap();
+    assert_eq!(
+        h.manager.delete_by_id(sid).await.unwrap_err().kind,
+        session::StoreErrorKind::Unavailable
+    );
+    assert_eq!(
+        h.manager
+            .create(&session::SessionMap::new())
+            .await
+            .unwrap_err()
+            .status(),
+        503
+    );
+    assert_eq!(
+        h.manager.sessions_of("ada").await.unwrap_err().kind,
+        session::StoreErrorKind::Unavailable
+    );
+    assert_eq!(
+        h.manager.revoke_all("ada").await.unwrap_err().kind,
+        session::StoreErrorKind::Unavailable
+    );
+    assert_eq!(h.store.counts(), [0, 0, 0, 0], "nothing reached the store");
+}

@@ -46,6 +46,41 @@ impl SessionMiddleware {
     pub fn manager(&self) -> &SessionManager {
         &self.manager
     }
+
+    /// Shuts the sessions down once the server has stopped: ends the store's
+    /// background cleanup (waiting until it has ended) and closes the pool
+    /// the store built ([`SessionManager::shutdown`]). Poem has no shutdown
+    /// hook for middleware, so the app calls this after
+    /// `Server::run_with_graceful_shutdown` returns; keep a clone of the
+    /// middleware (clones share the manager) for it. A request that still
+    /// reaches a session extractor after that gets a 503. Idempotent.
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    /// use poem::{get, handler, listener::TcpListener, EndpointExt, Route, Server};
+    /// use session_integrations::poem::SessionMiddleware;
+    ///
+    /// #[handler]
+    /// fn index() -> &'static str {
+    ///     "hello"
+    /// }
+    ///
+    /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    /// let sessions = SessionMiddleware::from_config().await?;
+    /// let app = Route::new().at("/", get(index)).with(sessions.clone());
+    /// Server::new(TcpListener::bind("127.0.0.1:8000"))
+    ///     .run_with_graceful_shutdown(
+    ///         app,
+    ///         async { tokio::signal::ctrl_c().await.unwrap_or_default() },
+    ///         Some(Duration::from_secs(10)),
+    ///     )
+    ///     .await?;
+    /// sessions.shutdown().await;
+    /// # Ok(()) }
+    /// ```
+    pub async fn shutdown(&self) {
+        self.manager.shutdown().await;
+    }
 }
 
 impl<E: Endpoint> Middleware<E> for SessionMiddleware {

@@ -8,6 +8,9 @@
 
 mod extract;
 mod middleware;
+// A SQLite file store: the `sql` feature; a socket: tokio's `net`.
+#[cfg(all(test, feature = "sql"))]
+mod tests;
 
 pub use crate::adapter::{Session, SessionRejection, TypedSession};
 pub use middleware::{SessionEndpoint, SessionMiddleware};

@@ -5,7 +5,7 @@ use std::io::Cursor;
 use rocket::fairing::{self, Fairing, Info, Kind};
 use rocket::figment::Figment;
 use rocket::http::{ContentType, Status};
-use rocket::{Build, Request, Response, Rocket};
+use rocket::{Build, Orbit, Request, Response, Rocket};
 use session::config::ConfigError;
 use session::{SessionManager, Settings};
 
@@ -35,7 +35,11 @@ enum Source {
 ///
 /// On ignite it builds the [`SessionManager`] and manages it in Rocket's
 /// state; on each response it finishes the request's session, if a guard
-/// loaded it. Attaching it twice keeps the last one.
+/// loaded it; on shutdown (after Rocket's grace period, once requests have
+/// stopped) it calls [`SessionManager::shutdown`], which ends the store's
+/// background cleanup and closes the pool the store built. A request that
+/// still reaches a session guard after that gets a 503. Attaching it twice
+/// keeps the last one.
 #[derive(Debug)]
 pub struct SessionFairing {
     source: Source,
@@ -114,7 +118,7 @@ impl Fairing for SessionFairing {
     fn info(&self) -> Info {
         Info {
             name: "Server-side sessions",
-            kind: Kind::Ignite | Kind::Response | Kind::Singleton,
+            kind: Kind::Ignite | Kind::Response | Kind::Shutdown | Kind::Singleton,
         }
     }
 
@@ -131,6 +135,12 @@ impl Fairing for SessionFairing {
                 tracing::error!("sessions could not start: {error}");
                 Err(rocket)
             }
+        }
+    }
+
+    async fn on_shutdown(&self, rocket: &Rocket<Orbit>) {
+        if let Some(manager) = rocket.state::<SessionManager>() {
+            manager.shutdown().await;
         }
     }
 

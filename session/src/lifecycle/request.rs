@@ -128,7 +128,7 @@ impl RequestSession {
         let Some(key) = engine.store_key_within_limit(&id) else {
             return self.fresh(true);
         };
-        let store = engine.store().as_ref();
+        let store = engine.live_store("load")?.as_ref();
         let raw = if settings.refresh_each_request {
             dispatch::load_and_touch(store, &key, settings.permanent_session_lifetime).await?
         } else {

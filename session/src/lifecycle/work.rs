@@ -170,7 +170,7 @@ impl Work {
     pub(super) async fn run(
         mut self, engine: &Engine, transport: Transport,
     ) -> Result<FinishOutcome, FinishError> {
-        let store = engine.store().as_ref();
+        let store = engine.live_store("save")?.as_ref();
         let ttl = engine.settings().permanent_session_lifetime;
         let inserted = matches!(self.write, Some(Write::Insert { .. }));
         match self.write.take() {
@@ -256,7 +256,7 @@ impl Work {
 async fn write_conditionally(
     engine: &Engine, key: &str, mut bytes: Vec<u8>, ours: &SessionMap,
 ) -> Result<bool, FinishError> {
-    let store = engine.store().as_ref();
+    let store = engine.live_store("save")?.as_ref();
     let ttl = engine.settings().permanent_session_lifetime;
     let mut current: Option<Vec<u8>> = None;
     let mut loaded: Option<SessionMap> = None;
@@ -308,6 +308,9 @@ fn maybe_cleanup(engine: &Engine) {
     let Some(n) = engine.settings().cleanup_n_requests else {
         return;
     };
+    if engine.is_shut_down() {
+        return;
+    }
     if rand::random_range(0..=n) != 0 {
         return;
     }

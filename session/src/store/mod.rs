@@ -10,6 +10,8 @@
 //! lifecycle tries first so that such a store costs no boxed future per
 //! operation.
 
+#[cfg(any(feature = "filesystem", feature = "_sql"))]
+mod cleanup_task;
 mod error;
 #[cfg(feature = "filesystem")]
 pub mod filesystem;
@@ -171,6 +173,21 @@ pub trait SessionStore: Send + Sync + 'static {
     async fn cleanup(&self) -> Result<u64, StoreError> {
         Ok(0)
     }
+
+    /// Releases what the store holds, for an orderly exit: ends its
+    /// background cleanup task and waits until it has ended, and closes the
+    /// connection pool or client the store built itself. Idempotent: a
+    /// second call returns at once. The default does nothing, for a store
+    /// that holds nothing to release.
+    ///
+    /// Call it once requests have stopped (a web framework's graceful
+    /// shutdown, then this): [`SessionManager::shutdown`](crate::SessionManager::shutdown)
+    /// does, and makes later session operations fail as unavailable (503)
+    /// rather than reach a closed store. Operations on the store itself after
+    /// this fail as unavailable too where a pool was closed. A pool or client
+    /// the app handed over stays open: the app owns it and closes it when it
+    /// is done with it.
+    async fn shutdown(&self) {}
 
     /// The synchronous face of a store that keeps its sessions in this
     /// process and so never waits, or `None` (the default) for a store that

@@ -142,8 +142,10 @@ pub(crate) async fn clean_periodically<F, Fut>(
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
-            _ = ticker.tick() => {}
+            // A shutdown wins over a tick that is due at the same time.
+            biased;
             _ = stop.changed() => break,
+            _ = ticker.tick() => {}
         }
         let Some(running) = pass() else { break };
         match running.await {

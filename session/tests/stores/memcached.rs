@@ -377,3 +377,22 @@ async fn a_restarted_server_is_used_again_without_a_new_store() {
         Some(&b"again"[..])
     );
 }
+
+/// A shutdown drops the store's pools: later operations fail as unavailable
+/// and no pool is rebuilt; a second shutdown is a no-op.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs live servers: run scripts/test.sh"]
+async fn a_shutdown_drops_the_pools() {
+    let store = MemcachedStore::from_settings(&settings(&unique_prefix("shutdown")))
+        .await
+        .unwrap();
+    let ttl = Duration::from_secs(60);
+    store.save("k", b"v", ttl, SaveHint::New).await.unwrap();
+    assert!(store.client().is_some());
+    store.shutdown().await;
+    assert!(store.client().is_none());
+    let error = store.load("k").await.unwrap_err();
+    assert_eq!(error.kind, StoreErrorKind::Unavailable, "{error}");
+    assert!(store.client().is_none(), "no pool was rebuilt");
+    store.shutdown().await;
+}

@@ -539,3 +539,34 @@ async fn a_dead_server_is_unavailable_fast_and_the_store_recovers() {
     }
     drop_collection(&store).await;
 }
+
+/// A shutdown shuts down the client the store built (later operations fail
+/// as unavailable), but never a client the app handed over.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs live servers: run scripts/test.sh"]
+async fn a_shutdown_closes_only_the_stores_own_client() {
+    let settings = settings("shutdown");
+    let app_client = session::store::mongodb::mongodb::Client::with_uri_str(url())
+        .await
+        .unwrap();
+    let app_store = MongoStore::from_client(app_client.clone(), &settings)
+        .await
+        .unwrap();
+    app_store.shutdown().await;
+    assert!(
+        app_store.load("k").await.unwrap().is_none(),
+        "the app's client still works"
+    );
+
+    let store = open("shutdown_own").await;
+    let ttl = Duration::from_secs(60);
+    store.save("k", b"v", ttl, SaveHint::New).await.unwrap();
+    drop_collection(&store).await;
+    tokio::time::timeout(Duration::from_secs(10), store.shutdown())
+        .await
+        .expect("the store holds nothing the driver waits for");
+    let error = store.load("k").await.unwrap_err();
+    assert_eq!(error.kind, StoreErrorKind::Unavailable, "{error}");
+    store.shutdown().await;
+    drop_collection(&app_store).await;
+}

@@ -616,3 +616,23 @@ async fn tls_connections_work() {
     );
     drop(server);
 }
+
+/// A shutdown drops the store's connection: later operations fail as
+/// unavailable instead of reaching the server; a second shutdown is a no-op.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs live servers: run scripts/test.sh"]
+async fn a_shutdown_drops_the_connection() {
+    let store = RedisStore::from_settings(&settings(&unique_prefix("shutdown")))
+        .await
+        .unwrap();
+    let clone = store.clone();
+    let ttl = Duration::from_secs(60);
+    store.save("k", b"v", ttl, SaveHint::New).await.unwrap();
+    assert!(store.connection().is_some());
+    store.shutdown().await;
+    assert!(store.connection().is_none());
+    assert!(clone.connection().is_none(), "clones share the connection");
+    let error = clone.load("k").await.unwrap_err();
+    assert_eq!(error.kind, StoreErrorKind::Unavailable, "{error}");
+    store.shutdown().await;
+}

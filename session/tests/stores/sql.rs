@@ -724,6 +724,54 @@ async fn cleanup_interval_runs_in_the_background_sqlite() {
     assert_eq!(left, [vec!["live".to_owned()]]);
 }
 
+/// A shutdown ends the cleanup task at once (not at the next tick), waits
+/// for it, and closes the pool the store built; a pool the app handed over
+/// stays open. Later operations fail as unavailable; a second shutdown is a
+/// no-op.
+#[tokio::test]
+async fn a_shutdown_ends_the_cleanup_task_and_closes_the_stores_own_pool_sqlite() {
+    let fx = fixture_with(
+        Db::Sqlite,
+        "shutdown",
+        |s| s.cleanup_interval = Some(Duration::from_secs(3600)),
+        |b| b,
+    )
+    .await;
+    assert!(fx.store.cleanup_running());
+    assert!(!fx.store.pool().is_closed());
+    tokio::time::timeout(Duration::from_secs(5), fx.store.shutdown())
+        .await
+        .expect("the shutdown does not wait for the next tick");
+    assert!(!fx.store.cleanup_running(), "the cleanup task has ended");
+    assert!(
+        fx.store.pool().is_closed(),
+        "the store's own pool is closed"
+    );
+    let error = fx.store.load("any").await.unwrap_err();
+    assert_eq!(error.kind, StoreErrorKind::Unavailable, "{error}");
+    fx.store.shutdown().await;
+    assert!(fx.store.pool().is_closed());
+}
+
+#[tokio::test]
+async fn a_shutdown_leaves_the_apps_own_pool_open_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("s.db").display());
+    let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+    let mut settings = settings(&url, "app_pool");
+    settings.cleanup_interval = Some(Duration::from_secs(3600));
+    let store = SqlStore::from_client(pool.clone(), &settings)
+        .await
+        .unwrap();
+    assert!(store.cleanup_running());
+    store.shutdown().await;
+    assert!(!store.cleanup_running());
+    assert!(!pool.is_closed(), "the app closes its own pool");
+    // `close` is the explicit way to close it too.
+    store.close().await;
+    assert!(pool.is_closed());
+}
+
 // ------------------------------------------------------------ writes
 
 async fn saves_do_not_burn_ids(db: Db) {

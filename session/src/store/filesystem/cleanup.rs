@@ -15,14 +15,15 @@
 //! removing it would let two processes lock two different files.
 //!
 //! The task holds only a weak reference to the store and a receiver of its
-//! stop channel: it ends when the last clone of the store is dropped.
+//! stop channel: it ends when the last clone of the store is dropped, or at
+//! once on a shutdown, which waits for it.
 
 use std::fs::TryLockError;
 use std::io;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-use tokio::task::JoinHandle;
+use tokio::task::AbortHandle;
 
 use super::format::now_secs;
 use super::names::CLEANUP_LOCK;
@@ -67,8 +68,9 @@ impl FileStore {
     }
 
     /// Starts the background cleanup, if a Tokio runtime is running; without
-    /// one, logs and starts nothing. The task ends when the store is dropped.
-    pub(super) fn spawn_cleanup(&self, every: Duration) -> Option<JoinHandle<()>> {
+    /// one, logs and starts nothing. The task ends when the store is dropped
+    /// or shut down. The handle lets a test watch it end.
+    pub(super) fn spawn_cleanup(&self, every: Duration) -> Option<AbortHandle> {
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             tracing::warn!(
                 dir = %self.inner.dir.display(),
@@ -79,12 +81,19 @@ impl FileStore {
         };
         // The task holds the store weakly: it ends once the store is dropped.
         let weak: Weak<Inner> = Arc::downgrade(&self.inner);
-        let stop = self.inner.stop.subscribe();
-        Some(
-            runtime.spawn(clean_periodically(BACKEND, every, stop, move || {
-                let inner = weak.upgrade()?;
-                Some(async move { FileStore { inner }.cleanup_exclusive().await })
-            })),
-        )
+        let stop = self.inner.cleanup_task.subscribe();
+        let task = runtime.spawn(clean_periodically(BACKEND, every, stop, move || {
+            let inner = weak.upgrade()?;
+            Some(async move { FileStore { inner }.cleanup_exclusive().await })
+        }));
+        let handle = task.abort_handle();
+        self.inner.cleanup_task.started(task);
+        Some(handle)
+    }
+
+    /// Whether the periodic cleanup task (`SESSION_CLEANUP_INTERVAL`) is
+    /// running: false when none was started, and after a shutdown.
+    pub fn cleanup_running(&self) -> bool {
+        self.inner.cleanup_task.is_running()
     }
 }

@@ -71,11 +71,11 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use session_config::{Settings, WhenFull};
-use tokio::sync::watch;
 
 use self::format::{encode, expiry_after, max_record_len, now_secs};
 pub use self::options::FileStoreOptions;
 use self::pruning::{Pruning, Refusals, Slot, Sweep};
+use super::cleanup_task::CleanupTask;
 use super::{BuildError, SaveHint, SessionStore, StoreError, WriteOutcome};
 
 const BACKEND: &str = "filesystem";
@@ -110,8 +110,9 @@ struct Inner {
     /// Held by every scan that reads the headers, so they never overlap.
     pruning: Mutex<Pruning>,
     refusals: Refusals,
-    /// Dropped with the store: ends the cleanup task.
-    stop: watch::Sender<()>,
+    /// Dropped with the store (or ended by a shutdown): ends the cleanup
+    /// task.
+    cleanup_task: CleanupTask,
 }
 
 impl FileStore {
@@ -196,7 +197,6 @@ impl FileStore {
         let dir = std::path::absolute(&dir).map_err(|e| fail(&dir, e.into()))?;
         open::create_dir(&dir).map_err(|e| fail(&dir, e.into()))?;
         open::check_dir_permissions(&dir).map_err(|e| fail(&dir, e.into()))?;
-        let (stop, _) = watch::channel(());
         let inner = Inner {
             threshold: options.threshold,
             mode: options.mode & 0o777,
@@ -206,7 +206,7 @@ impl FileStore {
             next_expiry: AtomicU64::new(0),
             pruning: Mutex::new(Pruning::default()),
             refusals: Refusals::default(),
-            stop,
+            cleanup_task: CleanupTask::new(),
             dir,
         };
         let fail = |e: io::Error| fail(&inner.dir, e.into());
@@ -379,6 +379,12 @@ impl SessionStore for FileStore {
 
     async fn cleanup(&self) -> Result<u64, StoreError> {
         self.blocking("cleanup", Inner::cleanup_pass).await
+    }
+
+    /// Ends the cleanup task, waiting for a pass under way. The files stay;
+    /// the store holds no open file between operations.
+    async fn shutdown(&self) {
+        self.inner.cleanup_task.end().await;
     }
 }
 

@@ -44,10 +44,33 @@ async fn the_background_cleanup_ends_with_the_store() {
     tokio::time::sleep(EVERY * 2).await;
     assert!(!task.is_finished(), "a clone still holds the store");
     drop(clone);
-    tokio::time::timeout(Duration::from_secs(2), task)
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
+    while !task.is_finished() && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(
+        task.is_finished(),
+        "the task ends once the store is dropped"
+    );
+}
+
+#[tokio::test]
+async fn a_shutdown_ends_the_background_cleanup_and_waits_for_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = FileStore::with_options(tmp.path(), &options(Some(HOUR))).unwrap();
+    assert!(store.cleanup_running());
+    let clone = store.clone();
+    tokio::time::timeout(Duration::from_secs(2), store.shutdown())
         .await
-        .expect("the task ends once the store is dropped")
-        .unwrap();
+        .expect("the shutdown does not wait for the next tick");
+    assert!(!store.cleanup_running());
+    assert!(!clone.cleanup_running(), "clones share the task");
+    assert_eq!(
+        store.inner.cleanup_task.listeners(),
+        0,
+        "the task has ended"
+    );
+    store.shutdown().await; // idempotent
 }
 
 #[tokio::test]
@@ -76,7 +99,11 @@ async fn one_pass_at_a_time_across_processes() {
 fn no_runtime_at_build_means_no_cleanup_and_no_panic() {
     let tmp = tempfile::tempdir().unwrap();
     let store = FileStore::with_options(tmp.path(), &options(Some(EVERY))).unwrap();
-    assert_eq!(store.inner.stop.receiver_count(), 0, "no task was started");
+    assert_eq!(
+        store.inner.cleanup_task.listeners(),
+        0,
+        "no task was started"
+    );
 }
 
 #[tokio::test]
@@ -89,8 +116,8 @@ async fn from_settings_starts_the_cleanup_when_asked() {
         settings
     };
     let store = FileStore::from_settings(&settings).await.unwrap();
-    assert_eq!(store.inner.stop.receiver_count(), 1, "the hourly task");
+    assert_eq!(store.inner.cleanup_task.listeners(), 1, "the hourly task");
     settings.cleanup_interval = None;
     let store = FileStore::from_settings(&settings).await.unwrap();
-    assert_eq!(store.inner.stop.receiver_count(), 0, "none");
+    assert_eq!(store.inner.cleanup_task.listeners(), 0, "none");
 }

@@ -115,7 +115,9 @@ struct Current {
     /// Bumped each time the pools are replaced, so that concurrent failures on
     /// the same pools replace them once.
     generation: u64,
-    client: ::memcache::Client,
+    /// `None` once the store is shut down: its pools are dropped (their
+    /// connections close as the last operation using them ends).
+    client: Option<::memcache::Client>,
 }
 
 impl fmt::Debug for MemcachedStore {
@@ -188,7 +190,7 @@ impl MemcachedStore {
                 pools,
                 current: Mutex::new(Current {
                     generation: 0,
-                    client,
+                    client: Some(client),
                 }),
             }),
             deadline,
@@ -202,8 +204,9 @@ impl MemcachedStore {
         self
     }
 
-    /// The client the store currently sends its commands with.
-    pub fn client(&self) -> ::memcache::Client {
+    /// The client the store currently sends its commands with; `None` once
+    /// the store is shut down.
+    pub fn client(&self) -> Option<::memcache::Client> {
         lock(&self.inner.current).client.clone()
     }
 
@@ -234,7 +237,10 @@ impl Inner {
     ) -> Result<T, MemcacheError> {
         let (generation, client) = {
             let current = lock(&self.current);
-            (current.generation, current.client.clone())
+            match &current.client {
+                Some(client) => (current.generation, client.clone()),
+                None => return Err(shut_down()),
+            }
         };
         match call(&client) {
             Err(error) if connection_is_suspect(&error) => match self.replace_pools(generation) {
@@ -250,6 +256,8 @@ impl Inner {
     fn replace_pools(&self, generation: u64) -> Option<::memcache::Client> {
         let pools = self.pools.as_ref()?;
         let mut current = lock(&self.current);
+        // A shut-down store opens no new pools.
+        current.client.as_ref()?;
         if current.generation == generation {
             match build_client(pools) {
                 Ok(client) => {
@@ -257,7 +265,7 @@ impl Inner {
                         backend = BACKEND,
                         "a memcached connection failed; reopening the connection pools"
                     );
-                    current.client = client;
+                    current.client = Some(client);
                     current.generation += 1;
                 }
                 Err(error) => {
@@ -266,7 +274,7 @@ impl Inner {
                 }
             }
         }
-        Some(current.client.clone())
+        current.client.clone()
     }
 }
 
@@ -302,6 +310,15 @@ fn build_client(config: &Pools) -> Result<::memcache::Client, MemcacheError> {
 
 /// A client error as a store error: unavailable (503) when the server could
 /// not be reached, failed (500) when it refused the command.
+/// What an operation on a shut-down store fails with: an I/O error, so
+/// unavailable (503).
+fn shut_down() -> MemcacheError {
+    MemcacheError::IOError(std::io::Error::new(
+        std::io::ErrorKind::NotConnected,
+        "the session store was shut down",
+    ))
+}
+
 fn store_error(operation: &'static str, error: MemcacheError) -> StoreError {
     let unavailable = is_unavailable(&error);
     StoreError::classified(BACKEND, operation, unavailable, error)
@@ -366,6 +383,15 @@ impl SessionStore for MemcachedStore {
 
     async fn ping(&self) -> Result<PingInfo, StoreError> {
         self.server_version().await.map(PingInfo::with_version)
+    }
+
+    /// Drops the store's client: pools the store built close their
+    /// connections as soon as no operation under way uses them; an app's
+    /// own client keeps its other clones. Later operations on the store fail
+    /// as unavailable.
+    async fn shutdown(&self) {
+        let client = lock(&self.inner.current).client.take();
+        drop(client);
     }
 
     fn max_key_len(&self) -> Option<usize> {

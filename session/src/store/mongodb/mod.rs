@@ -68,6 +68,7 @@ mod owners;
 mod ping;
 
 use std::future::IntoFuture;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -136,6 +137,11 @@ pub struct MongoStore {
 
 struct Inner {
     client: Client,
+    /// The store built the client from the URL; one the app handed over is
+    /// the app's to shut down.
+    owns_client: bool,
+    /// Set by the first shutdown.
+    shut_down: AtomicBool,
     collection: Collection<Document>,
     operation_timeout: Duration,
     refresh_threshold: f64,
@@ -185,7 +191,7 @@ impl MongoStore {
             options.app_name = Some("session-rs".to_owned());
         }
         let client = Client::with_options(options).map_err(|e| fail(e.into()))?;
-        Self::open(client, settings, url.redacted()).await
+        Self::open(client, true, settings, url.redacted()).await
     }
 
     /// Opens the store over a client the app already owns (the Rust form of
@@ -202,13 +208,16 @@ impl MongoStore {
     pub async fn from_client(client: Client, settings: &Settings) -> Result<Self, BuildError> {
         Self::open(
             client,
+            false,
             settings,
             "the application's mongodb::Client".to_owned(),
         )
         .await
     }
 
-    async fn open(client: Client, settings: &Settings, url: String) -> Result<Self, BuildError> {
+    async fn open(
+        client: Client, owns_client: bool, settings: &Settings, url: String,
+    ) -> Result<Self, BuildError> {
         let fail =
             |source: BoxError| BuildError::backend(BACKEND, location(&url, settings), source);
         let database = client.database(&settings.mongodb_db);
@@ -216,6 +225,8 @@ impl MongoStore {
         let store = Self {
             inner: Arc::new(Inner {
                 client,
+                owns_client,
+                shut_down: AtomicBool::new(false),
                 collection,
                 operation_timeout: settings.operation_timeout,
                 refresh_threshold: settings.refresh_threshold,
@@ -404,6 +415,16 @@ impl SessionStore for MongoStore {
 
     async fn ping(&self) -> Result<PingInfo, StoreError> {
         self.server_version().await.map(PingInfo::with_version)
+    }
+
+    /// Shuts the client down (its monitors and its pool) if the store built
+    /// it; a client the app handed over is left to the app. The store holds
+    /// no cursor or session the driver would wait for.
+    async fn shutdown(&self) {
+        if !self.inner.owns_client || self.inner.shut_down.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        self.inner.client.clone().shutdown().await;
     }
 
     async fn load(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {

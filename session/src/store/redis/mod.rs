@@ -84,7 +84,7 @@ mod sentinel;
 
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
 use ::redis::aio::ConnectionLike;
@@ -110,7 +110,9 @@ const BACKEND: &str = "redis";
 ///
 /// Cloning is cheap and shares the connection.
 pub struct RedisStore<C = RedisConnection> {
-    connection: C,
+    /// `None` once the store is shut down: the store's clone of the
+    /// connection is dropped (a connection the store built closes with it).
+    connection: Arc<RwLock<Option<C>>>,
     deadline: Duration,
     /// False once the server has answered `GETEX` with "unknown command".
     getex: Arc<AtomicBool>,
@@ -119,7 +121,7 @@ pub struct RedisStore<C = RedisConnection> {
 impl<C: Clone> Clone for RedisStore<C> {
     fn clone(&self) -> Self {
         Self {
-            connection: self.connection.clone(),
+            connection: Arc::clone(&self.connection),
             deadline: self.deadline,
             getex: Arc::clone(&self.getex),
         }
@@ -148,7 +150,7 @@ where
     /// [`RedisStore::with_deadline`].
     pub fn from_connection(connection: C) -> Self {
         Self {
-            connection,
+            connection: Arc::new(RwLock::new(Some(connection))),
             deadline: Timeouts::default().deadline(),
             getex: Arc::new(AtomicBool::new(true)),
         }
@@ -161,9 +163,13 @@ where
         self
     }
 
-    /// The connection the store sends its commands on.
-    pub fn connection(&self) -> &C {
-        &self.connection
+    /// The connection the store sends its commands on; `None` once the
+    /// store is shut down.
+    pub fn connection(&self) -> Option<C> {
+        self.connection
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     /// Whether `load_and_touch` still uses `GETEX`: false once the server has
@@ -175,11 +181,15 @@ where
     /// Sends one request within the deadline, once more on a fresh connection
     /// when the first attempt found the connection dropped.
     async fn send<T: FromRedisValue>(&self, request: Request<'_>) -> Result<T, Failure> {
+        let Some(mut connection) = self.connection() else {
+            return Err(Failure::ShutDown);
+        };
         let attempt = async {
-            let mut connection = self.connection.clone();
             match request.query::<T, C>(&mut connection).await {
                 Err(error) if error.is_io_error() && !error.is_timeout() => {
-                    let mut connection = self.connection.clone();
+                    let Some(mut connection) = self.connection() else {
+                        return Err(error);
+                    };
                     request.query::<T, C>(&mut connection).await
                 }
                 other => other,
@@ -211,6 +221,19 @@ where
 
     async fn ping(&self) -> Result<PingInfo, StoreError> {
         self.server_version().await.map(PingInfo::with_version)
+    }
+
+    /// Drops the store's connection: one the store built (a connection
+    /// manager, or a Cluster's connections) closes once no operation under
+    /// way uses it; an app's own connection keeps its other clones. Later
+    /// operations on the store fail as unavailable.
+    async fn shutdown(&self) {
+        let connection = self
+            .connection
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        drop(connection);
     }
 
     async fn load(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
@@ -353,12 +376,17 @@ impl Request<'_> {
 enum Failure {
     Redis(RedisError),
     TimedOut(TimedOut),
+    /// The store was shut down.
+    ShutDown,
 }
 
 impl Failure {
     fn into_store_error(self, operation: &'static str) -> StoreError {
         match self {
             Failure::TimedOut(timed_out) => StoreError::unavailable(BACKEND, operation, timed_out),
+            Failure::ShutDown => {
+                StoreError::unavailable(BACKEND, operation, "the session store was shut down")
+            }
             Failure::Redis(error) => {
                 StoreError::classified(BACKEND, operation, is_unavailable(&error), error)
             }

@@ -5,11 +5,11 @@ use std::sync::Arc;
 
 use session_config::Settings;
 use sqlx::AssertSqlSafe;
-use tokio::sync::watch;
 
 use super::cleanup::DEFAULT_CLEANUP_BATCH;
 use super::schema::SessionTable;
 use super::{Dialect, Inner, SqlBinds, SqlPool, SqlStore};
+use crate::store::cleanup_task::CleanupTask;
 use crate::store::{BoxError, BuildError, StoreError, Timeouts};
 
 /// Builds an [`SqlStore`]: see [`SqlStore::builder`].
@@ -63,11 +63,16 @@ impl SqlStoreBuilder {
     /// be created (or cannot be).
     pub async fn build(self) -> Result<SqlStore, BuildError> {
         let settings = &self.settings;
+        // Whether the store built the pool (and so closes it at shutdown).
+        let mut owns_pool = false;
         let (pool, location) = match (self.pool, &settings.sqlalchemy_bind_key) {
             (Some(pool), _) => (pool, "the app's pool".to_owned()),
             (None, Some(key)) => match (self.binds.get(key), settings.sqlalchemy_binds.get(key)) {
                 (Some(pool), _) => (pool.clone(), format!("the pool bound as {key:?}")),
-                (None, Some(url)) => (SqlPool::connect(url, settings).await?, url.redacted()),
+                (None, Some(url)) => {
+                    owns_pool = true;
+                    (SqlPool::connect(url, settings).await?, url.redacted())
+                }
                 (None, None) => {
                     let known: Vec<&str> = self
                         .binds
@@ -85,10 +90,13 @@ impl SqlStoreBuilder {
                     ));
                 }
             },
-            (None, None) => (
-                SqlPool::connect(&settings.sqlalchemy, settings).await?,
-                settings.sqlalchemy.redacted(),
-            ),
+            (None, None) => {
+                owns_pool = true;
+                (
+                    SqlPool::connect(&settings.sqlalchemy, settings).await?,
+                    settings.sqlalchemy.redacted(),
+                )
+            }
         };
         let dialect = pool.dialect();
         let table = SessionTable::new(
@@ -103,17 +111,17 @@ impl SqlStoreBuilder {
                 "SESSION_SQLALCHEMY_SEQUENCE applies to PostgreSQL only (as in SQLAlchemy); ignored"
             );
         }
-        let (stop, _) = watch::channel(());
         let store = SqlStore {
             inner: Arc::new(Inner {
                 pool,
+                owns_pool,
                 table,
                 backend: dialect.name(),
                 timeouts: Timeouts::from_settings(settings),
                 refresh_threshold: settings.refresh_threshold.clamp(0.0, 1.0),
                 batch_size: self.batch_size,
                 cleaning: AtomicBool::new(false),
-                stop,
+                cleanup_task: CleanupTask::new(),
             }),
         };
         store
@@ -176,11 +184,19 @@ impl SqlStore {
         self.inner.table.display_name()
     }
 
-    /// Stops the cleanup task and closes the pool (shared with the app, if it
-    /// handed the pool over).
+    /// Ends the cleanup task (waiting until it has ended) and closes the
+    /// pool, also when the app handed the pool over and shares it:
+    /// [`SessionStore::shutdown`](crate::store::SessionStore::shutdown) closes
+    /// only a pool the store built. Idempotent.
     pub async fn close(&self) {
-        self.inner.stop.send_replace(());
+        self.inner.cleanup_task.end().await;
         self.inner.pool.close().await;
+    }
+
+    /// Whether the periodic cleanup task (`SESSION_CLEANUP_INTERVAL`) is
+    /// running: false when none was started, and after a shutdown.
+    pub fn cleanup_running(&self) -> bool {
+        self.inner.cleanup_task.is_running()
     }
 
     /// Checks for the table and creates what is missing, then the owner

@@ -124,8 +124,8 @@ impl SqlStore {
     /// `every`. It holds the store weakly, so it ends with the store.
     pub(super) fn spawn_cleanup(&self, every: Duration) {
         let weak: Weak<Inner> = Arc::downgrade(&self.inner);
-        let stop = self.inner.stop.subscribe();
-        tokio::spawn(clean_periodically(
+        let stop = self.inner.cleanup_task.subscribe();
+        let task = tokio::spawn(clean_periodically(
             self.inner.backend,
             every,
             stop,
@@ -136,6 +136,7 @@ impl SqlStore {
                 Some(async move { store.cleanup_exclusive().await })
             },
         ));
+        self.inner.cleanup_task.started(task);
     }
 
     /// One cleanup pass, unless one of this store is already running (then

@@ -82,8 +82,10 @@
 //!   task that runs [`SqlStore::cleanup_exclusive`] periodically. Across app
 //!   instances sharing the database only one pass runs at a time
 //!   (`pg_try_advisory_lock` / `GET_LOCK(name, 0)` on the table's name; the
-//!   others skip). The task ends when the store is dropped or
-//!   [`SqlStore::close`]d.
+//!   others skip). The task ends when the store is dropped, shut down
+//!   ([`SessionStore::shutdown`], which also
+//!   closes a pool the store built) or [`SqlStore::close`]d (which also
+//!   closes a pool the app handed over).
 //!
 //! # Pools, binds and errors
 //!
@@ -184,13 +186,13 @@ use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 use sqlx::AssertSqlSafe;
-use tokio::sync::watch;
 
 pub use self::builder::SqlStoreBuilder;
 pub use self::cleanup::{CleanupLock, DEFAULT_CLEANUP_BATCH};
 use self::exec::{expiry_after, now_utc};
 pub use self::pool::{Dialect, SqlBinds, SqlPool};
 use self::schema::SessionTable;
+use super::cleanup_task::CleanupTask;
 use super::{
     IndexedSession, PingInfo, SaveHint, SessionStore, StoreError, StoreResult, Timeouts,
     WriteOutcome,
@@ -211,6 +213,9 @@ pub struct SqlStore {
 
 struct Inner {
     pool: SqlPool,
+    /// The store built the pool from a URL; a pool the app handed over is
+    /// the app's to close.
+    owns_pool: bool,
     table: SessionTable,
     backend: &'static str,
     timeouts: Timeouts,
@@ -218,8 +223,8 @@ struct Inner {
     batch_size: u64,
     /// A cleanup pass of this store is running.
     cleaning: AtomicBool,
-    /// Dropped with the store (or signalled by `close`): ends the cleanup task.
-    stop: watch::Sender<()>,
+    /// Dropped with the store (or ended by a shutdown): ends the cleanup task.
+    cleanup_task: CleanupTask,
 }
 
 impl fmt::Debug for SqlStore {
@@ -436,5 +441,15 @@ impl SessionStore for SqlStore {
 
     async fn cleanup(&self) -> Result<u64, StoreError> {
         self.cleanup_pass().await
+    }
+
+    /// Ends the cleanup task, waiting for a pass under way, then closes the
+    /// pool if the store built it ([`SqlStore::close`] closes the app's own
+    /// pool too).
+    async fn shutdown(&self) {
+        self.inner.cleanup_task.end().await;
+        if self.inner.owns_pool {
+            self.inner.pool.close().await;
+        }
     }
 }

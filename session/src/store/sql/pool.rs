@@ -138,6 +138,19 @@ impl SqlPool {
         }
     }
 
+    /// Whether the pool has been closed ([`SqlPool::close`], or a store's
+    /// shutdown): it then hands out no connection.
+    pub fn is_closed(&self) -> bool {
+        match self {
+            #[cfg(feature = "postgres")]
+            SqlPool::Postgres(pool) => pool.is_closed(),
+            #[cfg(feature = "mysql")]
+            SqlPool::MySql(pool) => pool.is_closed(),
+            #[cfg(feature = "sqlite")]
+            SqlPool::Sqlite(pool) => pool.is_closed(),
+        }
+    }
+
     /// Connects to `url` as the settings say (`SESSION_POOL_SIZE`,
     /// `SESSION_CONNECT_TIMEOUT`, `SESSION_OPERATION_TIMEOUT`), opening one
     /// connection to prove the database is reachable.

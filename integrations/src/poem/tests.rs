@@ -1,0 +1,110 @@
+//! The documented shutdown of a Poem app, over a real socket: the server's
+//! graceful shutdown, then [`SessionMiddleware::shutdown`], closes the SQL
+//! pool and ends the cleanup task; after it, session routes answer 503.
+
+#![allow(clippy::unwrap_used)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use poem::http::StatusCode;
+use poem::listener::{Acceptor, Listener, TcpListener};
+use poem::{get, handler, Endpoint, EndpointExt, Request, Route, Server};
+use session::store::sql::SqlStore;
+use session::{SessionManager, Settings};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use super::{Session, SessionMiddleware};
+
+#[handler]
+fn incr(session: Session) -> String {
+    let count = session.get::<u32>("count").unwrap().unwrap_or(0) + 1;
+    session.insert("count", &count).unwrap();
+    count.to_string()
+}
+
+#[handler]
+fn plain() -> &'static str {
+    "plain"
+}
+
+fn app(sessions: &SessionMiddleware) -> impl Endpoint {
+    Route::new()
+        .at("/incr", get(incr))
+        .at("/plain", get(plain))
+        .with(sessions.clone())
+}
+
+/// One HTTP/1.1 request on its own connection; the whole response.
+async fn http_get(addr: std::net::SocketAddr, path: &str) -> String {
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let request = format!("GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.unwrap();
+    response
+}
+
+#[tokio::test]
+async fn the_graceful_shutdown_then_the_middlewares_closes_the_pool_and_ends_the_cleanup() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("sessions.db").display()
+    );
+    let settings = Settings::from_map([
+        ("type", "sqlalchemy"),
+        ("sqlalchemy", url.as_str()),
+        ("cleanup_interval", "3600"),
+    ])
+    .unwrap();
+    let store = SqlStore::from_settings(&settings).await.unwrap();
+    let sessions =
+        SessionMiddleware::new(SessionManager::new(settings, Arc::new(store.clone())).unwrap());
+
+    let acceptor = TcpListener::bind("127.0.0.1:0")
+        .into_acceptor()
+        .await
+        .unwrap();
+    let addr = *acceptor.local_addr()[0].as_socket_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(
+        Server::new_with_acceptor(acceptor).run_with_graceful_shutdown(
+            app(&sessions),
+            async {
+                stopped.await.ok();
+            },
+            Some(Duration::from_secs(5)),
+        ),
+    );
+
+    let response = http_get(addr, "/incr").await;
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    assert!(response.ends_with("\r\n\r\n1"), "{response}");
+    assert!(store.cleanup_running());
+    assert!(!store.pool().is_closed());
+
+    // As the README shows: the server stops, then the sessions.
+    stop.send(()).unwrap();
+    tokio::time::timeout(Duration::from_secs(10), server)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    sessions.shutdown().await;
+    assert!(sessions.manager().is_shut_down());
+    assert!(store.pool().is_closed(), "the pool is closed");
+    assert!(!store.cleanup_running(), "the cleanup task has ended");
+
+    // A request that still arrives: a clean 503 on a session route, never a
+    // panic, and other routes still work.
+    let app = app(&sessions);
+    let request = Request::builder().uri_str("/incr").finish();
+    assert_eq!(
+        app.get_response(request).await.status(),
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+    let request = Request::builder().uri_str("/plain").finish();
+    assert_eq!(app.get_response(request).await.status(), StatusCode::OK);
+    sessions.shutdown().await; // idempotent
+}
