@@ -20,6 +20,10 @@ pub mod memory;
 #[cfg(feature = "mongodb")]
 pub mod mongodb;
 pub mod null;
+#[cfg_attr(
+    not(any(feature = "redis", feature = "memcached", feature = "filesystem")),
+    allow(dead_code)
+)]
 mod owner_index;
 mod ping;
 #[cfg(feature = "redis")]
@@ -48,8 +52,17 @@ use session_config::{SessionType, Settings};
 pub use error::{BoxError, BuildError, StoreError, StoreErrorKind, StoreResult};
 pub use owner_index::{IndexedSession, MAX_OWNER_LEN};
 pub use ping::PingInfo;
-// For the backends that store times as unix seconds (SQL).
-#[cfg_attr(not(feature = "_sql"), allow(unused_imports))]
+// For the backends that store times as unix seconds: unused by a build
+// with none of them.
+#[cfg_attr(
+    not(any(
+        feature = "_sql",
+        feature = "redis",
+        feature = "memcached",
+        feature = "filesystem"
+    )),
+    allow(unused_imports)
+)]
 pub(crate) use owner_index::{from_unix_seconds, unix_seconds};
 pub(crate) use support::hex;
 pub use support::{TimedOut, Timeouts};
