@@ -39,8 +39,16 @@ impl Inner {
             self.rescan(&mut pruning, now_secs())?.removed
         };
         // Outside the scan's lock, which a new session waits for when the
-        // directory is full: the indexes are none of its business.
-        self.prune_indexes()?;
+        // directory is full: the indexes are none of its business. An index
+        // that cannot be pruned fails no session cleanup; a listing prunes
+        // it too.
+        if let Err(error) = self.prune_indexes() {
+            tracing::warn!(
+                dir = %self.dir.display(),
+                %error,
+                "the owner indexes could not be pruned; the session files were cleaned up"
+            );
+        }
         Ok(removed)
     }
 

@@ -72,6 +72,8 @@ mod tests_cleanup;
 mod tests_full;
 #[cfg(all(test, unix))]
 mod tests_hostile;
+#[cfg(test)]
+mod tests_owners;
 
 use std::fs;
 use std::io;
