@@ -34,9 +34,10 @@
 //! any owner text makes a valid key), holding the owner's session keys with
 //! their login times. An add or a remove reads it with `gets` and writes it
 //! with `cas` (`add` when there is none), reading again when another writer
-//! won, up to 8 tries; the item's expiry is kept at least the longest
-//! session lifetime an add was given. A listing reads it, checks the sessions
-//! with one multi-key `gets` per 100, and prunes the ones that are gone.
+//! won, up to 16 tries (a loss is another writer's win, so 16 writers at
+//! once all land); the item's expiry is kept at least the longest session
+//! lifetime an add was given. A listing reads it, checks the sessions with
+//! one multi-key `gets` per 100, and prunes the ones that are gone.
 //!
 //! **The index is best-effort**, as memcached is a cache:
 //!
@@ -44,7 +45,7 @@
 //!   a restart, while the sessions it listed live on: those sessions are then
 //!   missing from the owner's listing, and a "log out everywhere" does not
 //!   reach them;
-//! - an add or a remove that loses its CAS to other writers 8 times in a row
+//! - an add or a remove that loses its CAS to other writers 16 times in a row
 //!   fails as `Unavailable` (503), and the request may be retried;
 //! - a listing's entries carry no expiry: memcached does not tell an item's.
 //!

@@ -30,7 +30,7 @@ const OPERATION: &str = "index";
 
 /// How many times an update reads and tries its CAS again after another
 /// writer changed the index first.
-pub(super) const CAS_ATTEMPTS: usize = 8;
+pub(super) const CAS_ATTEMPTS: usize = 16;
 
 /// Keys per `gets` of a listing, so a large index never makes one huge
 /// command line.
@@ -143,20 +143,25 @@ fn update(
     Ok(Updated::Contended)
 }
 
+/// The item key of `owner`'s index under `prefix`: see the module docs.
+pub(super) fn index_key(prefix: &str, owner: &str) -> String {
+    let mut digest = Sha1::new();
+    digest.update((prefix.len() as u64).to_be_bytes());
+    digest.update(prefix.as_bytes());
+    digest.update(owner.as_bytes());
+    let digest = hex(&digest.finalize());
+    let key = format!("{prefix}owner:{digest}");
+    if key.len() <= MAX_KEY_BYTES {
+        key
+    } else {
+        format!("owner:{digest}")
+    }
+}
+
 impl MemcachedStore {
     /// The item key of `owner`'s index.
     pub(super) fn owner_key(&self, owner: &str) -> String {
-        let mut digest = Sha1::new();
-        digest.update((self.key_prefix.len() as u64).to_be_bytes());
-        digest.update(self.key_prefix.as_bytes());
-        digest.update(owner.as_bytes());
-        let digest = hex(&digest.finalize());
-        let key = format!("{}owner:{digest}", self.key_prefix);
-        if key.len() <= MAX_KEY_BYTES {
-            key
-        } else {
-            format!("owner:{digest}")
-        }
+        index_key(&self.key_prefix, owner)
     }
 
     /// Runs `update` on `owner`'s index, as one store operation.
