@@ -20,10 +20,6 @@ pub mod memory;
 #[cfg(feature = "mongodb")]
 pub mod mongodb;
 pub mod null;
-#[cfg_attr(
-    not(any(feature = "redis", feature = "memcached", feature = "filesystem")),
-    allow(dead_code)
-)]
 mod owner_index;
 mod ping;
 #[cfg(feature = "redis")]

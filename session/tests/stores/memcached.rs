@@ -422,7 +422,10 @@ async fn the_owner_index_is_one_item_kept_as_long_as_its_longest_session() {
     let item = index_key(&prefix, owner);
     let value: String = raw_client(SHARED).get(&item).unwrap().unwrap();
     let mut lines = value.lines();
-    assert!(lines.next().unwrap().starts_with("rsess-owners 1 "), "{value}");
+    assert!(
+        lines.next().unwrap().starts_with("rsess-owners 1 "),
+        "{value}"
+    );
     let mut entries: Vec<&str> = lines.collect();
     entries.sort_unstable();
     let mut expected = [format!("1700000000 {long}"), format!("1700000000 {short}")];

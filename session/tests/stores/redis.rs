@@ -621,9 +621,7 @@ async fn tls_connections_work() {
 #[ignore = "needs live servers: run scripts/test.sh"]
 async fn the_owner_index_is_a_hash_whose_ttl_never_shrinks() {
     let prefix = unique_prefix("index");
-    let store = RedisStore::from_settings(&settings(&prefix))
-        .await
-        .unwrap();
+    let store = RedisStore::from_settings(&settings(&prefix)).await.unwrap();
     let owner = "alice: {x} * ../é";
     let index = format!("{prefix}owner:{owner}");
     let (long, short) = (format!("{prefix}long"), format!("{prefix}short"));
@@ -650,7 +648,10 @@ async fn the_owner_index_is_a_hash_whose_ttl_never_shrinks() {
         .collect();
     assert_eq!(hash, expected, "session key -> login time");
     let left: i64 = raw.pttl(&index).await.unwrap();
-    assert!((590_000..=600_000).contains(&left), "{left} ms: not shortened by the 60 s add");
+    assert!(
+        (590_000..=600_000).contains(&left),
+        "{left} ms: not shortened by the 60 s add"
+    );
 
     // A session kept alive past the index's TTL: the listing extends it.
     let _: bool = raw.expire(&long, 3600).await.unwrap();
@@ -665,14 +666,20 @@ async fn the_owner_index_is_a_hash_whose_ttl_never_shrinks() {
         .unwrap();
     assert!(ahead > Duration::from_secs(3590), "{ahead:?}");
     let left: i64 = raw.pttl(&index).await.unwrap();
-    assert!(left > 3_590_000, "{left} ms: the index outlives its sessions");
+    assert!(
+        left > 3_590_000,
+        "{left} ms: the index outlives its sessions"
+    );
 
     // A dead member is pruned from the hash, not just hidden.
     store.delete(&short).await.unwrap();
     assert_eq!(store.list_owned(owner).await.unwrap().len(), 1);
     assert!(!raw.hexists::<_, _, bool>(&index, &short).await.unwrap());
     store.remove_owned(owner, &long).await.unwrap();
-    assert!(!raw.exists::<_, bool>(&index).await.unwrap(), "an empty hash is no key");
+    assert!(
+        !raw.exists::<_, bool>(&index).await.unwrap(),
+        "an empty hash is no key"
+    );
     store.delete(&long).await.unwrap();
 }
 

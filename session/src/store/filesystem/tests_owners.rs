@@ -95,12 +95,18 @@ async fn cleanup_prunes_the_indexes_and_removes_emptied_ones() {
     own(&store, "alice", "live").await;
     own(&store, "carol", "gone").await;
     let owners = tmp.path().join(OWNERS_DIR);
-    let (alice, carol) = (owners.join(index_name("alice")), owners.join(index_name("carol")));
+    let (alice, carol) = (
+        owners.join(index_name("alice")),
+        owners.join(index_name("carol")),
+    );
     let before = fs::read(&alice).unwrap();
     assert_eq!(store.cleanup().await.unwrap(), 2, "two expired sessions");
     assert_ne!(fs::read(&alice).unwrap(), before, "alice's index pruned");
     assert!(!carol.exists(), "carol's emptied index removed");
-    assert_eq!(listed(&store, "alice").await, BTreeSet::from(["live".to_owned()]));
+    assert_eq!(
+        listed(&store, "alice").await,
+        BTreeSet::from(["live".to_owned()])
+    );
     // A stale temp file a crash left in the subdirectory goes too.
     let temp = owners.join(".tmp-crashed");
     fs::write(&temp, b"half").unwrap();
@@ -141,7 +147,10 @@ async fn a_damaged_index_reads_as_empty_and_is_replaced() {
     fs::write(&index, &bytes).unwrap();
     assert!(listed(&store, "alice").await.is_empty());
     own(&store, "alice", "k").await;
-    assert_eq!(listed(&store, "alice").await, BTreeSet::from(["k".to_owned()]));
+    assert_eq!(
+        listed(&store, "alice").await,
+        BTreeSet::from(["k".to_owned()])
+    );
 }
 
 #[tokio::test]

@@ -70,6 +70,9 @@ fn millis(ttl: Duration) -> u64 {
         .clamp(1, LONGEST_TTL_MS)
 }
 
+/// An index's fields and values, as `HGETALL` gives them.
+type Members = Vec<(Vec<u8>, Vec<u8>)>;
+
 /// What `PTTL` answers for a key that does not exist.
 const MISSING: i64 = -2;
 
@@ -114,7 +117,7 @@ where
         let index = self.owner_key(owner);
         let mut read = ::redis::pipe();
         read.cmd("HGETALL").arg(&index).cmd("PTTL").arg(&index);
-        let (members, index_left): (Vec<(Vec<u8>, Vec<u8>)>, i64) =
+        let (members, index_left): (Members, i64) =
             self.run(OPERATION, Request::Pipeline(&read)).await?;
         if members.is_empty() {
             return Ok(Vec::new());
