@@ -172,6 +172,9 @@ where
     /// slots (before sending anything), and then each key gets a request of
     /// its own, all in flight at once.
     async fn remaining_ttls(&self, keys: &[&str]) -> StoreResult<Vec<i64>> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
         let mut pipeline = ::redis::pipe();
         for key in keys {
             pipeline.cmd("PTTL").arg(*key);
