@@ -50,8 +50,17 @@ use session_config::{SessionType, Settings};
 pub use error::{BoxError, BuildError, StoreError, StoreErrorKind, StoreResult};
 pub use owner_index::{IndexedSession, MAX_OWNER_LEN};
 pub use ping::PingInfo;
-// For the backends that store times as unix seconds (SQL).
-#[cfg_attr(not(feature = "_sql"), allow(unused_imports))]
+// For the backends that store times as unix seconds: unused by a build
+// with none of them.
+#[cfg_attr(
+    not(any(
+        feature = "_sql",
+        feature = "redis",
+        feature = "memcached",
+        feature = "filesystem"
+    )),
+    allow(unused_imports)
+)]
 pub(crate) use owner_index::{from_unix_seconds, unix_seconds};
 pub(crate) use support::hex;
 pub use support::{TimedOut, Timeouts};

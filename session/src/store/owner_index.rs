@@ -61,7 +61,16 @@ impl std::fmt::Debug for IndexedSession {
 }
 
 /// Unix seconds, for backends that store a time as an integer; 0 before 1970.
-#[cfg_attr(not(feature = "_sql"), allow(dead_code))]
+// Unused by a build with none of the backends that store unix seconds.
+#[cfg_attr(
+    not(any(
+        feature = "_sql",
+        feature = "redis",
+        feature = "memcached",
+        feature = "filesystem"
+    )),
+    allow(dead_code)
+)]
 pub(crate) fn unix_seconds(time: SystemTime) -> i64 {
     time.duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |since| {
@@ -70,7 +79,16 @@ pub(crate) fn unix_seconds(time: SystemTime) -> i64 {
 }
 
 /// The time of a unix-seconds integer a backend stored; `None` when negative.
-#[cfg_attr(not(feature = "_sql"), allow(dead_code))]
+// Unused by a build with none of the backends that store unix seconds.
+#[cfg_attr(
+    not(any(
+        feature = "_sql",
+        feature = "redis",
+        feature = "memcached",
+        feature = "filesystem"
+    )),
+    allow(dead_code)
+)]
 pub(crate) fn from_unix_seconds(seconds: i64) -> Option<SystemTime> {
     let seconds = u64::try_from(seconds).ok()?;
     SystemTime::UNIX_EPOCH.checked_add(std::time::Duration::from_secs(seconds))

@@ -396,3 +396,139 @@ async fn a_shutdown_drops_the_pools() {
     assert!(store.client().is_none(), "no pool was rebuilt");
     store.shutdown().await;
 }
+
+/// The item key of `owner`'s index under `prefix`, as the module docs lay it
+/// out: the prefix, `owner:`, and the hex SHA-1 of the prefix's length (8
+/// bytes, big endian), the prefix and the owner.
+fn index_key(prefix: &str, owner: &str) -> String {
+    use sha1::{Digest, Sha1};
+    let mut digest = Sha1::new();
+    digest.update((prefix.len() as u64).to_be_bytes());
+    digest.update(prefix.as_bytes());
+    digest.update(owner.as_bytes());
+    let hex: String = digest
+        .finalize()
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect();
+    format!("{prefix}owner:{hex}")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs live servers: run scripts/test.sh"]
+async fn the_owner_index_is_one_item_kept_as_long_as_its_longest_session() {
+    let prefix = unique_prefix("index-layout");
+    let store = MemcachedStore::from_settings(&settings(&prefix))
+        .await
+        .unwrap();
+    let owner = "alice: {x} ../é";
+    let (long, short) = (format!("{prefix}long"), format!("{prefix}short"));
+    for key in [&long, &short] {
+        store
+            .save(key, b"x", Duration::from_secs(600), SaveHint::New)
+            .await
+            .unwrap();
+    }
+    let created = std::time::SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+    store
+        .add_owned(owner, &long, created, Duration::from_secs(600))
+        .await
+        .unwrap();
+    store
+        .add_owned(owner, &short, created, Duration::from_secs(60))
+        .await
+        .unwrap();
+    let item = index_key(&prefix, owner);
+    let value: String = raw_client(SHARED).get(&item).unwrap().unwrap();
+    let mut lines = value.lines();
+    assert!(
+        lines.next().unwrap().starts_with("rsess-owners 1 "),
+        "{value}"
+    );
+    let mut entries: Vec<&str> = lines.collect();
+    entries.sort_unstable();
+    let mut expected = [format!("1700000000 {long}"), format!("1700000000 {short}")];
+    expected.sort_unstable();
+    assert_eq!(entries, expected);
+    // The later, shorter add did not shorten the item's life.
+    let left = ttl(SHARED, &item).unwrap();
+    assert!((590..=600).contains(&left), "{left}");
+    raw_client(SHARED).delete(&long).unwrap();
+    raw_client(SHARED).delete(&short).unwrap();
+    raw_client(SHARED).delete(&item).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs live servers: run scripts/test.sh"]
+async fn concurrent_index_updates_all_land_through_cas() {
+    let prefix = unique_prefix("index-cas");
+    let store = MemcachedStore::from_settings(&settings(&prefix))
+        .await
+        .unwrap();
+    let keys: Vec<String> = (0..12).map(|n| format!("{prefix}k{n}")).collect();
+    for key in &keys {
+        store
+            .save(key, b"x", Duration::from_secs(60), SaveHint::New)
+            .await
+            .unwrap();
+    }
+    let each = |add: bool| {
+        let mut tasks = tokio::task::JoinSet::new();
+        for key in keys.clone() {
+            let store = store.clone();
+            tasks.spawn(async move {
+                if add {
+                    let now = std::time::SystemTime::now();
+                    store
+                        .add_owned("bob", &key, now, Duration::from_secs(60))
+                        .await
+                } else {
+                    store.remove_owned("bob", &key).await
+                }
+            });
+        }
+        tasks
+    };
+    let mut adds = each(true);
+    while let Some(done) = adds.join_next().await {
+        done.unwrap().unwrap();
+    }
+    assert_eq!(store.list_owned("bob").await.unwrap().len(), keys.len());
+    let mut removes = each(false);
+    while let Some(done) = removes.join_next().await {
+        done.unwrap().unwrap();
+    }
+    assert!(store.list_owned("bob").await.unwrap().is_empty());
+    for key in &keys {
+        store.delete(key).await.unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs live servers: run scripts/test.sh"]
+async fn an_evicted_index_loses_its_listing_as_documented() {
+    let prefix = unique_prefix("index-evicted");
+    let store = MemcachedStore::from_settings(&settings(&prefix))
+        .await
+        .unwrap();
+    let key = format!("{prefix}k");
+    store
+        .save(&key, b"x", Duration::from_secs(60), SaveHint::New)
+        .await
+        .unwrap();
+    let now = std::time::SystemTime::now();
+    store
+        .add_owned("carol", &key, now, Duration::from_secs(60))
+        .await
+        .unwrap();
+    assert_eq!(store.list_owned("carol").await.unwrap().len(), 1);
+    // memcached evicts the index (here: deletes it): the session lives on,
+    // unlisted; nothing fails.
+    assert!(raw_client(SHARED)
+        .delete(&index_key(&prefix, "carol"))
+        .unwrap());
+    assert!(store.list_owned("carol").await.unwrap().is_empty());
+    store.remove_owned("carol", &key).await.unwrap();
+    assert!(store.load(&key).await.unwrap().is_some());
+    store.delete(&key).await.unwrap();
+}

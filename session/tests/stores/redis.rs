@@ -636,3 +636,145 @@ async fn a_shutdown_drops_the_connection() {
     assert_eq!(error.kind, StoreErrorKind::Unavailable, "{error}");
     store.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs live servers: run scripts/test.sh"]
+async fn the_owner_index_is_a_hash_whose_ttl_never_shrinks() {
+    let prefix = unique_prefix("index");
+    let store = RedisStore::from_settings(&settings(&prefix)).await.unwrap();
+    let owner = "alice: {x} * ../é";
+    let index = format!("{prefix}owner:{owner}");
+    let (long, short) = (format!("{prefix}long"), format!("{prefix}short"));
+    for key in [&long, &short] {
+        store
+            .save(key, b"x", Duration::from_secs(600), SaveHint::New)
+            .await
+            .unwrap();
+    }
+    let created = std::time::SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+    store
+        .add_owned(owner, &long, created, Duration::from_secs(600))
+        .await
+        .unwrap();
+    store
+        .add_owned(owner, &short, created, Duration::from_secs(60))
+        .await
+        .unwrap();
+    let mut raw = raw_connection(SHARED).await;
+    let hash: std::collections::HashMap<String, String> = raw.hgetall(&index).await.unwrap();
+    let expected = [(&long, "1700000000"), (&short, "1700000000")]
+        .map(|(key, at)| (key.clone(), at.to_owned()))
+        .into_iter()
+        .collect();
+    assert_eq!(hash, expected, "session key -> login time");
+    let left: i64 = raw.pttl(&index).await.unwrap();
+    assert!(
+        (590_000..=600_000).contains(&left),
+        "{left} ms: not shortened by the 60 s add"
+    );
+
+    // A session kept alive past the index's TTL: the listing extends it.
+    let _: bool = raw.expire(&long, 3600).await.unwrap();
+    let entries = store.list_owned(owner).await.unwrap();
+    assert_eq!(entries.len(), 2);
+    let listed = entries.iter().find(|entry| entry.key == long).unwrap();
+    assert_eq!(listed.created, Some(created));
+    let ahead = listed
+        .expires
+        .unwrap()
+        .duration_since(std::time::SystemTime::now())
+        .unwrap();
+    assert!(ahead > Duration::from_secs(3590), "{ahead:?}");
+    let left: i64 = raw.pttl(&index).await.unwrap();
+    assert!(
+        left > 3_590_000,
+        "{left} ms: the index outlives its sessions"
+    );
+
+    // A dead member is pruned from the hash, not just hidden.
+    store.delete(&short).await.unwrap();
+    assert_eq!(store.list_owned(owner).await.unwrap().len(), 1);
+    assert!(!raw.hexists::<_, _, bool>(&index, &short).await.unwrap());
+    store.remove_owned(owner, &long).await.unwrap();
+    assert!(
+        !raw.exists::<_, bool>(&index).await.unwrap(),
+        "an empty hash is no key"
+    );
+    store.delete(&long).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs live servers: run scripts/test.sh"]
+async fn a_store_over_an_apps_connection_takes_the_key_prefix_for_its_index() {
+    let prefix = unique_prefix("index-own");
+    let manager = ConnectionManager::new(redis::Client::open(SHARED).unwrap())
+        .await
+        .unwrap();
+    let store = RedisStore::from_connection(manager.clone()).with_key_prefix(&prefix);
+    let key = format!("{prefix}k");
+    store
+        .save(&key, b"x", Duration::from_secs(60), SaveHint::New)
+        .await
+        .unwrap();
+    let now = std::time::SystemTime::now();
+    store
+        .add_owned("bob", &key, now, Duration::from_secs(60))
+        .await
+        .unwrap();
+    let mut raw = manager;
+    let index = format!("{prefix}owner:bob");
+    assert!(raw.hexists::<_, _, bool>(&index, &key).await.unwrap());
+    store.delete(&key).await.unwrap();
+    store.remove_owned("bob", &key).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs live servers: run scripts/test.sh"]
+async fn a_cluster_lists_an_owner_whose_sessions_span_every_node() {
+    let prefix = unique_prefix("index-cluster");
+    let settings = {
+        let mut settings = settings(&prefix);
+        settings.redis = CLUSTER.iter().map(|u| ConnectionUrl::new(*u)).collect();
+        settings
+    };
+    let store = RedisStore::from_settings(&settings).await.unwrap();
+    let owner = "carol{tag}";
+    let keys: Vec<String> = (0..40).map(|n| format!("{prefix}k{n}")).collect();
+    let now = std::time::SystemTime::now();
+    for key in &keys {
+        store
+            .save(key, b"x", Duration::from_secs(600), SaveHint::New)
+            .await
+            .unwrap();
+        store
+            .add_owned(owner, key, now, Duration::from_secs(600))
+            .await
+            .unwrap();
+    }
+    for key in &keys[..5] {
+        store.delete(key).await.unwrap();
+    }
+    let entries = store.list_owned(owner).await.unwrap();
+    let mut listed: Vec<&str> = entries.iter().map(|entry| entry.key.as_str()).collect();
+    listed.sort_unstable();
+    let mut live: Vec<&str> = keys[5..].iter().map(String::as_str).collect();
+    live.sort_unstable();
+    assert_eq!(listed, live);
+    assert!(entries.iter().all(|entry| entry.expires.is_some()));
+    let mut connection = store.connection().unwrap();
+    let index = format!("{prefix}owner:{owner}");
+    let members: i64 = redis::cmd("HLEN")
+        .arg(&index)
+        .query_async(&mut connection)
+        .await
+        .unwrap();
+    assert_eq!(members, 35, "the dead members were pruned");
+    for key in &keys {
+        store.delete(key).await.unwrap();
+    }
+    let _: i64 = redis::cmd("DEL")
+        .arg(&index)
+        .query_async(&mut connection)
+        .await
+        .unwrap();
+}

@@ -32,10 +32,25 @@ use super::{FileStore, Inner, BACKEND};
 use crate::store::support::clean_periodically;
 
 impl Inner {
-    /// One cleanup pass: prunes the expired files and recounts the live ones.
+    /// One cleanup pass: prunes the expired files and recounts the live
+    /// ones, then prunes the owner indexes of the sessions gone.
     pub(super) fn cleanup_pass(&self) -> io::Result<u64> {
-        let mut pruning = self.lock_pruning();
-        Ok(self.rescan(&mut pruning, now_secs())?.removed)
+        let removed = {
+            let mut pruning = self.lock_pruning();
+            self.rescan(&mut pruning, now_secs())?.removed
+        };
+        // Outside the scan's lock, which a new session waits for when the
+        // directory is full: the indexes are none of its business. An index
+        // that cannot be pruned fails no session cleanup; a listing prunes
+        // it too.
+        if let Err(error) = self.prune_indexes() {
+            tracing::warn!(
+                dir = %self.dir.display(),
+                %error,
+                "the owner indexes could not be pruned; the session files were cleaned up"
+            );
+        }
+        Ok(removed)
     }
 
     /// A cleanup pass under the directory's lock; `None` when another store

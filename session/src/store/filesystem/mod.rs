@@ -39,6 +39,16 @@
 //! anything that is not a regular file. A directory other users may write to
 //! (without the sticky bit) is refused at start-up.
 //!
+//! **The owner index** (design §12) is one file per owner in the `.owners`
+//! subdirectory, named by the hex SHA-1 of the owner (the owner's text never
+//! names a path), holding the owner's session keys and login times in the
+//! framing above, and read and rewritten under an exclusive `flock` of its
+//! own. It does not expire: a listing prunes the entries whose session file
+//! is gone or expired, and so does each cleanup pass; an emptied index file
+//! is removed. Index files are not sessions: they are never counted against
+//! `SESSION_FILE_THRESHOLD`, evicted, or removed as expired. The index is
+//! keyed by the owner alone: stores that share a directory share it.
+//!
 //! **Background cleanup.** With `SESSION_CLEANUP_INTERVAL` (hourly by
 //! default), [`FileStore::from_settings`] starts a task that removes expired
 //! files every interval, one pass at a time across every process sharing the
@@ -51,6 +61,7 @@ mod format;
 mod names;
 mod open;
 mod options;
+mod owners;
 mod pruning;
 mod read;
 #[cfg(test)]
@@ -61,13 +72,15 @@ mod tests_cleanup;
 mod tests_full;
 #[cfg(all(test, unix))]
 mod tests_hostile;
+#[cfg(test)]
+mod tests_owners;
 
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 use session_config::{Settings, WhenFull};
@@ -76,7 +89,7 @@ use self::format::{encode, expiry_after, max_record_len, now_secs};
 pub use self::options::FileStoreOptions;
 use self::pruning::{Pruning, Refusals, Slot, Sweep};
 use super::cleanup_task::CleanupTask;
-use super::{BuildError, SaveHint, SessionStore, StoreError, WriteOutcome};
+use super::{BuildError, IndexedSession, SaveHint, SessionStore, StoreError, WriteOutcome};
 
 const BACKEND: &str = "filesystem";
 
@@ -113,6 +126,9 @@ struct Inner {
     /// Dropped with the store (or ended by a shutdown): ends the cleanup
     /// task.
     cleanup_task: CleanupTask,
+    /// The user owning the files this process creates (unix), which the
+    /// owner index's subdirectory must belong to.
+    uid: Option<u32>,
 }
 
 impl FileStore {
@@ -197,7 +213,7 @@ impl FileStore {
         let dir = std::path::absolute(&dir).map_err(|e| fail(&dir, e.into()))?;
         open::create_dir(&dir).map_err(|e| fail(&dir, e.into()))?;
         open::check_dir_permissions(&dir).map_err(|e| fail(&dir, e.into()))?;
-        let inner = Inner {
+        let mut inner = Inner {
             threshold: options.threshold,
             mode: options.mode & 0o777,
             when_full: options.when_full,
@@ -207,12 +223,17 @@ impl FileStore {
             pruning: Mutex::new(Pruning::default()),
             refusals: Refusals::default(),
             cleanup_task: CleanupTask::new(),
+            uid: None,
             dir,
         };
         let fail = |e: io::Error| fail(&inner.dir, e.into());
         let scan = inner.scan(now_secs(), Sweep::TempsOnly).map_err(fail)?;
         inner.count.store(scan.sessions.len(), Ordering::Relaxed);
         let (probe, file) = atomic::create_temp(&inner.dir, inner.mode).map_err(fail)?;
+        inner.uid = file
+            .metadata()
+            .ok()
+            .and_then(|meta| owners::file_uid(&meta));
         drop(file);
         fs::remove_file(&probe).map_err(fail)?;
         Ok(Self {
@@ -331,32 +352,24 @@ impl SessionStore for FileStore {
             .await
     }
 
-    // PLACEHOLDER(owner index): replaced by this backend's index in the
-    // next commits; until then a login on this backend fails cleanly.
     async fn add_owned(
-        &self, _owner: &str, _key: &str, _created: std::time::SystemTime, _ttl: std::time::Duration,
+        &self, owner: &str, key: &str, created: SystemTime, _ttl: Duration,
     ) -> Result<(), StoreError> {
-        Err(StoreError::failed(
-            self.backend(),
-            "index",
-            "the owner index is not built yet",
-        ))
+        let (owner, key) = (owner.to_owned(), key.to_owned());
+        self.blocking("index", move |inner| inner.index_add(&owner, &key, created))
+            .await
     }
 
-    async fn remove_owned(&self, _owner: &str, _key: &str) -> Result<(), StoreError> {
-        Err(StoreError::failed(
-            self.backend(),
-            "index",
-            "the owner index is not built yet",
-        ))
+    async fn remove_owned(&self, owner: &str, key: &str) -> Result<(), StoreError> {
+        let (owner, key) = (owner.to_owned(), key.to_owned());
+        self.blocking("index", move |inner| inner.index_remove(&owner, &key))
+            .await
     }
 
-    async fn list_owned(&self, _owner: &str) -> Result<Vec<super::IndexedSession>, StoreError> {
-        Err(StoreError::failed(
-            self.backend(),
-            "index",
-            "the owner index is not built yet",
-        ))
+    async fn list_owned(&self, owner: &str) -> Result<Vec<IndexedSession>, StoreError> {
+        let owner = owner.to_owned();
+        self.blocking("index", move |inner| inner.index_list(&owner))
+            .await
     }
 
     async fn delete(&self, key: &str) -> Result<(), StoreError> {

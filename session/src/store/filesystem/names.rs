@@ -1,5 +1,5 @@
 //! File names in the session directory: hashed session names, temp files,
-//! and the cleanup lock. Only names of the first kind are ever treated as
+//! the cleanup lock, and the owner index's subdirectory and files. Only names of the first kind are ever treated as
 //! sessions, so foreign files in a shared directory are never read or pruned.
 
 use std::ffi::OsStr;
@@ -22,6 +22,16 @@ const TEMP_PREFIX: &str = ".tmp-";
 /// across every process sharing the directory. It is neither a session nor a
 /// temp name, so no scan touches it.
 pub(super) const CLEANUP_LOCK: &str = ".cleanup.lock";
+
+/// The subdirectory of the owner index's files (see `owners`): no session
+/// or temp name, so the directory's scans skip it.
+pub(super) const OWNERS_DIR: &str = ".owners";
+
+/// The index file name of `owner`, in [`OWNERS_DIR`]: a hash, never the
+/// owner's text, so no owner names a path.
+pub(super) fn index_name(owner: &str) -> String {
+    hex(&Sha1::digest(owner.as_bytes()))
+}
 
 /// The session file of `key`: a hash, so no key can name a path outside
 /// `dir`.

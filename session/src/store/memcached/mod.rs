@@ -27,6 +27,31 @@
 //! the key, which is not pymemcache's: sharing sessions with a Flask app works
 //! with one server only.
 //!
+//! # The owner index
+//!
+//! Design §12's index of an owner's sessions is one item per owner, keyed by
+//! a digest of the prefix and the owner (`<key_prefix>owner:<hex SHA-1>`, so
+//! any owner text makes a valid key), holding the owner's session keys with
+//! their login times. An add or a remove reads it with `gets` and writes it
+//! with `cas` (`add` when there is none), reading again when another writer
+//! won, up to 16 tries (a loss is another writer's win, so 16 writers at
+//! once all land); the item's expiry is kept at least the longest session
+//! lifetime an add was given. A listing reads it, checks the sessions with
+//! one multi-key `gets` per 100, and prunes the ones that are gone.
+//!
+//! **The index is best-effort**, as memcached is a cache:
+//!
+//! - memcached may evict the index item under memory pressure, or lose it in
+//!   a restart, while the sessions it listed live on: those sessions are then
+//!   missing from the owner's listing, and a "log out everywhere" does not
+//!   reach them;
+//! - an add or a remove that loses its CAS to other writers 16 times in a row
+//!   fails as `Unavailable` (503), and the request may be retried;
+//! - a listing's entries carry no expiry: memcached does not tell an item's.
+//!
+//! Use a backend with a durable index (Redis, SQL, MongoDB) where a complete
+//! listing matters, such as a security-relevant "log out everywhere".
+//!
 //! # Connections
 //!
 //! The `memcache` client is blocking, so every call runs on tokio's blocking
@@ -68,7 +93,8 @@ use session_config::Settings;
 
 use super::support::{blocking, ttl_seconds};
 use super::{
-    BuildError, PingInfo, SaveHint, SessionStore, StoreError, StoreResult, Timeouts, WriteOutcome,
+    BuildError, IndexedSession, PingInfo, SaveHint, SessionStore, StoreError, StoreResult,
+    Timeouts, WriteOutcome,
 };
 
 /// The `memcache` crate this store is built on, so an app can build the
@@ -102,6 +128,8 @@ struct Pools {
 pub struct MemcachedStore {
     inner: Arc<Inner>,
     deadline: Duration,
+    /// `key_prefix` of the settings, which the owner index's keys start with.
+    key_prefix: Arc<str>,
 }
 
 struct Inner {
@@ -125,6 +153,7 @@ impl fmt::Debug for MemcachedStore {
         f.debug_struct("MemcachedStore")
             .field("servers", &self.inner.pools.as_ref().map(|p| &p.servers))
             .field("deadline", &self.deadline)
+            .field("key_prefix", &self.key_prefix)
             .finish_non_exhaustive()
     }
 }
@@ -194,6 +223,7 @@ impl MemcachedStore {
                 }),
             }),
             deadline,
+            key_prefix: Arc::from(settings.key_prefix.as_str()),
         })
     }
 
@@ -472,32 +502,23 @@ impl SessionStore for MemcachedStore {
         .await
     }
 
-    // PLACEHOLDER(owner index): replaced by this backend's index in the
-    // next commits; until then a login on this backend fails cleanly.
+    /// Best-effort: see [the owner index](self#the-owner-index).
     async fn add_owned(
-        &self, _owner: &str, _key: &str, _created: std::time::SystemTime, _ttl: std::time::Duration,
-    ) -> Result<(), StoreError> {
-        Err(StoreError::failed(
-            self.backend(),
-            "index",
-            "the owner index is not built yet",
-        ))
+        &self, owner: &str, key: &str, created: SystemTime, ttl: Duration,
+    ) -> StoreResult<()> {
+        self.index_add(owner, key, created, ttl).await
     }
 
-    async fn remove_owned(&self, _owner: &str, _key: &str) -> Result<(), StoreError> {
-        Err(StoreError::failed(
-            self.backend(),
-            "index",
-            "the owner index is not built yet",
-        ))
+    /// Best-effort: see [the owner index](self#the-owner-index).
+    async fn remove_owned(&self, owner: &str, key: &str) -> StoreResult<()> {
+        self.index_remove(owner, key).await
     }
 
-    async fn list_owned(&self, _owner: &str) -> Result<Vec<super::IndexedSession>, StoreError> {
-        Err(StoreError::failed(
-            self.backend(),
-            "index",
-            "the owner index is not built yet",
-        ))
+    /// Best-effort: see [the owner index](self#the-owner-index). Entries
+    /// carry no expiry (`expires` is `None`): memcached does not tell an
+    /// item's.
+    async fn list_owned(&self, owner: &str) -> StoreResult<Vec<IndexedSession>> {
+        self.index_list(owner).await
     }
 
     async fn delete(&self, key: &str) -> Result<(), StoreError> {
@@ -506,5 +527,6 @@ impl SessionStore for MemcachedStore {
     }
 }
 
+mod owners;
 #[cfg(test)]
 mod tests;

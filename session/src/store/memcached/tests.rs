@@ -44,3 +44,46 @@ async fn startup_with_the_server_down_names_it() {
         started.elapsed()
     );
 }
+
+#[test]
+fn an_index_round_trips_and_garbage_reads_as_empty() {
+    use super::owners::Index;
+    let mut text = String::from("rsess-owners 1 1800000000\n");
+    text.push_str("1700000000 session:abc\n-5 session:old\n");
+    let index = Index::parse(text.as_bytes());
+    assert_eq!(Index::parse(&index.encode()), index);
+    assert_eq!(index.encode(), {
+        // Sorted by key, one line each.
+        let mut sorted = String::from("rsess-owners 1 1800000000\n");
+        sorted.push_str("1700000000 session:abc\n-5 session:old\n");
+        sorted.into_bytes()
+    });
+    assert_ne!(index, Index::default());
+    for garbage in [&b""[..], b"\xff\xfe", b"rsess-owners 2 1\n1 k\n", b"1 k\n"] {
+        assert_eq!(Index::parse(garbage), Index::default(), "{garbage:?}");
+    }
+    // A line that is not an entry, or names no memcached key, is skipped.
+    let odd = Index::parse(b"rsess-owners 1 5\nnot-a-number k\n1 two words\n1 ok\n");
+    assert_eq!(odd.encode(), b"rsess-owners 1 5\n1 ok\n");
+}
+
+#[test]
+fn index_keys_are_memcached_keys_for_any_owner_and_prefix() {
+    use super::owners::index_key;
+    let key = index_key("session:", "a b\r\n{x}/../é");
+    assert!(key.starts_with("session:owner:"), "{key}");
+    assert_eq!(key.len(), "session:owner:".len() + 40);
+    assert!(check_key(&key).is_ok());
+    assert_ne!(index_key("session:", "a"), index_key("session:", "b"));
+    // The prefix is in the digest: moving text between prefix and owner
+    // never gives another app's index.
+    assert_ne!(
+        index_key("s:", "owner:x").rsplit(':').next(),
+        index_key("s:owner:", "x").rsplit(':').next()
+    );
+    let long = "p".repeat(230);
+    let key = index_key(&long, &"o".repeat(1024));
+    assert!(check_key(&key).is_ok(), "{key}");
+    assert!(key.starts_with("owner:"), "{key}");
+    assert_ne!(key, index_key(&"q".repeat(230), &"o".repeat(1024)));
+}

@@ -144,7 +144,8 @@ impl RedisStore<RedisConnection> {
             }
         }
         .map_err(|source| BuildError::backend(BACKEND, location.as_str(), source))?;
-        Self::open(client, Timeouts::from_settings(settings), location).await
+        let store = Self::open(client, Timeouts::from_settings(settings), location).await?;
+        Ok(store.with_key_prefix(&settings.key_prefix))
     }
 
     /// Builds the store over a client the app already has (the Rust form of
@@ -165,7 +166,8 @@ impl RedisStore<RedisConnection> {
             RedisClient::Single(client) => client.get_connection_info().addr().to_string(),
             RedisClient::Cluster(_) => "Redis Cluster".to_owned(),
         };
-        Self::open(client, Timeouts::from_settings(settings), location).await
+        let store = Self::open(client, Timeouts::from_settings(settings), location).await?;
+        Ok(store.with_key_prefix(&settings.key_prefix))
     }
 
     /// Builds the store over a Sentinel client the app already has, with the
@@ -181,7 +183,10 @@ impl RedisStore<RedisConnection> {
         client: SentinelClient, master: &str, settings: &Settings,
     ) -> Result<Self, BuildError> {
         let location = format!("Sentinel master {master:?}");
-        Self::open_sentinel(client, master, Timeouts::from_settings(settings), location).await
+        let store =
+            Self::open_sentinel(client, master, Timeouts::from_settings(settings), location)
+                .await?;
+        Ok(store.with_key_prefix(&settings.key_prefix))
     }
 
     async fn from_sentinel_settings(settings: &Settings) -> Result<Self, BuildError> {
@@ -229,7 +234,10 @@ impl RedisStore<RedisConnection> {
         let client =
             SentinelClient::build(sentinels, master, Some(node), SentinelServerType::Master)
                 .map_err(|e| fail(e.into()))?;
-        Self::open_sentinel(client, master, Timeouts::from_settings(settings), location).await
+        let store =
+            Self::open_sentinel(client, master, Timeouts::from_settings(settings), location)
+                .await?;
+        Ok(store.with_key_prefix(&settings.key_prefix))
     }
 
     async fn open_sentinel(

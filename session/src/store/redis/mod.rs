@@ -22,6 +22,19 @@
 //! Values are read as bytes, never as text. [`cleanup`](SessionStore::cleanup)
 //! does nothing: Redis expires keys itself. TTLs are whole seconds, rounded up.
 //!
+//! **The owner index** (design §12) is a hash per owner,
+//! `<key_prefix>owner:<owner>`, of session key → login time in unix seconds
+//! (a hash rather than §12's set, so that a listing tells when each session
+//! logged in), with a TTL of its own that each add keeps at least the
+//! session's lifetime. Adding is one script (`HSET`, and `PEXPIRE` when the
+//! index would expire sooner), removing one `HDEL`. Listing is `HGETALL` and
+//! `PTTL` of the index in one pipeline, then the `PTTL` of every member in one
+//! pipeline (on a Cluster, where the members live in other slots, one request
+//! per member, all in flight at once), then, only when a member is gone or
+//! outlives the index, one script that prunes it and extends the index.
+//! The prefix is the settings' `key_prefix` (see
+//! [`RedisStore::with_key_prefix`]).
+//!
 //! # Connections
 //!
 //! One URL in `SESSION_REDIS` gives a
@@ -79,13 +92,14 @@
 
 mod conditional;
 mod connection;
+mod owners;
 mod ping;
 mod sentinel;
 
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use ::redis::aio::ConnectionLike;
 use ::redis::{Cmd, ErrorKind, FromRedisValue, Pipeline, RedisError, Script, ServerErrorKind};
@@ -94,13 +108,19 @@ use async_trait::async_trait;
 pub use self::connection::{RedisClient, RedisConnection};
 pub use self::sentinel::SentinelConnection;
 use super::support::{ttl_seconds, within, TimedOut};
-use super::{PingInfo, SaveHint, SessionStore, StoreError, StoreResult, Timeouts, WriteOutcome};
+use super::{
+    IndexedSession, PingInfo, SaveHint, SessionStore, StoreError, StoreResult, Timeouts,
+    WriteOutcome,
+};
 
 /// The `redis` crate this store is built on, so an app can build the client
 /// or connection it hands over with the same version.
 pub use ::redis;
 
 const BACKEND: &str = "redis";
+
+/// The key prefix of a store built without settings: `Settings`' default.
+const DEFAULT_KEY_PREFIX: &str = "session:";
 
 /// Sessions in Redis, over any async Redis connection: a [`RedisConnection`]
 /// (the default: one server or a Cluster, as the settings or the app's client
@@ -114,6 +134,8 @@ pub struct RedisStore<C = RedisConnection> {
     /// connection is dropped (a connection the store built closes with it).
     connection: Arc<RwLock<Option<C>>>,
     deadline: Duration,
+    /// `key_prefix` of the settings, which the owner index's keys start with.
+    key_prefix: Arc<str>,
     /// False once the server has answered `GETEX` with "unknown command".
     getex: Arc<AtomicBool>,
 }
@@ -123,6 +145,7 @@ impl<C: Clone> Clone for RedisStore<C> {
         Self {
             connection: Arc::clone(&self.connection),
             deadline: self.deadline,
+            key_prefix: Arc::clone(&self.key_prefix),
             getex: Arc::clone(&self.getex),
         }
     }
@@ -133,6 +156,7 @@ impl<C> fmt::Debug for RedisStore<C> {
         f.debug_struct("RedisStore")
             .field("connection", &std::any::type_name::<C>())
             .field("deadline", &self.deadline)
+            .field("key_prefix", &self.key_prefix)
             .field("getex", &self.getex.load(Ordering::Relaxed))
             .finish()
     }
@@ -146,12 +170,14 @@ where
     /// `ConnectionManager`, a `ClusterConnection` or a multiplexed
     /// connection. It is the Rust form of Flask-Session's "pass your own
     /// `redis.Redis`". Nothing is sent here. Each operation gets the default
-    /// deadline of [`Timeouts::default`] (3 s); see
-    /// [`RedisStore::with_deadline`].
+    /// deadline of [`Timeouts::default`] (3 s), and the owner index the
+    /// default key prefix, `session:`; see [`RedisStore::with_deadline`] and
+    /// [`RedisStore::with_key_prefix`].
     pub fn from_connection(connection: C) -> Self {
         Self {
             connection: Arc::new(RwLock::new(Some(connection))),
             deadline: Timeouts::default().deadline(),
+            key_prefix: Arc::from(DEFAULT_KEY_PREFIX),
             getex: Arc::new(AtomicBool::new(true)),
         }
     }
@@ -160,6 +186,16 @@ where
     /// as unavailable.
     pub fn with_deadline(mut self, deadline: Duration) -> Self {
         self.deadline = deadline;
+        self
+    }
+
+    /// Sets the key prefix (`SESSION_KEY_PREFIX`) the owner index's keys
+    /// start with, `<key_prefix>owner:<owner>`: the one the session keys
+    /// handed to the store carry, so that apps sharing a server with
+    /// different prefixes keep their owners apart. A store built from
+    /// settings has it already.
+    pub fn with_key_prefix(mut self, key_prefix: &str) -> Self {
+        self.key_prefix = Arc::from(key_prefix);
         self
     }
 
@@ -308,32 +344,18 @@ where
             .map(drop)
     }
 
-    // PLACEHOLDER(owner index): replaced by this backend's index in the
-    // next commits; until then a login on this backend fails cleanly.
     async fn add_owned(
-        &self, _owner: &str, _key: &str, _created: std::time::SystemTime, _ttl: std::time::Duration,
-    ) -> Result<(), StoreError> {
-        Err(StoreError::failed(
-            self.backend(),
-            "index",
-            "the owner index is not built yet",
-        ))
+        &self, owner: &str, key: &str, created: SystemTime, ttl: Duration,
+    ) -> StoreResult<()> {
+        self.index_add(owner, key, created, ttl).await
     }
 
-    async fn remove_owned(&self, _owner: &str, _key: &str) -> Result<(), StoreError> {
-        Err(StoreError::failed(
-            self.backend(),
-            "index",
-            "the owner index is not built yet",
-        ))
+    async fn remove_owned(&self, owner: &str, key: &str) -> StoreResult<()> {
+        self.index_remove(owner, key).await
     }
 
-    async fn list_owned(&self, _owner: &str) -> Result<Vec<super::IndexedSession>, StoreError> {
-        Err(StoreError::failed(
-            self.backend(),
-            "index",
-            "the owner index is not built yet",
-        ))
+    async fn list_owned(&self, owner: &str) -> StoreResult<Vec<IndexedSession>> {
+        self.index_list(owner).await
     }
 
     async fn delete(&self, key: &str) -> Result<(), StoreError> {
