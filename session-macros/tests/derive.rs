@@ -365,7 +365,13 @@ async fn typed_write_back_keeps_foreign_keys_byte_identical() {
     let stored = manager.load_by_id(SID).await.unwrap().unwrap();
     assert_eq!(stored.get_raw("visits"), Some(&[0x06][..]));
     assert_foreign_keys_identical(&stored);
-    assert_eq!(stored.len(), foreign().len() + 1);
+    // One key more than `visits`: the foreign `_user_id` is an owner, and
+    // this first save indexed the session under it (`_owner_indexed`).
+    assert_eq!(stored.len(), foreign().len() + 2);
+    assert_eq!(
+        stored.get::<String>("_owner_indexed").unwrap().as_deref(),
+        Some("42")
+    );
 }
 
 #[tokio::test]

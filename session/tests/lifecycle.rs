@@ -26,6 +26,8 @@ struct Counting {
     /// Yield to the runtime once inside each load, as a network store does.
     yield_in_load: AtomicBool,
     shutdowns: AtomicUsize,
+    /// The `ttl` of the last `add_owned`.
+    index_ttl: std::sync::Mutex<Option<Duration>>,
 }
 
 impl Counting {
@@ -95,6 +97,7 @@ impl SessionStore for Counting {
     async fn add_owned(
         &self, owner: &str, key: &str, created: std::time::SystemTime, ttl: std::time::Duration,
     ) -> Result<(), StoreError> {
+        *self.index_ttl.lock().unwrap() = Some(ttl);
         self.inner.add_owned(owner, key, created, ttl).await
     }
     async fn remove_owned(&self, owner: &str, key: &str) -> Result<(), StoreError> {

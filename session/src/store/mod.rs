@@ -141,8 +141,10 @@ pub trait SessionStore: Send + Sync + 'static {
     async fn delete(&self, key: &str) -> Result<(), StoreError>;
 
     /// Adds `key` to `owner`'s index, replacing its entry if it is there;
-    /// `created` is when the owner logged in. `ttl` is the session's
-    /// lifetime: an index that expires by itself is kept at least that long.
+    /// `created` is when the owner logged in. `ttl` is how long the session
+    /// can live (the lifecycle passes `absolute_lifetime` plus an idle
+    /// lifetime, or 100 years without an absolute lifetime): an index that
+    /// expires by itself is kept at least that long.
     /// See [`IndexedSession`]'s module for the contract.
     async fn add_owned(
         &self, owner: &str, key: &str, created: SystemTime, ttl: Duration,

@@ -286,3 +286,23 @@ async fn past_its_absolute_lifetime_a_busy_session_is_fresh_and_the_old_one_dele
     // A new session gets its start at creation.
     assert!(read_map(&h, &pair(&set)).await.contains_key(CREATED_KEY));
 }
+
+/// Requests slide a session's expiry without telling the index, so the index
+/// keeps an entry as long as the session can live: `absolute_lifetime` plus
+/// one idle lifetime, or without an absolute lifetime for good (100 years),
+/// never just the idle lifetime a busy session outlives.
+#[tokio::test]
+async fn the_index_keeps_an_entry_as_long_as_its_session_can_live() {
+    let h = harness();
+    login(&h, None, "ada").await;
+    let kept = h.store.index_ttl.lock().unwrap().unwrap();
+    assert!(kept >= Duration::from_secs(99 * 365 * 86_400), "{kept:?}");
+
+    let mut settings = settings();
+    settings.absolute_lifetime = Some(Duration::from_secs(3600));
+    let h = harness_with(settings);
+    login(&h, None, "ada").await;
+    let idle = h.manager.settings().permanent_session_lifetime;
+    let kept = h.store.index_ttl.lock().unwrap().unwrap();
+    assert_eq!(kept, Duration::from_secs(3600) + idle);
+}
