@@ -393,7 +393,9 @@ fn check_key(key: &str) -> Result<(), InvalidKey> {
 }
 
 /// memcached's `exptime` for a TTL: whole seconds rounded up, at least 1;
-/// above 30 days, the absolute unix time `now + ttl`.
+/// above 30 days, the absolute unix time `now + ttl`, at most `i32::MAX`
+/// (January 2038): memcached reads `exptime` as a signed 32-bit number, and
+/// takes a larger one as negative, that is as already expired.
 pub fn exptime(ttl: Duration, now: SystemTime) -> u32 {
     let seconds = ttl_seconds(ttl);
     let value = if seconds > MAX_RELATIVE_EXPTIME {
@@ -402,7 +404,8 @@ pub fn exptime(ttl: Duration, now: SystemTime) -> u32 {
     } else {
         seconds
     };
-    u32::try_from(value).unwrap_or(u32::MAX)
+    let latest = u64::from(i32::MAX.unsigned_abs());
+    u32::try_from(value.min(latest)).unwrap_or(u32::MAX)
 }
 
 #[async_trait]

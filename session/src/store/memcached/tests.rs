@@ -13,6 +13,10 @@ fn long_ttls_are_absolute_unix_times() {
     let day31 = Duration::from_secs(31 * 86_400);
     assert_eq!(exptime(day31, now), 1_800_000_000 + 2_678_400);
     assert_eq!(exptime(Duration::from_millis(10), now), 1);
+    // memcached reads exptime as a signed 32-bit number: a later time would
+    // be negative, an item expired at once.
+    let century = Duration::from_secs(100 * 365 * 86_400);
+    assert_eq!(exptime(century, now), i32::MAX as u32);
 }
 
 #[test]
