@@ -86,7 +86,11 @@ fn lists_and_revokes(env: &[(&str, &str)]) {
     let listed = sessionctl(dir.path(), env, &["sessions", &owner, "--json"])
         .ok()
         .json();
-    assert_eq!(listed["sessions"].as_array().map(Vec::len), Some(1), "{listed}");
+    assert_eq!(
+        listed["sessions"].as_array().map(Vec::len),
+        Some(1),
+        "{listed}"
+    );
     let ended = sessionctl(dir.path(), env, &["revoke", &owner, "--all", "--json"])
         .ok()
         .json();
@@ -94,7 +98,11 @@ fn lists_and_revokes(env: &[(&str, &str)]) {
     let others = sessionctl(dir.path(), env, &["sessions", &other, "--json"])
         .ok()
         .json();
-    assert_eq!(others["sessions"].as_array().map(Vec::len), Some(1), "{others}");
+    assert_eq!(
+        others["sessions"].as_array().map(Vec::len),
+        Some(1),
+        "{others}"
+    );
 }
 
 #[test]
