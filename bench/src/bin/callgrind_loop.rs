@@ -77,7 +77,12 @@ fn endpoint(app: &str) -> BoxEndpoint<'static, Response> {
             } else {
                 session::config::WriteMode::Overwrite
             };
-            let settings = { let mut settings = Settings::default(); settings.session_type = session::config::SessionType::Memory; settings.write_mode = write_mode; settings };
+            let settings = {
+                let mut settings = Settings::default();
+                settings.session_type = session::config::SessionType::Memory;
+                settings.write_mode = write_mode;
+                settings
+            };
             let manager = SessionManager::new(settings, Arc::new(MemoryStore::new()))
                 .expect("valid settings");
             routes(app)
@@ -108,11 +113,8 @@ fn request(path: &str, cookie: Option<&str>) -> Request {
 /// async fn's body would be inlined into the runtime's poll loop).
 #[inline(never)]
 fn measured_loop(
-    runtime: &tokio::runtime::Runtime,
-    ep: &BoxEndpoint<'static, Response>,
-    path: &str,
-    cookie: Option<&str>,
-    n: u64,
+    runtime: &tokio::runtime::Runtime, ep: &BoxEndpoint<'static, Response>, path: &str,
+    cookie: Option<&str>, n: u64,
 ) -> u64 {
     let mut ok = 0;
     for _ in 0..n {
