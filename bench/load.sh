@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The load benchmark (issue 9): the demo routes /plain, /incr and /read over
-# Redis, for ours on Poem and on Rocket, poem's built-in ServerSession, the raw
-# limit (GET / GET + SET EX by hand) and bare apps in both frameworks, measured
+# The load benchmark (issues 9 and 20): the demo routes /plain, /incr and /read
+# over Redis, for ours on Poem and on Rocket, poem's built-in ServerSession,
+# axum with tower-sessions and its Redis store, the raw limit (GET / GET + SET
+# EX by hand) and bare apps in all three frameworks, measured
 # one after another with wrk on loopback, in ROUNDS rounds that rotate the
 # apps' order. Writes bench/results/load.jsonl, bench/load-chart.svg and the
 # load section of BENCHMARKS.md.
@@ -11,6 +12,7 @@
 # Knobs (environment): ROUNDS=5 DURATION=5 WARMUP=1 CONNECTIONS=32
 # APP_CPU=0 LOAD_CPU=1 (the app on one core; wrk and Redis on the other)
 # REDIS_PORT=6390 APP_PORT=8390 BUILD=1 (0 skips cargo build)
+# CARGO_TARGET_DIR (default bench/target: where the apps are built and run from)
 # MEASURE=1 (0 skips the rounds and reports results/load.jsonl as it is)
 # INSTRUCTIONS=1 (0 skips the callgrind pass: instructions per request of each
 # app and route, whole process over Redis, with bench/profile.sh; they do not
@@ -31,7 +33,7 @@ MEASURE=${MEASURE:-1}
 
 BENCH=$(cd "$(dirname "$0")" && pwd)
 MAIN=$(dirname "$BENCH")
-TARGET=$BENCH/target
+TARGET=${CARGO_TARGET_DIR:-$BENCH/target}
 BIN=$TARGET/release
 RESULTS=$BENCH/results
 LUA=$BENCH/wrk/session.lua
@@ -88,6 +90,9 @@ APPS=(
   "ours-rocket|ours_rocket|session|plain incr read"
   "poem-builtin|poem_builtin|poem-session|plain incr read"
   "raw-rocket|raw_rocket|session|incr read"
+  "bare-axum|bare_axum|session|plain"
+  "tower-sessions|tower_sessions|session|plain incr read"
+  "raw-axum|raw_axum|session|incr read"
   "bare-poem-2|bare_poem|session|plain"
 )
 # bare-poem-2 is bare Poem again under another name: the A/A band.
@@ -207,7 +212,7 @@ if [[ $INSTRUCTIONS == 1 ]]; then
     for route in $routes; do
       requests= per_request=
       for _attempt in 1 2; do
-        read -r _ _ _ requests per_request < <(QUIET=1 REDIS_PORT=$((REDIS_PORT + 1)) APP_PORT=$((APP_PORT + 1)) \
+        read -r _ _ _ requests per_request < <(CARGO_TARGET_DIR=$TARGET QUIET=1 REDIS_PORT=$((REDIS_PORT + 1)) APP_PORT=$((APP_PORT + 1)) \
           bash "$BENCH/profile.sh" "$binary" "$route" 3 || true)
         [[ -n $per_request ]] && break
       done
