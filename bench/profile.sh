@@ -8,8 +8,12 @@
 #   bash bench/profile.sh ours_poem read [SECONDS] [TOP]
 #
 # Apps: ours_poem ours_rocket poem_builtin raw_poem raw_rocket bare_poem
-# bare_rocket. Needs the apps built (bash bench/load.sh builds them) and
-# valgrind. The callgrind file is kept in bench/results/callgrind.APP.ROUTE.*
+# bare_rocket tower_sessions raw_axum bare_axum, and the growth apps
+# grow_ours_poem grow_poem_builtin (bench/grow.sh). Needs the apps built in
+# $CARGO_TARGET_DIR (default bench/target; bash bench/load.sh builds them) and
+# valgrind. SEED_ROUTE=incr is the route whose first response per connection
+# creates the sessions (bench/grow.sh seeds with /fill). RECORD_SIZE=1 adds,
+# in QUIET mode, the largest stored string record in bytes as a sixth field. The callgrind file is kept in bench/results/callgrind.APP.ROUTE.*
 # (not committed). QUIET=1 prints only `IR app route requests per_request`
 # and keeps no file (bench/load.sh uses it).
 set -euo pipefail
@@ -20,14 +24,16 @@ TOP=${4:-40}
 REDIS_PORT=${REDIS_PORT:-6391}
 APP_PORT=${APP_PORT:-8391}
 CONNECTIONS=${CONNECTIONS:-8}
+SEED_ROUTE=${SEED_ROUTE:-incr}
 BENCH=$(cd "$(dirname "$0")" && pwd)
+BIN=${CARGO_TARGET_DIR:-$BENCH/target}/release
 WORK=$(mktemp -d /tmp/session-profile.XXXXXX)
 OUT=$BENCH/results/callgrind.$APP.$ROUTE
 [[ ${QUIET:-0} == 1 ]] && OUT=$WORK/callgrind.out
 mkdir -p "$BENCH/results"
 rm -f "$OUT".*
 cookie=session
-[[ $APP == poem_builtin ]] && cookie=poem-session
+[[ $APP == poem_builtin || $APP == grow_poem_builtin ]] && cookie=poem-session
 
 REDIS_PID= APP_PID=
 cleanup() {
@@ -50,7 +56,7 @@ for _ in $(seq 50); do redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break;
 
 (cd "$WORK" && exec env -u RUST_LOG -u SESSION_CONFIG PORT="$APP_PORT" SESSION_TYPE=redis \
   SESSION_REDIS="redis://127.0.0.1:$REDIS_PORT" \
-  valgrind --tool=callgrind --callgrind-out-file="$OUT" "$BENCH/target/release/$APP" \
+  valgrind --tool=callgrind --callgrind-out-file="$OUT" "$BIN/$APP" \
   >"$WORK/app.log" 2>&1) &
 APP_PID=$!
 up=0
@@ -71,7 +77,7 @@ if [[ $APP == bare_* ]]; then
     echo "session=$(head -c 32 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')"
   done >"$WORK/cookies"
 else
-  wrk_run seed incr 3 >/dev/null
+  wrk_run seed "$SEED_ROUTE" 3 >/dev/null
 fi
 wrk_run use "$ROUTE" 2 >/dev/null
 callgrind_control -z "$APP_PID" >/dev/null 2>&1
@@ -81,6 +87,15 @@ requests=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["requests"
 dump=$(ls -t "$OUT".* 2>/dev/null | head -1)
 total=$(grep -E '^(summary|totals):' "$dump" | head -1 | awk '{print $2}')
 if [[ ${QUIET:-0} == 1 ]]; then
+  if [[ ${RECORD_SIZE:-0} == 1 ]]; then
+    # The sessions' records are the largest strings (an owner index, if any,
+    # is not a string: STRLEN answers WRONGTYPE, skipped).
+    record=$(redis-cli -p "$REDIS_PORT" --scan | head -50 |
+      while read -r key; do redis-cli -p "$REDIS_PORT" strlen "$key"; done |
+      grep -E '^[0-9]+$' | sort -n | tail -1)
+    echo "IR $APP $ROUTE $requests $((total / requests)) ${record:-0}"
+    exit 0
+  fi
   echo "IR $APP $ROUTE $requests $((total / requests))"
   exit 0
 fi

@@ -98,3 +98,24 @@ mod tests {
         );
     }
 }
+
+/// The growth benchmark's padding (`bench/grow.sh`): `$GROW_KEYS` keys (default
+/// 1) named `k000`, `k001`, …, each holding a string of `x`, together about
+/// `$GROW_BYTES` bytes of keys and values (default 100). The stored record is
+/// a little larger (the count, the codec's framing); `bench/grow.sh` reports
+/// its real size.
+pub fn padding() -> Vec<(String, String)> {
+    let var = |name: &str, default: usize| {
+        std::env::var(name)
+            .ok()
+            .and_then(|v| v.parse::<usize>().ok())
+            .unwrap_or(default)
+    };
+    let keys = var("GROW_KEYS", 1).max(1);
+    let bytes = var("GROW_BYTES", 100);
+    // Per key: the name (4 bytes) and the codec's few bytes of framing.
+    let each = (bytes / keys).saturating_sub(7).max(1);
+    (0..keys)
+        .map(|i| (format!("k{i:03}"), "x".repeat(each)))
+        .collect()
+}
