@@ -20,7 +20,8 @@ BEGIN = "<!-- load:begin (written by bench/load.sh; edits inside are overwritten
 END = "<!-- load:end -->"
 
 APP_ORDER = ["ours-poem", "poem-builtin", "raw-poem", "bare-poem", "bare-poem-2",
-             "ours-rocket", "raw-rocket", "bare-rocket"]
+             "ours-rocket", "raw-rocket", "bare-rocket",
+             "tower-sessions", "raw-axum", "bare-axum"]
 APP_LABEL = {
     "ours-poem": "ours, Poem demo",
     "poem-builtin": "poem `ServerSession<RedisStorage>`",
@@ -30,6 +31,9 @@ APP_LABEL = {
     "ours-rocket": "ours, Rocket demo",
     "raw-rocket": "raw Rocket (limit)",
     "bare-rocket": "bare Rocket",
+    "tower-sessions": "axum + tower-sessions (Redis store)",
+    "raw-axum": "raw axum (limit)",
+    "bare-axum": "bare axum",
 }
 ROUTES = ["plain", "incr", "read"]
 # (label, app, route, baseline app, baseline route)
@@ -45,6 +49,17 @@ PEER_RATIOS = [
     ("poem built-in `/plain` with a cookie ÷ bare Poem", "poem-builtin", "plain", "bare-poem", "plain"),
     ("poem built-in `/incr` ÷ raw Poem", "poem-builtin", "incr", "raw-poem", "incr"),
     ("poem built-in `/read` ÷ raw Poem", "poem-builtin", "read", "raw-poem", "read"),
+    ("tower-sessions `/plain` with a cookie ÷ bare axum", "tower-sessions", "plain", "bare-axum", "plain"),
+    ("tower-sessions `/incr` ÷ raw axum", "tower-sessions", "incr", "raw-axum", "incr"),
+    ("tower-sessions `/read` ÷ raw axum", "tower-sessions", "read", "raw-axum", "read"),
+]
+# Each library against its own framework's baseline, side by side (issue 20):
+# (column label, app, {route: baseline app}).
+LIBRARIES = [
+    ("ours on Poem", "ours-poem", {"plain": "bare-poem", "incr": "raw-poem", "read": "raw-poem"}),
+    ("ours on Rocket", "ours-rocket", {"plain": "bare-rocket", "incr": "raw-rocket", "read": "raw-rocket"}),
+    ("poem built-in", "poem-builtin", {"plain": "bare-poem", "incr": "raw-poem", "read": "raw-poem"}),
+    ("tower-sessions on axum", "tower-sessions", {"plain": "bare-axum", "incr": "raw-axum", "read": "raw-axum"}),
 ]
 AA = ("bare Poem ÷ bare Poem (A/A)", "bare-poem-2", "plain", "bare-poem", "plain")
 AIM = 0.95
@@ -183,7 +198,112 @@ def esc(s):
     return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("`", "")
 
 
+GROW_BEGIN = "<!-- grow:begin (written by bench/grow.sh; edits inside are overwritten) -->"
+GROW_END = "<!-- grow:end -->"
+GROW_APPS = [("grow_ours_poem", "ours, Poem", "#2a7"), ("grow_poem_builtin", "poem built-in", "#999")]
+
+
+def grow_label(keys, size):
+    text = f"{size} B" if size < 1024 else f"{size // 1024} KiB"
+    return f"{keys} key{'s' if keys > 1 else ''}, ~{text}"
+
+
+def grow_chart(points, data, path):
+    """Instructions per request per point, /read and /incr side by side, a
+    bar per app."""
+    W, left, gap = 920, 150, 40
+    panel_w = (W - left - 20 - gap) / 2
+    row_h, bar_h = 30, 11
+    top = 70
+    H = top + len(points) * row_h + 70
+    vmax = max(v["instructions"] for v in data.values())
+    step = next(m * 10 ** e for e in range(3, 9) for m in (1, 2, 2.5, 5) if m * 10 ** e * 5 >= vmax)
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" '
+           f'viewBox="0 0 {W} {H}" font-family="sans-serif" font-size="12">',
+           f'<rect width="{W}" height="{H}" fill="white"/>',
+           f'<text x="{W / 2}" y="24" text-anchor="middle" font-size="16" font-weight="bold">'
+           'How cost grows with the session: instructions per request, whole app over Redis (callgrind)</text>']
+    for p, route in enumerate(["read", "incr"]):
+        x0 = left + p * (panel_w + gap)
+        x = lambda v: x0 + panel_w * v / (step * 5)
+        out.append(f'<text x="{x0}" y="{top - 14}" font-size="13" font-weight="bold">/{route}</text>')
+        for s_ in range(6):
+            v = step * s_
+            out.append(f'<line x1="{x(v):.1f}" y1="{top}" x2="{x(v):.1f}" y2="{top + len(points) * row_h}" stroke="#eee"/>')
+            out.append(f'<text x="{x(v):.1f}" y="{top + len(points) * row_h + 14}" text-anchor="middle" fill="#444">'
+                       f'{v / 1000:,.0f}k</text>')
+        for i, (keys, size) in enumerate(points):
+            y = top + i * row_h
+            if p == 0:
+                out.append(f'<text x="{left - 8}" y="{y + 18}" text-anchor="end">{grow_label(keys, size)}</text>')
+            for j, (app, _, color) in enumerate(GROW_APPS):
+                r = data.get((app, route, keys, size))
+                if not r:
+                    continue
+                yy = y + 3 + j * (bar_h + 2)
+                v = r["instructions"]
+                out.append(f'<rect x="{x0}" y="{yy}" width="{x(v) - x0:.1f}" height="{bar_h}" fill="{color}"/>')
+                out.append(f'<text x="{x(v) + 4:.1f}" y="{yy + 10}" font-size="10" fill="#222">{v / 1000:,.1f}k</text>')
+    ly = H - 24
+    for j, (_, label, color) in enumerate(GROW_APPS):
+        out.append(f'<rect x="{left + j * 160}" y="{ly}" width="14" height="10" fill="{color}"/>')
+        out.append(f'<text x="{left + j * 160 + 20}" y="{ly + 9}">{label}</text>')
+    out.append('</svg>')
+    with open(path, "w") as f:
+        f.write("\n".join(out) + "\n")
+
+
+def grow_main(data_path, svg_path, md_path):
+    data = {}
+    for line in open(data_path):
+        if line.strip():
+            r = json.loads(line)
+            data[(r["app"], r["route"], r["keys"], r["bytes"])] = r
+    points = sorted({(k[2], k[3]) for k in data}, key=lambda p: (p[1], p[0]))
+    grow_chart(points, data, svg_path)
+    rel = os.path.relpath(svg_path, os.path.dirname(os.path.abspath(md_path)))
+    base = points[0] if points else None
+    lines = [GROW_BEGIN, "", "## How cost grows with the session (callgrind, over Redis)", "",
+             "```sh", "bash bench/grow.sh        # SECONDS_=3: each point's counted wrk run", "```", "",
+             f"![Instructions per request by session size and key count]({rel})", "",
+             "Instructions per request of the whole app (all threads, user space), over the app's own"
+             " Redis, from `bench/profile.sh` with `wrk -c8`: one session per connection, created by the"
+             " app's `/fill` route with the padding (that many keys holding `x` strings, about that many"
+             " bytes), then `/read` (load, read the typed count) or `/incr` (load, write the count back)."
+             " *Record* is the stored record's size in bytes (`STRLEN`; ours msgpack, poem's built-in"
+             " JSON). *Growth* is the instructions above the same app's 1-key ~100 B point. Ours is"
+             " the Poem demo's handlers with default settings (`write_mode = \"merge\"`, refresh on"
+             " each request, so `/read` is a `GETEX` and a new `Set-Cookie`); poem's built-in is"
+             " `ServerSession<RedisStorage>` as in the load benchmark (`/read` is a `GET`, `/incr`"
+             " a `SETEX` of the whole JSON).", "",
+             "| session | route | record ours / poem (B) | ours | poem built-in | ours ÷ poem | growth ours | growth poem |",
+             "|---|---|---:|---:|---:|---:|---:|---:|"]
+    for route in ["read", "incr"]:
+        for keys, size in points:
+            o = data.get(("grow_ours_poem", route, keys, size))
+            q = data.get(("grow_poem_builtin", route, keys, size))
+            ob = data.get(("grow_ours_poem", route) + base)
+            qb = data.get(("grow_poem_builtin", route) + base)
+            fmt = lambda r: f"{r['instructions']:,}" if r else "—"
+            ratio = f"{o['instructions'] / q['instructions']:.2f}" if o and q else "—"
+            g = lambda r, b: f"{r['instructions'] - b['instructions']:+,}" if r and b else "—"
+            rec = f"{o['record'] if o else '—'} / {q['record'] if q else '—'}"
+            lines.append(f"| {grow_label(keys, size)} | `/{route}` | {rec} | {fmt(o)} | {fmt(q)} | {ratio} | {g(o, ob)} | {g(q, qb)} |")
+    lines += ["", GROW_END]
+    section = "\n".join(lines)
+    md = open(md_path).read()
+    if GROW_BEGIN in md and GROW_END in md:
+        head, rest = md.split(GROW_BEGIN, 1)
+        md = head + section + rest.split(GROW_END, 1)[1]
+    else:
+        md = md.replace(END, END + "\n\n" + section, 1)
+    open(md_path, "w").write(md)
+
+
 def main():
+    if sys.argv[1] == "--grow":
+        grow_main(*sys.argv[2:5])
+        return
     data_path, machine_path, svg_path, md_path = sys.argv[1:5]
     ir_path = sys.argv[5] if len(sys.argv) > 5 else ""
     ir = {}
@@ -271,6 +391,32 @@ def main():
                   " that band is indistinguishable from noise in this run."]
     lines += [
         "",
+        "### Each library's overhead over its own framework, side by side",
+        "",
+        "Per route, each session library against the same framework doing the same work by hand"
+        " (`/incr`, `/read`: the raw app; `/plain` with a session cookie: the bare app). Each cell:"
+        " **throughput ratio** (median of the per-round ratios; below 1 is slower) · app CPU per"
+        " request ÷ the baseline's · instructions per request ÷ the baseline's (callgrind; above 1"
+        " is more work).",
+        "",
+        "| route | " + " | ".join(lib[0] for lib in LIBRARIES) + " |",
+        "|---|" + "---:|" * len(LIBRARIES),
+    ]
+    for rt in ROUTES:
+        cells = []
+        for _, app, bases in LIBRARIES:
+            base = bases[rt]
+            vals = ratios(by, app, rt, base, rt)
+            if not vals:
+                cells.append("—")
+                continue
+            cpu = medians[(app, rt)]["cpu_us"] / max(medians[(base, rt)]["cpu_us"], 1e-9)
+            a_ir, b_ir = ir.get((app, rt)), ir.get((base, rt))
+            ir_txt = f"{a_ir / b_ir:.2f}×" if a_ir and b_ir else "—"
+            cells.append(f"**{statistics.median(vals):.2f}** · {cpu:.2f}× · {ir_txt}")
+        lines.append(f"| `/{rt}` | " + " | ".join(cells) + " |")
+    lines += [
+        "",
         "### Medians per app and route",
         "",
         "| app | route | req/s | p99 ms | app CPU µs/req | instructions/req | Redis commands/req | Redis CPU µs/req | errors | lost sessions |",
@@ -287,7 +433,9 @@ def main():
     lines += [
         "",
         "Redis commands per request come from `INFO commandstats` of the benchmark's own Redis,"
-        " reset before each measurement; app CPU is the utime + stime delta of the app's"
+        " reset before each measurement; they include the commands a script runs inside Redis (ours'"
+        " conditional save is one `EVALSHA` round trip whose script runs `GET` and `SET`, so ours'"
+        " `/incr` is two round trips, `GETEX` and `EVALSHA`, listed as four commands); app CPU is the utime + stime delta of the app's"
         " `/proc/<pid>/stat` over the measurement, divided by the requests wrk completed (clock"
         " ticks of 10 ms: about ±1% here). *Lost sessions* counts responses whose Set-Cookie named"
         " a session the client did not send (must be 0); *errors* are wrk socket errors and non-2xx.",
@@ -301,7 +449,12 @@ def main():
         " `ServerSession<RedisStorage>` (redis 0.32, cookie max-age 31 days so a write is SET EX);"
         " `raw_poem`/`raw_rocket` do the work by hand over one `ConnectionManager` (our redis 1):"
         " find the cookie, check the sid's shape, GET, and on `/incr` SET EX and a `Set-Cookie` with"
-        " our attributes; `bare_poem`/`bare_rocket` have no session layer. All use the demos' logging"
+        " our attributes; `tower_sessions` is axum 0.8 with tower-sessions 0.14 and"
+        " tower-sessions-redis-store 0.16 (one fred 10 client, cookie `session` with our attributes,"
+        " 31 days on inactivity; it loads on the session's first use, not on `/plain`, and writes"
+        " only a modified session, with `SET … XX EXAT`, so `/read` refreshes nothing), with `raw_axum` as its raw limit"
+        " (the raw Poem app's work in axum); `bare_poem`/`bare_rocket`/`bare_axum` have no session"
+        " layer. All use the demos' logging"
         " set-up and listen on 127.0.0.1.",
         "- **Load:** `wrk -t1 -c32`, one session per connection: a 2 s seeding run of `/incr` captures the"
         " Set-Cookie of each connection's first response (`bench/wrk/session.lua`), then every request"
@@ -315,7 +468,7 @@ def main():
         " completed. All threads of the app, user space only. Repeatable to about 0.2% here, busy"
         " machine or not; `bash bench/profile.sh ours_poem read` prints where they go.",
         f"- **Pinning:** the app on core {machine['app_cpu']} (`taskset`), wrk and the benchmark's Redis"
-        f" (port 6390, `--save \"\" --appendonly no`) on core {machine['load_cpu']}. Both frameworks'"
+        f" (port 6390, `--save \"\" --appendonly no`) on core {machine['load_cpu']}. The frameworks'"
         " runtimes size themselves to the one core they are given.",
         f"- **Machine:** {machine['cpu']}, {machine['cores']} cores, Linux {machine['kernel']},"
         f" {machine['rustc']}, {machine['wrk']}, Redis {machine['redis']}; run {machine['date']}."
