@@ -11,6 +11,7 @@ BENCHMARKS.md is replaced; the rest of the file is kept.
 """
 
 import json
+import math
 import os
 import statistics
 import sys
@@ -216,22 +217,26 @@ def grow_chart(points, data, path):
     row_h, bar_h = 30, 11
     top = 70
     H = top + len(points) * row_h + 70
-    vmax = max(v["instructions"] for v in data.values())
-    step = next(m * 10 ** e for e in range(3, 9) for m in (1, 2, 2.5, 5) if m * 10 ** e * 5 >= vmax)
+    # A log axis: the points span 40k to millions of instructions.
+    lo = 10 ** math.floor(math.log10(min(v["instructions"] for v in data.values())))
+    hi = 10 ** math.ceil(math.log10(max(v["instructions"] for v in data.values())))
+    decades = max(round(math.log10(hi / lo)), 1)
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" '
            f'viewBox="0 0 {W} {H}" font-family="sans-serif" font-size="12">',
            f'<rect width="{W}" height="{H}" fill="white"/>',
            f'<text x="{W / 2}" y="24" text-anchor="middle" font-size="16" font-weight="bold">'
-           'How cost grows with the session: instructions per request, whole app over Redis (callgrind)</text>']
+           'How cost grows with the session: instructions per request, whole app over Redis (callgrind)</text>',
+           f'<text x="{W / 2}" y="42" text-anchor="middle" fill="#444">log scale; bench/grow.sh</text>']
     for p, route in enumerate(["read", "incr"]):
         x0 = left + p * (panel_w + gap)
-        x = lambda v: x0 + panel_w * v / (step * 5)
+        x = lambda v: x0 + panel_w * math.log10(v / lo) / decades
         out.append(f'<text x="{x0}" y="{top - 14}" font-size="13" font-weight="bold">/{route}</text>')
-        for s_ in range(6):
-            v = step * s_
+        for d in range(decades + 1):
+            v = lo * 10 ** d
             out.append(f'<line x1="{x(v):.1f}" y1="{top}" x2="{x(v):.1f}" y2="{top + len(points) * row_h}" stroke="#eee"/>')
+            label = f"{v / 1e6:g}M" if v >= 1e6 else f"{v / 1e3:g}k"
             out.append(f'<text x="{x(v):.1f}" y="{top + len(points) * row_h + 14}" text-anchor="middle" fill="#444">'
-                       f'{v / 1000:,.0f}k</text>')
+                       f'{label}</text>')
         for i, (keys, size) in enumerate(points):
             y = top + i * row_h
             if p == 0:
