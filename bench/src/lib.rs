@@ -79,9 +79,49 @@ pub fn set_cookie(sid: &str) -> String {
     format!("{COOKIE_NAME}={sid}; Expires={expires}; Path=/; HttpOnly; SameSite=Lax")
 }
 
+/// The growth benchmark's padding (`bench/grow.sh`): `$GROW_KEYS` keys, by
+/// default one, named `k000`, `k001`, …, each holding a string of `x`,
+/// together about `$GROW_BYTES` bytes of keys and values (default 100). The
+/// stored record is a little larger (the count, the codec's framing);
+/// `bench/grow.sh` reports its real size.
+pub fn padding() -> Vec<(String, String)> {
+    let var = |name: &str, default: usize| {
+        std::env::var(name)
+            .ok()
+            .and_then(|v| v.parse::<usize>().ok())
+            .unwrap_or(default)
+    };
+    padding_of(var("GROW_KEYS", 1), var("GROW_BYTES", 100))
+}
+
+/// `keys` keys (at least one) of `x` strings, about `bytes` bytes together:
+/// [`padding`] without the environment.
+pub fn padding_of(keys: usize, bytes: usize) -> Vec<(String, String)> {
+    let keys = keys.max(1);
+    // Per key: the name (4 bytes) and the codec's few bytes of framing.
+    let each = (bytes / keys).saturating_sub(7).max(1);
+    (0..keys)
+        .map(|i| (format!("k{i:03}"), "x".repeat(each)))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn padding_has_the_keys_and_about_the_bytes_asked_for() {
+        for (keys, bytes) in [(1, 100), (1, 32768), (50, 4096), (500, 32768)] {
+            let pad = padding_of(keys, bytes);
+            assert_eq!(pad.len(), keys);
+            let total: usize = pad.iter().map(|(k, v)| k.len() + v.len()).sum();
+            assert!(
+                total <= bytes && total * 10 >= bytes * 8,
+                "{keys} keys: {total} of {bytes} B"
+            );
+        }
+        assert_eq!(padding_of(0, 100).len(), 1);
+    }
 
     #[test]
     fn finds_the_valid_session_cookie() {
@@ -97,25 +137,4 @@ mod tests {
             None
         );
     }
-}
-
-/// The growth benchmark's padding (`bench/grow.sh`): `$GROW_KEYS` keys (default
-/// 1) named `k000`, `k001`, …, each holding a string of `x`, together about
-/// `$GROW_BYTES` bytes of keys and values (default 100). The stored record is
-/// a little larger (the count, the codec's framing); `bench/grow.sh` reports
-/// its real size.
-pub fn padding() -> Vec<(String, String)> {
-    let var = |name: &str, default: usize| {
-        std::env::var(name)
-            .ok()
-            .and_then(|v| v.parse::<usize>().ok())
-            .unwrap_or(default)
-    };
-    let keys = var("GROW_KEYS", 1).max(1);
-    let bytes = var("GROW_BYTES", 100);
-    // Per key: the name (4 bytes) and the codec's few bytes of framing.
-    let each = (bytes / keys).saturating_sub(7).max(1);
-    (0..keys)
-        .map(|i| (format!("k{i:03}"), "x".repeat(each)))
-        .collect()
 }
