@@ -236,12 +236,13 @@ impl RequestSession {
         let (empty, permanent) = state.map.emptiness_and_permanence();
         let needs_encoding =
             !server_error && !empty && (state.touched || matches!(state.baseline, Baseline::New));
-        // Only a mutating call can change the owner; an untouched session
-        // keeps its index entry as it is.
+        // Only a session about to be written can change its index entry
+        // (the plans that write all need an encoding); the others never read
+        // the owner, so an owned session's read-only request copies nothing.
         let owner = if needs_encoding {
             prepare_owner_keys(&mut state, settings)?
         } else {
-            state.indexed_owner.clone()
+            None
         };
         let mut encoded = if needs_encoding {
             Some(engine.codec().encode(&state.map)?)
@@ -273,7 +274,15 @@ impl RequestSession {
         let deliver = |id: &SessionId| engine.deliver(transport, id, lifetime);
         let merge = settings.write_mode == WriteMode::Merge;
         let indexed = state.indexed_owner.take();
-        let created = state.logged_in_at.unwrap_or_else(SystemTime::now);
+        // The login time, or now, read only when an entry is added.
+        let logged_in_at = state.logged_in_at;
+        let entry = |owner: String, key: &String| {
+            (
+                owner,
+                key.clone(),
+                logged_in_at.unwrap_or_else(SystemTime::now),
+            )
+        };
         let work = match plan(facts) {
             Plan::Nothing => Work::headers(None),
             Plan::ExpireCookie => Work::headers(Some(engine.expire(transport))),
@@ -292,7 +301,7 @@ impl RequestSession {
                     index: IndexChange::moved(
                         indexed,
                         delete.clone(),
-                        owner.map(|owner| (owner, key.clone(), created)),
+                        owner.map(|owner| entry(owner, &key)),
                     ),
                     write: Some(write(merge, key, bytes, false, &mut state.map)),
                     delete,
@@ -312,7 +321,7 @@ impl RequestSession {
                     IndexChange::moved(
                         indexed,
                         Some(key.clone()),
-                        owner.map(|owner| (owner, key.clone(), created)),
+                        owner.map(|owner| entry(owner, &key)),
                     )
                 };
                 let bytes = encoded.take().unwrap_or_default();

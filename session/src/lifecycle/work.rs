@@ -10,7 +10,7 @@ use std::time::SystemTime;
 use crate::engine::Engine;
 use crate::errors::FinishError;
 use crate::map::SessionMap;
-use crate::store::{SaveHint, StoreError, WriteOutcome};
+use crate::store::{SaveHint, SessionStore, StoreError, WriteOutcome};
 use crate::transport::{Delivery, SessionHeader, Transport};
 
 use super::dispatch;
@@ -197,7 +197,7 @@ impl Work {
                 }
             }
             Some(Write::Conditional { key, bytes, ours }) => {
-                let saved = write_conditionally(engine, &key, bytes, &ours).await?;
+                let saved = write_conditionally(engine, store, &key, bytes, &ours).await?;
                 if !saved {
                     self.end_instead(engine, transport);
                 }
@@ -257,9 +257,8 @@ impl Work {
 /// writer changed it, at most [`MAX_ATTEMPTS`] times. `Ok(false)` when the
 /// record is gone: nothing was written.
 async fn write_conditionally(
-    engine: &Engine, key: &str, mut bytes: Vec<u8>, ours: &SessionMap,
+    engine: &Engine, store: &dyn SessionStore, key: &str, mut bytes: Vec<u8>, ours: &SessionMap,
 ) -> Result<bool, FinishError> {
-    let store = engine.live_store("save")?.as_ref();
     let ttl = engine.settings().permanent_session_lifetime;
     let mut current: Option<Vec<u8>> = None;
     let mut loaded: Option<SessionMap> = None;
