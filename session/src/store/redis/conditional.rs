@@ -13,6 +13,7 @@ use std::sync::LazyLock;
 use ::redis::{Cmd, Script, Value};
 use sha1::{Digest, Sha1};
 
+use super::command;
 use crate::store::support::hex;
 use crate::store::WriteOutcome;
 
@@ -36,6 +37,9 @@ return 1
 /// Records up to this size are compared whole, larger ones by digest.
 const SEND_WHOLE_UP_TO: usize = 512;
 
+/// A SHA-1 digest in hex.
+const DIGEST_HEX: usize = 40;
+
 /// `KEYS[1]` the key, `ARGV[1]` the value, `ARGV[2]` the TTL in seconds.
 /// Answers 1 (saved) or the value already there (changed).
 static INSERT_NEW: LazyLock<Script> = LazyLock::new(|| {
@@ -53,9 +57,12 @@ return redis.call('GET', KEYS[1])
 pub(super) fn save_if_unchanged(
     key: &str, expected: &[u8], value: &[u8], ttl_seconds: u64,
 ) -> (Cmd, &'static Script) {
-    let mut cmd = ::redis::cmd("EVALSHA");
-    cmd.arg(SAVE_IF_UNCHANGED.get_hash()).arg(1).arg(key);
     let whole = expected.len() <= SEND_WHOLE_UP_TO;
+    let compared = if whole { expected.len() } else { DIGEST_HEX };
+    let hash = SAVE_IF_UNCHANGED.get_hash();
+    let data = hash.len() + 1 + key.len() + compared + value.len() + command::INTEGER + 4;
+    let mut cmd = command::sized("EVALSHA", 7, data);
+    cmd.arg(hash).arg(1).arg(key);
     if whole {
         cmd.arg(expected);
     } else {
@@ -69,12 +76,10 @@ pub(super) fn save_if_unchanged(
 
 /// The `EVALSHA` that writes `key` only if it does not exist, and its script.
 pub(super) fn insert_new(key: &str, value: &[u8], ttl_seconds: u64) -> (Cmd, &'static Script) {
-    let mut cmd = ::redis::cmd("EVALSHA");
-    cmd.arg(INSERT_NEW.get_hash())
-        .arg(1)
-        .arg(key)
-        .arg(value)
-        .arg(ttl_seconds);
+    let hash = INSERT_NEW.get_hash();
+    let data = hash.len() + 1 + key.len() + value.len() + command::INTEGER;
+    let mut cmd = command::sized("EVALSHA", 5, data);
+    cmd.arg(hash).arg(1).arg(key).arg(value).arg(ttl_seconds);
     (cmd, &INSERT_NEW)
 }
 

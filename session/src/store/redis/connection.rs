@@ -150,8 +150,9 @@ impl RedisStore<RedisConnection> {
 
     /// Builds the store over a client the app already has (the Rust form of
     /// Flask-Session's "pass your own `redis.Redis`"), with the timeouts of
-    /// the settings. A single server gets a [`ConnectionManager`] with few
-    /// reconnection retries, so a dead server fails fast; a cluster client
+    /// the settings. A single server gets a [`ConnectionManager`] that makes
+    /// one connection attempt per reconnection, so a dead server fails fast;
+    /// a cluster client
     /// keeps its own settings. Connects once to check the server is there.
     ///
     /// # Errors
@@ -268,10 +269,15 @@ impl RedisStore<RedisConnection> {
                 ) {
                     install_tls_provider();
                 }
+                // One connection attempt per reconnection: a request that
+                // meets a reconnection then waits at most `connect` for it
+                // and `operation` for its reply, the store's deadline, with
+                // no timer of the store's (see `RedisStore::send`). The next
+                // request after a failed attempt starts another.
                 let config = ConnectionManagerConfig::new()
                     .set_connection_timeout(Some(timeouts.connect))
                     .set_response_timeout(Some(timeouts.operation))
-                    .set_number_of_retries(1)
+                    .set_number_of_retries(0)
                     .set_min_delay(Duration::from_millis(50))
                     .set_max_delay(timeouts.connect);
                 let connect = async {
@@ -296,7 +302,10 @@ impl RedisStore<RedisConnection> {
                     .map_err(|e| fail(e.into()))?,
             ),
         };
-        Ok(Self::from_connection(connection).with_deadline(timeouts.deadline()))
+        let self_bounded = matches!(connection, RedisConnection::Single(_));
+        let mut store = Self::from_connection(connection).with_deadline(timeouts.deadline());
+        store.self_bounded = self_bounded;
+        Ok(store)
     }
 }
 

@@ -79,9 +79,13 @@
 //! # Failures
 //!
 //! `connect_timeout` bounds each connection attempt and `operation_timeout`
-//! each reply; on top of that every store operation has an overall deadline
-//! of both added together, so a dead or unreachable server fails the request
-//! fast instead of hanging it. A refused, reset or timed-out connection, an
+//! each reply, and every store operation has an overall deadline of both
+//! added together, so a dead or unreachable server fails the request fast
+//! instead of hanging it. Over the connection manager a store builds itself,
+//! those two bounds are the deadline (a request waits for at most one
+//! reconnection attempt, then one reply), so the store arms a timer of its
+//! own only for a second attempt; over a Cluster, a Sentinel master or an
+//! app's own connection, one timer bounds each operation. A refused, reset or timed-out connection, an
 //! I/O error, and a cluster that is down or has no connection to a slot's node
 //! are [`StoreErrorKind::Unavailable`](super::StoreErrorKind::Unavailable)
 //! (HTTP 503), and so is a `READONLY` reply (a write that reached a master
@@ -90,6 +94,7 @@
 //! connection dropped is sent once more on a fresh connection, so the first
 //! request after a server restart succeeds; every command here is idempotent.
 
+mod command;
 mod conditional;
 mod connection;
 mod owners;
@@ -99,7 +104,7 @@ mod sentinel;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use ::redis::aio::ConnectionLike;
 use ::redis::{Cmd, ErrorKind, FromRedisValue, Pipeline, RedisError, Script, ServerErrorKind};
@@ -134,6 +139,12 @@ pub struct RedisStore<C = RedisConnection> {
     /// connection is dropped (a connection the store built closes with it).
     connection: Arc<RwLock<Option<C>>>,
     deadline: Duration,
+    /// Whether the connection bounds each attempt by itself: a connection
+    /// manager the store configured, whose one connection attempt is bounded
+    /// by `connect_timeout` and whose replies by `operation_timeout`. Its
+    /// first attempt then arms no timer of the store's own (see
+    /// [`RedisStore::send`]).
+    self_bounded: bool,
     /// `key_prefix` of the settings, which the owner index's keys start with.
     key_prefix: Arc<str>,
     /// False once the server has answered `GETEX` with "unknown command".
@@ -145,6 +156,7 @@ impl<C: Clone> Clone for RedisStore<C> {
         Self {
             connection: Arc::clone(&self.connection),
             deadline: self.deadline,
+            self_bounded: self.self_bounded,
             key_prefix: Arc::clone(&self.key_prefix),
             getex: Arc::clone(&self.getex),
         }
@@ -177,6 +189,7 @@ where
         Self {
             connection: Arc::new(RwLock::new(Some(connection))),
             deadline: Timeouts::default().deadline(),
+            self_bounded: false,
             key_prefix: Arc::from(DEFAULT_KEY_PREFIX),
             getex: Arc::new(AtomicBool::new(true)),
         }
@@ -216,13 +229,46 @@ where
 
     /// Sends one request within the deadline, once more on a fresh connection
     /// when the first attempt found the connection dropped.
+    ///
+    /// Over a connection that bounds each attempt by itself
+    /// (`self_bounded`), the first attempt runs without a timer of the
+    /// store's: it waits at most for one connection attempt and one reply,
+    /// which is the deadline. Only the rare second attempt gets a timer, for
+    /// what is left of the deadline. Any other connection (an app's own, a
+    /// Cluster, a Sentinel master) runs both attempts under one timer.
     async fn send<T: FromRedisValue>(&self, request: Request<'_>) -> Result<T, Failure> {
         let Some(mut connection) = self.connection() else {
             return Err(Failure::ShutDown);
         };
+        if !self.self_bounded {
+            return self.send_under_timer(request, connection).await;
+        }
+        let started = Instant::now();
+        match request.query::<T, C>(&mut connection).await {
+            Err(error) if is_retried(&error) => {
+                let Some(mut connection) = self.connection() else {
+                    return Err(Failure::Redis(error));
+                };
+                let left = self.deadline.saturating_sub(started.elapsed());
+                match within(BACKEND, left, request.query::<T, C>(&mut connection)).await {
+                    Ok(result) => result.map_err(Failure::Redis),
+                    Err(_) => Err(Failure::TimedOut(TimedOut {
+                        backend: BACKEND,
+                        limit: self.deadline,
+                    })),
+                }
+            }
+            other => other.map_err(Failure::Redis),
+        }
+    }
+
+    /// Both attempts of [`send`](Self::send) under one timer of the deadline.
+    async fn send_under_timer<T: FromRedisValue>(
+        &self, request: Request<'_>, mut connection: C,
+    ) -> Result<T, Failure> {
         let attempt = async {
             match request.query::<T, C>(&mut connection).await {
-                Err(error) if error.is_io_error() && !error.is_timeout() => {
+                Err(error) if is_retried(&error) => {
                     let Some(mut connection) = self.connection() else {
                         return Err(error);
                     };
@@ -273,7 +319,7 @@ where
     }
 
     async fn load(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        let mut get = ::redis::cmd("GET");
+        let mut get = command::sized("GET", 1, key.len());
         get.arg(key);
         self.run("load", Request::Cmd(&get)).await
     }
@@ -281,7 +327,7 @@ where
     async fn load_and_touch(&self, key: &str, ttl: Duration) -> StoreResult<Option<Vec<u8>>> {
         let seconds = ttl_seconds(ttl);
         if self.getex.load(Ordering::Relaxed) {
-            let mut getex = ::redis::cmd("GETEX");
+            let mut getex = command::sized("GETEX", 3, key.len() + 2 + command::INTEGER);
             getex.arg(key).arg("EX").arg(seconds);
             match self.send(Request::Cmd(&getex)).await {
                 Err(Failure::Redis(error)) if is_unknown_command(&error) => {
@@ -311,7 +357,8 @@ where
     }
 
     async fn save(&self, key: &str, value: &[u8], ttl: Duration, _: SaveHint) -> StoreResult<()> {
-        let mut set = ::redis::cmd("SET");
+        let data = key.len() + value.len() + 2 + command::INTEGER;
+        let mut set = command::sized("SET", 4, data);
         set.arg(key).arg(value).arg("EX").arg(ttl_seconds(ttl));
         self.run("save", Request::Cmd(&set)).await
     }
@@ -337,7 +384,7 @@ where
     }
 
     async fn touch(&self, key: &str, ttl: Duration) -> Result<(), StoreError> {
-        let mut expire = ::redis::cmd("EXPIRE");
+        let mut expire = command::sized("EXPIRE", 2, key.len() + command::INTEGER);
         expire.arg(key).arg(ttl_seconds(ttl));
         self.run::<i64>("touch", Request::Cmd(&expire))
             .await
@@ -359,7 +406,7 @@ where
     }
 
     async fn delete(&self, key: &str) -> Result<(), StoreError> {
-        let mut del = ::redis::cmd("DEL");
+        let mut del = command::sized("DEL", 1, key.len());
         del.arg(key);
         self.run::<i64>("delete", Request::Cmd(&del))
             .await
@@ -434,6 +481,12 @@ fn is_unavailable(error: &RedisError) -> bool {
                         | ServerErrorKind::ReadOnly
                 )
         )
+}
+
+/// Whether a failed attempt is sent once more: the connection broke under
+/// it (the next attempt reconnects), not a reply that timed out.
+fn is_retried(error: &RedisError) -> bool {
+    error.is_io_error() && !error.is_timeout()
 }
 
 /// Redis before 6.2 answers `GETEX` with `ERR unknown command 'GETEX'`.
