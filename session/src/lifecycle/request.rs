@@ -316,7 +316,7 @@ impl RequestSession {
                     _ => engine.store_key(&state.id),
                 };
                 let index = if owner == indexed {
-                    IndexChange::default()
+                    None
                 } else {
                     IndexChange::moved(
                         indexed,

@@ -75,8 +75,9 @@ impl std::fmt::Debug for FinishOutcome {
 
 /// The store operations of a finish, in order, and its headers.
 pub(super) struct Work {
-    /// How the owner index changes once the session is written.
-    pub(super) index: IndexChange,
+    /// How the owner index changes once the session is written; `None`
+    /// when it does not (boxed: most finishes leave it alone).
+    pub(super) index: Option<Box<IndexChange>>,
     pub(super) write: Option<Write>,
     /// A record to delete after the write: the emptied session's, or the one
     /// a regenerate moved away from.
@@ -119,14 +120,16 @@ pub(super) struct IndexChange {
 }
 
 impl IndexChange {
-    /// Remove `from`'s entry under `indexed` (when both are known), then add `to`.
+    /// Remove `from`'s entry under `indexed` (when both are known), then add
+    /// `to`; `None` when that changes nothing.
     pub(super) fn moved(
         indexed: Option<String>, from: Option<String>, to: Option<(String, String, SystemTime)>,
-    ) -> Self {
-        Self {
+    ) -> Option<Box<Self>> {
+        let change = Self {
             remove: indexed.zip(from),
             add: to,
-        }
+        };
+        (change.remove.is_some() || change.add.is_some()).then(|| Box::new(change))
     }
 }
 
@@ -158,7 +161,7 @@ impl Work {
     /// Headers only, no store operation.
     pub(super) fn headers(deliver: Option<Delivery>) -> Self {
         Self {
-            index: IndexChange::default(),
+            index: None,
             write: None,
             delete: None,
             deliver,
@@ -167,43 +170,35 @@ impl Work {
 
     /// Runs the store operations in order, then gives the outcome, in the
     /// request's `transport`.
+    ///
+    /// Every request with a loaded session awaits this future inside the
+    /// adapter's own (boxed) one, so it is kept small: the rare steps (index
+    /// changes, deletes, a merge after a conflict) are boxed futures of their
+    /// own, allocated only when they run.
     pub(super) async fn run(
         mut self, engine: &Engine, transport: Transport,
     ) -> Result<FinishOutcome, FinishError> {
         let store = engine.live_store("save")?.as_ref();
-        let ttl = engine.settings().permanent_session_lifetime;
         let inserted = matches!(self.write, Some(Write::Insert { .. }));
-        match self.write.take() {
-            None => {}
-            Some(Write::Overwrite { key, bytes, hint }) => {
-                dispatch::save(store, &key, &bytes, ttl, hint).await?;
-                crate::buffer_pool::give_back(bytes);
-            }
-            Some(Write::Insert { key, bytes }) => {
-                match dispatch::insert_new(store, &key, &bytes, ttl).await? {
-                    // Our own record, when a store resent the insert after a
-                    // dropped connection: it was written.
-                    WriteOutcome::Changed(current) if current == bytes => {}
-                    WriteOutcome::Saved => crate::buffer_pool::give_back(bytes),
-                    // A new sid is 128 bits or more from the OS random
-                    // source: a record under it is not a collision to retry.
-                    _ => {
-                        return Err(FinishError::Store(StoreError::failed(
-                            store.backend(),
-                            "insert",
-                            "a record already exists under a new sid",
-                        )))
-                    }
-                }
-            }
-            Some(Write::Conditional { key, bytes, ours }) => {
-                let saved = write_conditionally(engine, store, &key, bytes, &ours).await?;
-                if !saved {
-                    self.end_instead(engine, transport);
-                }
+        if let Some(write) = self.write.take() {
+            if !write_record(engine, store, write).await? {
+                self.end_instead(engine, transport);
             }
         }
-        if let Some((owner, key, created)) = self.index.add.take() {
+        if self.index.is_some() || self.delete.is_some() {
+            Box::pin(self.index_and_delete(engine, store, inserted)).await?;
+        }
+        maybe_cleanup(engine);
+        Ok(self.outcome(engine, transport))
+    }
+
+    /// After the write: adds the owner-index entry, deletes the record to
+    /// delete, then removes the old entry.
+    async fn index_and_delete(
+        &mut self, engine: &Engine, store: &dyn SessionStore, inserted: bool,
+    ) -> Result<(), FinishError> {
+        let IndexChange { remove, add } = self.index.take().map(|index| *index).unwrap_or_default();
+        if let Some((owner, key, created)) = add {
             if let Err(error) = store
                 .add_owned(&owner, &key, created, index_ttl(engine))
                 .await
@@ -221,12 +216,16 @@ impl Work {
         if let Some(key) = &self.delete {
             dispatch::delete(store, key).await?;
         }
-        if let Some((owner, key)) = self.index.remove.take() {
+        if let Some((owner, key)) = remove {
             if let Err(error) = store.remove_owned(&owner, &key).await {
                 tracing::warn!(%error, "an ended session stays in its owner's index until the next listing prunes it");
             }
         }
-        maybe_cleanup(engine);
+        Ok(())
+    }
+
+    /// The headers for the adapter to add.
+    fn outcome(self, engine: &Engine, transport: Transport) -> FinishOutcome {
         let (set_cookie, session_header) = match self.deliver {
             None => (None, None),
             Some(Delivery::SetCookie(cookie)) => (Some(cookie), None),
@@ -234,12 +233,12 @@ impl Work {
         };
         // Work exists only for a loaded session, whose response varies with
         // what carried its sid.
-        Ok(FinishOutcome {
+        FinishOutcome {
             set_cookie,
             vary_cookie: transport == Transport::Cookie,
             session_header,
             vary_beyond_cookie: engine.vary_beyond_cookie(transport),
-        })
+        }
     }
 
     /// The session ended (a logout, a regenerate, a revoke, expiry) while
@@ -249,39 +248,78 @@ impl Work {
         self.deliver = Some(engine.expire(transport));
         self.delete = None;
         // Whoever ended it also took it out of the index.
-        self.index = IndexChange::default();
+        self.index = None;
     }
 }
 
-/// The conditional save, merging onto the current record when another
-/// writer changed it, at most [`MAX_ATTEMPTS`] times. `Ok(false)` when the
-/// record is gone: nothing was written.
-async fn write_conditionally(
-    engine: &Engine, store: &dyn SessionStore, key: &str, mut bytes: Vec<u8>, ours: &SessionMap,
+/// Writes the record as `write` says. `Ok(false)` when a conditional save
+/// found the record gone: nothing was written.
+async fn write_record(
+    engine: &Engine, store: &dyn SessionStore, write: Write,
 ) -> Result<bool, FinishError> {
     let ttl = engine.settings().permanent_session_lifetime;
-    let mut current: Option<Vec<u8>> = None;
-    let mut loaded: Option<SessionMap> = None;
-    for _ in 0..MAX_ATTEMPTS {
-        let expected = current.as_deref().unwrap_or(ours.stored_bytes());
-        match dispatch::save_if_unchanged(store, key, expected, &bytes, ttl).await? {
+    match write {
+        Write::Overwrite { key, bytes, hint } => {
+            dispatch::save(store, &key, &bytes, ttl, hint).await?;
+            crate::buffer_pool::give_back(bytes);
+            Ok(true)
+        }
+        Write::Insert { key, bytes } => match dispatch::insert_new(store, &key, &bytes, ttl).await?
+        {
+            // Our own record, when a store resent the insert after a
+            // dropped connection: it was written.
+            WriteOutcome::Changed(current) if current == bytes => Ok(true),
+            WriteOutcome::Saved => {
+                crate::buffer_pool::give_back(bytes);
+                Ok(true)
+            }
+            // A new sid is 128 bits or more from the OS random source: a
+            // record under it is not a collision to retry.
+            _ => Err(FinishError::Store(StoreError::failed(
+                store.backend(),
+                "insert",
+                "a record already exists under a new sid",
+            ))),
+        },
+        Write::Conditional { key, bytes, ours } => {
+            let expected = ours.stored_bytes();
+            match dispatch::save_if_unchanged(store, &key, expected, &bytes, ttl).await? {
+                WriteOutcome::Saved => {
+                    crate::buffer_pool::give_back(bytes);
+                    Ok(true)
+                }
+                // Our own record, when a store resent the save after a
+                // dropped connection: it was written.
+                WriteOutcome::Changed(now) if now == bytes => Ok(true),
+                WriteOutcome::Changed(now) => {
+                    Box::pin(merge_and_retry(engine, store, &key, now, &ours)).await
+                }
+                _ => Ok(false),
+            }
+        }
+    }
+}
+
+/// After a conditional save found the record changed to `current` by
+/// another writer: merges onto it and saves again, at most [`MAX_ATTEMPTS`]
+/// saves in all. `Ok(false)` when the record is gone: nothing was written.
+async fn merge_and_retry(
+    engine: &Engine, store: &dyn SessionStore, key: &str, mut current: Vec<u8>, ours: &SessionMap,
+) -> Result<bool, FinishError> {
+    let ttl = engine.settings().permanent_session_lifetime;
+    let codec = engine.codec();
+    let loaded = decode_for_merge(engine, ours.stored_bytes())?;
+    // The first save was the one that found the record changed.
+    for _ in 1..MAX_ATTEMPTS {
+        let theirs = decode_for_merge(engine, &current)?;
+        let bytes = codec.encode(&merge(&loaded, ours, theirs))?;
+        match dispatch::save_if_unchanged(store, key, &current, &bytes, ttl).await? {
             WriteOutcome::Saved => {
                 crate::buffer_pool::give_back(bytes);
                 return Ok(true);
             }
-            // Our own record, when a store resent the save after a dropped
-            // connection: it was written.
             WriteOutcome::Changed(now) if now == bytes => return Ok(true),
-            WriteOutcome::Changed(now) => {
-                let codec = engine.codec();
-                let loaded = match &mut loaded {
-                    Some(map) => map,
-                    None => loaded.insert(decode_for_merge(engine, ours.stored_bytes())?),
-                };
-                let theirs = decode_for_merge(engine, &now)?;
-                bytes = codec.encode(&merge(loaded, ours, theirs))?;
-                current = Some(now);
-            }
+            WriteOutcome::Changed(now) => current = now,
             _ => return Ok(false),
         }
     }

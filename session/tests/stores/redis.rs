@@ -20,7 +20,7 @@ use session::config::{ConnectionUrl, SessionType, Settings};
 use session::store::redis::redis::aio::{ConnectionManager, MultiplexedConnection};
 use session::store::redis::redis::{self, AsyncCommands};
 use session::store::redis::RedisStore;
-use session::store::{SaveHint, SessionStore, StoreErrorKind};
+use session::store::{SaveHint, SessionStore, StoreErrorKind, WriteOutcome};
 use session::SessionManager;
 
 use crate::common::{unique_prefix, wait_for_port, write_reference_session, REFERENCE_MSGPACK};
@@ -400,6 +400,40 @@ async fn without_getex_a_sliding_read_falls_back_to_get_and_expire() {
         .await
         .unwrap();
     assert!(stats.contains("cmdstat_expire:calls=2"), "{stats}");
+}
+
+/// The conditional save compares a record of up to 1 MiB whole, a larger one
+/// by its SHA-1 on the server: both sides of that line are compared right.
+#[tokio::test]
+#[ignore = "needs live servers: run scripts/test.sh"]
+async fn a_conditional_save_compares_records_on_both_sides_of_the_digest_line() {
+    let prefix = unique_prefix("digest-line");
+    let store = RedisStore::from_settings(&on(SHARED)).await.unwrap();
+    let ttl = Duration::from_secs(60);
+    for size in [(1 << 20) - 1, 1 << 20, (1 << 20) + 1, 3 << 20] {
+        let key = format!("{prefix}{size}");
+        let loaded = vec![b'a'; size];
+        // Differs from `loaded` only in its last byte.
+        let mut changed = loaded.clone();
+        changed[size - 1] = b'b';
+        store
+            .save(&key, &changed, ttl, SaveHint::New)
+            .await
+            .unwrap();
+        let stale = store.save_if_unchanged(&key, &loaded, b"mine", ttl).await;
+        assert_eq!(
+            stale.unwrap(),
+            WriteOutcome::Changed(changed.clone()),
+            "{size} B"
+        );
+        let saved = store.save_if_unchanged(&key, &changed, b"mine", ttl).await;
+        assert_eq!(saved.unwrap(), WriteOutcome::Saved, "{size} B");
+        assert_eq!(
+            store.load(&key).await.unwrap().as_deref(),
+            Some(&b"mine"[..])
+        );
+        store.delete(&key).await.unwrap();
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
