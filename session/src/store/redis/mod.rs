@@ -101,12 +101,13 @@ mod owners;
 mod ping;
 mod sentinel;
 
+use std::any::Any;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, Instant, SystemTime};
 
-use ::redis::aio::ConnectionLike;
+use ::redis::aio::{ConnectionLike, ConnectionManager};
 use ::redis::{Cmd, ErrorKind, FromRedisValue, Pipeline, RedisError, Script, ServerErrorKind};
 use async_trait::async_trait;
 
@@ -240,25 +241,33 @@ where
         let Some(mut connection) = self.connection() else {
             return Err(Failure::ShutDown);
         };
+        // The other paths are boxed futures of their own, so that the
+        // future every operation awaits holds one attempt and no timer.
         if !self.self_bounded {
-            return self.send_under_timer(request, connection).await;
+            return Box::pin(self.send_under_timer(request, connection)).await;
         }
         let started = Instant::now();
         match request.query::<T, C>(&mut connection).await {
-            Err(error) if is_retried(&error) => {
-                let Some(mut connection) = self.connection() else {
-                    return Err(Failure::Redis(error));
-                };
-                let left = self.deadline.saturating_sub(started.elapsed());
-                match within(BACKEND, left, request.query::<T, C>(&mut connection)).await {
-                    Ok(result) => result.map_err(Failure::Redis),
-                    Err(_) => Err(Failure::TimedOut(TimedOut {
-                        backend: BACKEND,
-                        limit: self.deadline,
-                    })),
-                }
-            }
+            Err(error) if is_retried(&error) => Box::pin(self.retry(request, error, started)).await,
             other => other.map_err(Failure::Redis),
+        }
+    }
+
+    /// The second attempt of [`send`](Self::send) over a self-bounded
+    /// connection, after `error`, within what is left of the deadline.
+    async fn retry<T: FromRedisValue>(
+        &self, request: Request<'_>, error: RedisError, started: Instant,
+    ) -> Result<T, Failure> {
+        let Some(mut connection) = self.connection() else {
+            return Err(Failure::Redis(error));
+        };
+        let left = self.deadline.saturating_sub(started.elapsed());
+        match within(BACKEND, left, request.query::<T, C>(&mut connection)).await {
+            Ok(result) => result.map_err(Failure::Redis),
+            Err(_) => Err(Failure::TimedOut(TimedOut {
+                backend: BACKEND,
+                limit: self.deadline,
+            })),
         }
     }
 
@@ -281,6 +290,23 @@ where
             Ok(result) => result.map_err(Failure::Redis),
             Err(timed_out) => Err(Failure::TimedOut(timed_out)),
         }
+    }
+
+    /// `load_and_touch` on a server without `GETEX`: `GET` and `EXPIRE` in
+    /// one pipeline.
+    async fn get_and_expire(&self, key: &str, seconds: u64) -> StoreResult<Option<Vec<u8>>> {
+        let mut pipeline = ::redis::pipe();
+        pipeline
+            .cmd("GET")
+            .arg(key)
+            .cmd("EXPIRE")
+            .arg(key)
+            .arg(seconds)
+            .ignore();
+        let (value,): (Option<Vec<u8>>,) = self
+            .run("load_and_touch", Request::Pipeline(&pipeline))
+            .await?;
+        Ok(value)
     }
 
     async fn run<T: FromRedisValue>(
@@ -342,18 +368,7 @@ where
                 }
             }
         }
-        let mut pipeline = ::redis::pipe();
-        pipeline
-            .cmd("GET")
-            .arg(key)
-            .cmd("EXPIRE")
-            .arg(key)
-            .arg(seconds)
-            .ignore();
-        let (value,): (Option<Vec<u8>>,) = self
-            .run("load_and_touch", Request::Pipeline(&pipeline))
-            .await?;
-        Ok(value)
+        Box::pin(self.get_and_expire(key, seconds)).await
     }
 
     async fn save(&self, key: &str, value: &[u8], ttl: Duration, _: SaveHint) -> StoreResult<()> {
@@ -424,21 +439,43 @@ enum Request<'a> {
 }
 
 impl Request<'_> {
-    async fn query<T: FromRedisValue, C: ConnectionLike>(
+    async fn query<T: FromRedisValue, C: ConnectionLike + 'static>(
         self, connection: &mut C,
     ) -> Result<T, RedisError> {
         match self {
-            Request::Cmd(cmd) => cmd.query_async(connection).await,
+            Request::Cmd(cmd) => command(cmd, connection).await,
             Request::Pipeline(pipeline) => pipeline.query_async(connection).await,
-            Request::Script(evalsha, script) => match evalsha.query_async(connection).await {
+            Request::Script(evalsha, script) => match command(evalsha, connection).await {
                 Err(error) if error.kind() == ErrorKind::Server(ServerErrorKind::NoScript) => {
-                    script.load_async(connection).await?;
-                    evalsha.query_async(connection).await
+                    Box::pin(async {
+                        script.load_async(connection).await?;
+                        evalsha.query_async(connection).await
+                    })
+                    .await
                 }
                 other => other,
             },
         }
     }
+}
+
+/// Sends one command and reads its reply, as `Cmd::query_async` does. Over
+/// a connection manager (the store's own, or an app's) it calls the
+/// manager's own `send_packed_command`, whose future is inline, where
+/// `ConnectionLike` would box it. The check is on `C`'s type, decided when
+/// the store is compiled, not per call.
+async fn command<T: FromRedisValue, C: ConnectionLike + 'static>(
+    cmd: &Cmd, connection: &mut C,
+) -> Result<T, RedisError> {
+    let any: &mut dyn Any = connection;
+    let reply = if let Some(RedisConnection::Single(manager)) = any.downcast_mut() {
+        manager.send_packed_command(cmd).await?
+    } else if let Some(manager) = any.downcast_mut::<ConnectionManager>() {
+        manager.send_packed_command(cmd).await?
+    } else {
+        connection.req_packed_command(cmd).await?
+    };
+    Ok(::redis::from_redis_value(reply.extract_error()?)?)
 }
 
 /// Why an operation failed, before it becomes a [`StoreError`].
