@@ -11,8 +11,9 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 N=${1:-2000}
-CARGO_TARGET_DIR=target cargo build --release --bin callgrind_loop -q
-bin=target/release/callgrind_loop
+TARGET=${CARGO_TARGET_DIR:-target}
+CARGO_TARGET_DIR=$TARGET cargo build --release --bin callgrind_loop -q
+bin=$TARGET/release/callgrind_loop
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 declare -A ir
