@@ -470,8 +470,10 @@ def main():
         "- **Instructions:** after the rounds, each app and route runs once more under"
         " `valgrind --tool=callgrind` (`bench/profile.sh`, unpinned, `wrk -c8`): counters are zeroed"
         " after seeding and warm-up, dumped after 3 s of load, and divided by the requests wrk"
-        " completed. All threads of the app, user space only. Repeatable to about 0.2% here, busy"
-        " machine or not; `bash bench/profile.sh ours_poem read` prints where they go.",
+        " completed. All threads of the app, user space only. The same binary gives counts within"
+        " about ±500 instructions per request (±1.5%) between runs here, busy machine or not: the"
+        " runtime's idle work per request depends on the throughput reached under valgrind;"
+        " `bash bench/profile.sh ours_poem read` prints where they go.",
         f"- **Pinning:** the app on core {machine['app_cpu']} (`taskset`), wrk and the benchmark's Redis"
         f" (port 6390, `--save \"\" --appendonly no`) on core {machine['load_cpu']}. The frameworks'"
         " runtimes size themselves to the one core they are given.",
