@@ -38,7 +38,7 @@
 //! # Connections
 //!
 //! One URL in `SESSION_REDIS` gives a
-//! [`ConnectionManager`](::redis::aio::ConnectionManager): one multiplexed
+//! [`ConnectionManager`]: one multiplexed
 //! connection shared by every request, which reconnects by itself when the
 //! server goes away and comes back, with no app restart. Several URLs are the
 //! seed nodes of a Redis Cluster and give a
@@ -131,7 +131,7 @@ const DEFAULT_KEY_PREFIX: &str = "session:";
 /// Sessions in Redis, over any async Redis connection: a [`RedisConnection`]
 /// (the default: one server or a Cluster, as the settings or the app's client
 /// say), or another [`ConnectionLike`] the app owns, such as a
-/// [`ConnectionManager`](::redis::aio::ConnectionManager) or a
+/// [`ConnectionManager`] or a
 /// [`ClusterConnection`](::redis::cluster_async::ClusterConnection).
 ///
 /// Cloning is cheap and shares the connection.
