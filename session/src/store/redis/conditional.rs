@@ -37,8 +37,8 @@ return 1
     )
 });
 
-/// Records up to this size (1 MiB, memcached's default item limit) are
-/// compared whole, larger ones by digest.
+/// Records up to this size are compared whole, larger ones by digest: a
+/// bound on how much a write's copy of its record adds on the wire.
 const SEND_WHOLE_UP_TO: usize = 1 << 20;
 
 /// A SHA-1 digest in hex.

@@ -152,8 +152,8 @@ impl RedisStore<RedisConnection> {
     /// Flask-Session's "pass your own `redis.Redis`"), with the timeouts of
     /// the settings. A single server gets a [`ConnectionManager`] that makes
     /// one connection attempt per reconnection, so a dead server fails fast;
-    /// a cluster client
-    /// keeps its own settings. Connects once to check the server is there.
+    /// a cluster client keeps its own settings. Connects once to check the
+    /// server is there.
     ///
     /// # Errors
     ///
