@@ -68,12 +68,19 @@ def build_app():
 
         config["SESSION_REDIS"] = redis.Redis.from_url(os.environ["SESSION_REDIS"])
     elif kind == "memcached":
-        from pymemcache.client.base import Client
+        from pymemcache.client.base import PooledClient
 
         host, port = os.environ["SESSION_MEMCACHED"].rsplit(":", 1)
         # pymemcache defaults to noreply: a write would return before memcached
         # stored it, and the Rust side could miss it (reference.md).
-        config["SESSION_MEMCACHED"] = Client((host, int(port)), default_noreply=False)
+        # The app serves requests on threads (threaded=True below) and the
+        # interop scenarios of one group run at once: pymemcache's base
+        # Client is one socket with no lock, so two requests interleaved their
+        # commands and read each other's replies (a 500 in open_session). The
+        # pooled client gives each thread its own connection.
+        config["SESSION_MEMCACHED"] = PooledClient(
+            (host, int(port)), default_noreply=False
+        )
     elif kind == "mongodb":
         from pymongo import MongoClient
 
