@@ -17,6 +17,12 @@
 # INSTRUCTIONS=1 (0 skips the callgrind pass: instructions per request of each
 # app and route, whole process over Redis, with bench/profile.sh; they do not
 # drift with the machine's load as req/s does).
+# APPS_ONLY="ours-poem raw-poem ..." measures only those apps, into
+# results/load-only.jsonl, and prints their medians and ratios instead of
+# rewriting BENCHMARKS.md (no callgrind pass). raw-poem-merge, the raw Poem
+# app sending Redis what ours sends by default (GETEX on /read, the
+# conditional-save script on /incr; see src/bin/raw_poem.rs), runs only when
+# named there.
 set -euo pipefail
 
 ROUNDS=${ROUNDS:-5}
@@ -96,10 +102,20 @@ APPS=(
   "bare-poem-2|bare_poem|session|plain"
 )
 # bare-poem-2 is bare Poem again under another name: the A/A band.
+if [[ -n ${APPS_ONLY:-} ]]; then
+  APPS+=("raw-poem-merge|raw_poem|session|incr read")
+  chosen=()
+  for entry in "${APPS[@]}"; do
+    [[ " $APPS_ONLY " == *" ${entry%%|*} "* ]] && chosen+=("$entry")
+  done
+  [[ ${#chosen[@]} -gt 0 ]] || { echo "error: APPS_ONLY names no app" >&2; exit 1; }
+  APPS=("${chosen[@]}")
+  INSTRUCTIONS=0
+fi
 
 start_app() { # binary
   (cd "$WORK" && exec taskset -c "$APP_CPU" env -u RUST_LOG -u SESSION_CONFIG \
-    PORT="$APP_PORT" SESSION_TYPE=redis SESSION_REDIS="redis://127.0.0.1:$REDIS_PORT" \
+    PORT="$APP_PORT" RAW_REDIS_WORK="$raw_work" SESSION_TYPE=redis SESSION_REDIS="redis://127.0.0.1:$REDIS_PORT" \
     "$BIN/$1" >"$WORK/app.log" 2>&1) &
   APP_PID=$!
   for _ in $(seq 100); do
@@ -135,6 +151,7 @@ commandstats() { # -> {"getex":123,...} without our own INFO/CONFIG
 }
 
 OUT=$RESULTS/load.jsonl
+[[ -n ${APPS_ONLY:-} ]] && OUT=$RESULTS/load-only.jsonl
 TICK_US=$((1000000 / $(getconf CLK_TCK)))
 HZ=$(getconf CLK_TCK)
 
@@ -154,7 +171,7 @@ if [[ $MEASURE == 1 ]]; then
     "$ROUNDS" "$DURATION" "$WARMUP" "$CONNECTIONS" "$APP_CPU" "$LOAD_CPU"
   # Other tenants' CPU over one second (top's second sample), this script aside.
   printf '"busy":"%s"}\n' "$(top -b -n 2 -d 1 -w 200 | awk '/^top -/ { s++ } s == 2 && $1 ~ /^[0-9]+$/ && $9 + 0 >= 10 && $12 != "top" { printf "%s%s %s%%", (n++ ? ", " : ""), $12, $9 }')"
-} >"$RESULTS/load-machine.json"
+} >"${OUT%.jsonl}-machine.json"
 
 # ---------------------------------------------------------------- rounds
 napps=${#APPS[@]}
@@ -164,6 +181,7 @@ for ((round = 1; round <= ROUNDS; round++)); do
     # Rotate the order each round, so no app always runs first or last.
     IFS='|' read -r app binary cookie routes <<<"${APPS[$(((i + (round - 1) * 3) % napps))]}"
     rcli flushall >/dev/null
+    raw_work=; [[ $app == raw-poem-merge ]] && raw_work=merge
     start_app "$binary"
     if [[ $routes == *incr* || $routes == *read* ]]; then
       # Each connection's first /incr creates its session; the pool is kept.
@@ -224,5 +242,9 @@ if [[ $INSTRUCTIONS == 1 ]]; then
   done
 fi
 
+if [[ -n ${APPS_ONLY:-} ]]; then
+  python3 "$BENCH/report.py" --only "$OUT"
+  exit 0
+fi
 python3 "$BENCH/report.py" "$OUT" "$RESULTS/load-machine.json" "$BENCH/load-chart.svg" "$MAIN/BENCHMARKS.md" "$([[ $INSTRUCTIONS == 1 ]] && echo "$IR_OUT")"
 log "wrote $MAIN/BENCHMARKS.md and $BENCH/load-chart.svg"

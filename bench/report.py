@@ -305,9 +305,47 @@ def grow_main(data_path, svg_path, md_path):
     open(md_path, "w").write(md)
 
 
+def only_main(data_path):
+    """A subset run (APPS_ONLY): medians per app and route, each app's app
+    CPU per request and throughput over the raw or bare app of its framework
+    (round by round, then the median), and the A/A band when both bare Poem
+    runs are in; BENCHMARKS.md is left alone."""
+    rows = load(data_path)
+    by = {(r["app"], r["route"], r["round"]): r for r in rows}
+    groups = defaultdict(list)
+    for r in rows:
+        groups[(r["app"], r["route"])].append(r)
+    def base_of(app, route):
+        framework = next((f for f in ("rocket", "axum") if f in app), "poem")
+        if app == "tower-sessions":
+            framework = "axum"
+        return ("bare-" if route == "plain" else "raw-") + framework
+    print("| app | route | req/s | app µs/req | Redis µs/req | throughput ÷ base | CPU ÷ base |")
+    print("|---|---|---:|---:|---:|---:|---:|")
+    for (app, route), runs in sorted(groups.items()):
+        med = lambda key: statistics.median(r[key] for r in runs)  # noqa: E731
+        base = base_of(app, route)
+        tput, cpu = "", ""
+        if base != app and (base, route) in groups:
+            t = ratios(by, app, route, base, route)
+            c = [by[(app, route, n)]["cpu_us"] / by[(base, route, n)]["cpu_us"]
+                 for n in sorted({r["round"] for r in runs})
+                 if (base, route, n) in by and by[(base, route, n)]["cpu_us"] > 0]
+            tput = f"{statistics.median(t):.2f}" if t else ""
+            cpu = f"{statistics.median(c):.2f}×" if c else ""
+        print(f"| {app} | /{route} | {med('rps'):.0f} | {med('cpu_us'):.1f} | "
+              f"{med('redis_cpu_us'):.1f} | {tput} | {cpu} |")
+    aa = ratios(by, *AA[1:])
+    if aa:
+        print(f"\nA/A band (bare Poem ÷ bare Poem, per round): {min(aa):.2f}-{max(aa):.2f}")
+
+
 def main():
     if sys.argv[1] == "--grow":
         grow_main(*sys.argv[2:5])
+        return
+    if sys.argv[1] == "--only":
+        only_main(sys.argv[2])
         return
     data_path, machine_path, svg_path, md_path = sys.argv[1:5]
     ir_path = sys.argv[5] if len(sys.argv) > 5 else ""

@@ -3,6 +3,13 @@
 //! `/incr` is one GET and one SET EX and a `Set-Cookie`; both find the cookie
 //! and check the sid's shape first. `/plain` touches nothing. The value is the
 //! count as text. Same routes, port and logging as the Poem demo.
+//!
+//! With `RAW_REDIS_WORK=merge` it sends Redis what ours sends with its
+//! default settings, still by hand: `/read` is one `GETEX … EX` (the
+//! refresh of `refresh_each_request`), and `/incr`'s write is the same
+//! conditional-save script as the store's `write_mode = "merge"`, called
+//! with `EVALSHA` (loaded at start). It isolates what that work costs Redis
+//! and the app from what the session layer costs (BENCHMARKS.md, issue 20).
 
 use std::sync::OnceLock;
 
@@ -16,6 +23,20 @@ use session_bench::{
 };
 
 static REDIS: OnceLock<ConnectionManager> = OnceLock::new();
+/// The conditional-save script's SHA-1, when `RAW_REDIS_WORK=merge`.
+static MERGE_SCRIPT: OnceLock<String> = OnceLock::new();
+
+/// The store's conditional save (`KEYS[1]` the key, `ARGV[1]` the loaded
+/// value, `ARGV[2]` the new one, `ARGV[3]` the TTL, `ARGV[4]` `=`).
+const SAVE_IF_UNCHANGED: &str = r"
+local current = redis.call('GET', KEYS[1])
+if not current then return 0 end
+local same
+if ARGV[4] == '=' then same = current == ARGV[1] else same = redis.sha1hex(current) == ARGV[1] end
+if not same then return current end
+redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
+return 1
+";
 
 fn connection() -> ConnectionManager {
     REDIS.get().expect("connected in main").clone()
@@ -31,10 +52,45 @@ fn sid(req: &Request) -> Option<&str> {
 }
 
 async fn get_count(key: &str) -> redis::RedisResult<Option<u32>> {
-    redis::cmd("GET")
-        .arg(key)
-        .query_async(&mut connection())
-        .await
+    let mut command = match MERGE_SCRIPT.get() {
+        Some(_) => redis::cmd("GETEX"),
+        None => redis::cmd("GET"),
+    };
+    command.arg(key);
+    if MERGE_SCRIPT.get().is_some() {
+        command.arg("EX").arg(TTL.as_secs());
+    }
+    command.query_async(&mut connection()).await
+}
+
+/// Saves `count` under `key`: `SET … EX`, or with `RAW_REDIS_WORK=merge` the
+/// conditional save against the `loaded` value (a new session's key is
+/// written with `SET` in both).
+async fn save_count(key: &str, count: u32, loaded: Option<u32>) -> redis::RedisResult<()> {
+    match (MERGE_SCRIPT.get(), loaded) {
+        (Some(sha), Some(loaded)) => {
+            let _: redis::Value = redis::cmd("EVALSHA")
+                .arg(sha)
+                .arg(1)
+                .arg(key)
+                .arg(loaded)
+                .arg(count)
+                .arg(TTL.as_secs())
+                .arg("=")
+                .query_async(&mut connection())
+                .await?;
+            Ok(())
+        }
+        _ => {
+            redis::cmd("SET")
+                .arg(key)
+                .arg(count)
+                .arg("EX")
+                .arg(TTL.as_secs())
+                .query_async(&mut connection())
+                .await
+        }
+    }
 }
 
 #[handler]
@@ -64,16 +120,10 @@ async fn incr(req: &Request) -> Response {
         },
         None => None,
     };
+    let loaded = existing.as_ref().map(|(_, count)| *count);
     let (sid, count) = existing.unwrap_or_else(|| (new_sid(), 0));
     let count = count.saturating_add(1);
-    let saved: redis::RedisResult<()> = redis::cmd("SET")
-        .arg(store_key(&sid))
-        .arg(count)
-        .arg("EX")
-        .arg(TTL.as_secs())
-        .query_async(&mut connection())
-        .await;
-    if saved.is_err() {
+    if save_count(&store_key(&sid), count, loaded).await.is_err() {
         return StatusCode::SERVICE_UNAVAILABLE.into_response();
     }
     let mut response = count.to_string().into_response();
@@ -88,6 +138,15 @@ async fn main() {
     init_logging("info");
     let client = redis::Client::open(redis_url()).expect("a valid Redis URL");
     let manager = ConnectionManager::new(client).await.expect("Redis is up");
+    if std::env::var("RAW_REDIS_WORK").is_ok_and(|work| work == "merge") {
+        let sha: String = redis::cmd("SCRIPT")
+            .arg("LOAD")
+            .arg(SAVE_IF_UNCHANGED)
+            .query_async(&mut manager.clone())
+            .await
+            .expect("the script loads");
+        MERGE_SCRIPT.set(sha).ok();
+    }
     REDIS.set(manager).ok();
     let app = Route::new()
         .at("/plain", get(plain))
