@@ -27,16 +27,10 @@ static REDIS: OnceLock<ConnectionManager> = OnceLock::new();
 static MERGE_SCRIPT: OnceLock<String> = OnceLock::new();
 
 /// The store's conditional save (`KEYS[1]` the key, `ARGV[1]` the loaded
-/// value, `ARGV[2]` the new one, `ARGV[3]` the TTL, `ARGV[4]` `=`).
-const SAVE_IF_UNCHANGED: &str = r"
-local current = redis.call('GET', KEYS[1])
-if not current then return 0 end
-local same
-if ARGV[4] == '=' then same = current == ARGV[1] else same = redis.sha1hex(current) == ARGV[1] end
-if not same then return current end
-redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
-return 1
-";
+/// value, `ARGV[2]` the new one, `ARGV[3]` the TTL, `ARGV[4]` `=`): the very
+/// file the store loads.
+const SAVE_IF_UNCHANGED: &str =
+    include_str!("../../../session/src/store/redis/save_if_unchanged.lua");
 
 fn connection() -> ConnectionManager {
     REDIS.get().expect("connected in main").clone()
