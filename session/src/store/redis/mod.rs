@@ -85,15 +85,17 @@
 //! those two bounds are the deadline (a request waits for at most one
 //! reconnection attempt, then one reply), so the store arms a timer of its
 //! own only for a second attempt; over a Cluster, a Sentinel master or an
-//! app's own connection, one timer bounds each operation. A refused, reset
-//! or timed-out connection, an I/O error, and a cluster that is down or has
-//! no connection to a slot's node
-//! are [`StoreErrorKind::Unavailable`](super::StoreErrorKind::Unavailable)
-//! (HTTP 503), and so is a `READONLY` reply (a write that reached a master
-//! demoted by a failover); anything else the server answers, such as a failed `AUTH` or a
-//! wrong-type key, is `Failed` (500). An operation that fails because the
-//! connection dropped is sent once more on a fresh connection, so the first
-//! request after a server restart succeeds; every command here is idempotent.
+//! app's own connection, one timer bounds each operation.
+//!
+//! A refused, reset or timed-out connection, an I/O error, and a cluster that
+//! is down or has no connection to a slot's node are
+//! [`StoreErrorKind::Unavailable`](super::StoreErrorKind::Unavailable) (HTTP
+//! 503), and so is a `READONLY` reply (a write that reached a master demoted
+//! by a failover); anything else the server answers, such as a failed `AUTH`
+//! or a wrong-type key, is `Failed` (500). An operation that fails because
+//! the connection dropped is sent once more on a fresh connection, so the
+//! first request after a server restart succeeds; every command here is
+//! idempotent.
 
 mod command;
 mod conditional;
