@@ -21,8 +21,9 @@
 # results/load-only.jsonl, and prints their medians and ratios instead of
 # rewriting BENCHMARKS.md (no callgrind pass). raw-poem-merge, the raw Poem
 # app sending Redis what ours sends by default (GETEX on /read, the
-# conditional-save script on /incr; see src/bin/raw_poem.rs), runs only when
-# named there.
+# conditional-save script on /incr; see src/bin/raw_poem.rs), and
+# raw-poem-contract (merge's work plus the responses' Vary: Cookie and, on
+# /read, the refreshed Set-Cookie) run only when named there.
 set -euo pipefail
 
 ROUNDS=${ROUNDS:-5}
@@ -103,7 +104,7 @@ APPS=(
 )
 # bare-poem-2 is bare Poem again under another name: the A/A band.
 if [[ -n ${APPS_ONLY:-} ]]; then
-  APPS+=("raw-poem-merge|raw_poem|session|incr read")
+  APPS+=("raw-poem-merge|raw_poem|session|incr read" "raw-poem-contract|raw_poem|session|incr read")
   chosen=()
   for entry in "${APPS[@]}"; do
     [[ " $APPS_ONLY " == *" ${entry%%|*} "* ]] && chosen+=("$entry")
@@ -182,6 +183,7 @@ for ((round = 1; round <= ROUNDS; round++)); do
     IFS='|' read -r app binary cookie routes <<<"${APPS[$(((i + (round - 1) * 3) % napps))]}"
     rcli flushall >/dev/null
     raw_work=; [[ $app == raw-poem-merge ]] && raw_work=merge
+    [[ $app == raw-poem-contract ]] && raw_work=contract
     start_app "$binary"
     if [[ $routes == *incr* || $routes == *read* ]]; then
       # Each connection's first /incr creates its session; the pool is kept.

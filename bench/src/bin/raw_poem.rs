@@ -10,10 +10,17 @@
 //! conditional-save script as the store's `write_mode = "merge"`, called
 //! with `EVALSHA` (loaded at start). It isolates what that work costs Redis
 //! and the app from what the session layer costs (BENCHMARKS.md, issue 20).
+//!
+//! `RAW_REDIS_WORK=contract` does merge's Redis work and also answers what
+//! the contract asks of a permanent session with `refresh_each_request`
+//! (Flask-Session's default): `Vary: Cookie` on every response that read
+//! the session, and on `/read` a `Set-Cookie` that moves the cookie's
+//! expiry, as `/incr` already sends. What is left between ours and this app
+//! is the session layer's own cost, not the contract's.
 
 use std::sync::OnceLock;
 
-use poem::http::header::{COOKIE, SET_COOKIE};
+use poem::http::header::{COOKIE, SET_COOKIE, VARY};
 use poem::http::{HeaderValue, StatusCode};
 use poem::listener::TcpListener;
 use poem::{get, handler, IntoResponse, Request, Response, Route, Server};
@@ -23,8 +30,29 @@ use session_bench::{
 };
 
 static REDIS: OnceLock<ConnectionManager> = OnceLock::new();
-/// The conditional-save script's SHA-1, when `RAW_REDIS_WORK=merge`.
+/// The conditional-save script's SHA-1, when `RAW_REDIS_WORK=merge` or
+/// `contract`.
 static MERGE_SCRIPT: OnceLock<String> = OnceLock::new();
+/// Whether `RAW_REDIS_WORK=contract`: the responses' `Vary` and refreshed
+/// `Set-Cookie` too.
+static CONTRACT: OnceLock<bool> = OnceLock::new();
+
+fn contract() -> bool {
+    CONTRACT.get().copied().unwrap_or(false)
+}
+
+/// Adds `Vary: Cookie` and the session's refreshed cookie, as the contract
+/// asks of a response whose request read the session.
+fn deliver(response: &mut Response, sid: &str) {
+    if contract() {
+        response
+            .headers_mut()
+            .append(VARY, HeaderValue::from_static("Cookie"));
+    }
+    if let Ok(value) = HeaderValue::try_from(set_cookie(sid)) {
+        response.headers_mut().append(SET_COOKIE, value);
+    }
+}
 
 /// The store's conditional save (`KEYS[1]` the key, `ARGV[1]` the loaded
 /// value, `ARGV[2]` the new one, `ARGV[3]` the TTL, `ARGV[4]` `=`): the very
@@ -94,14 +122,20 @@ fn plain() -> &'static str {
 
 #[handler]
 async fn read(req: &Request) -> Response {
-    let count = match sid(req) {
-        Some(sid) => match get_count(&store_key(sid)).await {
-            Ok(count) => count.unwrap_or(0),
-            Err(_) => return StatusCode::SERVICE_UNAVAILABLE.into_response(),
-        },
-        None => 0,
+    let Some(sid) = sid(req) else {
+        return 0.to_string().into_response();
     };
-    count.to_string().into_response()
+    match get_count(&store_key(sid)).await {
+        Ok(Some(count)) => {
+            let mut response = count.to_string().into_response();
+            if contract() {
+                deliver(&mut response, sid);
+            }
+            response
+        }
+        Ok(None) => 0.to_string().into_response(),
+        Err(_) => StatusCode::SERVICE_UNAVAILABLE.into_response(),
+    }
 }
 
 #[handler]
@@ -121,9 +155,7 @@ async fn incr(req: &Request) -> Response {
         return StatusCode::SERVICE_UNAVAILABLE.into_response();
     }
     let mut response = count.to_string().into_response();
-    if let Ok(value) = HeaderValue::try_from(set_cookie(&sid)) {
-        response.headers_mut().append(SET_COOKIE, value);
-    }
+    deliver(&mut response, &sid);
     response
 }
 
@@ -132,7 +164,9 @@ async fn main() {
     init_logging("info");
     let client = redis::Client::open(redis_url()).expect("a valid Redis URL");
     let manager = ConnectionManager::new(client).await.expect("Redis is up");
-    if std::env::var("RAW_REDIS_WORK").is_ok_and(|work| work == "merge") {
+    let work = std::env::var("RAW_REDIS_WORK").unwrap_or_default();
+    CONTRACT.set(work == "contract").ok();
+    if work == "merge" || work == "contract" {
         let sha: String = redis::cmd("SCRIPT")
             .arg("LOAD")
             .arg(SAVE_IF_UNCHANGED)
