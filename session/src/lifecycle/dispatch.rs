@@ -1,14 +1,35 @@
 //! The lifecycle's store calls: a store that keeps its sessions in this
 //! process answers through its [`InProcessStore`](crate::store::InProcessStore)
-//! face, with no boxed future; any other store's future is awaited.
+//! face, with no boxed future; the Redis store (of the type
+//! `RedisStore::from_settings` builds) is called by its type for the reads
+//! and writes of an existing session, its future awaited in place; any other
+//! call awaits the store's boxed future.
+//!
+//! The trade (BENCHMARKS.md, issue 20): awaiting the Redis future in place
+//! saves a box per operation over Redis (some 1,400 instructions on a
+//! `/incr`), but makes the lifecycle's futures larger for every store, the
+//! memory store included (some 500 instructions per request in process,
+//! where the framework boxes the larger future).
 
 use std::time::Duration;
 
 use crate::store::{SaveHint, SessionStore, StoreError, WriteOutcome};
 
+/// The Redis store behind `store`, when it is one of the type the settings
+/// build: its hot operations are then awaited without the trait's box.
+#[cfg(feature = "redis")]
+fn redis(store: &dyn SessionStore) -> Option<&crate::store::redis::RedisStore> {
+    let store: &dyn std::any::Any = store;
+    store.downcast_ref()
+}
+
 pub(super) async fn load(
     store: &dyn SessionStore, key: &str,
 ) -> Result<Option<Vec<u8>>, StoreError> {
+    #[cfg(feature = "redis")]
+    if let Some(redis) = redis(store) {
+        return redis.load_in_place(key).await;
+    }
     match store.in_process() {
         Some(store) => store.load_now(key),
         None => store.load(key).await,
@@ -18,6 +39,10 @@ pub(super) async fn load(
 pub(super) async fn load_and_touch(
     store: &dyn SessionStore, key: &str, ttl: Duration,
 ) -> Result<Option<Vec<u8>>, StoreError> {
+    #[cfg(feature = "redis")]
+    if let Some(redis) = redis(store) {
+        return redis.load_and_touch_in_place(key, ttl).await;
+    }
     match store.in_process() {
         Some(store) => store.load_and_touch_now(key, ttl),
         None => store.load_and_touch(key, ttl).await,
@@ -27,6 +52,10 @@ pub(super) async fn load_and_touch(
 pub(super) async fn save(
     store: &dyn SessionStore, key: &str, value: &[u8], ttl: Duration, hint: SaveHint,
 ) -> Result<(), StoreError> {
+    #[cfg(feature = "redis")]
+    if let Some(redis) = redis(store) {
+        return redis.save_in_place(key, value, ttl).await;
+    }
     match store.in_process() {
         Some(store) => store.save_now(key, value, ttl, hint),
         None => store.save(key, value, ttl, hint).await,
@@ -43,6 +72,12 @@ pub(super) async fn delete(store: &dyn SessionStore, key: &str) -> Result<(), St
 pub(super) async fn save_if_unchanged(
     store: &dyn SessionStore, key: &str, expected: &[u8], value: &[u8], ttl: Duration,
 ) -> Result<WriteOutcome, StoreError> {
+    #[cfg(feature = "redis")]
+    if let Some(redis) = redis(store) {
+        return redis
+            .save_if_unchanged_in_place(key, expected, value, ttl)
+            .await;
+    }
     match store.in_process() {
         Some(store) => store.save_if_unchanged_now(key, expected, value, ttl),
         None => store.save_if_unchanged(key, expected, value, ttl).await,

@@ -92,8 +92,13 @@ pub enum SaveHint {
 /// Implementations honour `connect_timeout` and `operation_timeout`, report an
 /// unreachable server as [`StoreErrorKind::Unavailable`], and never block the
 /// async runtime.
+///
+/// A store is [`Any`](std::any::Any) (every `'static` type is), so that the
+/// lifecycle can recognise the built-in Redis store behind the trait and
+/// await its futures without boxing them; any other store is called through
+/// the trait.
 #[async_trait]
-pub trait SessionStore: Send + Sync + 'static {
+pub trait SessionStore: std::any::Any + Send + Sync + 'static {
     /// A short name for logs and errors, such as `redis`.
     fn backend(&self) -> &'static str;
 

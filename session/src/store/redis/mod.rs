@@ -231,6 +231,64 @@ where
         self.getex.load(Ordering::Relaxed)
     }
 
+    /// [`SessionStore::load`], as a future the caller awaits in place: the
+    /// lifecycle calls the reads and writes of an existing session directly
+    /// on the store type [`RedisStore::from_settings`] builds, so that they
+    /// box no future (ARCHITECTURE.md, "The store contract").
+    pub(crate) async fn load_in_place(&self, key: &str) -> StoreResult<Option<Vec<u8>>> {
+        let mut get = command::sized("GET", 1, key.len());
+        get.arg(key);
+        self.run("load", Request::Cmd(&get)).await
+    }
+
+    /// [`SessionStore::save`], as a future the caller awaits in place (see
+    /// [`Self::load_in_place`]).
+    pub(crate) async fn save_in_place(
+        &self, key: &str, value: &[u8], ttl: Duration,
+    ) -> StoreResult<()> {
+        let data = key.len() + value.len() + 2 + command::INTEGER;
+        let mut set = command::sized("SET", 4, data);
+        set.arg(key).arg(value).arg("EX").arg(ttl_seconds(ttl));
+        self.run("save", Request::Cmd(&set)).await
+    }
+
+    /// [`SessionStore::load_and_touch`], as a future the caller awaits in
+    /// place (see [`Self::load_in_place`]).
+    pub(crate) async fn load_and_touch_in_place(
+        &self, key: &str, ttl: Duration,
+    ) -> StoreResult<Option<Vec<u8>>> {
+        let seconds = ttl_seconds(ttl);
+        if self.getex.load(Ordering::Relaxed) {
+            let mut getex = command::sized("GETEX", 3, key.len() + 2 + command::INTEGER);
+            getex.arg(key).arg("EX").arg(seconds);
+            match self.send(Request::Cmd(&getex)).await {
+                Err(Failure::Redis(error)) if is_unknown_command(&error) => {
+                    self.getex.store(false, Ordering::Relaxed);
+                    tracing::info!(
+                        backend = BACKEND,
+                        "the Redis server has no GETEX (before 6.2): sliding reads use GET and EXPIRE in one pipeline"
+                    );
+                }
+                other => {
+                    return other.map_err(|failure| failure.into_store_error("load_and_touch"))
+                }
+            }
+        }
+        Box::pin(self.get_and_expire(key, seconds)).await
+    }
+
+    /// [`SessionStore::save_if_unchanged`], as a future the caller awaits in
+    /// place (see [`Self::load_in_place`]).
+    pub(crate) async fn save_if_unchanged_in_place(
+        &self, key: &str, expected: &[u8], value: &[u8], ttl: Duration,
+    ) -> StoreResult<WriteOutcome> {
+        let (evalsha, script) =
+            conditional::save_if_unchanged(key, expected, value, ttl_seconds(ttl));
+        let request = Request::Script(&evalsha, script);
+        let answer = self.run("save_if_unchanged", request).await?;
+        Ok(conditional::outcome(answer))
+    }
+
     /// Sends one request within the deadline, once more on a fresh connection
     /// when the first attempt found the connection dropped.
     ///
@@ -348,47 +406,22 @@ where
     }
 
     async fn load(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        let mut get = command::sized("GET", 1, key.len());
-        get.arg(key);
-        self.run("load", Request::Cmd(&get)).await
+        self.load_in_place(key).await
     }
 
     async fn load_and_touch(&self, key: &str, ttl: Duration) -> StoreResult<Option<Vec<u8>>> {
-        let seconds = ttl_seconds(ttl);
-        if self.getex.load(Ordering::Relaxed) {
-            let mut getex = command::sized("GETEX", 3, key.len() + 2 + command::INTEGER);
-            getex.arg(key).arg("EX").arg(seconds);
-            match self.send(Request::Cmd(&getex)).await {
-                Err(Failure::Redis(error)) if is_unknown_command(&error) => {
-                    self.getex.store(false, Ordering::Relaxed);
-                    tracing::info!(
-                        backend = BACKEND,
-                        "the Redis server has no GETEX (before 6.2): sliding reads use GET and EXPIRE in one pipeline"
-                    );
-                }
-                other => {
-                    return other.map_err(|failure| failure.into_store_error("load_and_touch"))
-                }
-            }
-        }
-        Box::pin(self.get_and_expire(key, seconds)).await
+        self.load_and_touch_in_place(key, ttl).await
     }
 
     async fn save(&self, key: &str, value: &[u8], ttl: Duration, _: SaveHint) -> StoreResult<()> {
-        let data = key.len() + value.len() + 2 + command::INTEGER;
-        let mut set = command::sized("SET", 4, data);
-        set.arg(key).arg(value).arg("EX").arg(ttl_seconds(ttl));
-        self.run("save", Request::Cmd(&set)).await
+        self.save_in_place(key, value, ttl).await
     }
 
     async fn save_if_unchanged(
         &self, key: &str, expected: &[u8], value: &[u8], ttl: Duration,
     ) -> StoreResult<WriteOutcome> {
-        let (evalsha, script) =
-            conditional::save_if_unchanged(key, expected, value, ttl_seconds(ttl));
-        let request = Request::Script(&evalsha, script);
-        let answer = self.run("save_if_unchanged", request).await?;
-        Ok(conditional::outcome(answer))
+        self.save_if_unchanged_in_place(key, expected, value, ttl)
+            .await
     }
 
     async fn insert_new(
