@@ -22,8 +22,9 @@
 # rewriting BENCHMARKS.md (no callgrind pass). raw-poem-merge, the raw Poem
 # app sending Redis what ours sends by default (GETEX on /read, the
 # conditional-save script on /incr; see src/bin/raw_poem.rs), and
-# raw-poem-contract (merge's work plus the responses' Vary: Cookie and, on
-# /read, the refreshed Set-Cookie) run only when named there.
+# raw-poem-contract and raw-rocket-contract (merge's work plus the
+# responses' Vary: Cookie and, on /read, the refreshed Set-Cookie) run only
+# when named there.
 set -euo pipefail
 
 ROUNDS=${ROUNDS:-5}
@@ -104,7 +105,8 @@ APPS=(
 )
 # bare-poem-2 is bare Poem again under another name: the A/A band.
 if [[ -n ${APPS_ONLY:-} ]]; then
-  APPS+=("raw-poem-merge|raw_poem|session|incr read" "raw-poem-contract|raw_poem|session|incr read")
+  APPS+=("raw-poem-merge|raw_poem|session|incr read" "raw-poem-contract|raw_poem|session|incr read"
+    "raw-rocket-contract|raw_rocket|session|incr read")
   chosen=()
   for entry in "${APPS[@]}"; do
     [[ " $APPS_ONLY " == *" ${entry%%|*} "* ]] && chosen+=("$entry")
@@ -183,7 +185,7 @@ for ((round = 1; round <= ROUNDS; round++)); do
     IFS='|' read -r app binary cookie routes <<<"${APPS[$(((i + (round - 1) * 3) % napps))]}"
     rcli flushall >/dev/null
     raw_work=; [[ $app == raw-poem-merge ]] && raw_work=merge
-    [[ $app == raw-poem-contract ]] && raw_work=contract
+    [[ $app == raw-*-contract ]] && raw_work=contract
     start_app "$binary"
     if [[ $routes == *incr* || $routes == *read* ]]; then
       # Each connection's first /incr creates its session; the pool is kept.
