@@ -9,6 +9,7 @@ use std::time::{Duration, SystemTime};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
+use session::store::redis::redis::{self, aio::ConnectionManager};
 
 /// The cookie name, as the demos' default (`SESSION_COOKIE_NAME`).
 pub const COOKIE_NAME: &str = "session";
@@ -162,5 +163,56 @@ mod tests {
             sid_from_cookie_headers(["session=bad!value-of-length-20"].into_iter()),
             None
         );
+    }
+}
+
+/// The Redis store's conditional save (`KEYS[1]` the key, `ARGV[1]` the
+/// loaded value, `ARGV[2]` the new one, `ARGV[3]` the TTL, `ARGV[4]` `=`):
+/// the very file the store loads, so the raw apps cannot drift from it.
+pub const SAVE_IF_UNCHANGED: &str =
+    include_str!("../../session/src/store/redis/save_if_unchanged.lua");
+
+/// Loads [`SAVE_IF_UNCHANGED`] into the server and returns its SHA-1, for
+/// the raw apps' `EVALSHA`.
+///
+/// # Panics
+///
+/// When the server refuses the script: a benchmark app cannot run without it.
+pub async fn load_save_script(connection: &ConnectionManager) -> String {
+    redis::cmd("SCRIPT")
+        .arg("LOAD")
+        .arg(SAVE_IF_UNCHANGED)
+        .query_async(&mut connection.clone())
+        .await
+        .expect("the script loads")
+}
+
+/// A raw app's read of the count: `GET`, or with `sliding` the
+/// `GETEX … EX` with which ours slides the expiry.
+pub fn read_command(key: &str, sliding: bool) -> redis::Cmd {
+    let mut command = redis::cmd(if sliding { "GETEX" } else { "GET" });
+    command.arg(key);
+    if sliding {
+        command.arg("EX").arg(TTL.as_secs());
+    }
+    command
+}
+
+/// A raw app's write of the count: `SET … EX`, or, given the script's SHA-1
+/// and the value read, the conditional save against that value by
+/// `EVALSHA`, as ours does in `write_mode = "merge"`.
+pub fn write_command(key: &str, count: u32, conditional: Option<(&str, u32)>) -> redis::Cmd {
+    match conditional {
+        Some((sha, loaded)) => {
+            let mut command = redis::cmd("EVALSHA");
+            command.arg(sha).arg(1).arg(key).arg(loaded);
+            command.arg(count).arg(TTL.as_secs()).arg("=");
+            command
+        }
+        None => {
+            let mut command = redis::cmd("SET");
+            command.arg(key).arg(count).arg("EX").arg(TTL.as_secs());
+            command
+        }
     }
 }

@@ -26,7 +26,8 @@ use poem::listener::TcpListener;
 use poem::{get, handler, IntoResponse, Request, Response, Route, Server};
 use session::store::redis::redis::{self, aio::ConnectionManager};
 use session_bench::{
-    init_logging, new_sid, port, redis_url, set_cookie, sid_from_cookie_headers, store_key, TTL,
+    init_logging, load_save_script, new_sid, port, read_command, redis_url, set_cookie,
+    sid_from_cookie_headers, store_key, write_command,
 };
 
 static REDIS: OnceLock<ConnectionManager> = OnceLock::new();
@@ -54,12 +55,6 @@ fn deliver(response: &mut Response, sid: &str) {
     }
 }
 
-/// The store's conditional save (`KEYS[1]` the key, `ARGV[1]` the loaded
-/// value, `ARGV[2]` the new one, `ARGV[3]` the TTL, `ARGV[4]` `=`): the very
-/// file the store loads.
-const SAVE_IF_UNCHANGED: &str =
-    include_str!("../../../session/src/store/redis/save_if_unchanged.lua");
-
 fn connection() -> ConnectionManager {
     REDIS.get().expect("connected in main").clone()
 }
@@ -74,45 +69,20 @@ fn sid(req: &Request) -> Option<&str> {
 }
 
 async fn get_count(key: &str) -> redis::RedisResult<Option<u32>> {
-    let mut command = match MERGE_SCRIPT.get() {
-        Some(_) => redis::cmd("GETEX"),
-        None => redis::cmd("GET"),
-    };
-    command.arg(key);
-    if MERGE_SCRIPT.get().is_some() {
-        command.arg("EX").arg(TTL.as_secs());
-    }
-    command.query_async(&mut connection()).await
+    read_command(key, MERGE_SCRIPT.get().is_some())
+        .query_async(&mut connection())
+        .await
 }
 
 /// Saves `count` under `key`: `SET … EX`, or with `RAW_REDIS_WORK=merge` the
 /// conditional save against the `loaded` value (a new session's key is
 /// written with `SET` in both).
 async fn save_count(key: &str, count: u32, loaded: Option<u32>) -> redis::RedisResult<()> {
-    match (MERGE_SCRIPT.get(), loaded) {
-        (Some(sha), Some(loaded)) => {
-            let _: redis::Value = redis::cmd("EVALSHA")
-                .arg(sha)
-                .arg(1)
-                .arg(key)
-                .arg(loaded)
-                .arg(count)
-                .arg(TTL.as_secs())
-                .arg("=")
-                .query_async(&mut connection())
-                .await?;
-            Ok(())
-        }
-        _ => {
-            redis::cmd("SET")
-                .arg(key)
-                .arg(count)
-                .arg("EX")
-                .arg(TTL.as_secs())
-                .query_async(&mut connection())
-                .await
-        }
-    }
+    let conditional = MERGE_SCRIPT.get().map(String::as_str).zip(loaded);
+    write_command(key, count, conditional)
+        .query_async::<redis::Value>(&mut connection())
+        .await
+        .map(drop)
 }
 
 #[handler]
@@ -167,13 +137,7 @@ async fn main() {
     let work = std::env::var("RAW_REDIS_WORK").unwrap_or_default();
     CONTRACT.set(work == "contract").ok();
     if work == "merge" || work == "contract" {
-        let sha: String = redis::cmd("SCRIPT")
-            .arg("LOAD")
-            .arg(SAVE_IF_UNCHANGED)
-            .query_async(&mut manager.clone())
-            .await
-            .expect("the script loads");
-        MERGE_SCRIPT.set(sha).ok();
+        MERGE_SCRIPT.set(load_save_script(&manager).await).ok();
     }
     REDIS.set(manager).ok();
     let app = Route::new()

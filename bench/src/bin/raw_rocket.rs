@@ -16,7 +16,8 @@ use rocket::response::{self, Responder};
 use rocket::{get, routes, Config, Request, Response, State};
 use session::store::redis::redis::{self, aio::ConnectionManager};
 use session_bench::{
-    init_logging, new_sid, port, redis_url, set_cookie, store_key, valid_sid, COOKIE_NAME, TTL,
+    init_logging, load_save_script, new_sid, port, read_command, redis_url, set_cookie, store_key,
+    valid_sid, write_command, COOKIE_NAME,
 };
 
 fn sid(jar: &CookieJar<'_>) -> Option<String> {
@@ -29,20 +30,8 @@ fn sid(jar: &CookieJar<'_>) -> Option<String> {
 /// The conditional-save script's SHA-1, when `RAW_REDIS_WORK=contract`.
 static CONTRACT_SCRIPT: OnceLock<String> = OnceLock::new();
 
-/// The store's conditional save: the very file the store loads.
-const SAVE_IF_UNCHANGED: &str =
-    include_str!("../../../session/src/store/redis/save_if_unchanged.lua");
-
 async fn get_count(redis: &ConnectionManager, key: &str) -> Result<Option<u32>, Status> {
-    let mut command = match CONTRACT_SCRIPT.get() {
-        Some(_) => redis::cmd("GETEX"),
-        None => redis::cmd("GET"),
-    };
-    command.arg(key);
-    if CONTRACT_SCRIPT.get().is_some() {
-        command.arg("EX").arg(TTL.as_secs());
-    }
-    command
+    read_command(key, CONTRACT_SCRIPT.get().is_some())
         .query_async(&mut redis.clone())
         .await
         .map_err(|_| Status::ServiceUnavailable)
@@ -105,22 +94,9 @@ async fn incr(jar: &CookieJar<'_>, redis: &State<ConnectionManager>) -> Result<W
     let loaded = existing.as_ref().map(|(_, count)| *count);
     let (sid, count) = existing.unwrap_or_else(|| (new_sid(), 0));
     let count = count.saturating_add(1);
-    let write = match (CONTRACT_SCRIPT.get(), loaded) {
-        (Some(sha), Some(loaded)) => {
-            let mut command = redis::cmd("EVALSHA");
-            command.arg(sha).arg(1).arg(store_key(&sid)).arg(loaded);
-            command.arg(count).arg(TTL.as_secs()).arg("=");
-            command
-        }
-        // A new session is written with `SET` in both.
-        _ => {
-            let mut command = redis::cmd("SET");
-            command.arg(store_key(&sid)).arg(count);
-            command.arg("EX").arg(TTL.as_secs());
-            command
-        }
-    };
-    write
+    // A new session is written with `SET` in both.
+    let conditional = CONTRACT_SCRIPT.get().map(String::as_str).zip(loaded);
+    write_command(&store_key(&sid), count, conditional)
         .query_async::<redis::Value>(&mut redis.inner().clone())
         .await
         .map_err(|_| Status::ServiceUnavailable)?;
@@ -136,13 +112,7 @@ async fn main() {
     let client = redis::Client::open(redis_url()).expect("a valid Redis URL");
     let manager = ConnectionManager::new(client).await.expect("Redis is up");
     if std::env::var("RAW_REDIS_WORK").is_ok_and(|work| work == "contract") {
-        let sha: String = redis::cmd("SCRIPT")
-            .arg("LOAD")
-            .arg(SAVE_IF_UNCHANGED)
-            .query_async(&mut manager.clone())
-            .await
-            .expect("the script loads");
-        CONTRACT_SCRIPT.set(sha).ok();
+        CONTRACT_SCRIPT.set(load_save_script(&manager).await).ok();
     }
     let figment = Config::figment()
         .merge(("address", "127.0.0.1"))
