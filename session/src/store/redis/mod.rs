@@ -234,7 +234,7 @@ where
     /// [`SessionStore::load`], as a future the caller awaits in place: the
     /// lifecycle calls the reads and writes of an existing session directly
     /// on the store type [`RedisStore::from_settings`] builds, so that they
-    /// box no future (ARCHITECTURE.md, "The store contract").
+    /// box no future (ARCHITECTURE.md, "Modules", the `dispatch` entry).
     pub(crate) async fn load_in_place(&self, key: &str) -> StoreResult<Option<Vec<u8>>> {
         let mut get = command::sized("GET", 1, key.len());
         get.arg(key);
