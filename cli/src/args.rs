@@ -65,7 +65,8 @@ pub enum Command {
 #[derive(Debug, Args)]
 pub struct Show {
     /// The session id, or the session cookie's value (signed when use_signer
-    /// is on).
+    /// is on). It may start with `-` (base64url does).
+    #[arg(allow_hyphen_values = true)]
     pub sid: String,
 }
 
@@ -73,6 +74,7 @@ pub struct Show {
 #[derive(Debug, Args)]
 pub struct Sessions {
     /// The owner, as the app stores it under owner_key (e.g. a user id).
+    #[arg(allow_hyphen_values = true)]
     pub owner: String,
 }
 
@@ -80,6 +82,7 @@ pub struct Sessions {
 #[derive(Debug, Args)]
 pub struct Revoke {
     /// The owner, as the app stores it under owner_key.
+    #[arg(allow_hyphen_values = true)]
     pub owner: String,
     /// The handle of the session to end, as `sessions` lists it.
     #[arg(required_unless_present = "all", conflicts_with = "all")]
@@ -87,4 +90,35 @@ pub struct Revoke {
     /// End every session of the owner.
     #[arg(long)]
     pub all: bool,
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use clap::Parser;
+
+    use super::{Cli, Command};
+
+    /// A sid is base64url, so one in 64 starts with `-`; clap must take it
+    /// as the value it is, not as an unknown flag.
+    #[test]
+    fn a_sid_or_owner_starting_with_a_hyphen_is_a_value() {
+        let cli = Cli::try_parse_from(["sessionctl", "show", "-Habc", "--json"]).unwrap();
+        assert!(matches!(&cli.command, Command::Show(show) if show.sid == "-Habc"));
+        assert!(cli.json);
+
+        let cli = Cli::try_parse_from(["sessionctl", "sessions", "-7"]).unwrap();
+        assert!(matches!(&cli.command, Command::Sessions(s) if s.owner == "-7"));
+
+        let cli = Cli::try_parse_from(["sessionctl", "revoke", "-7", "--all"]).unwrap();
+        assert!(matches!(&cli.command, Command::Revoke(r) if r.owner == "-7" && r.all));
+    }
+
+    /// Flags before the value keep their meaning.
+    #[test]
+    fn flags_before_a_value_are_still_flags() {
+        let cli = Cli::try_parse_from(["sessionctl", "show", "--json", "abc"]).unwrap();
+        assert!(matches!(&cli.command, Command::Show(show) if show.sid == "abc"));
+        assert!(cli.json);
+    }
 }

@@ -48,6 +48,23 @@ fn shows_by_cookie_and_by_sid(env: &[(&str, &str)], signed: bool) {
     assert_session(&json["session"]);
 }
 
+/// A session whose sid starts with `-` (one in 64 do: base64url), written
+/// through the core until one does; returns its cookie value.
+fn write_session_with_a_hyphen_sid(env: &[(&str, &str)]) -> String {
+    runtime().block_on(async {
+        let manager = manager(env).await;
+        let mut map = SessionMap::new();
+        map.insert("user", "ada").unwrap();
+        for _ in 0..4096 {
+            let cookie = manager.create(&map).await.unwrap();
+            if cookie.starts_with('-') {
+                return cookie;
+            }
+        }
+        panic!("no sid of 4096 started with '-'");
+    })
+}
+
 fn no_such_session(env: &[(&str, &str)]) {
     let dir = tempfile::tempdir().unwrap();
     let unknown = "A".repeat(43);
@@ -71,6 +88,14 @@ fn filesystem_signed() {
     ];
     shows_by_cookie_and_by_sid(&env, true);
     no_such_session(&env);
+
+    let cookie = write_session_with_a_hyphen_sid(&env);
+    let sid = cookie.split('.').next().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    for value in [cookie.as_str(), sid] {
+        let run = sessionctl(dir.path(), &env, &["show", value]).ok();
+        assert!(run.stdout.contains("\"ada\""), "{run:?}");
+    }
 }
 
 #[test]
