@@ -1,12 +1,12 @@
 //! Starting and stopping a demo app.
 
 use std::io::Read;
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::http::Client;
+use crate::port::free_port;
 
 /// Which framework's demo.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,14 +46,6 @@ pub fn example_path(name: &str) -> PathBuf {
     let exe = std::env::current_exe().unwrap();
     let profile_dir = exe.parent().and_then(Path::parent).unwrap();
     profile_dir.join("examples").join(name)
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 impl DemoApp {

@@ -7,7 +7,6 @@
 
 use std::fs::File;
 use std::io::Read;
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -56,11 +55,7 @@ impl FlaskApp {
         );
         let dir = tempfile::tempdir().unwrap();
         let log = File::create(dir.path().join("flask.log")).unwrap();
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = crate::port::free_port();
         let mut command = Command::new(&python);
         command
             .arg(workspace_root().join("tests/flask_app/app.py"))

@@ -4,7 +4,7 @@
 //! its own, for the fault tests.
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -161,7 +161,25 @@ pub fn redis_command_calls(addr: &str) -> Vec<(String, u64)> {
 
 /// How many live memcached items start with `prefix` (`lru_crawler
 /// metadump`, which memcached 1.6 offers by default).
+///
+/// memcached runs one crawler at a time and answers `BUSY` while another
+/// (its own background crawl, or a parallel test's dump) is running; that is
+/// retried for up to ten seconds.
 pub fn memcached_count(addr: &str, prefix: &str) -> usize {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        match metadump_count(addr, prefix) {
+            Some(count) => return count,
+            None if std::time::Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            None => panic!("memcached at {addr}: lru_crawler stayed BUSY for 10 s"),
+        }
+    }
+}
+
+/// One metadump: the count, or `None` when memcached answered `BUSY`.
+fn metadump_count(addr: &str, prefix: &str) -> Option<usize> {
     let mut stream =
         TcpStream::connect(addr).unwrap_or_else(|e| panic!("memcached at {addr}: {e}"));
     stream
@@ -177,12 +195,12 @@ pub fn memcached_count(addr: &str, prefix: &str) -> usize {
         }
         let line = line.trim_end();
         if line == "END" {
-            return count;
+            return Some(count);
         }
-        assert!(
-            !line.starts_with("ERROR") && !line.starts_with("BUSY"),
-            "metadump: {line}"
-        );
+        if line.starts_with("BUSY") {
+            return None;
+        }
+        assert!(!line.starts_with("ERROR"), "metadump: {line}");
         let key = line
             .strip_prefix("key=")
             .and_then(|rest| rest.split(' ').next());
@@ -228,11 +246,7 @@ pub struct OwnRedis {
 impl OwnRedis {
     /// Starts it and waits until it answers.
     pub fn start(persistent: bool) -> Self {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = crate::port::free_port();
         let mut server = Self {
             child: None,
             port,

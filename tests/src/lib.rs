@@ -16,3 +16,4 @@ pub mod hostile;
 pub mod http;
 pub mod kv_servers;
 pub mod owners;
+pub mod port;

@@ -85,10 +85,7 @@ fn writes_under_the_null_backend_name_session_type(framework: Framework) {
 /// and the URL with its password redacted.
 #[test]
 fn startup_fails_when_the_sql_database_is_down() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .expect("a free port")
-        .port();
+    let port = session_tests::port::free_port();
     let toml = format!(
         "type = \"sqlalchemy\"\nsqlalchemy = \"postgres://app:hunter2@127.0.0.1:{port}/db\"\nconnect_timeout = \"500ms\"\n"
     );

@@ -3,7 +3,7 @@
 
 #![allow(dead_code)]
 
-use std::net::TcpStream;
+use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -27,6 +27,30 @@ pub fn unique_name(test: &str, sep: char) -> String {
 /// A key prefix no other test (or run) uses.
 pub fn unique_prefix(test: &str) -> String {
     format!("test:{}:", unique_name(test, ':'))
+}
+
+/// A loopback port that nothing listens on now and that this process has not
+/// handed out before, for a server of the test's own.
+///
+/// Not port 0 bound and released: that port comes from the kernel's ephemeral
+/// range, where the suite's own outgoing connections can take it before the
+/// server binds it. This walks a range below that one (Linux's default starts
+/// at 32768), from an offset derived from the process id. The cross-crate
+/// tests' harness does the same (`session_tests::port`).
+pub fn free_port() -> u16 {
+    const FIRST: u32 = 20_000;
+    const COUNT: u32 = 12_000;
+    static NEXT: AtomicU32 = AtomicU32::new(u32::MAX);
+    let start = std::process::id().wrapping_mul(2_654_435_761) % COUNT;
+    let _ = NEXT.compare_exchange(u32::MAX, start, Ordering::Relaxed, Ordering::Relaxed);
+    for _ in 0..COUNT {
+        let offset = NEXT.fetch_add(1, Ordering::Relaxed) % COUNT;
+        let port = u16::try_from(FIRST + offset).unwrap();
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free loopback port in {FIRST}..{}", FIRST + COUNT);
 }
 
 /// Waits until a server of the test's own listens on `port` of loopback.

@@ -9,7 +9,7 @@
 //! test uses its own server on its own port.
 
 use std::io::{BufRead, BufReader, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -70,11 +70,7 @@ struct OwnMemcached {
 
 impl OwnMemcached {
     fn start() -> Self {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = crate::common::free_port();
         Self {
             child: Self::spawn(port),
             port,

@@ -7,7 +7,6 @@
 //! `SESSION_TEST_MONGODB`): `scripts/test.sh` starts one. Each test works in a
 //! collection of its own and drops it.
 
-use std::net::TcpListener;
 use std::time::{Duration, Instant, SystemTime};
 
 use session::config::{ConnectionUrl, SessionType, Settings};
@@ -402,11 +401,7 @@ async fn a_document_without_binary_val_is_undecodable_not_an_error() {
 /// Not ignored: it needs no server, only a port where none listens.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn start_up_with_the_server_down_fails_fast_naming_the_url() {
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = crate::common::free_port();
     let mut settings = settings("down");
     settings.mongodb = ConnectionUrl::new(format!(
         "mongodb://ada:hunter2-secret@127.0.0.1:{port}/?authSource=admin"

@@ -11,7 +11,6 @@
 //! prefixes of their own; the fault tests use their own server on their own
 //! port.
 
-use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -72,11 +71,7 @@ struct OwnRedis {
 
 impl OwnRedis {
     fn start(extra: &[&str]) -> Self {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = crate::common::free_port();
         Self::start_raw(port, extra)
     }
 
@@ -597,11 +592,7 @@ async fn tls_connections_work() {
             .expect("openssl on the PATH");
         assert!(status.success(), "openssl {args:?}");
     }
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = crate::common::free_port();
     let (cert_arg, key_arg) = (cert.clone(), key.clone());
     let server = OwnRedis::start_raw(
         port,

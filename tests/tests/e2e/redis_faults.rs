@@ -129,10 +129,7 @@ pub fn redis_stopped_and_restarted(framework: Framework) {
 /// password redacted.
 pub fn startup_fails_while_redis_is_down(framework: Framework) {
     // A port nothing listens on once the probe is dropped.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|probe| probe.local_addr())
-        .map(|addr| addr.port())
-        .expect("a free port");
+    let port = session_tests::port::free_port();
     let toml = format!(
         "type = \"redis\"\nredis = [\"redis://user:hunter2@127.0.0.1:{port}/0\"]\nconnect_timeout = \"500ms\"\n"
     );

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use session_tests::kv_servers::{redis_as, Reply};
 
-use crate::harness::free_port;
+use session_tests::port::free_port;
 
 /// The name the Sentinels know the master by.
 pub const MASTER_NAME: &str = "sessions-ha";

@@ -8,8 +8,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use session_tests::kv_servers::OwnRedis;
+use session_tests::port::free_port;
 
-use crate::harness::{free_port, user_ids};
+use crate::harness::user_ids;
 
 /// A server a fault test can kill and start again.
 pub trait FaultServer {
