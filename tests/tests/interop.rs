@@ -772,7 +772,7 @@ fn flask_write_during_rust_write(g: &Group) {
         let slow = scope.spawn(|| {
             let mut client = Client::new(rust_port);
             client.cookie = Some(cookie.clone());
-            client.put("/kv/r?delay_ms=800", "rust")
+            client.put("/kv/r?delay_ms=1500", "rust")
         });
         std::thread::sleep(std::time::Duration::from_millis(250));
         let mut flask_tab = Browser {

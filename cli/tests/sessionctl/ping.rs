@@ -151,7 +151,7 @@ fn a_backend_that_is_down_fails_within_the_connect_timeout() {
     let env = [
         ("SESSION_TYPE", "sqlalchemy"),
         ("SESSION_SQLALCHEMY", url.as_str()),
-        ("SESSION_CONNECT_TIMEOUT", "1"),
+        ("SESSION_CONNECT_TIMEOUT", "3"),
     ];
     let run = sessionctl(dir.path(), &env, &["ping"]);
     assert_down(
@@ -159,17 +159,19 @@ fn a_backend_that_is_down_fails_within_the_connect_timeout() {
         "postgres",
         &format!("postgres://app:***@127.0.0.1:{port}/db"),
     );
-    assert!(run.elapsed < Duration::from_secs(1), "{run:?}");
+    // A refused connection fails at once; the bound is the connect timeout,
+    // which leaves a loaded machine seconds to start the process.
+    assert!(run.elapsed < Duration::from_secs(3), "{run:?}");
 
     let url = format!("redis://:hunter2@127.0.0.1:{port}/0");
     let env = [
         ("SESSION_TYPE", "redis"),
         ("SESSION_REDIS", url.as_str()),
-        ("SESSION_CONNECT_TIMEOUT", "1"),
+        ("SESSION_CONNECT_TIMEOUT", "3"),
     ];
     let run = sessionctl(dir.path(), &env, &["ping", "--json"]);
     assert_down_json(&run, "redis", &format!("redis://:***@127.0.0.1:{port}/0"));
-    assert!(run.elapsed < Duration::from_secs(1), "{run:?}");
+    assert!(run.elapsed < Duration::from_secs(3), "{run:?}");
 }
 
 fn assert_down_json(run: &Run, backend: &str, redacted_url: &str) {
@@ -207,5 +209,5 @@ fn a_server_that_never_answers_fails_within_the_timeouts() {
     let run = sessionctl(dir.path(), &env, &["ping"]);
     assert_down(&run, "redis", &format!("redis://:***@127.0.0.1:{port}"));
     // The bound is 1 s of timeouts; the rest is slack for a loaded machine.
-    assert!(run.elapsed < Duration::from_secs(2), "{run:?}");
+    assert!(run.elapsed < Duration::from_secs(3), "{run:?}");
 }

@@ -22,7 +22,6 @@ pub fn serial() -> MutexGuard<'static, ()> {
     LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-
 /// A runtime for the load clients. Two workers: the machine has two cores,
 /// which the demo and the backend share with the clients.
 pub fn runtime() -> tokio::runtime::Runtime {
