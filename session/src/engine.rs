@@ -285,6 +285,16 @@ impl Engine {
     }
 
     /// The store key of a sid.
+    /// Whether `key` is one of this app's store keys: `key_prefix`, then a
+    /// sid. An owner index that a store shares with apps of other prefixes
+    /// (the SQL, MongoDB, filesystem and memory ones are keyed by the owner
+    /// alone) also lists theirs, and "session:" must not take in
+    /// "session:admin:…".
+    pub(crate) fn is_own_store_key(&self, key: &str) -> bool {
+        key.strip_prefix(self.settings.key_prefix.as_str())
+            .is_some_and(SessionId::has_sid_shape)
+    }
+
     pub(crate) fn store_key(&self, id: &SessionId) -> String {
         let prefix = &self.settings.key_prefix;
         let mut key = String::with_capacity(prefix.len() + id.expose().len());

@@ -75,7 +75,7 @@ impl SessionId {
         Self::has_sid_shape(candidate).then(|| Self(Some(Arc::clone(candidate))))
     }
 
-    fn has_sid_shape(candidate: &str) -> bool {
+    pub(crate) fn has_sid_shape(candidate: &str) -> bool {
         // A fold without early exit, which the compiler vectorizes: this runs
         // on every request that loads a session.
         (MIN_SID_CHARS..=MAX_SID_CHARS).contains(&candidate.len())

@@ -263,7 +263,9 @@ impl SessionManager {
     /// Every live session of `owner`, one entry per device: an opaque handle
     /// (never the sid), and when it was logged in and expires where the
     /// store knows. Entries whose session has ended are pruned on the way.
-    /// On memcached the listing is best-effort (see the store's docs).
+    /// Only this app's sessions are listed: in a store shared with apps of
+    /// other `key_prefix`es, theirs are not. On memcached the listing is
+    /// best-effort (see the store's docs).
     ///
     /// # Errors
     ///
@@ -272,6 +274,7 @@ impl SessionManager {
         let entries = self.engine.live_store("list")?.list_owned(owner).await?;
         Ok(entries
             .into_iter()
+            .filter(|entry| self.engine.is_own_store_key(&entry.key))
             .map(|entry| OwnedSession {
                 handle: self.engine.handle_of(&entry.key),
                 created: entry.created,
@@ -320,15 +323,17 @@ impl SessionManager {
             .await
     }
 
-    /// Deletes each listed session of `owner` whose handle `chosen` accepts,
-    /// record first, then its index entry.
+    /// Deletes each listed session of `owner` (this app's only) whose handle
+    /// `chosen` accepts, record first, then its index entry.
     async fn revoke_where(
         &self, owner: &str, chosen: impl Fn(&SessionHandle) -> bool,
     ) -> Result<usize, StoreError> {
         let store = self.engine.live_store("revoke")?;
         let mut ended = 0;
         for entry in store.list_owned(owner).await? {
-            if !chosen(&self.engine.handle_of(&entry.key)) {
+            if !self.engine.is_own_store_key(&entry.key)
+                || !chosen(&self.engine.handle_of(&entry.key))
+            {
                 continue;
             }
             store.delete(&entry.key).await?;

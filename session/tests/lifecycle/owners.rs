@@ -306,3 +306,33 @@ async fn the_index_keeps_an_entry_as_long_as_its_session_can_live() {
     let kept = h.store.index_ttl.lock().unwrap().unwrap();
     assert_eq!(kept, Duration::from_secs(3600) + idle);
 }
+
+/// Two apps sharing one store, told apart by `key_prefix` (Flask-Session's
+/// reason for the prefix), with the same user id: each lists and revokes only
+/// its own sessions, also when one prefix starts with the other. The memory
+/// store's index, like the SQL, MongoDB and filesystem ones, is keyed by the
+/// owner alone.
+#[tokio::test]
+async fn apps_sharing_a_store_list_and_revoke_only_their_own_sessions() {
+    let shop = harness();
+    let mut admin_settings = settings();
+    admin_settings.key_prefix = "session:admin:".to_owned();
+    let admin = Harness {
+        manager: SessionManager::new(admin_settings, shop.store.clone()).unwrap(),
+        store: shop.store.clone(),
+    };
+    let in_shop = login(&shop, None, "ada").await;
+    let in_admin = login(&admin, None, "ada").await;
+    assert_eq!(
+        listed(&shop, "ada").await,
+        BTreeSet::from([handle_of(&shop, &in_shop).await])
+    );
+    assert_eq!(
+        listed(&admin, "ada").await,
+        BTreeSet::from([handle_of(&admin, &in_admin).await])
+    );
+    assert_eq!(shop.manager.revoke_all("ada").await.unwrap(), 1);
+    assert_eq!(owner_of(&admin, &in_admin).await.as_deref(), Some("ada"));
+    assert_eq!(owner_of(&shop, &in_shop).await, None);
+    assert_eq!(listed(&admin, "ada").await.len(), 1);
+}

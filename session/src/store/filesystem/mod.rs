@@ -47,7 +47,9 @@
 //! is gone or expired, and so does each cleanup pass; an emptied index file
 //! is removed. Index files are not sessions: they are never counted against
 //! `SESSION_FILE_THRESHOLD`, evicted, or removed as expired. The index is
-//! keyed by the owner alone: stores that share a directory share it.
+//! keyed by the owner alone: stores that share a directory share it, and
+//! [`SessionManager`](crate::SessionManager) lists and revokes only the
+//! entries under its own `key_prefix`.
 //!
 //! **Background cleanup.** With `SESSION_CLEANUP_INTERVAL` (hourly by
 //! default), [`FileStore::from_settings`] starts a task that removes expired
