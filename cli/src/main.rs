@@ -32,23 +32,33 @@ fn main() -> ExitCode {
     match outcome {
         Ok(report) => {
             if cli.json {
-                println!("{}", report.json);
+                emit(&format!("{}\n", report.json));
             } else {
-                print!("{}", report.text);
+                emit(&report.text);
             }
             ExitCode::SUCCESS
         }
         Err(failure) => {
             if cli.json {
-                println!(
-                    "{}",
-                    json!({ "error": { "kind": failure.kind(), "message": failure.message() } })
-                );
+                let error =
+                    json!({ "error": { "kind": failure.kind(), "message": failure.message() } });
+                emit(&format!("{error}\n"));
             }
             eprintln!("sessionctl: {}", failure.message());
             failure.exit_code()
         }
     }
+}
+
+/// Writes `text` to stdout. A reader that went away (`sessionctl sessions
+/// ada | head -1`) is not an error of the command: `print!` would panic on
+/// the broken pipe; this stops writing.
+fn emit(text: &str) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush());
 }
 
 async fn run(cli: &Cli) -> Result<Report, Failure> {

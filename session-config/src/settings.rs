@@ -240,11 +240,11 @@ pub struct Settings {
     /// off. A request that carries the header uses it instead of the cookie;
     /// one without it is a cookie request as before.
     pub header_name: Option<String>,
-    /// `SESSION_CONNECT_TIMEOUT`
+    /// `SESSION_CONNECT_TIMEOUT`; at most 24 days.
     pub connect_timeout: Duration,
-    /// `SESSION_OPERATION_TIMEOUT`
+    /// `SESSION_OPERATION_TIMEOUT`; at most 24 days.
     pub operation_timeout: Duration,
-    /// `SESSION_POOL_SIZE`
+    /// `SESSION_POOL_SIZE`; 1 to 10,000 when set.
     pub pool_size: Option<u32>,
 }
 

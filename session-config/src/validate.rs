@@ -17,6 +17,13 @@ use crate::value_shapes::{
 };
 use crate::values::{render_str, MAX_DURATION_SECS};
 
+/// The longest `connect_timeout` or `operation_timeout`: `i32::MAX`
+/// milliseconds, about 24.8 days, the most a backend's timeout field holds.
+const MAX_TIMEOUT: Duration = Duration::from_millis(i32::MAX as u64);
+
+/// The largest `pool_size`, far above any server's connection limit.
+const MAX_POOL_SIZE: u32 = 10_000;
+
 /// memcached's key limit, in bytes: a `key_prefix` plus a sid must fit it,
 /// and the memcached store checks every key against it.
 pub const MEMCACHED_MAX_KEY: usize = 250;
@@ -129,6 +136,21 @@ impl Checker<'_> {
                 ));
             }
         }
+        for (key, d) in [
+            (Key::ConnectTimeout, s.connect_timeout),
+            (Key::OperationTimeout, s.operation_timeout),
+        ] {
+            // Backends take timeouts as signed 32-bit milliseconds (SQLite's
+            // busy timeout, PostgreSQL's statement_timeout): a longer one
+            // would fail every connection, or panic in the driver.
+            if d > MAX_TIMEOUT {
+                return Err(self.invalid_whole(
+                    key,
+                    || show_duration(d),
+                    "a duration of at most 24 days, such as \"2s\"",
+                ));
+            }
+        }
         for (key, d) in positive {
             if d.is_zero() {
                 return Err(self.invalid_whole(
@@ -152,18 +174,17 @@ impl Checker<'_> {
 
     fn numbers(&self) -> Result<(), ConfigError> {
         let s = self.s;
-        for (key, n) in [
-            (Key::CleanupNRequests, s.cleanup_n_requests),
-            (Key::PoolSize, s.pool_size),
+        for (key, n, max) in [
+            (Key::CleanupNRequests, s.cleanup_n_requests, u32::MAX),
+            // Pools allocate a slot per connection up front: a size beyond
+            // any server's connection limit would only exhaust memory.
+            (Key::PoolSize, s.pool_size, MAX_POOL_SIZE),
         ] {
-            if n == Some(0) {
+            if let Some(n) = n.filter(|n| !(1..=max).contains(n)) {
                 return Err(self.invalid_whole(
                     key,
-                    || "0".to_owned(),
-                    format!(
-                        "an integer from 1 to {}, or an empty string for none",
-                        u32::MAX
-                    ),
+                    || n.to_string(),
+                    format!("an integer from 1 to {max}, or an empty string for none"),
                 ));
             }
         }

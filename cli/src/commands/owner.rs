@@ -99,6 +99,41 @@ fn plural(n: usize) -> &'static str {
     }
 }
 
+/// `at` as RFC 3339; `None` for a time RFC 3339 cannot show (a stored time
+/// past the year 9999: `OffsetDateTime::from(SystemTime)` would panic on it).
 fn rfc3339(at: Option<SystemTime>) -> Option<String> {
-    at.and_then(|at| OffsetDateTime::from(at).format(&Rfc3339).ok())
+    let nanos = match at?.duration_since(SystemTime::UNIX_EPOCH) {
+        Ok(after) => i128::try_from(after.as_nanos()).ok()?,
+        Err(before) => i128::try_from(before.duration().as_nanos())
+            .ok()?
+            .checked_neg()?,
+    };
+    OffsetDateTime::from_unix_timestamp_nanos(nanos)
+        .ok()?
+        .format(&Rfc3339)
+        .ok()
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn a_time_rfc3339_cannot_show_is_unknown_not_a_panic() {
+        // Past what `time` can hold (year 9999, or 999,999 with its large
+        // dates): an index value a store kept as it was written.
+        let far = SystemTime::UNIX_EPOCH + Duration::from_secs(1 << 50);
+        assert_eq!(rfc3339(Some(far)), None);
+        let far = SystemTime::UNIX_EPOCH + Duration::from_secs(300_000_000_000);
+        assert_eq!(rfc3339(Some(far)), None);
+        let at = SystemTime::UNIX_EPOCH + Duration::from_millis(1_700_000_000_250);
+        assert_eq!(
+            rfc3339(Some(at)).as_deref(),
+            Some("2023-11-14T22:13:20.25Z")
+        );
+        assert_eq!(rfc3339(None), None);
+    }
 }

@@ -139,3 +139,24 @@ fn usage_errors_exit_2_and_help_lists_the_exit_codes() {
         "{help:?}"
     );
 }
+
+/// A reader that went away before the output (`sessionctl check | head -0`)
+/// is not a failure of the command, and never a panic.
+#[test]
+fn a_closed_stdout_is_not_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_sessionctl"))
+        .arg("check")
+        .env_clear()
+        .env("SESSION_TYPE", "memory")
+        .current_dir(dir.path())
+        .stdout(writer)
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+}

@@ -518,6 +518,46 @@ fn zero_max_session_bytes_and_counts() {
     assert_contains(&msg, &["cleanup_n_requests (file", "an integer from 1"]);
 }
 
+/// Bounds that keep a backend from failing every connection, panicking in
+/// its driver or allocating a slot per connection up front.
+#[test]
+fn timeouts_and_pool_size_have_a_ceiling() {
+    for key in ["SESSION_OPERATION_TIMEOUT", "SESSION_CONNECT_TIMEOUT"] {
+        let (err, msg) = env_err(&[(key, "25d")]);
+        assert_invalid(
+            &err,
+            if key == "SESSION_CONNECT_TIMEOUT" {
+                Key::ConnectTimeout
+            } else {
+                Key::OperationTimeout
+            },
+        );
+        assert_contains(
+            &msg,
+            &[&format!("{key} (env {key})"), "\"25d\"", "at most 24 days"],
+        );
+        assert!(from_env(&[(key, "24d")]).is_ok(), "{key}=24d");
+    }
+    let (err, msg) = env_err(&[("SESSION_POOL_SIZE", "4000000000")]);
+    assert_invalid(&err, Key::PoolSize);
+    assert_contains(
+        &msg,
+        &[
+            "SESSION_POOL_SIZE (env SESSION_POOL_SIZE)",
+            "4000000000",
+            "an integer from 1 to 10000",
+        ],
+    );
+    let (err, _, _) = toml_err("pool_size = 10001");
+    assert_invalid(&err, Key::PoolSize);
+    assert_eq!(
+        from_env(&[("SESSION_POOL_SIZE", "10000")])
+            .unwrap()
+            .pool_size,
+        Some(10_000)
+    );
+}
+
 #[test]
 fn cookie_name_path_and_domain() {
     for bad in ["", "my session", "a;b", "sess=1", "séance"] {
