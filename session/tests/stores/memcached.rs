@@ -134,11 +134,14 @@ async fn layout_is_flask_sessions_and_the_31_day_default_survives() {
         Some(REFERENCE_MSGPACK),
         "the item survives, as msgspec's bytes"
     );
-    // memcached's clock ticks once a second and the absolute time comes from
-    // ours: allow a second or two either way.
+    // The absolute time comes from our wall clock, and memcached turns it
+    // into its own monotonic one with the wall time it read at start: a step
+    // of the wall clock since then (an NTP correction; 18 s was seen on a
+    // test machine) shifts what is left by as much. A minute either way
+    // still tells 31 days from 30, or from an item expired at once.
     let left = ttl(SHARED, &key).unwrap();
     assert!(
-        (DAYS_31 - 10..=DAYS_31 + 2).contains(&left),
+        (DAYS_31 - 60..=DAYS_31 + 60).contains(&left),
         "{left} s left, not 31 days"
     );
 
@@ -220,7 +223,7 @@ async fn a_touch_resets_the_ttl_without_rewriting_the_value() {
         "not rewritten"
     );
     let left = ttl(SHARED, &key).unwrap();
-    assert!(left > DAYS_31 - 10, "{left}: not reset to the lifetime");
+    assert!(left > DAYS_31 - 60, "{left}: not reset to the lifetime");
 
     // touch() itself.
     manager
