@@ -17,7 +17,7 @@ use std::time::Duration;
 use session::config::{ConnectionUrl, SessionType, Settings, SqlIdentifier};
 use session::store::sql::sqlx::{self, AssertSqlSafe};
 use session::store::sql::{CleanupLock, Dialect, SqlPool, SqlStore};
-use session::store::{BuildError, SaveHint, SessionStore, StoreErrorKind};
+use session::store::{BuildError, SaveHint, SessionStore, StoreErrorKind, WriteOutcome};
 
 mod owners;
 
@@ -535,6 +535,35 @@ async fn expired_row_is_never_served_postgres() {
 #[ignore = "needs live servers: run scripts/test.sh"]
 async fn expired_row_is_never_served_mariadb() {
     expired_row_is_never_served(Db::MySql).await;
+}
+
+/// A conditional save whose `UPDATE` matched no row, when the row then reads
+/// as the expected bytes (another writer changed it and a third put the same
+/// bytes back, between the two statements), did not write: it must not
+/// answer `Saved`, or the lifecycle drops the request's change instead of
+/// merging it. A trigger that makes SQLite skip the row's update stands in
+/// for the race, deterministically.
+#[tokio::test]
+async fn a_conditional_save_that_matched_no_row_is_never_saved_sqlite() {
+    let fx = fixture(Db::Sqlite, "abba").await;
+    let ttl = Duration::from_secs(3600);
+    fx.store.save("k", b"E", ttl, SaveHint::New).await.unwrap();
+    fx.exec(&format!(
+        "CREATE TRIGGER skip_updates BEFORE UPDATE ON {} BEGIN SELECT RAISE(IGNORE); END",
+        fx.table
+    ))
+    .await;
+    let outcome = fx
+        .store
+        .save_if_unchanged("k", b"E", b"V", ttl)
+        .await
+        .unwrap();
+    assert_eq!(outcome, WriteOutcome::Changed(b"E".to_vec()));
+    assert_eq!(
+        fx.store.load("k").await.unwrap().as_deref(),
+        Some(&b"E"[..])
+    );
+    fx.drop_table().await;
 }
 
 // ------------------------------------------------------------ cleanup

@@ -40,10 +40,13 @@ impl SqlStore {
         if self.execute("save_if_unchanged", sql, values).await? > 0 {
             return Ok(WriteOutcome::Saved);
         }
+        // No row matched, so nothing was written, even when the row now
+        // holds the expected bytes again (another writer changed it and a
+        // third put them back in between): that is `Changed`, for the
+        // lifecycle to merge onto and save again, never `Saved`. (sqlx asks
+        // MySQL for matched rows, `CLIENT_FOUND_ROWS`, as PostgreSQL and
+        // SQLite count them.)
         Ok(match SessionStore::load(self, key).await? {
-            // MySQL counts changed rows, not matched ones: a write of the
-            // bytes already there within the expiry's second matched.
-            Some(current) if current == expected => WriteOutcome::Saved,
             Some(current) => WriteOutcome::Changed(current),
             None => WriteOutcome::Gone,
         })
