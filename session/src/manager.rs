@@ -3,6 +3,7 @@
 //! by-id operations.
 
 use std::sync::Arc;
+use std::time::SystemTime;
 
 use session_config::Settings;
 
@@ -11,7 +12,7 @@ use crate::errors::{FinishError, LoadError};
 use crate::id::SessionId;
 use crate::lifecycle::RequestSession;
 use crate::map::SessionMap;
-use crate::owner::{OwnedSession, SessionHandle};
+use crate::owner::{index_ttl, OwnedSession, SessionHandle, INDEXED_KEY};
 use crate::store::{self, BuildError, SaveHint, SessionStore, StoreError};
 
 /// Holds the settings, the store, the signer and the codec that every request
@@ -194,12 +195,15 @@ impl SessionManager {
 
     /// Moves a stored session to a new sid, outside a request; the new sid, or
     /// `None` when there was no such session. The new record is written before
-    /// the old one is deleted.
+    /// the old one is deleted. A logged-in session moves in its owner's index
+    /// too, keeping its login time, so that a revoke still reaches it: the new
+    /// entry is added before the old record is deleted.
     ///
     /// # Errors
     ///
     /// [`FinishError::Store`] when the store cannot be read or written, also
-    /// when no new sid can be made.
+    /// when no new sid can be made. When the new entry cannot be added, the
+    /// new record is deleted again and the session stays under its old sid.
     pub async fn regenerate_by_id(&self, sid: &str) -> Result<Option<SessionId>, FinishError> {
         let Some(old_key) =
             SessionId::parse(sid).and_then(|id| self.engine.store_key_within_limit(&id))
@@ -214,7 +218,40 @@ impl SessionManager {
         let ttl = self.settings().permanent_session_lifetime;
         let new_key = self.engine.store_key(&new);
         store.save(&new_key, &raw, ttl, SaveHint::New).await?;
+        // The owner the index holds the record under (a record another app
+        // wrote, which does not decode, has none).
+        let owner = self
+            .engine
+            .codec()
+            .decode(&raw)
+            .ok()
+            .and_then(|(map, _)| map.get::<String>(INDEXED_KEY).ok().flatten());
+        if let Some(owner) = &owner {
+            let created = store
+                .list_owned(owner)
+                .await?
+                .into_iter()
+                .find(|entry| entry.key == old_key)
+                .and_then(|entry| entry.created)
+                .unwrap_or_else(SystemTime::now);
+            let indexed = store
+                .add_owned(owner, &new_key, created, index_ttl(self.settings()))
+                .await;
+            if let Err(error) = indexed {
+                // A logged-in session the index does not hold could not be
+                // revoked: the copy is taken back.
+                if let Err(undo) = store.delete(&new_key).await {
+                    tracing::warn!(%undo, "a moved session that could not be indexed could not be deleted either");
+                }
+                return Err(error.into());
+            }
+        }
         store.delete(&old_key).await?;
+        if let Some(owner) = &owner {
+            if let Err(error) = store.remove_owned(owner, &old_key).await {
+                tracing::warn!(%error, "a moved session's old entry stays in its owner's index until the next listing prunes it");
+            }
+        }
         Ok(Some(new))
     }
 

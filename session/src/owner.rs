@@ -153,6 +153,24 @@ pub(crate) fn owner_in(map: &SessionMap, key: &str) -> Option<String> {
     Some(owner)
 }
 
+/// How long an owner's index must keep an entry: as long as its session can
+/// live. Every request slides a session's expiry without telling the index,
+/// so only `absolute_lifetime` bounds it (plus one idle lifetime after the
+/// last request); without one, the entry must not expire by itself (it is
+/// pruned when listed, once its session is gone), or a session in daily use
+/// would fall out of "log out everywhere".
+pub(crate) fn index_ttl(settings: &session_config::Settings) -> std::time::Duration {
+    match settings.absolute_lifetime {
+        Some(absolute) => absolute.saturating_add(settings.permanent_session_lifetime),
+        None => INDEX_KEPT_WHILE_LISTED,
+    }
+}
+
+/// "No expiry" for an index entry: the 100 years every duration setting is
+/// bounded by, which every store can express.
+const INDEX_KEPT_WHILE_LISTED: std::time::Duration =
+    std::time::Duration::from_secs(100 * 365 * 24 * 60 * 60);
+
 /// Unix seconds now.
 pub(crate) fn now_unix() -> i64 {
     crate::store::unix_seconds(SystemTime::now())

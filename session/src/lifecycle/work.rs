@@ -10,6 +10,7 @@ use std::time::SystemTime;
 use crate::engine::Engine;
 use crate::errors::FinishError;
 use crate::map::SessionMap;
+use crate::owner::index_ttl;
 use crate::store::{SaveHint, SessionStore, StoreError, WriteOutcome};
 use crate::transport::{Delivery, SessionHeader, Transport};
 
@@ -200,7 +201,7 @@ impl Work {
         let IndexChange { remove, add } = self.index.take().map(|index| *index).unwrap_or_default();
         if let Some((owner, key, created)) = add {
             if let Err(error) = store
-                .add_owned(&owner, &key, created, index_ttl(engine))
+                .add_owned(&owner, &key, created, index_ttl(engine.settings()))
                 .await
             {
                 // A logged-in session the index does not hold could not be
@@ -341,25 +342,6 @@ fn decode_for_merge(engine: &Engine, bytes: &[u8]) -> Result<SessionMap, FinishE
         FinishError::Conflict { attempts: 1 }
     })
 }
-
-/// How long an owner's index must keep an entry: as long as its session can
-/// live. Every request slides a session's expiry without telling the index,
-/// so only `absolute_lifetime` bounds it (plus one idle lifetime after the
-/// last request); without one, the entry must not expire by itself (it is
-/// pruned when listed, once its session is gone), or a session in daily use
-/// would fall out of "log out everywhere".
-fn index_ttl(engine: &Engine) -> std::time::Duration {
-    let settings = engine.settings();
-    match settings.absolute_lifetime {
-        Some(absolute) => absolute.saturating_add(settings.permanent_session_lifetime),
-        None => INDEX_KEPT_WHILE_LISTED,
-    }
-}
-
-/// "No expiry" for an index entry: the 100 years every duration setting is
-/// bounded by, which every store can express.
-const INDEX_KEPT_WHILE_LISTED: std::time::Duration =
-    std::time::Duration::from_secs(100 * 365 * 24 * 60 * 60);
 
 /// `SESSION_CLEANUP_N_REQUESTS`: about one finished request in N+1 starts a
 /// cleanup pass, off the request's critical path.

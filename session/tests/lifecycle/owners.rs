@@ -336,3 +336,26 @@ async fn apps_sharing_a_store_list_and_revoke_only_their_own_sessions() {
     assert_eq!(owner_of(&shop, &in_shop).await, None);
     assert_eq!(listed(&admin, "ada").await.len(), 1);
 }
+
+/// Moving a logged-in session to a new sid outside a request keeps it in its
+/// owner's index: "log out everywhere" still reaches it.
+#[tokio::test]
+async fn a_session_moved_by_id_stays_revocable() {
+    let h = harness();
+    let cookie = login(&h, None, "ada").await;
+    let sid = cookie.trim_start_matches("session=").to_owned();
+    let moved = h.manager.regenerate_by_id(&sid).await.unwrap().unwrap();
+    let moved_cookie = format!("session={}", moved.expose());
+    assert_eq!(owner_of(&h, &moved_cookie).await.as_deref(), Some("ada"));
+    assert_eq!(
+        listed(&h, "ada").await,
+        BTreeSet::from([handle_of(&h, &moved_cookie).await]),
+        "the index names the new sid, not the old one"
+    );
+    assert_eq!(h.manager.revoke_all("ada").await.unwrap(), 1);
+    assert_eq!(
+        owner_of(&h, &moved_cookie).await,
+        None,
+        "the moved session survived a revoke"
+    );
+}
