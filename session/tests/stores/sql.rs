@@ -566,6 +566,65 @@ async fn a_conditional_save_that_matched_no_row_is_never_saved_sqlite() {
     fx.drop_table().await;
 }
 
+/// A statement the server interrupts (an operator's `KILL QUERY`, like
+/// MariaDB's `max_statement_time` or a lock wait timeout) is the database
+/// being unavailable now (503), not a failure of the request (500). The
+/// store's conditional save waits on a row another transaction holds, and is
+/// killed while it waits.
+#[tokio::test]
+#[ignore = "needs live servers: run scripts/test.sh"]
+async fn an_interrupted_statement_is_unavailable_mariadb() {
+    use sqlx::Connection;
+    let fx = fixture(Db::MySql, "interrupted").await;
+    let ttl = Duration::from_secs(3600);
+    fx.store.save("k", b"E", ttl, SaveHint::New).await.unwrap();
+    let mut holder = sqlx::MySqlConnection::connect(&mysql_url()).await.unwrap();
+    sqlx::raw_sql(AssertSqlSafe("BEGIN".to_owned()))
+        .execute(&mut holder)
+        .await
+        .unwrap();
+    let lock = format!(
+        "SELECT data FROM {} WHERE session_id = 'k' FOR UPDATE",
+        fx.table
+    );
+    sqlx::raw_sql(AssertSqlSafe(lock))
+        .execute(&mut holder)
+        .await
+        .unwrap();
+    let mut admin = sqlx::MySqlConnection::connect(&mysql_url()).await.unwrap();
+    let find = format!(
+        "SELECT CAST(ID AS CHAR) FROM information_schema.PROCESSLIST \
+         WHERE INFO LIKE 'UPDATE%{}%'",
+        fx.table
+    );
+    let kill = async {
+        for _ in 0..200 {
+            let rows: Vec<(String,)> = sqlx::query_as(AssertSqlSafe(find.clone()))
+                .fetch_all(&mut admin)
+                .await
+                .unwrap();
+            if let Some((id,)) = rows.first() {
+                sqlx::raw_sql(AssertSqlSafe(format!("KILL QUERY {id}")))
+                    .execute(&mut admin)
+                    .await
+                    .unwrap();
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("the store's UPDATE never waited on the lock");
+    };
+    let (saved, ()) = tokio::join!(fx.store.save_if_unchanged("k", b"E", b"V", ttl), kill);
+    let error = saved.unwrap_err();
+    assert_eq!(error.kind, StoreErrorKind::Unavailable, "{error}");
+    holder.close().await.unwrap();
+    assert_eq!(
+        fx.store.load("k").await.unwrap().as_deref(),
+        Some(&b"E"[..])
+    );
+    fx.drop_table().await;
+}
+
 // ------------------------------------------------------------ cleanup
 
 async fn cleanup_removes_only_expired_rows_across_batches(db: Db) {

@@ -102,8 +102,8 @@
 //! on PostgreSQL sets `statement_timeout` to `SESSION_OPERATION_TIMEOUT`; SQLite
 //! waits that long on a locked database. Every operation is also bounded by
 //! `SESSION_OPERATION_TIMEOUT` in the client. A refused or reset connection, a
-//! timeout, an exhausted pool, a server shutting down, a deadlock or a busy
-//! SQLite file are [`StoreErrorKind::Unavailable`](super::StoreErrorKind) (503);
+//! timeout, an exhausted pool, a server shutting down, a deadlock, a lock wait
+//! timeout, a statement the server interrupted or a busy SQLite file are [`StoreErrorKind::Unavailable`](super::StoreErrorKind) (503);
 //! anything else is `Failed` (500). Start-up with the database down fails with
 //! a [`BuildError`](super::BuildError) naming the backend and the URL, password redacted.
 //!

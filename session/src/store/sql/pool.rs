@@ -272,43 +272,38 @@ pub(super) fn is_unavailable(dialect: Dialect, error: &sqlx::Error) -> bool {
         | sqlx::Error::PoolTimedOut
         | sqlx::Error::PoolClosed
         | sqlx::Error::WorkerCrashed => true,
-        sqlx::Error::Database(db) => {
-            let Some(code) = db.code() else { return false };
-            match dialect {
-                // Connection exceptions (08), insufficient resources (53),
-                // operator intervention: shutdown, statement_timeout (57),
-                // lock timeout, serialization failure and deadlock.
-                #[cfg(feature = "postgres")]
-                Dialect::Postgres => {
-                    code.starts_with("08")
-                        || code.starts_with("53")
-                        || code.starts_with("57")
-                        || matches!(&*code, "55P03" | "40001" | "40P01")
-                }
-                // Too many connections, shutdown, lock wait timeout, deadlock,
-                // connection killed, statement time limits, lost connection.
-                #[cfg(feature = "mysql")]
-                Dialect::MySql => matches!(
-                    &*code,
-                    "1040"
-                        | "1053"
-                        | "1205"
-                        | "1213"
-                        | "1927"
-                        | "1969"
-                        | "3024"
-                        | "2002"
-                        | "2003"
-                        | "2006"
-                        | "2013"
-                ),
-                // SQLITE_BUSY and SQLITE_LOCKED, with their extended codes.
-                #[cfg(feature = "sqlite")]
-                Dialect::Sqlite => code
-                    .parse::<u32>()
-                    .is_ok_and(|code| matches!(code & 0xff, 5 | 6)),
-            }
-        }
+        sqlx::Error::Database(db) => match dialect {
+            // Connection exceptions (08), insufficient resources (53),
+            // operator intervention: shutdown, statement_timeout (57),
+            // lock timeout, serialization failure and deadlock.
+            #[cfg(feature = "postgres")]
+            Dialect::Postgres => db.code().is_some_and(|code| {
+                code.starts_with("08")
+                    || code.starts_with("53")
+                    || code.starts_with("57")
+                    || matches!(&*code, "55P03" | "40001" | "40P01")
+            }),
+            // By the server's error number: MySQL's `code()` is the SQLSTATE,
+            // which is the catch-all `HY000` for most of these. Too many
+            // connections, shutdown, lock wait timeout, deadlock, a statement
+            // interrupted (`KILL QUERY`), connection killed, statement time
+            // limits (MariaDB's, MySQL's).
+            #[cfg(feature = "mysql")]
+            Dialect::MySql => db
+                .try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>()
+                .is_some_and(|db| {
+                    matches!(
+                        db.number(),
+                        1040 | 1053 | 1205 | 1213 | 1317 | 1927 | 1969 | 3024
+                    )
+                }),
+            // SQLITE_BUSY and SQLITE_LOCKED, with their extended codes.
+            #[cfg(feature = "sqlite")]
+            Dialect::Sqlite => db
+                .code()
+                .and_then(|code| code.parse::<u32>().ok())
+                .is_some_and(|code| matches!(code & 0xff, 5 | 6)),
+        },
         _ => false,
     }
 }
