@@ -290,6 +290,7 @@ impl RequestSession {
                 index: IndexChange::moved(indexed, loaded_key.clone(), None),
                 write: None,
                 delete: loaded_key,
+                moved_from_loaded: false,
                 deliver: Some(engine.expire(transport)),
             },
             Plan::SaveRegenerated => {
@@ -304,6 +305,9 @@ impl RequestSession {
                         owner.map(|owner| entry(owner, &key)),
                     ),
                     write: Some(write(merge, key, bytes, false, &mut state.map)),
+                    // The replaced sid is the loaded record's (see
+                    // `Session::regenerate`).
+                    moved_from_loaded: merge && delete.is_some(),
                     delete,
                     deliver,
                 }
@@ -329,6 +333,7 @@ impl RequestSession {
                     index,
                     write: Some(write(merge, key, bytes, existing, &mut state.map)),
                     delete: None,
+                    moved_from_loaded: false,
                     deliver,
                 }
             }

@@ -83,6 +83,12 @@ pub(super) struct Work {
     /// A record to delete after the write: the emptied session's, or the one
     /// a regenerate moved away from.
     pub(super) delete: Option<String>,
+    /// Whether `delete` is the loaded record a regenerate (or a login)
+    /// copied to a new sid, which must still exist once the copy is
+    /// indexed: if it was ended while this request ran, the copy is taken
+    /// back, so that an ended session never comes back under a new sid
+    /// (`write_mode = "merge"`).
+    pub(super) moved_from_loaded: bool,
     /// What the client is told about its sid, in the request's transport.
     pub(super) deliver: Option<Delivery>,
 }
@@ -165,6 +171,7 @@ impl Work {
             index: None,
             write: None,
             delete: None,
+            moved_from_loaded: false,
             deliver,
         }
     }
@@ -181,37 +188,62 @@ impl Work {
     ) -> Result<FinishOutcome, FinishError> {
         let store = engine.live_store("save")?.as_ref();
         let inserted = matches!(self.write, Some(Write::Insert { .. }));
+        // The copy a regenerate wrote, to take back if its original ended.
+        let moved_to = match &self.write {
+            Some(Write::Insert { key, .. }) if self.moved_from_loaded => Some(key.clone()),
+            _ => None,
+        };
         if let Some(write) = self.write.take() {
             if !write_record(engine, store, write).await? {
                 self.end_instead(engine, transport);
             }
         }
-        if self.index.is_some() || self.delete.is_some() {
-            Box::pin(self.index_and_delete(engine, store, inserted)).await?;
+        if (self.index.is_some() || self.delete.is_some())
+            && !Box::pin(self.index_and_delete(engine, store, inserted, moved_to)).await?
+        {
+            self.end_instead(engine, transport);
         }
         maybe_cleanup(engine);
         Ok(self.outcome(engine, transport))
     }
 
-    /// After the write: adds the owner-index entry, deletes the record to
-    /// delete, then removes the old entry.
+    /// After the write: adds the owner-index entry, checks that the record a
+    /// regenerate moved away from (`moved_to` names the copy) still exists,
+    /// deletes the record to delete, then removes the old entry. `Ok(false)`
+    /// when the moved-from record was ended while this request ran: the copy
+    /// and its entry are taken back.
     async fn index_and_delete(
         &mut self, engine: &Engine, store: &dyn SessionStore, inserted: bool,
-    ) -> Result<(), FinishError> {
+        moved_to: Option<String>,
+    ) -> Result<bool, FinishError> {
         let IndexChange { remove, add } = self.index.take().map(|index| *index).unwrap_or_default();
-        if let Some((owner, key, created)) = add {
+        if let Some((owner, key, created)) = &add {
             if let Err(error) = store
-                .add_owned(&owner, &key, created, index_ttl(engine.settings()))
+                .add_owned(owner, key, *created, index_ttl(engine.settings()))
                 .await
             {
                 // A logged-in session the index does not hold could not be
                 // revoked: a new record is taken back.
                 if inserted {
-                    if let Err(undo) = dispatch::delete(store, &key).await {
+                    if let Err(undo) = dispatch::delete(store, key).await {
                         tracing::warn!(%undo, "a session that could not be indexed could not be deleted either");
                     }
                 }
                 return Err(error.into());
+            }
+        }
+        // Checked after the copy is indexed: a revoke that lists the index
+        // from now on finds the copy, and one that ended the original before
+        // now is seen here.
+        if let (Some(copy), Some(original)) = (&moved_to, &self.delete) {
+            if dispatch::load(store, original).await?.is_none() {
+                dispatch::delete(store, copy).await?;
+                if let Some((owner, key, _)) = &add {
+                    if let Err(error) = store.remove_owned(owner, key).await {
+                        tracing::warn!(%error, "a taken-back session stays in its owner's index until the next listing prunes it");
+                    }
+                }
+                return Ok(false);
             }
         }
         if let Some(key) = &self.delete {
@@ -222,7 +254,7 @@ impl Work {
                 tracing::warn!(%error, "an ended session stays in its owner's index until the next listing prunes it");
             }
         }
-        Ok(())
+        Ok(true)
     }
 
     /// The headers for the adapter to add.

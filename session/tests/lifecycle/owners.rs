@@ -359,3 +359,35 @@ async fn a_session_moved_by_id_stays_revocable() {
         "the moved session survived a revoke"
     );
 }
+
+/// A request that loaded a session which is revoked while it runs, and then
+/// regenerates or logs in, does not bring it back under a new sid: the copy
+/// is taken back and the client told to forget its sid.
+#[tokio::test]
+async fn a_move_after_a_revoke_does_not_bring_the_session_back() {
+    for relogin in [false, true] {
+        let h = harness();
+        let cookie = login(&h, None, "ada").await;
+        let request = h.manager.open([cookie.as_bytes()]);
+        let session = request.load().await.unwrap();
+        assert_eq!(h.manager.revoke_all("ada").await.unwrap(), 1);
+        if relogin {
+            session.login("ada").unwrap();
+        } else {
+            session.regenerate().unwrap();
+        }
+        session.insert("late", "x").unwrap();
+        let outcome = request.finish(200).await.unwrap();
+        let set_cookie = outcome.set_cookie.expect("a cookie header");
+        assert!(
+            set_cookie.contains("Max-Age=0"),
+            "relogin {relogin}: {set_cookie}"
+        );
+        assert!(listed(&h, "ada").await.is_empty(), "relogin {relogin}");
+        assert_eq!(
+            h.store.inner.len(),
+            0,
+            "relogin {relogin}: a session came back"
+        );
+    }
+}
