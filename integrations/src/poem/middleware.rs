@@ -131,9 +131,21 @@ impl<E: Endpoint> Endpoint for SessionEndpoint<E> {
                 if !request_session.is_loaded() {
                     return Err(error);
                 }
+                // The session's headers can only go on a response; the
+                // message goes with it, for the layers outside (poem's
+                // `Tracing` logs it). The error's type does not: an outer
+                // `catch_error` sees a response error.
+                let message = error.to_string();
                 let mut response = error.into_response();
-                let replaced = finish(&request_session, response.status(), &mut response).await;
-                Err(poem::Error::from_response(replaced.unwrap_or(response)))
+                match finish(&request_session, response.status(), &mut response).await {
+                    // Finishing failed: its opaque response replaces the error's.
+                    Some(replaced) => Err(poem::Error::from_response(replaced)),
+                    None => {
+                        let mut error = poem::Error::from_response(response);
+                        error.set_error_message(message);
+                        Err(error)
+                    }
+                }
             }
         }
     }

@@ -108,3 +108,31 @@ async fn the_graceful_shutdown_then_the_middlewares_closes_the_pool_and_ends_the
     assert_eq!(app.get_response(request).await.status(), StatusCode::OK);
     sessions.shutdown().await; // idempotent
 }
+
+#[handler]
+fn refuse(session: Session) -> poem::Result<String> {
+    session.insert("tried", &true).unwrap();
+    Err(poem::Error::from_string(
+        "the order is closed",
+        StatusCode::CONFLICT,
+    ))
+}
+
+/// An error from a route that used the session keeps its message for the
+/// layers outside (poem's `Tracing` logs it), and its response gets the
+/// session's headers: the middleware must turn it into a response to add them.
+#[tokio::test]
+async fn an_error_keeps_its_message_and_gets_the_session_headers() {
+    let settings = Settings::from_map([("type", "memory")]).unwrap();
+    let sessions = SessionMiddleware::from_settings(settings).await.unwrap();
+    let app = Route::new().at("/refuse", get(refuse)).with(sessions);
+    let error = app
+        .call(Request::builder().uri_str("/refuse").finish())
+        .await
+        .unwrap_err();
+    assert_eq!(error.to_string(), "the order is closed");
+    assert_eq!(error.status(), StatusCode::CONFLICT);
+    let response = error.into_response();
+    assert!(response.headers().contains_key("set-cookie"));
+    assert_eq!(response.headers()["vary"], "Cookie");
+}
