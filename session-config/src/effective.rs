@@ -8,7 +8,7 @@ use toml::Value;
 
 use crate::keys::Key;
 use crate::loader::LoadReport;
-use crate::redact::{redact_text, REDACTED};
+use crate::redact::{redact_value, REDACTED};
 use crate::settings::{ConnectionUrl, Settings};
 use crate::source::Origin;
 
@@ -54,7 +54,7 @@ impl LoadReport {
 }
 
 fn text(s: &str) -> Option<Value> {
-    Some(Value::String(redact_text(s)))
+    Some(Value::String(redact_value(s)))
 }
 
 fn url(u: &ConnectionUrl) -> Value {
@@ -78,7 +78,7 @@ fn size(n: usize) -> Value {
 }
 
 fn list<'a>(items: impl Iterator<Item = &'a str>) -> Value {
-    Value::Array(items.map(|s| Value::String(redact_text(s))).collect())
+    Value::Array(items.map(|s| Value::String(redact_value(s))).collect())
 }
 
 /// The value of `key` in `s`, as `Session.toml` would spell it, redacted.

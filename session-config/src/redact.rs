@@ -16,6 +16,69 @@ pub(crate) fn redact_text(text: &str) -> String {
     redact_query_passwords(&redact_userinfo(text))
 }
 
+/// Like [`redact_text`], for one setting's value: a URL, or several joined by
+/// commas. A password in a value may hold quotes, spaces or commas (the URL
+/// parser percent-encodes them), so only the start of the next URL ends one:
+/// each URL's password runs to its last `@` before a `?` or `#`. A URL with
+/// no `@` whose "port" is not a number may be the front of a password cut off
+/// from its host (a list split at a comma inside it), so that is hidden too.
+pub(crate) fn redact_value(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    let mut done = 0;
+    let mut search = 0;
+    while let Some(pos) = value[search..].find("://") {
+        let authority = search + pos + 3;
+        let end = value[authority..]
+            .find("://")
+            .map_or(value.len(), |next| scheme_start(value, authority + next));
+        let url = &value[authority..end.max(authority)];
+        let before_query = url.find(['?', '#']).unwrap_or(url.len());
+        if let Some(at) = url[..before_query].rfind('@') {
+            if let Some(colon) = url[..at].find(':') {
+                out.push_str(&value[done..authority + colon + 1]);
+                out.push_str(MASK);
+                done = authority + at;
+            }
+        } else if let Some((from, to)) = non_numeric_port(url) {
+            out.push_str(&value[done..authority + from]);
+            out.push_str(MASK);
+            done = authority + to;
+        }
+        search = end.max(authority);
+    }
+    out.push_str(&value[done..]);
+    redact_query_passwords(&out)
+}
+
+/// Where the scheme ends at `colon_slashes` (the position of its `://`)
+/// starts: after the letters, digits, `+`, `-` and `.` before it.
+fn scheme_start(text: &str, colon_slashes: usize) -> usize {
+    text[..colon_slashes]
+        .char_indices()
+        .rev()
+        .take_while(|(_, c)| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+        .last()
+        .map_or(colon_slashes, |(i, _)| i)
+}
+
+/// The byte range of what follows the host's `:` in an authority without
+/// `@`, when it is not a port number.
+fn non_numeric_port(authority: &str) -> Option<(usize, usize)> {
+    let host_end = if authority.starts_with('[') {
+        authority.find(']')? + 1
+    } else {
+        0
+    };
+    let colon = host_end + authority[host_end..].find(':')?;
+    let rest = &authority[colon + 1..];
+    let len = rest
+        .find(|c: char| matches!(c, '/' | '?' | '#' | ',') || c.is_whitespace())
+        .unwrap_or(rest.len());
+    let port = &rest[..len];
+    (!port.is_empty() && !port.bytes().all(|b| b.is_ascii_digit()))
+        .then_some((colon + 1, colon + 1 + len))
+}
+
 /// `true` when `s` starts with `scheme://` (a letter, then letters, digits, `+`, `-`, `.`).
 fn starts_with_scheme(s: &str) -> bool {
     let Some(pos) = s.find("://") else {
@@ -150,6 +213,46 @@ mod tests {
             redact_text("postgres://h/db?user=u&password=s3cret&x=1"),
             "postgres://h/db?user=u&password=***&x=1"
         );
+    }
+
+    #[test]
+    fn a_value_hides_passwords_with_quotes_spaces_and_commas() {
+        use super::redact_value;
+        for (value, shown) in [
+            ("redis://:it's-secret@cache:6379", "redis://:***@cache:6379"),
+            ("postgres://app:pa ss@db/app", "postgres://app:***@db/app"),
+            ("redis://:say \"hi\"@cache", "redis://:***@cache"),
+            ("redis://:hunter,2@cache:6379", "redis://:***@cache:6379"),
+            (
+                "redis://:a1@h1:7000,redis://:b,2@h2:7001",
+                "redis://:***@h1:7000,redis://:***@h2:7001",
+            ),
+            // A list split at a comma in the password: the front piece.
+            ("redis://:hunter", "redis://:***"),
+            ("redis://user:hun", "redis://user:***"),
+            ("postgres://u:p@ss/w@host/db", "postgres://u:***@host/db"),
+            (
+                "mongodb://u:pw@h1:1,h2:2/db",
+                "mongodb://u:***@h1:1,h2:2/db",
+            ),
+            (
+                "postgres://h/db?user=u&password=s3cret",
+                "postgres://h/db?user=u&password=***",
+            ),
+        ] {
+            assert_eq!(redact_value(value), shown, "{value}");
+        }
+        for untouched in [
+            "redis://127.0.0.1:6379",
+            "redis://[::1]:6379/0",
+            "redis://user@host",
+            "postgres://h:5432/db?x=a@b",
+            "sqlite::memory:",
+            "sqlite:///tmp/s.db?mode=rwc",
+            "session:",
+        ] {
+            assert_eq!(redact_value(untouched), untouched);
+        }
     }
 
     #[test]

@@ -7,7 +7,7 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::redact::redact_text;
+use crate::redact::redact_value;
 
 /// Which store backs the sessions (`SESSION_TYPE`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -356,7 +356,7 @@ impl ConnectionUrl {
 
     /// The URL with its password (and any `password=` query parameter) replaced by `***`.
     pub fn redacted(&self) -> String {
-        redact_text(&self.0)
+        redact_value(&self.0)
     }
 }
 

@@ -109,3 +109,31 @@ fn url_passwords_are_redacted() {
         "{msg}"
     );
 }
+
+/// A URL password may hold a quote, a space or a comma (the URL parser
+/// percent-encodes them, so such URLs are accepted): none of it is shown,
+/// in the effective settings, `ConnectionUrl`'s output or an error that
+/// quotes a piece of a list split at the comma.
+#[test]
+fn passwords_with_quotes_spaces_and_commas_are_masked() {
+    for (password, url) in [
+        ("it's-pw", "redis://:it's-pw@cache:6379"),
+        ("pa ss-pw", "redis://app:pa ss-pw@cache:6379"),
+    ] {
+        let report = Settings::builder()
+            .env_from([("SESSION_REDIS", url)])
+            .build_report()
+            .unwrap();
+        let shown = format!(
+            "{} {:?} {:?}",
+            report.settings.redis[0],
+            report.settings.redis[0],
+            report.effective()
+        );
+        let secret_part = &password[password.len() - 5..];
+        assert!(!shown.contains(secret_part), "{shown}");
+        assert!(shown.contains("***@cache:6379"), "{shown}");
+    }
+    let (_, msg) = env_err(&[("SESSION_REDIS", "redis://:hunter,2@cache:6379")]);
+    assert!(!msg.contains("hunter"), "{msg}");
+}
