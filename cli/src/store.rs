@@ -68,6 +68,22 @@ pub fn location(settings: &Settings) -> String {
     match settings.session_type {
         SessionType::Null => "nowhere (sessions are disabled)".to_owned(),
         SessionType::Memory => "this process's memory".to_owned(),
+        // With Sentinels the store asks them for the master; `redis` is
+        // not used.
+        SessionType::Redis if !settings.redis_sentinels.is_empty() => format!(
+            "Sentinels {} (master {:?})",
+            settings
+                .redis_sentinels
+                .iter()
+                .map(|url| url.redacted())
+                .collect::<Vec<_>>()
+                .join(", "),
+            settings
+                .redis_sentinel_master
+                .as_deref()
+                .map(str::trim)
+                .unwrap_or_default()
+        ),
         SessionType::Redis => settings
             .redis
             .iter()
@@ -94,4 +110,27 @@ pub fn seconds(duration: Duration) -> String {
 /// A duration in milliseconds, rounded to microseconds, for reports.
 pub fn millis(duration: Duration) -> f64 {
     (duration.as_secs_f64() * 1_000_000.0).round() / 1000.0
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sentinel_store_is_named_by_its_sentinels_and_master() {
+        let settings = Settings::from_map([
+            ("type", "redis"),
+            (
+                "redis_sentinels",
+                "redis://:pw@10.0.0.1:26379,redis://10.0.0.2:26379",
+            ),
+            ("redis_sentinel_master", "mymaster"),
+        ])
+        .unwrap();
+        assert_eq!(
+            location(&settings),
+            "Sentinels redis://:***@10.0.0.1:26379, redis://10.0.0.2:26379 (master \"mymaster\")"
+        );
+    }
 }
