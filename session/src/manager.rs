@@ -12,7 +12,7 @@ use crate::errors::{FinishError, LoadError};
 use crate::id::SessionId;
 use crate::lifecycle::RequestSession;
 use crate::map::SessionMap;
-use crate::owner::{index_ttl, OwnedSession, SessionHandle, INDEXED_KEY};
+use crate::owner::{index_ttl, owner_in, OwnedSession, SessionHandle, INDEXED_KEY};
 use crate::store::{self, BuildError, SaveHint, SessionStore, StoreError};
 
 /// Holds the settings, the store, the signer and the codec that every request
@@ -308,10 +308,9 @@ impl SessionManager {
     ///
     /// [`StoreError`] when the store cannot be read.
     pub async fn sessions_of(&self, owner: &str) -> Result<Vec<OwnedSession>, StoreError> {
-        let entries = self.engine.live_store("list")?.list_owned(owner).await?;
+        let entries = self.owned_entries(owner, "list").await?;
         Ok(entries
             .into_iter()
-            .filter(|entry| self.engine.is_own_store_key(&entry.key))
             .map(|entry| OwnedSession {
                 handle: self.engine.handle_of(&entry.key),
                 created: entry.created,
@@ -367,10 +366,8 @@ impl SessionManager {
     ) -> Result<usize, StoreError> {
         let store = self.engine.live_store("revoke")?;
         let mut ended = 0;
-        for entry in store.list_owned(owner).await? {
-            if !self.engine.is_own_store_key(&entry.key)
-                || !chosen(&self.engine.handle_of(&entry.key))
-            {
+        for entry in self.owned_entries(owner, "revoke").await? {
+            if !chosen(&self.engine.handle_of(&entry.key)) {
                 continue;
             }
             store.delete(&entry.key).await?;
@@ -378,6 +375,40 @@ impl SessionManager {
             ended += 1;
         }
         Ok(ended)
+    }
+
+    /// The index entries of `owner` that are this app's (its `key_prefix`)
+    /// and whose session still names `owner` under `owner_key`. The index
+    /// changes when this app saves a session; a Flask app sharing the store
+    /// logs users in and out (Flask-Login's `login_user`, `logout_user`)
+    /// under the same sid without touching it, so each listed record is read:
+    /// one now logged in as someone else, or as nobody, is not `owner`'s,
+    /// and its entry is pruned. A record that does not decode (another
+    /// app's format) is kept: the index is all there is to go by.
+    async fn owned_entries(
+        &self, owner: &str, operation: &'static str,
+    ) -> Result<Vec<crate::store::IndexedSession>, StoreError> {
+        let store = self.engine.live_store(operation)?;
+        let owner_key = &self.settings().owner_key;
+        let mut owned = Vec::new();
+        for entry in store.list_owned(owner).await? {
+            if !self.engine.is_own_store_key(&entry.key) {
+                continue;
+            }
+            let Some(raw) = store.load(&entry.key).await? else {
+                continue;
+            };
+            let still_owned = match self.engine.codec().decode(&raw) {
+                Ok((map, _)) => owner_in(&map, owner_key).as_deref() == Some(owner),
+                Err(_) => true,
+            };
+            if still_owned {
+                owned.push(entry);
+            } else if let Err(error) = store.remove_owned(owner, &entry.key).await {
+                tracing::warn!(%error, "a session no longer logged in as its indexed owner stays in the index until the next listing");
+            }
+        }
+        Ok(owned)
     }
 
     /// A new sid, or the random source's failure as a store error of

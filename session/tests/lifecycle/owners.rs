@@ -391,3 +391,34 @@ async fn a_move_after_a_revoke_does_not_bring_the_session_back() {
         );
     }
 }
+
+/// A Flask app sharing the store logs users out and in under the same sid
+/// (Flask-Login keeps the sid) without touching the index: the session that
+/// is now bob's is neither listed nor revoked as ada's, and ada's entry for
+/// it is pruned.
+#[tokio::test]
+async fn a_session_logged_in_as_someone_else_elsewhere_is_not_listed_or_revoked() {
+    let h = harness();
+    let cookie = login(&h, None, "ada").await;
+    let key = h.key_of(&cookie);
+    // What the Flask app's logout_user + login_user("bob") leave behind: the
+    // same record, bob under `_user_id`, our marker still saying ada.
+    let mut map = read_map(&h, &cookie).await;
+    map.insert("_user_id", "bob").unwrap();
+    let settings = h.manager.settings();
+    let codec =
+        session::codec::Codec::new(settings.serialization_format, settings.max_session_bytes);
+    let bytes = codec.encode(&map).unwrap();
+    h.store
+        .inner
+        .save(&key, &bytes, Duration::from_secs(3600), SaveHint::Existing)
+        .await
+        .unwrap();
+    assert!(listed(&h, "ada").await.is_empty());
+    assert_eq!(h.manager.revoke_all("ada").await.unwrap(), 0);
+    assert_eq!(
+        owner_of(&h, &cookie).await.as_deref(),
+        Some("bob"),
+        "bob's session was ended"
+    );
+}
