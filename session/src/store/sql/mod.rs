@@ -55,7 +55,9 @@
 //! # Operations
 //!
 //! - **load**: one `SELECT … WHERE session_id = ? AND expiry > now`. An expired
-//!   or NULL-expiry row is a miss; it is left for cleanup.
+//!   or NULL-expiry row is a miss; it is left for cleanup (hourly by default).
+//!   Flask-Session deletes such a row when it reads it; here a read stays one
+//!   statement, also for a client sending made-up sids.
 //! - **save**: `UPDATE` first for a session that was loaded, `INSERT` first for
 //!   a new one, falling back to the other on 0 rows or a unique conflict. No
 //!   `ON CONFLICT` / `ON DUPLICATE KEY`: those use up an id on every conflict.
