@@ -362,8 +362,11 @@ impl SessionStore for MemoryStore {
     }
 
     async fn touch(&self, key: &str, ttl: Duration) -> Result<(), StoreError> {
-        let expires_at = deadline(Instant::now(), ttl);
-        self.lock().set_expiry(key, expires_at, |_| true, |_| ());
+        let now = Instant::now();
+        let expires_at = deadline(now, ttl);
+        // An expired entry not yet pruned stays expired, as in every store.
+        self.lock()
+            .set_expiry(key, expires_at, |e| e.expires_at > now, |_| ());
         Ok(())
     }
 

@@ -34,6 +34,18 @@ async fn expired_entries_are_not_served() {
     assert_eq!(store.cleanup().await.unwrap(), 1);
 }
 
+/// A touch does not bring back an entry that has expired but is not pruned
+/// yet.
+#[tokio::test]
+async fn a_touch_does_not_revive_an_expired_entry() {
+    let store = MemoryStore::new();
+    let ttl = Duration::from_millis(50);
+    store.save("k", b"v", ttl, SaveHint::New).await.unwrap();
+    tokio::time::sleep(ttl * 2).await;
+    store.touch("k", Duration::from_secs(60)).await.unwrap();
+    assert_eq!(store.load("k").await.unwrap(), None);
+}
+
 #[tokio::test]
 async fn growth_is_bounded_by_capacity() {
     let store = MemoryStore::with_capacity(3).when_full(WhenFull::EvictOldest);
