@@ -42,7 +42,7 @@ const SQL_URL: &str =
     "a database URL: postgres://…, postgresql://…, mysql://…, mariadb://… or sqlite:…";
 const COOKIE_NAME: &str = "a non-empty cookie name of ASCII letters, digits and !#$%&'*+-.^_`|~ (no spaces, quotes, control characters or ()<>@,;:\\/[]?={})";
 const HEADER_NAME: &str = "an HTTP header name of ASCII letters, digits and !#$%&'*+-.^_`|~ (no spaces, quotes, control characters or ()<>@,;:\\/[]?={}), such as X-Session-Id, or an empty string for none";
-const RESERVED_HEADER: &str = "a header name of the app's own, such as X-Session-Id, or an empty string for none: not one that HTTP, cookies, CORS or proxies already use (Cookie, Set-Cookie, Vary, Authorization, Host, Content-*, Origin, Proxy-*, Sec-*, Access-Control-*, …), which a browser would refuse to send or the response would garble";
+const RESERVED_HEADER: &str = "a header name of the app's own, such as X-Session-Id, or an empty string for none: not one that HTTP, cookies, CORS or proxies already use (Cookie, Set-Cookie, Vary, Authorization, Host, Content-Type, Content-Length, Content-Encoding, Origin, Proxy-*, Sec-*, Access-Control-*, …), which a browser would refuse to send or the response would garble";
 
 /// Checks everything; returns the warnings (not logged here).
 pub(crate) fn check(

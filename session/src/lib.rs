@@ -13,8 +13,9 @@
 //! `session-integrations`) run the same three steps for every request, and the
 //! decisions live here, once:
 //!
-//! 1. **Open** ([`SessionManager::open`]): read the cookie, check the sid's shape
-//!    and signature. No I/O; nothing invalid ever reaches the store. With
+//! 1. **Open** ([`SessionManager::open`]): keep the session cookie's values.
+//!    No I/O and no checks yet; load checks the sid's shape and signature, so
+//!    nothing invalid ever reaches the store. With
 //!    header transport on (`header_name`), a request that carries that header
 //!    uses it instead, for its whole life ([`SessionManager::open_with_header`],
 //!    [`transport`]): API and mobile clients without a cookie jar share the

@@ -1,7 +1,7 @@
 //! Storage backends behind one small, object-safe trait: bytes in, bytes out.
 //! The codec sits above it, so a store never sees serde or the session map.
 //!
-//! Each backend is one file, behind its own cargo feature. [`from_settings`]
+//! Each backend is one module, behind its own cargo feature. [`from_settings`]
 //! builds the one that `SESSION_TYPE` selects.
 //!
 //! A store implements the async methods; one that never waits (it keeps
