@@ -198,6 +198,65 @@ pub fn read_command(key: &str, sliding: bool) -> redis::Cmd {
     command
 }
 
+/// The record a raw app doing the contract's work stores
+/// (`RAW_REDIS_WORK=contract`): Flask-Session's, as ours writes it with the
+/// default settings, a msgpack map of the session's keys, here
+/// `{"_permanent": true, "count": n}`. A hand-written app decodes it with
+/// serde into its own struct, as an app at the limit would.
+#[derive(serde::Deserialize)]
+struct Record {
+    #[serde(rename = "_permanent", default)]
+    _permanent: bool,
+    #[serde(default)]
+    count: u32,
+}
+
+/// The count in a stored Flask-Session record; `None` for a record that is
+/// not one (a fresh session replaces it).
+pub fn decode_record(bytes: &[u8]) -> Option<u32> {
+    rmp_serde::from_slice::<Record>(bytes)
+        .ok()
+        .map(|record| record.count)
+}
+
+/// The Flask-Session record of a permanent session holding `count`.
+pub fn encode_record(count: u32) -> Vec<u8> {
+    // fixmap(2), "_permanent", true, "count", then the count (at most 5 bytes).
+    let mut out = Vec::with_capacity(1 + 11 + 1 + 6 + 5);
+    let write = |out: &mut Vec<u8>| -> Result<(), rmp::encode::ValueWriteError> {
+        rmp::encode::write_map_len(out, 2)?;
+        rmp::encode::write_str(out, "_permanent")?;
+        rmp::encode::write_bool(out, true)
+            .map_err(rmp::encode::ValueWriteError::InvalidDataWrite)?;
+        rmp::encode::write_str(out, "count")?;
+        rmp::encode::write_uint(out, u64::from(count))?;
+        Ok(())
+    };
+    write(&mut out).expect("writing to a Vec cannot fail");
+    out
+}
+
+/// A raw app's write of a Flask-Session record (`RAW_REDIS_WORK=contract`):
+/// the conditional save by `EVALSHA` against the `loaded` record, as ours
+/// does in `write_mode = "merge"`, or `SET … EX` for a new session.
+pub fn write_record_command(
+    key: &str, record: &[u8], conditional: Option<(&str, &[u8])>,
+) -> redis::Cmd {
+    match conditional {
+        Some((sha, loaded)) => {
+            let mut command = redis::cmd("EVALSHA");
+            command.arg(sha).arg(1).arg(key).arg(loaded);
+            command.arg(record).arg(TTL.as_secs()).arg("=");
+            command
+        }
+        None => {
+            let mut command = redis::cmd("SET");
+            command.arg(key).arg(record).arg("EX").arg(TTL.as_secs());
+            command
+        }
+    }
+}
+
 /// A raw app's write of the count: `SET … EX`, or, given the script's SHA-1
 /// and the value read, the conditional save against that value by
 /// `EVALSHA`, as ours does in `write_mode = "merge"`.

@@ -15,8 +15,10 @@
 //! the contract asks of a permanent session with `refresh_each_request`
 //! (Flask-Session's default): `Vary: Cookie` on every response that read
 //! the session, and on `/read` a `Set-Cookie` that moves the cookie's
-//! expiry, as `/incr` already sends. What is left between ours and this app
-//! is the session layer's own cost, not the contract's.
+//! expiry, as `/incr` already sends; and it stores Flask-Session's record
+//! (a msgpack map with `_permanent` and the count, decoded with serde), not
+//! the count as text. What is left between ours and this app is the session
+//! layer's own cost, not the contract's.
 
 use std::sync::OnceLock;
 
@@ -26,8 +28,8 @@ use poem::listener::TcpListener;
 use poem::{get, handler, IntoResponse, Request, Response, Route, Server};
 use session::store::redis::redis::{self, aio::ConnectionManager};
 use session_bench::{
-    init_logging, load_save_script, new_sid, port, read_command, redis_url, set_cookie,
-    sid_from_cookie_headers, store_key, write_command,
+    decode_record, encode_record, init_logging, load_save_script, new_sid, port, read_command,
+    redis_url, set_cookie, sid_from_cookie_headers, store_key, write_command, write_record_command,
 };
 
 static REDIS: OnceLock<ConnectionManager> = OnceLock::new();
@@ -85,6 +87,25 @@ async fn save_count(key: &str, count: u32, loaded: Option<u32>) -> redis::RedisR
         .map(drop)
 }
 
+/// With `contract`: the count in the session's Flask-Session record, and the
+/// record as loaded, for the conditional save.
+async fn get_record(key: &str) -> redis::RedisResult<Option<(u32, Vec<u8>)>> {
+    let record: Option<Vec<u8>> = read_command(key, true)
+        .query_async(&mut connection())
+        .await?;
+    Ok(record.and_then(|record| decode_record(&record).map(|count| (count, record))))
+}
+
+/// With `contract`: saves the record of `count` under `key`, conditionally
+/// against the `loaded` record (a new session's key is written with `SET`).
+async fn save_record(key: &str, count: u32, loaded: Option<&[u8]>) -> redis::RedisResult<()> {
+    let conditional = MERGE_SCRIPT.get().map(String::as_str).zip(loaded);
+    write_record_command(key, &encode_record(count), conditional)
+        .query_async::<redis::Value>(&mut connection())
+        .await
+        .map(drop)
+}
+
 #[handler]
 fn plain() -> &'static str {
     "ok"
@@ -95,6 +116,17 @@ async fn read(req: &Request) -> Response {
     let Some(sid) = sid(req) else {
         return 0.to_string().into_response();
     };
+    if contract() {
+        return match get_record(&store_key(sid)).await {
+            Ok(Some((count, _))) => {
+                let mut response = count.to_string().into_response();
+                deliver(&mut response, sid);
+                response
+            }
+            Ok(None) => 0.to_string().into_response(),
+            Err(_) => StatusCode::SERVICE_UNAVAILABLE.into_response(),
+        };
+    }
     match get_count(&store_key(sid)).await {
         Ok(Some(count)) => {
             let mut response = count.to_string().into_response();
@@ -110,6 +142,9 @@ async fn read(req: &Request) -> Response {
 
 #[handler]
 async fn incr(req: &Request) -> Response {
+    if contract() {
+        return incr_record(req).await;
+    }
     let existing = match sid(req) {
         Some(sid) => match get_count(&store_key(sid)).await {
             Ok(Some(count)) => Some((sid.to_owned(), count)),
@@ -122,6 +157,32 @@ async fn incr(req: &Request) -> Response {
     let (sid, count) = existing.unwrap_or_else(|| (new_sid(), 0));
     let count = count.saturating_add(1);
     if save_count(&store_key(&sid), count, loaded).await.is_err() {
+        return StatusCode::SERVICE_UNAVAILABLE.into_response();
+    }
+    let mut response = count.to_string().into_response();
+    deliver(&mut response, &sid);
+    response
+}
+
+/// `/incr` with `contract`: the same work over Flask-Session's record.
+async fn incr_record(req: &Request) -> Response {
+    let existing = match sid(req) {
+        Some(sid) => match get_record(&store_key(sid)).await {
+            Ok(Some((count, record))) => Some((sid.to_owned(), count, record)),
+            Ok(None) => None,
+            Err(_) => return StatusCode::SERVICE_UNAVAILABLE.into_response(),
+        },
+        None => None,
+    };
+    let (sid, count, loaded) = match existing {
+        Some((sid, count, record)) => (sid, count, Some(record)),
+        None => (new_sid(), 0, None),
+    };
+    let count = count.saturating_add(1);
+    if save_record(&store_key(&sid), count, loaded.as_deref())
+        .await
+        .is_err()
+    {
         return StatusCode::SERVICE_UNAVAILABLE.into_response();
     }
     let mut response = count.to_string().into_response();

@@ -7,7 +7,9 @@
 //! settings, as `raw_poem`'s `contract` does: `GETEX … EX` to read, the
 //! store's conditional-save script by `EVALSHA` to write, and `Vary: Cookie`
 //! on every response that read the session, with a `Set-Cookie` that moves
-//! the cookie's expiry on `/read` too (BENCHMARKS.md, issue 20).
+//! the cookie's expiry on `/read` too, over Flask-Session's record (a msgpack
+//! map, decoded with serde) rather than the count as text (BENCHMARKS.md,
+//! issue 20).
 
 use std::sync::OnceLock;
 
@@ -16,8 +18,8 @@ use rocket::response::{self, Responder};
 use rocket::{get, routes, Config, Request, Response, State};
 use session::store::redis::redis::{self, aio::ConnectionManager};
 use session_bench::{
-    init_logging, load_save_script, new_sid, port, read_command, redis_url, set_cookie, store_key,
-    valid_sid, write_command, COOKIE_NAME,
+    decode_record, encode_record, init_logging, load_save_script, new_sid, port, read_command,
+    redis_url, set_cookie, store_key, valid_sid, write_command, write_record_command, COOKIE_NAME,
 };
 
 fn sid(jar: &CookieJar<'_>) -> Option<String> {
@@ -35,6 +37,18 @@ async fn get_count(redis: &ConnectionManager, key: &str) -> Result<Option<u32>, 
         .query_async(&mut redis.clone())
         .await
         .map_err(|_| Status::ServiceUnavailable)
+}
+
+/// With `contract`: the count in the session's Flask-Session record, and the
+/// record as loaded, for the conditional save.
+async fn get_record(
+    redis: &ConnectionManager, key: &str,
+) -> Result<Option<(u32, Vec<u8>)>, Status> {
+    let record: Option<Vec<u8>> = read_command(key, true)
+        .query_async(&mut redis.clone())
+        .await
+        .map_err(|_| Status::ServiceUnavailable)?;
+    Ok(record.and_then(|record| decode_record(&record).map(|count| (count, record))))
 }
 
 /// The count, and for a request that read a session the headers the
@@ -64,6 +78,24 @@ fn plain() -> &'static str {
 
 #[get("/read")]
 async fn read(jar: &CookieJar<'_>, redis: &State<ConnectionManager>) -> Result<Written, Status> {
+    if CONTRACT_SCRIPT.get().is_some() {
+        let found = match sid(jar) {
+            Some(sid) => get_record(redis, &store_key(&sid))
+                .await?
+                .map(|(count, _)| (sid, count)),
+            None => None,
+        };
+        return Ok(match found {
+            Some((sid, count)) => Written {
+                body: count.to_string(),
+                sid: Some(sid),
+            },
+            None => Written {
+                body: 0.to_string(),
+                sid: None,
+            },
+        });
+    }
     let found = match sid(jar) {
         Some(sid) => get_count(redis, &store_key(&sid))
             .await?
@@ -85,6 +117,9 @@ async fn read(jar: &CookieJar<'_>, redis: &State<ConnectionManager>) -> Result<W
 
 #[get("/incr")]
 async fn incr(jar: &CookieJar<'_>, redis: &State<ConnectionManager>) -> Result<Written, Status> {
+    if let Some(sha) = CONTRACT_SCRIPT.get() {
+        return incr_record(jar, redis, sha).await;
+    }
     let existing = match sid(jar) {
         Some(sid) => get_count(redis, &store_key(&sid))
             .await?
@@ -98,6 +133,33 @@ async fn incr(jar: &CookieJar<'_>, redis: &State<ConnectionManager>) -> Result<W
     let conditional = CONTRACT_SCRIPT.get().map(String::as_str).zip(loaded);
     write_command(&store_key(&sid), count, conditional)
         .query_async::<redis::Value>(&mut redis.inner().clone())
+        .await
+        .map_err(|_| Status::ServiceUnavailable)?;
+    Ok(Written {
+        body: count.to_string(),
+        sid: Some(sid),
+    })
+}
+
+/// `/incr` with `contract`: the same work over Flask-Session's record,
+/// saved conditionally with the script `sha`.
+async fn incr_record(
+    jar: &CookieJar<'_>, redis: &ConnectionManager, sha: &str,
+) -> Result<Written, Status> {
+    let existing = match sid(jar) {
+        Some(sid) => get_record(redis, &store_key(&sid))
+            .await?
+            .map(|(count, record)| (sid, count, record)),
+        None => None,
+    };
+    let (sid, count, loaded) = match existing {
+        Some((sid, count, record)) => (sid, count, Some(record)),
+        None => (new_sid(), 0, None),
+    };
+    let count = count.saturating_add(1);
+    let conditional = loaded.as_deref().map(|loaded| (sha, loaded));
+    write_record_command(&store_key(&sid), &encode_record(count), conditional)
+        .query_async::<redis::Value>(&mut redis.clone())
         .await
         .map_err(|_| Status::ServiceUnavailable)?;
     Ok(Written {
