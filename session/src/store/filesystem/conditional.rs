@@ -15,6 +15,7 @@ use std::path::Path;
 
 use super::format::encode;
 use super::open::open_lock_file;
+use super::read::StripeLock;
 use super::Inner;
 use crate::store::{SaveHint, WriteOutcome};
 
@@ -36,23 +37,37 @@ impl Inner {
         Ok(lock)
     }
 
+    /// The lock of `path`'s stripe if it is free now; `Ok(None)` when someone
+    /// holds it (this process included: a scan can run inside a save that
+    /// holds it, and a second `flock` would wait for itself).
+    pub(super) fn try_lock_for_write(&self, path: &Path) -> io::Result<Option<File>> {
+        let lock = open_lock_file(&self.dir, &lock_name(path), self.mode)?;
+        match lock.try_lock() {
+            Ok(()) => Ok(Some(lock)),
+            Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+            Err(std::fs::TryLockError::Error(err)) => Err(err),
+        }
+    }
+
     /// Replaces the session at `path` only if its payload is still
     /// `expected`. `Ok(None)` when the directory refused the write (full).
     pub(super) fn save_if_unchanged(
         &self, path: &Path, expected: &[u8], value: &[u8], expiry: u64,
     ) -> io::Result<Option<WriteOutcome>> {
         let _lock = self.lock_for_write(path)?;
-        Ok(Some(match self.read(path, None)? {
-            None => WriteOutcome::Gone,
-            Some(current) if current != expected => WriteOutcome::Changed(current),
-            Some(_) => {
-                let bytes = encode(expiry, value);
-                if !self.save(path, &bytes, expiry, SaveHint::Existing)? {
-                    return Ok(None);
+        Ok(Some(
+            match self.read_record(path, None, StripeLock::Held)? {
+                None => WriteOutcome::Gone,
+                Some(current) if current != expected => WriteOutcome::Changed(current),
+                Some(_) => {
+                    let bytes = encode(expiry, value);
+                    if !self.save(path, &bytes, expiry, SaveHint::Existing)? {
+                        return Ok(None);
+                    }
+                    WriteOutcome::Saved
                 }
-                WriteOutcome::Saved
-            }
-        }))
+            },
+        ))
     }
 
     /// Writes the session at `path` only if there is none. `Ok(None)` when
@@ -61,7 +76,7 @@ impl Inner {
         &self, path: &Path, value: &[u8], expiry: u64,
     ) -> io::Result<Option<WriteOutcome>> {
         let _lock = self.lock_for_write(path)?;
-        if let Some(current) = self.read(path, None)? {
+        if let Some(current) = self.read_record(path, None, StripeLock::Held)? {
             return Ok(Some(WriteOutcome::Changed(current)));
         }
         let bytes = encode(expiry, value);

@@ -22,6 +22,14 @@
 //! synced, and are renamed over the target, so a reader sees the old file or
 //! the new one, never a torn one.
 //!
+//! **Locks.** Every save and delete of a session file, and every removal of
+//! an expired or unreadable one, happens under an exclusive `flock` of the
+//! file's stripe (64 lock files `.write-lock-XX`, see `conditional.rs`). So
+//! a conditional save's compare and rename are one step for the other
+//! writers, and a read that found the old file expired cannot remove the
+//! record a save has just renamed over it. A scan (cleanup, pruning) skips an
+//! expired file whose stripe is busy; the next scan removes it.
+//!
 //! **A full directory.** The number of files is bounded by
 //! `SESSION_FILE_THRESHOLD`. Expired files are always pruned first; then, by
 //! default (`SESSION_WHEN_FULL = refuse`), a new session is refused with a
@@ -267,7 +275,13 @@ impl FileStore {
         let path = self.inner.path_for(key);
         let bytes = encode(expiry, value);
         let written = self
-            .blocking("save", move |inner| inner.save(&path, &bytes, expiry, hint))
+            .blocking("save", move |inner| {
+                // Under the stripe lock, as conditional saves: a read that
+                // found the old file expired removes it under the same lock,
+                // so the removal cannot take this write with it.
+                let _lock = inner.lock_for_write(&path)?;
+                inner.save(&path, &bytes, expiry, hint)
+            })
             .await?;
         if written {
             Ok(())

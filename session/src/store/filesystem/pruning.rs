@@ -264,6 +264,12 @@ impl Inner {
             match read_header(&mut file)? {
                 Some(expiry) if !is_expired(expiry, now) => scan.sessions.push((path, expiry)),
                 _ => {
+                    // Under the stripe lock, as every removal of a session
+                    // file: a save renaming a new file over this one holds it.
+                    // A busy stripe is left for the next scan.
+                    let Some(_lock) = self.try_lock_for_write(&path)? else {
+                        continue;
+                    };
                     if same_file(&path, &file) {
                         match fs::remove_file(&path) {
                             Ok(()) => scan.removed += 1,

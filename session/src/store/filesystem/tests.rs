@@ -487,3 +487,41 @@ async fn concurrent_saves_and_loads_never_see_a_torn_file() {
     }
     assert_eq!(entries(tmp.path()).len(), 1, "no temp file is left behind");
 }
+
+/// A read that finds a session expired removes its file only under the
+/// file's stripe lock, which a save holds while it renames: a save that
+/// compared the record just before it expired and renames its new record
+/// over the file cannot have that record removed by the read.
+#[tokio::test]
+async fn an_expired_file_is_removed_only_under_its_stripe_lock() {
+    let (_tmp, store) = fresh(500);
+    store.save_at("k", b"old", 1).await.unwrap(); // expired long ago
+    let path = store.inner.path_for("k");
+    let save_in_progress = store.inner.lock_for_write(&path).unwrap();
+    let reader = {
+        let store = store.clone();
+        tokio::spawn(async move { store.load("k").await })
+    };
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        path.exists(),
+        "the expired file was removed while a save held its stripe lock"
+    );
+    // The save lands, still under its lock: a live record over the old file.
+    let expiry = now_secs() + 3600;
+    assert!(store
+        .inner
+        .save(&path, &encode(expiry, b"new"), expiry, SaveHint::Existing)
+        .unwrap());
+    drop(save_in_progress);
+    assert_eq!(
+        reader.await.unwrap().unwrap(),
+        None,
+        "the read saw the expired record"
+    );
+    assert_eq!(
+        store.load("k").await.unwrap().as_deref(),
+        Some(&b"new"[..]),
+        "the save's record survived the read's removal of the expired one"
+    );
+}
