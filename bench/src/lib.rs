@@ -236,41 +236,23 @@ pub fn encode_record(count: u32) -> Vec<u8> {
     out
 }
 
-/// A raw app's write of a Flask-Session record (`RAW_REDIS_WORK=contract`):
-/// the conditional save by `EVALSHA` against the `loaded` record, as ours
-/// does in `write_mode = "merge"`, or `SET … EX` for a new session.
-pub fn write_record_command(
-    key: &str, record: &[u8], conditional: Option<(&str, &[u8])>,
+/// A raw app's write of the session's value (the count as text, or with
+/// `RAW_REDIS_WORK=contract` its Flask-Session record): `SET … EX`, or,
+/// given the script's SHA-1 and the value read, the conditional save against
+/// that value by `EVALSHA`, as ours does in `write_mode = "merge"`.
+pub fn write_command<V: redis::ToRedisArgs>(
+    key: &str, value: V, conditional: Option<(&str, V)>,
 ) -> redis::Cmd {
     match conditional {
         Some((sha, loaded)) => {
             let mut command = redis::cmd("EVALSHA");
             command.arg(sha).arg(1).arg(key).arg(loaded);
-            command.arg(record).arg(TTL.as_secs()).arg("=");
+            command.arg(value).arg(TTL.as_secs()).arg("=");
             command
         }
         None => {
             let mut command = redis::cmd("SET");
-            command.arg(key).arg(record).arg("EX").arg(TTL.as_secs());
-            command
-        }
-    }
-}
-
-/// A raw app's write of the count: `SET … EX`, or, given the script's SHA-1
-/// and the value read, the conditional save against that value by
-/// `EVALSHA`, as ours does in `write_mode = "merge"`.
-pub fn write_command(key: &str, count: u32, conditional: Option<(&str, u32)>) -> redis::Cmd {
-    match conditional {
-        Some((sha, loaded)) => {
-            let mut command = redis::cmd("EVALSHA");
-            command.arg(sha).arg(1).arg(key).arg(loaded);
-            command.arg(count).arg(TTL.as_secs()).arg("=");
-            command
-        }
-        None => {
-            let mut command = redis::cmd("SET");
-            command.arg(key).arg(count).arg("EX").arg(TTL.as_secs());
+            command.arg(key).arg(value).arg("EX").arg(TTL.as_secs());
             command
         }
     }

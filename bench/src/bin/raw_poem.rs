@@ -29,7 +29,7 @@ use poem::{get, handler, IntoResponse, Request, Response, Route, Server};
 use session::store::redis::redis::{self, aio::ConnectionManager};
 use session_bench::{
     decode_record, encode_record, init_logging, load_save_script, new_sid, port, read_command,
-    redis_url, set_cookie, sid_from_cookie_headers, store_key, write_command, write_record_command,
+    redis_url, set_cookie, sid_from_cookie_headers, store_key, write_command,
 };
 
 static REDIS: OnceLock<ConnectionManager> = OnceLock::new();
@@ -100,7 +100,7 @@ async fn get_record(key: &str) -> redis::RedisResult<Option<(u32, Vec<u8>)>> {
 /// against the `loaded` record (a new session's key is written with `SET`).
 async fn save_record(key: &str, count: u32, loaded: Option<&[u8]>) -> redis::RedisResult<()> {
     let conditional = MERGE_SCRIPT.get().map(String::as_str).zip(loaded);
-    write_record_command(key, &encode_record(count), conditional)
+    write_command(key, encode_record(count).as_slice(), conditional)
         .query_async::<redis::Value>(&mut connection())
         .await
         .map(drop)

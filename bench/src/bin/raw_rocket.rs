@@ -19,7 +19,7 @@ use rocket::{get, routes, Config, Request, Response, State};
 use session::store::redis::redis::{self, aio::ConnectionManager};
 use session_bench::{
     decode_record, encode_record, init_logging, load_save_script, new_sid, port, read_command,
-    redis_url, set_cookie, store_key, valid_sid, write_command, write_record_command, COOKIE_NAME,
+    redis_url, set_cookie, store_key, valid_sid, write_command, COOKIE_NAME,
 };
 
 fn sid(jar: &CookieJar<'_>) -> Option<String> {
@@ -158,10 +158,14 @@ async fn incr_record(
     };
     let count = count.saturating_add(1);
     let conditional = loaded.as_deref().map(|loaded| (sha, loaded));
-    write_record_command(&store_key(&sid), &encode_record(count), conditional)
-        .query_async::<redis::Value>(&mut redis.clone())
-        .await
-        .map_err(|_| Status::ServiceUnavailable)?;
+    write_command(
+        &store_key(&sid),
+        encode_record(count).as_slice(),
+        conditional,
+    )
+    .query_async::<redis::Value>(&mut redis.clone())
+    .await
+    .map_err(|_| Status::ServiceUnavailable)?;
     Ok(Written {
         body: count.to_string(),
         sid: Some(sid),
