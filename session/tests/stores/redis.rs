@@ -497,6 +497,104 @@ async fn a_hung_server_times_out_as_unavailable() {
     }
 }
 
+/// How many clients the server at `url` has, this test's own connection
+/// included.
+async fn connected_clients(raw: &mut MultiplexedConnection) -> usize {
+    let info: String = redis::cmd("INFO")
+        .arg("clients")
+        .query_async(raw)
+        .await
+        .unwrap();
+    info.lines()
+        .find_map(|line| line.strip_prefix("connected_clients:"))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no connected_clients in {info}"))
+}
+
+/// One-command operations on a plain `redis://` server go over connections
+/// of their own (authenticated and in the URL's database), at most
+/// `pool_size` of them; while all are busy the others share the connection
+/// manager, and every operation answers. A shutdown closes them all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs live servers: run scripts/test.sh"]
+async fn direct_connections_are_at_most_pool_size_and_close_at_shutdown() {
+    let server = OwnRedis::start(&["--requirepass", "pw"]);
+    let url = format!("redis://:pw@127.0.0.1:{}/3", server.port);
+    let mut settings = on(&url);
+    settings.pool_size = Some(3);
+    let store = RedisStore::from_settings(&settings).await.unwrap();
+    let mut raw = raw_connection(&url).await;
+    let ttl = Duration::from_secs(60);
+    // Paused, the server holds every command: all 40 are in flight at once.
+    let _: () = redis::cmd("CLIENT")
+        .arg("PAUSE")
+        .arg(300)
+        .query_async(&mut raw)
+        .await
+        .unwrap();
+    let tasks: Vec<_> = (0..40)
+        .map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let key = format!("k{i}");
+                store
+                    .save(&key, key.as_bytes(), ttl, SaveHint::New)
+                    .await
+                    .unwrap();
+                store.load(&key).await.unwrap()
+            })
+        })
+        .collect();
+    for (i, task) in tasks.into_iter().enumerate() {
+        assert_eq!(task.await.unwrap(), Some(format!("k{i}").into_bytes()));
+    }
+    // Three direct connections, the manager's and this test's.
+    assert_eq!(connected_clients(&mut raw).await, 5);
+    // In database 3, as the URL says.
+    let stored: Option<String> = raw.get("k7").await.unwrap();
+    assert_eq!(stored.as_deref(), Some("k7"));
+
+    store.shutdown().await;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while connected_clients(&mut raw).await > 1 {
+        assert!(
+            Instant::now() < deadline,
+            "connections left open after shutdown"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// A direct connection whose operation was cancelled after its command was
+/// sent is closed, not reused: its late reply must never answer the next
+/// operation.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs live servers: run scripts/test.sh"]
+async fn a_cancelled_operation_leaves_no_reply_for_the_next() {
+    let server = OwnRedis::start(&[]);
+    let mut settings = on(&server.url());
+    // One direct connection, so that the next operation would get the same.
+    settings.pool_size = Some(1);
+    let store = RedisStore::from_settings(&settings).await.unwrap();
+    let ttl = Duration::from_secs(60);
+    store.save("a", b"A", ttl, SaveHint::New).await.unwrap();
+    store.save("b", b"B", ttl, SaveHint::New).await.unwrap();
+    let mut raw = raw_connection(&server.url()).await;
+    let _: () = redis::cmd("CLIENT")
+        .arg("PAUSE")
+        .arg(300)
+        .query_async(&mut raw)
+        .await
+        .unwrap();
+    let cancelled = tokio::time::timeout(Duration::from_millis(50), store.load("a")).await;
+    assert!(
+        cancelled.is_err(),
+        "the paused server answered: {cancelled:?}"
+    );
+    assert_eq!(store.load("b").await.unwrap(), Some(b"B".to_vec()));
+    assert_eq!(store.load("a").await.unwrap(), Some(b"A".to_vec()));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs live servers: run scripts/test.sh"]
 async fn a_server_error_is_failed_not_unavailable() {

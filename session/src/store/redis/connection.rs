@@ -3,6 +3,7 @@
 //! Redis Cluster, one [`SentinelConnection`] for a Sentinel-managed master,
 //! behind one type so that all build the same [`RedisStore`].
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use ::redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
@@ -10,11 +11,12 @@ use ::redis::cluster::ClusterClient;
 use ::redis::cluster_async::ClusterConnection;
 use ::redis::sentinel::{SentinelClient, SentinelNodeConnectionInfo, SentinelServerType};
 use ::redis::{
-    Cmd, ConnectionAddr, ConnectionInfo, IntoConnectionInfo, Pipeline, RedisConnectionInfo,
-    RedisError, RedisFuture, TlsMode, Value,
+    Cmd, ConnectionAddr, ConnectionInfo, IntoConnectionInfo, Pipeline, ProtocolVersion,
+    RedisConnectionInfo, RedisError, RedisFuture, TlsMode, Value,
 };
 use session_config::{ConnectionUrl, Settings};
 
+use super::direct::{self, DirectConnections};
 use super::sentinel::SentinelConnection;
 use super::{RedisStore, BACKEND};
 use crate::store::support::within;
@@ -144,7 +146,7 @@ impl RedisStore<RedisConnection> {
             }
         }
         .map_err(|source| BuildError::backend(BACKEND, location.as_str(), source))?;
-        let store = Self::open(client, Timeouts::from_settings(settings), location).await?;
+        let store = Self::open(client, settings, location).await?;
         Ok(store.with_key_prefix(&settings.key_prefix))
     }
 
@@ -167,7 +169,7 @@ impl RedisStore<RedisConnection> {
             RedisClient::Single(client) => client.get_connection_info().addr().to_string(),
             RedisClient::Cluster(_) => "Redis Cluster".to_owned(),
         };
-        let store = Self::open(client, Timeouts::from_settings(settings), location).await?;
+        let store = Self::open(client, settings, location).await?;
         Ok(store.with_key_prefix(&settings.key_prefix))
     }
 
@@ -256,13 +258,16 @@ impl RedisStore<RedisConnection> {
     }
 
     async fn open(
-        client: RedisClient, timeouts: Timeouts, location: String,
+        client: RedisClient, settings: &Settings, location: String,
     ) -> Result<Self, BuildError> {
+        let timeouts = Timeouts::from_settings(settings);
         let fail =
             |source: crate::store::BoxError| BuildError::backend(BACKEND, &*location, source);
         let wait = timeouts.deadline().saturating_mul(2);
+        let mut direct = None;
         let connection = match client {
             RedisClient::Single(client) => {
+                direct = direct_connections(client.get_connection_info(), settings);
                 if matches!(
                     client.get_connection_info().addr(),
                     ConnectionAddr::TcpTls { .. }
@@ -305,8 +310,33 @@ impl RedisStore<RedisConnection> {
         let self_bounded = matches!(connection, RedisConnection::Single(_));
         let mut store = Self::from_connection(connection).with_deadline(timeouts.deadline());
         store.self_bounded = self_bounded;
+        store.direct = direct.map(Arc::new);
         Ok(store)
     }
+}
+
+/// Direct connections ([`super::direct`]) to the server `info` names, when
+/// it is a plain TCP server spoken to in RESP2 (a TLS or Unix socket server,
+/// or RESP3, uses the connection manager alone); at most `pool_size` of them.
+fn direct_connections(info: &ConnectionInfo, settings: &Settings) -> Option<DirectConnections> {
+    let ConnectionAddr::Tcp(host, port) = info.addr() else {
+        return None;
+    };
+    let redis = info.redis_settings();
+    if redis.protocol() != ProtocolVersion::RESP2 {
+        return None;
+    }
+    let limit = settings
+        .pool_size
+        .map_or(direct::DEFAULT_LIMIT, |size| size as usize);
+    Some(DirectConnections::new(
+        host,
+        *port,
+        redis.username(),
+        redis.password(),
+        redis.db(),
+        limit,
+    ))
 }
 
 /// One Sentinel's address and credentials: its own from the URL, else the

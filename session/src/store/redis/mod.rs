@@ -100,8 +100,10 @@
 mod command;
 mod conditional;
 mod connection;
+mod direct;
 mod owners;
 mod ping;
+mod reply;
 mod sentinel;
 
 use std::any::Any;
@@ -111,10 +113,13 @@ use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, Instant, SystemTime};
 
 use ::redis::aio::{ConnectionLike, ConnectionManager};
-use ::redis::{Cmd, ErrorKind, FromRedisValue, Pipeline, RedisError, Script, ServerErrorKind};
+use ::redis::{
+    Cmd, ErrorKind, FromRedisValue, Pipeline, RedisError, Script, ServerErrorKind, Value,
+};
 use async_trait::async_trait;
 
 pub use self::connection::{RedisClient, RedisConnection};
+use self::direct::{DirectConnections, Lease};
 pub use self::sentinel::SentinelConnection;
 use super::support::{ttl_seconds, within, TimedOut};
 use super::{
@@ -153,6 +158,9 @@ pub struct RedisStore<C = RedisConnection> {
     key_prefix: Arc<str>,
     /// False once the server has answered `GETEX` with "unknown command".
     getex: Arc<AtomicBool>,
+    /// Connections of a request's own for one-command operations, when the
+    /// store talks to one plain `redis://` server (see "Connections").
+    direct: Option<Arc<DirectConnections>>,
 }
 
 impl<C: Clone> Clone for RedisStore<C> {
@@ -163,6 +171,7 @@ impl<C: Clone> Clone for RedisStore<C> {
             self_bounded: self.self_bounded,
             key_prefix: Arc::clone(&self.key_prefix),
             getex: Arc::clone(&self.getex),
+            direct: self.direct.clone(),
         }
     }
 }
@@ -174,6 +183,7 @@ impl<C> fmt::Debug for RedisStore<C> {
             .field("deadline", &self.deadline)
             .field("key_prefix", &self.key_prefix)
             .field("getex", &self.getex.load(Ordering::Relaxed))
+            .field("direct", &self.direct.is_some())
             .finish()
     }
 }
@@ -196,6 +206,7 @@ where
             self_bounded: false,
             key_prefix: Arc::from(DEFAULT_KEY_PREFIX),
             getex: Arc::new(AtomicBool::new(true)),
+            direct: None,
         }
     }
 
@@ -299,6 +310,12 @@ where
     /// what is left of the deadline. Any other connection (an app's own, a
     /// Cluster, a Sentinel master) runs both attempts under one timer.
     async fn send<T: FromRedisValue>(&self, request: Request<'_>) -> Result<T, Failure> {
+        if let (Some(direct), Some((command, script))) = (self.direct.as_deref(), request.single())
+        {
+            if let Some(lease) = direct.lease() {
+                return self.send_direct(direct, lease, command, script).await;
+            }
+        }
         let Some(mut connection) = self.connection() else {
             return Err(Failure::ShutDown);
         };
@@ -312,6 +329,58 @@ where
             Err(error) if is_retried(&error) => Box::pin(self.retry(request, error, started)).await,
             other => other.map_err(Failure::Redis),
         }
+    }
+
+    /// [`send`](Self::send) on a direct connection: `command` (an `EVALSHA`
+    /// of `script`, when there is one), under one timer of the deadline, once
+    /// more on a fresh connection when the leased one was idle and is found
+    /// broken (as every idle one is after a server restart).
+    async fn send_direct<T: FromRedisValue>(
+        &self, direct: &DirectConnections, mut lease: Lease<'_>, command: &Cmd,
+        script: Option<&Script>,
+    ) -> Result<T, Failure> {
+        let attempt = async {
+            match self.query_direct(&mut lease, command, script).await {
+                Err(error) if is_retried(&error) && lease.reused() => {
+                    direct.forget_idle();
+                    self.query_direct(&mut lease, command, script).await
+                }
+                other => other,
+            }
+        };
+        match within(BACKEND, self.deadline, attempt).await {
+            Ok(Ok(value)) => ::redis::from_redis_value(value).map_err(|e| Failure::Redis(e.into())),
+            Ok(Err(error)) => Err(Failure::Redis(error)),
+            Err(timed_out) => Err(Failure::TimedOut(timed_out)),
+        }
+    }
+
+    /// One attempt of [`send_direct`](Self::send_direct): the command's
+    /// reply, or its error; a `NOSCRIPT` loads the script (over the
+    /// connection manager) and sends the command again.
+    async fn query_direct(
+        &self, lease: &mut Lease<'_>, command: &Cmd, script: Option<&Script>,
+    ) -> Result<Value, RedisError> {
+        let answer = lease.query(command).await?.extract_error();
+        match (answer, script) {
+            (Err(error), Some(script))
+                if error.kind() == ErrorKind::Server(ServerErrorKind::NoScript) =>
+            {
+                Box::pin(self.load_script(script)).await?;
+                lease.query(command).await?.extract_error()
+            }
+            (answer, _) => answer,
+        }
+    }
+
+    async fn load_script(&self, script: &Script) -> Result<(), RedisError> {
+        let Some(mut connection) = self.connection() else {
+            return Err(RedisError::from((
+                ErrorKind::Io,
+                "the session store was shut down",
+            )));
+        };
+        script.load_async(&mut connection).await.map(drop)
     }
 
     /// The second attempt of [`send`](Self::send) over a self-bounded
@@ -403,6 +472,9 @@ where
             .unwrap_or_else(PoisonError::into_inner)
             .take();
         drop(connection);
+        if let Some(direct) = &self.direct {
+            direct.close();
+        }
     }
 
     async fn load(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
@@ -474,7 +546,17 @@ enum Request<'a> {
     Script(&'a Cmd, &'a Script),
 }
 
-impl Request<'_> {
+impl<'a> Request<'a> {
+    /// The one command of a request that is one (a command, or a script's
+    /// `EVALSHA`), and its script: what a direct connection sends.
+    fn single(self) -> Option<(&'a Cmd, Option<&'a Script>)> {
+        match self {
+            Request::Cmd(cmd) => Some((cmd, None)),
+            Request::Script(evalsha, script) => Some((evalsha, Some(script))),
+            Request::Pipeline(_) => None,
+        }
+    }
+
     async fn query<T: FromRedisValue, C: ConnectionLike + 'static>(
         self, connection: &mut C,
     ) -> Result<T, RedisError> {
