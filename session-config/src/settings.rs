@@ -244,7 +244,9 @@ pub struct Settings {
     pub connect_timeout: Duration,
     /// `SESSION_OPERATION_TIMEOUT`; at most 24 days.
     pub operation_timeout: Duration,
-    /// `SESSION_POOL_SIZE`; 1 to 10,000 when set.
+    /// `SESSION_POOL_SIZE`; 1 to 10,000 when set. The SQL, MongoDB and
+    /// memcached pools' size; for one plain Redis server, the most direct connections
+    /// (128 when unset). Unset means the backend's default.
     pub pool_size: Option<u32>,
 }
 

@@ -53,6 +53,23 @@
 //! system's root certificates); `rediss://` sentinel URLs mean TLS to the
 //! master as well.
 //!
+//! **Direct connections.** Over one plain `redis://` server (RESP2, the
+//! default protocol, whether from the settings or [`RedisStore::from_client`]),
+//! the store's one-command operations (`GET`, `GETEX`, `SET`, `EVALSHA`, …)
+//! do not go through the connection manager: the request's own task leases
+//! a connection of the store's, writes the command and reads its one reply,
+//! with no driver task, channel or streaming parser in between. That saves
+//! some 8,000 instructions per round trip (BENCHMARKS.md, issue 20). At most
+//! `pool_size` direct connections are open (128 when it is not set); when
+//! all are busy, an operation uses the connection manager instead of
+//! waiting, so a burst never opens more. A connection whose operation
+//! failed, timed out or was cancelled is closed, never reused, so no reply
+//! is ever read by the wrong request. Pipelines (the owner index's listing,
+//! the `GET` + `EXPIRE` fallback), TLS, unix sockets, RESP3, a Cluster, a
+//! Sentinel master and [`RedisStore::from_connection`] use redis-rs's
+//! connection alone. [`SessionManager::shutdown`](crate::SessionManager::shutdown)
+//! closes the direct connections with the manager's.
+//!
 //! # Sentinel
 //!
 //! | setting | what |
@@ -81,11 +98,13 @@
 //! `connect_timeout` bounds each connection attempt and `operation_timeout`
 //! each reply, and every store operation has an overall deadline of both
 //! added together, so a dead or unreachable server fails the request fast
-//! instead of hanging it. Over the connection manager a store builds itself,
-//! those two bounds are the deadline (a request waits for at most one
-//! reconnection attempt, then one reply), so the store arms a timer of its
-//! own only for a second attempt; over a Cluster, a Sentinel master or an
-//! app's own connection, one timer bounds each operation.
+//! instead of hanging it. On a direct connection one timer bounds the whole
+//! operation, a new connection and a retry included. Over the connection
+//! manager a store builds itself, those two bounds are the deadline (a
+//! request waits for at most one reconnection attempt, then one reply), so
+//! the store arms a timer of its own only for a second attempt; over a
+//! Cluster, a Sentinel master or an app's own connection, one timer bounds
+//! each operation.
 //!
 //! A refused, reset or timed-out connection, an I/O error, and a cluster that
 //! is down or has no connection to a slot's node are
@@ -94,8 +113,10 @@
 //! by a failover); anything else the server answers, such as a failed `AUTH`
 //! or a wrong-type key, is `Failed` (500). An operation that fails because
 //! the connection dropped is sent once more on a fresh connection, so the
-//! first request after a server restart succeeds; every command here is
-//! idempotent.
+//! first request after a server restart succeeds (on a direct connection:
+//! when the connection was an idle one that the server had closed, after
+//! dropping the other idle ones, which the restart closed too); every
+//! command here is idempotent.
 
 mod command;
 mod conditional;
