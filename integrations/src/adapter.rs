@@ -125,9 +125,9 @@ pub(crate) enum ResponseChange {
     Replace { status: u16, body: String },
 }
 
-/// Finishes the request's session after the handler answered `status`.
-pub(crate) async fn finish(request_session: &RequestSession, status: u16) -> ResponseChange {
-    match request_session.finish(status).await {
+/// What the result of finishing the request's session does to the response.
+pub(crate) fn response_change(finished: Result<FinishOutcome, FinishError>) -> ResponseChange {
+    match finished {
         Ok(outcome) => ResponseChange::Headers(outcome),
         Err(error) => replacement(&error),
     }

@@ -90,7 +90,7 @@ pub mod value;
 
 pub use errors::{FinishError, LoadError};
 pub use id::SessionId;
-pub use lifecycle::{FinishOutcome, RequestSession, Session};
+pub use lifecycle::{FinishOutcome, Finishing, RequestSession, Session, StoreFinish};
 pub use manager::SessionManager;
 pub use map::SessionMap;
 pub use session_config::{self as config, Settings};

@@ -156,7 +156,7 @@ impl<E: Endpoint> Endpoint for SessionEndpoint<E> {
 async fn finish(
     request_session: &RequestSession, status: StatusCode, response: &mut Response,
 ) -> Option<Response> {
-    match adapter::finish(request_session, status.as_u16()).await {
+    match adapter::response_change(request_session.finish(status.as_u16()).await) {
         ResponseChange::Headers(outcome) => {
             let headers = response.headers_mut();
             match outcome.vary() {

@@ -28,4 +28,4 @@ mod work;
 
 pub use handle::Session;
 pub use request::RequestSession;
-pub use work::FinishOutcome;
+pub use work::{FinishOutcome, Finishing, StoreFinish};

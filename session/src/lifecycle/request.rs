@@ -25,7 +25,7 @@ use super::gate::Entry;
 use super::handle::Session;
 use super::shared::RequestShared;
 use super::state::{Baseline, SessionState};
-use super::work::{FinishOutcome, IndexChange, Work, Write};
+use super::work::{FinishOutcome, Finishing, IndexChange, StoreFinish, Work, Write};
 
 /// The session state of one request. Cheap to clone: the adapter keeps one
 /// handle to finish with and puts another where guards and extractors find it.
@@ -215,11 +215,39 @@ impl RequestSession {
     /// opaque [`status`](FinishError::status) and
     /// [`public_message`](FinishError::public_message).
     pub async fn finish(&self, status: u16) -> Result<FinishOutcome, FinishError> {
+        match self.finish_or_defer(status)? {
+            Finishing::Done(outcome) => Ok(outcome),
+            Finishing::Store(store_work) => store_work.run().await,
+        }
+    }
+
+    /// Step 3 in two parts, for an adapter whose framework boxes the
+    /// adapter's future (Rocket's fairing): finishes at once, with no future,
+    /// when nothing is left to store (a read whose refresh the load already
+    /// made, as over Redis); otherwise hands back the store operations, for
+    /// the adapter to await in a box of their own. The framework's box then
+    /// stays small for the requests that store nothing, rather than sized
+    /// for the largest store call (BENCHMARKS.md, issue 20).
+    /// [`finish`](Self::finish) is this, with the store work awaited in
+    /// place.
+    ///
+    /// # Errors
+    ///
+    /// As [`finish`](Self::finish), for the errors known before any store
+    /// operation: a session that cannot be encoded, or a store that was shut
+    /// down.
+    pub fn finish_or_defer(&self, status: u16) -> Result<Finishing<'_>, FinishError> {
         if !self.is_loaded() {
-            return Ok(FinishOutcome::default()); // row 1
+            return Ok(Finishing::Done(FinishOutcome::default())); // row 1
         }
         let work = self.decide(status)?;
-        work.run(self.inner.engine(), self.inner.transport).await
+        let (engine, transport) = (self.inner.engine(), self.inner.transport);
+        if work.needs_store() {
+            Ok(Finishing::Store(StoreFinish::new(work, engine, transport)))
+        } else {
+            work.finish_without_store(engine, transport)
+                .map(Finishing::Done)
+        }
     }
 
     /// Decides, under the lock, what finishing comes to, with every key and

@@ -74,6 +74,60 @@ impl std::fmt::Debug for FinishOutcome {
     }
 }
 
+/// What [`RequestSession::finish_or_defer`](super::RequestSession::finish_or_defer)
+/// leaves: a finished session, or the store operations still to run. It has
+/// exactly these two cases.
+#[must_use = "a session with store work left is not finished until `StoreFinish::run` completes"]
+#[derive(Debug)]
+pub enum Finishing<'a> {
+    /// Finished with no store operation: the headers to add.
+    Done(FinishOutcome),
+    /// The session still has to be written, deleted or re-indexed: await
+    /// [`StoreFinish::run`].
+    Store(StoreFinish<'a>),
+}
+
+/// The store operations of one request's finish, decided and not yet run;
+/// from [`RequestSession::finish_or_defer`](super::RequestSession::finish_or_defer).
+#[must_use = "the session is not finished until `run` completes"]
+pub struct StoreFinish<'a> {
+    work: Work,
+    engine: &'a Engine,
+    transport: Transport,
+}
+
+impl<'a> StoreFinish<'a> {
+    pub(super) fn new(work: Work, engine: &'a Engine, transport: Transport) -> Self {
+        Self {
+            work,
+            engine,
+            transport,
+        }
+    }
+
+    /// Runs the store operations (the save, then the delete and the owner
+    /// index's changes) and says which headers to add.
+    ///
+    /// # Errors
+    ///
+    /// As [`RequestSession::finish`](super::RequestSession::finish): a
+    /// [`FinishError`] when the store cannot be written or was shut down.
+    pub async fn run(self) -> Result<FinishOutcome, FinishError> {
+        self.work.run(self.engine, self.transport).await
+    }
+}
+
+/// Shows no key, record or sid.
+impl std::fmt::Debug for StoreFinish<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoreFinish")
+            .field("write", &self.work.write.is_some())
+            .field("delete", &self.work.delete.is_some())
+            .field("index", &self.work.index.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
 /// The store operations of a finish, in order, and its headers.
 pub(super) struct Work {
     /// How the owner index changes once the session is written; `None`
@@ -255,6 +309,23 @@ impl Work {
             }
         }
         Ok(true)
+    }
+
+    /// Whether finishing needs the store: a write, a delete or a change of
+    /// the owner index. A refresh that the load already did (Redis's
+    /// `GETEX`) is none of these.
+    pub(super) fn needs_store(&self) -> bool {
+        self.write.is_some() || self.delete.is_some() || self.index.is_some()
+    }
+
+    /// [`run`](Self::run) for work that [`needs_store`](Self::needs_store)
+    /// says needs no store: the same checks and headers, with no future.
+    pub(super) fn finish_without_store(
+        self, engine: &Engine, transport: Transport,
+    ) -> Result<FinishOutcome, FinishError> {
+        engine.live_store("save")?;
+        maybe_cleanup(engine);
+        Ok(self.outcome(engine, transport))
     }
 
     /// The headers for the adapter to add.
