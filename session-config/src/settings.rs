@@ -245,8 +245,8 @@ pub struct Settings {
     /// `SESSION_OPERATION_TIMEOUT`; at most 24 days.
     pub operation_timeout: Duration,
     /// `SESSION_POOL_SIZE`; 1 to 10,000 when set. The SQL, MongoDB and
-    /// memcached pools' size; for one plain Redis server, the most direct connections
-    /// (128 when unset). Unset means the backend's default.
+    /// memcached pools' size; unset means the backend's default. Redis
+    /// ignores it.
     pub pool_size: Option<u32>,
 }
 

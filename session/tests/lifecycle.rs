@@ -369,6 +369,46 @@ async fn row_9_refresh_touches_in_the_load_and_sends_a_cookie_if_permanent() {
     );
 }
 
+/// The two-part finish (`finish_or_defer`, Rocket's): a read whose refresh
+/// the load made is finished at once with the same headers as `finish`, and
+/// touches no store; a write is handed back, and only its `run` writes.
+#[tokio::test]
+async fn finish_or_defer_finishes_a_read_at_once_and_defers_a_write() {
+    let h = harness();
+    let cookie = h.seeded().await;
+
+    let request = h.manager.open([cookie.as_bytes()]);
+    request.load().await.unwrap().get::<u32>("count").unwrap();
+    let outcome = match request.finish_or_defer(200).unwrap() {
+        session::Finishing::Done(outcome) => outcome,
+        other => panic!("a read has no store work: {other:?}"),
+    };
+    assert_eq!(outcome.vary(), Some("Cookie"));
+    assert_eq!(pair(&outcome.set_cookie.unwrap()), cookie, "refreshed");
+    assert_eq!(h.store.counts(), [1, 0, 0, 0], "the load only");
+
+    h.store.reset();
+    let request = h.manager.open([cookie.as_bytes()]);
+    request
+        .load()
+        .await
+        .unwrap()
+        .insert("count", &2u32)
+        .unwrap();
+    let store_work = match request.finish_or_defer(200).unwrap() {
+        session::Finishing::Store(store_work) => store_work,
+        other => panic!("a write is store work: {other:?}"),
+    };
+    assert_eq!(h.store.counts(), [1, 0, 0, 0], "nothing written before run");
+    let outcome = store_work.run().await.unwrap();
+    assert_eq!(pair(&outcome.set_cookie.unwrap()), cookie);
+    assert_eq!(h.store.counts(), [1, 1, 0, 0]);
+
+    let request = h.manager.open([cookie.as_bytes()]);
+    let read = request.load().await.unwrap().get::<u32>("count").unwrap();
+    assert_eq!(read, Some(2));
+}
+
 #[tokio::test]
 async fn row_9_a_non_permanent_session_gets_no_refresh_cookie() {
     let mut s = settings();

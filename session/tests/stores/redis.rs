@@ -511,24 +511,26 @@ async fn connected_clients(raw: &mut MultiplexedConnection) -> usize {
         .unwrap_or_else(|| panic!("no connected_clients in {info}"))
 }
 
-/// One-command operations on a plain `redis://` server go over connections
-/// of their own (authenticated and in the URL's database), at most
-/// `pool_size` of them; while all are busy the others share the connection
-/// manager, and every operation answers. A shutdown closes them all.
+/// On a plain `redis://` server, an operation with no other in flight goes
+/// over the direct connection (authenticated and in the URL's database);
+/// a burst shares the connection manager, which batches it, and opens no
+/// more connections. Every operation answers; a shutdown closes both.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs live servers: run scripts/test.sh"]
-async fn direct_connections_are_at_most_pool_size_and_close_at_shutdown() {
+async fn a_burst_shares_the_manager_and_opens_one_direct_connection_at_most() {
     let server = OwnRedis::start(&["--requirepass", "pw"]);
     let url = format!("redis://:pw@127.0.0.1:{}/3", server.port);
-    let mut settings = on(&url);
-    settings.pool_size = Some(3);
+    let settings = on(&url);
     let store = RedisStore::from_settings(&settings).await.unwrap();
     let mut raw = raw_connection(&url).await;
     let ttl = Duration::from_secs(60);
-    // Paused, the server holds every command: all 40 are in flight at once.
+    // The server holds every write while paused, and answers reads (this
+    // test's INFO, the handshake's AUTH and SELECT): the 40 saves are all in
+    // flight at once.
     let _: () = redis::cmd("CLIENT")
         .arg("PAUSE")
-        .arg(300)
+        .arg(400)
+        .arg("WRITE")
         .query_async(&mut raw)
         .await
         .unwrap();
@@ -545,11 +547,23 @@ async fn direct_connections_are_at_most_pool_size_and_close_at_shutdown() {
             })
         })
         .collect();
+    // The most clients seen during the burst: the first save began alone
+    // and went direct, the other 39 went to the manager. So three: the
+    // direct connection, the manager's and this test's.
+    let mut most = 0;
+    let paused_until = Instant::now() + Duration::from_millis(300);
+    while Instant::now() < paused_until {
+        most = most.max(connected_clients(&mut raw).await);
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(most, 3, "clients during the burst");
     for (i, task) in tasks.into_iter().enumerate() {
         assert_eq!(task.await.unwrap(), Some(format!("k{i}").into_bytes()));
     }
-    // Three direct connections, the manager's and this test's.
-    assert_eq!(connected_clients(&mut raw).await, 5);
+    assert_eq!(connected_clients(&mut raw).await, 3);
+    // An operation on its own goes direct again, on the same connection.
+    assert_eq!(store.load("k3").await.unwrap(), Some(b"k3".to_vec()));
+    assert_eq!(connected_clients(&mut raw).await, 3);
     // In database 3, as the URL says.
     let stored: Option<String> = raw.get("k7").await.unwrap();
     assert_eq!(stored.as_deref(), Some("k7"));
@@ -572,10 +586,9 @@ async fn direct_connections_are_at_most_pool_size_and_close_at_shutdown() {
 #[ignore = "needs live servers: run scripts/test.sh"]
 async fn a_cancelled_operation_leaves_no_reply_for_the_next() {
     let server = OwnRedis::start(&[]);
-    let mut settings = on(&server.url());
-    // One direct connection, so that the next operation would get the same.
-    settings.pool_size = Some(1);
-    let store = RedisStore::from_settings(&settings).await.unwrap();
+    // Each operation below is alone, so each goes direct: the next would
+    // get the cancelled one's connection if it were kept.
+    let store = RedisStore::from_settings(&on(&server.url())).await.unwrap();
     let ttl = Duration::from_secs(60);
     store.save("a", b"A", ttl, SaveHint::New).await.unwrap();
     store.save("b", b"B", ttl, SaveHint::New).await.unwrap();

@@ -16,7 +16,7 @@ use ::redis::{
 };
 use session_config::{ConnectionUrl, Settings};
 
-use super::direct::{self, DirectConnections};
+use super::direct::DirectConnections;
 use super::sentinel::SentinelConnection;
 use super::{RedisStore, BACKEND};
 use crate::store::support::within;
@@ -267,7 +267,7 @@ impl RedisStore<RedisConnection> {
         let mut direct = None;
         let connection = match client {
             RedisClient::Single(client) => {
-                direct = direct_connections(client.get_connection_info(), settings);
+                direct = direct_connections(client.get_connection_info());
                 if matches!(
                     client.get_connection_info().addr(),
                     ConnectionAddr::TcpTls { .. }
@@ -315,10 +315,10 @@ impl RedisStore<RedisConnection> {
     }
 }
 
-/// Direct connections ([`super::direct`]) to the server `info` names, when
-/// it is a plain TCP server spoken to in RESP2 (a TLS or Unix socket server,
-/// or RESP3, uses the connection manager alone); at most `pool_size` of them.
-fn direct_connections(info: &ConnectionInfo, settings: &Settings) -> Option<DirectConnections> {
+/// The direct connection ([`super::direct`]) to the server `info` names,
+/// when it is a plain TCP server spoken to in RESP2 (a TLS or Unix socket
+/// server, or RESP3, uses the connection manager alone).
+fn direct_connections(info: &ConnectionInfo) -> Option<DirectConnections> {
     let ConnectionAddr::Tcp(host, port) = info.addr() else {
         return None;
     };
@@ -326,16 +326,12 @@ fn direct_connections(info: &ConnectionInfo, settings: &Settings) -> Option<Dire
     if redis.protocol() != ProtocolVersion::RESP2 {
         return None;
     }
-    let limit = settings
-        .pool_size
-        .map_or(direct::DEFAULT_LIMIT, |size| size as usize);
     Some(DirectConnections::new(
         host,
         *port,
         redis.username(),
         redis.password(),
         redis.db(),
-        limit,
     ))
 }
 

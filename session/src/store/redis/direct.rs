@@ -1,28 +1,39 @@
-//! Direct connections to a single Redis server: the path of the store's
+//! The direct connection to a single Redis server: the path of the store's
 //! one-command operations (`GET`, `GETEX`, `SET`, `EVALSHA`, `EXPIRE`,
-//! `DEL`, …) when the settings name one plain `redis://` server.
+//! `DEL`, …) when the settings name one plain `redis://` server and the
+//! operation is the store's only one in flight.
 //!
 //! Why not the connection manager alone: it multiplexes every request over
 //! one connection through a driver task of its own, so each command crosses
 //! a channel to that task and a oneshot back, wakes two tasks, and its reply
-//! goes through redis-rs's streaming parser: some 8,000 instructions per
-//! round trip, more than the rest of the session layer (BENCHMARKS.md, issue
-//! 20). Here the request's own task writes the command on a connection it
-//! holds alone and reads the one reply, which [`reply`](super::reply)
-//! decodes.
+//! goes through redis-rs's streaming parser. For an operation on its own,
+//! the direct path costs some 3,700 instructions less per round trip, whole
+//! app, and answers sooner (BENCHMARKS.md, issue 20). Here the request's own
+//! task writes the command on the connection and reads the one reply, which
+//! [`reply`](super::reply) decodes.
+//!
+//! Why only an operation on its own: when several are in flight, the
+//! manager writes their commands in one system call and reads their replies
+//! in one, where direct connections would make two calls per operation.
+//! System calls cost more than the instructions saved (measured with 32
+//! connections on Poem `/read`: 4.0 system calls per request against 2.95,
+//! and 3-43% more app CPU per request), so a burst goes to the manager,
+//! which batches it.
 //!
 //! # Invariants
 //!
-//! - A connection goes back to the idle list only after a whole reply was
-//!   read and nothing followed it, so an idle connection is always between
+//! - An operation leases the connection only when it was the store's only
+//!   one in flight as it began ([`DirectConnections::begin`]); every
+//!   operation, on either path, counts as in flight until it ends or is
+//!   dropped. So at most one operation uses the direct path at a time, and
+//!   at most one direct connection is open (a second one, opened in a race
+//!   with a lease's return, is closed at once).
+//! - The connection goes back to the store only after a whole reply was read
+//!   and nothing followed it, so a kept connection is always between
 //!   replies. One whose command failed, timed out or was cancelled (the
 //!   request's future dropped mid-way) is closed, never reused.
-//! - At most `limit` connections are open. When all are busy, [`lease`]
-//!   answers `None` and the store sends on the connection manager instead,
-//!   so a burst never waits for a connection and never opens more.
-//! - After [`close`], no connection is leased or kept.
+//! - After [`close`], nothing is leased or kept.
 //!
-//! [`lease`]: DirectConnections::lease
 //! [`close`]: DirectConnections::close
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -34,9 +45,6 @@ use tokio::net::TcpStream;
 
 use super::reply;
 
-/// The most direct connections a store opens when `pool_size` is not set.
-pub(super) const DEFAULT_LIMIT: usize = 128;
-
 /// A read buffer above this size (left by a large record) is shrunk back
 /// when its connection goes idle, so that idle connections stay small.
 const KEPT_BUFFER: usize = 64 * 1024;
@@ -44,26 +52,27 @@ const KEPT_BUFFER: usize = 64 * 1024;
 /// The first read's room: a typical session record and its header.
 const FIRST_READ: usize = 4096;
 
-/// The direct connections of one store to one server.
+/// The direct connection of one store to one server, and the count of the
+/// store's operations in flight that decides when it is used.
 pub(super) struct DirectConnections {
     host: String,
     port: u16,
     /// `AUTH` and `SELECT`, as the URL asks, sent on each new connection;
     /// `true` marks the `AUTH`.
     handshake: Vec<(Cmd, bool)>,
-    idle: Mutex<Vec<Connection>>,
-    /// Connections open or being opened, idle or leased.
-    open: AtomicUsize,
-    limit: usize,
+    /// The connection between two operations; `None` before the first and
+    /// while one uses it.
+    idle: Mutex<Option<Connection>>,
+    /// The store's operations in flight, on either path.
+    in_flight: AtomicUsize,
     closed: AtomicBool,
 }
 
 impl DirectConnections {
-    /// Connections to `host:port`, authenticated and in database `db` as the
-    /// URL says; at most `limit` open at once.
+    /// The connection to `host:port`, authenticated and in database `db` as
+    /// the URL says.
     pub(super) fn new(
         host: &str, port: u16, username: Option<&str>, password: Option<&str>, db: i64,
-        limit: usize,
     ) -> Self {
         let mut handshake = Vec::new();
         if let Some(password) = password {
@@ -83,54 +92,34 @@ impl DirectConnections {
             host: host.to_owned(),
             port,
             handshake,
-            idle: Mutex::new(Vec::new()),
-            open: AtomicUsize::new(0),
-            limit: limit.max(1),
+            idle: Mutex::new(None),
+            in_flight: AtomicUsize::new(0),
             closed: AtomicBool::new(false),
         }
     }
 
-    /// A connection of the request's own: an idle one, or room to open one.
-    /// `None` when `limit` connections are busy or the store is closed.
-    pub(super) fn lease(&self) -> Option<Lease<'_>> {
-        if self.closed.load(Ordering::Relaxed) {
-            return None;
-        }
-        let idle = self.idle_list().pop();
-        if let Some(connection) = idle {
-            return Some(Lease {
-                pool: self,
-                connection: Some(connection),
-                reused: true,
-            });
-        }
-        if self.open.fetch_add(1, Ordering::Relaxed) >= self.limit {
-            self.open.fetch_sub(1, Ordering::Relaxed);
-            return None;
-        }
-        Some(Lease {
-            pool: self,
-            connection: None,
-            reused: false,
-        })
+    /// Counts one store operation as in flight until the returned value is
+    /// dropped; [`Operation::lease`] says whether it may go direct.
+    pub(super) fn begin(&self) -> Operation<'_> {
+        let alone = self.in_flight.fetch_add(1, Ordering::Relaxed) == 0;
+        Operation { pool: self, alone }
     }
 
-    /// Closes every idle connection: after a connection was found broken,
-    /// the others, as old as it, are likely broken too (a server restart).
+    /// Closes the kept connection: after an operation found it broken, or
+    /// on shutdown.
     pub(super) fn forget_idle(&self) {
-        let idle = std::mem::take(&mut *self.idle_list());
-        self.open.fetch_sub(idle.len(), Ordering::Relaxed);
+        drop(self.idle_slot().take());
     }
 
-    /// Closes the idle connections and leases no more; a leased one closes
-    /// when its request is done with it.
+    /// Closes the kept connection and leases no more; a leased one closes
+    /// when its operation is done with it.
     pub(super) fn close(&self) {
         self.closed.store(true, Ordering::Relaxed);
         self.forget_idle();
     }
 
-    fn idle_list(&self) -> std::sync::MutexGuard<'_, Vec<Connection>> {
-        // A panic while the list is locked leaves it whole: push and pop
+    fn idle_slot(&self) -> std::sync::MutexGuard<'_, Option<Connection>> {
+        // A panic while the slot is locked leaves it whole: take and replace
         // cannot be interrupted half-way.
         self.idle.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -161,9 +150,40 @@ impl DirectConnections {
     }
 }
 
-/// One connection held by one request, from [`DirectConnections::lease`].
-/// Dropped, it goes back to the idle list if its last reply was whole, and
-/// is closed otherwise.
+/// One store operation in flight, from [`DirectConnections::begin`]; it
+/// stops counting when dropped.
+pub(super) struct Operation<'a> {
+    pool: &'a DirectConnections,
+    /// Whether no other operation of the store was in flight as it began.
+    alone: bool,
+}
+
+impl<'a> Operation<'a> {
+    /// The direct connection, for an operation that began alone while the
+    /// store is open; `None` otherwise, and the operation goes to the
+    /// connection manager.
+    pub(super) fn lease(&self) -> Option<Lease<'a>> {
+        if !self.alone || self.pool.closed.load(Ordering::Relaxed) {
+            return None;
+        }
+        let connection = self.pool.idle_slot().take();
+        Some(Lease {
+            pool: self.pool,
+            reused: connection.is_some(),
+            connection,
+        })
+    }
+}
+
+impl Drop for Operation<'_> {
+    fn drop(&mut self) {
+        self.pool.in_flight.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// The direct connection, held by one operation, from [`Operation::lease`].
+/// Dropped, it goes back to the store if its last reply was whole, and is
+/// closed otherwise.
 pub(super) struct Lease<'a> {
     pool: &'a DirectConnections,
     /// `None` before the first command (not yet connected) and after a
@@ -200,16 +220,20 @@ impl Lease<'_> {
 
 impl Drop for Lease<'_> {
     fn drop(&mut self) {
-        match self.connection.take() {
-            Some(mut connection) if !self.pool.closed.load(Ordering::Relaxed) => {
-                if connection.read.capacity() > KEPT_BUFFER {
-                    connection.read = Vec::with_capacity(FIRST_READ);
-                }
-                self.pool.idle_list().push(connection);
-            }
-            _ => {
-                self.pool.open.fetch_sub(1, Ordering::Relaxed);
-            }
+        let Some(mut connection) = self.connection.take() else {
+            return;
+        };
+        if self.pool.closed.load(Ordering::Relaxed) {
+            return;
+        }
+        if connection.read.capacity() > KEPT_BUFFER {
+            connection.read = Vec::with_capacity(FIRST_READ);
+        }
+        // A connection opened while another was leased (a race with its
+        // return) is closed: one is kept.
+        let mut slot = self.pool.idle_slot();
+        if slot.is_none() {
+            *slot = Some(connection);
         }
     }
 }

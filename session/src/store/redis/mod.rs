@@ -53,22 +53,24 @@
 //! system's root certificates); `rediss://` sentinel URLs mean TLS to the
 //! master as well.
 //!
-//! **Direct connections.** Over one plain `redis://` server (RESP2, the
+//! **The direct connection.** Over one plain `redis://` server (RESP2, the
 //! default protocol, whether from the settings or [`RedisStore::from_client`]),
-//! the store's one-command operations (`GET`, `GETEX`, `SET`, `EVALSHA`, …)
-//! do not go through the connection manager: the request's own task leases
-//! a connection of the store's, writes the command and reads its one reply,
-//! with no driver task, channel or streaming parser in between. That saves
-//! some 8,000 instructions per round trip (BENCHMARKS.md, issue 20). At most
-//! `pool_size` direct connections are open (128 when it is not set); when
-//! all are busy, an operation uses the connection manager instead of
-//! waiting, so a burst never opens more. A connection whose operation
+//! a one-command operation (`GET`, `GETEX`, `SET`, `EVALSHA`, …) that is the
+//! store's only one in flight does not go through the connection manager:
+//! the request's own task writes the command on a connection of the store's
+//! and reads its one reply, with no driver task, channel or streaming parser
+//! in between. That saves some 3,700 instructions per round trip and
+//! answers sooner (BENCHMARKS.md, issue 20). When other operations are in
+//! flight, it goes to the manager, which writes a burst's commands in one
+//! system call and reads their replies in one: under load that saves more
+//! than the direct path would. So the store opens at most one connection
+//! besides the manager's, whatever the load. A connection whose operation
 //! failed, timed out or was cancelled is closed, never reused, so no reply
-//! is ever read by the wrong request. Pipelines (the owner index's listing,
-//! the `GET` + `EXPIRE` fallback), TLS, unix sockets, RESP3, a Cluster, a
+//! is ever read by the wrong request. TLS, unix sockets, RESP3, a Cluster, a
 //! Sentinel master and [`RedisStore::from_connection`] use redis-rs's
-//! connection alone. [`SessionManager::shutdown`](crate::SessionManager::shutdown)
-//! closes the direct connections with the manager's.
+//! connection alone.
+//! [`SessionManager::shutdown`](crate::SessionManager::shutdown) closes the
+//! direct connection with the manager's.
 //!
 //! # Sentinel
 //!
@@ -98,8 +100,8 @@
 //! `connect_timeout` bounds each connection attempt and `operation_timeout`
 //! each reply, and every store operation has an overall deadline of both
 //! added together, so a dead or unreachable server fails the request fast
-//! instead of hanging it. On a direct connection one timer bounds the whole
-//! operation, a new connection and a retry included. Over the connection
+//! instead of hanging it. On the direct connection one timer bounds the
+//! whole operation, a new connection and a retry included. Over the connection
 //! manager a store builds itself, those two bounds are the deadline (a
 //! request waits for at most one reconnection attempt, then one reply), so
 //! the store arms a timer of its own only for a second attempt; over a
@@ -113,10 +115,9 @@
 //! by a failover); anything else the server answers, such as a failed `AUTH`
 //! or a wrong-type key, is `Failed` (500). An operation that fails because
 //! the connection dropped is sent once more on a fresh connection, so the
-//! first request after a server restart succeeds (on a direct connection:
-//! when the connection was an idle one that the server had closed, after
-//! dropping the other idle ones, which the restart closed too); every
-//! command here is idempotent.
+//! first request after a server restart succeeds (on the direct
+//! connection: when it was kept from an earlier operation and the server
+//! had closed it); every command here is idempotent.
 
 mod command;
 mod conditional;
@@ -331,9 +332,13 @@ where
     /// what is left of the deadline. Any other connection (an app's own, a
     /// Cluster, a Sentinel master) runs both attempts under one timer.
     async fn send<T: FromRedisValue>(&self, request: Request<'_>) -> Result<T, Failure> {
-        if let (Some(direct), Some((command, script))) = (self.direct.as_deref(), request.single())
+        // In flight until this returns or is dropped, on either path: only
+        // an operation with no other in flight goes direct (see `direct`).
+        let operation = self.direct.as_deref().map(DirectConnections::begin);
+        if let (Some(direct), Some(operation), Some((command, script))) =
+            (self.direct.as_deref(), &operation, request.single())
         {
-            if let Some(lease) = direct.lease() {
+            if let Some(lease) = operation.lease() {
                 return self.send_direct(direct, lease, command, script).await;
             }
         }
