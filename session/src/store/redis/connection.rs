@@ -16,7 +16,7 @@ use ::redis::{
 };
 use session_config::{ConnectionUrl, Settings};
 
-use super::direct::DirectConnections;
+use super::direct::DirectConnection;
 use super::sentinel::SentinelConnection;
 use super::{RedisStore, BACKEND};
 use crate::store::support::within;
@@ -267,7 +267,7 @@ impl RedisStore<RedisConnection> {
         let mut direct = None;
         let connection = match client {
             RedisClient::Single(client) => {
-                direct = direct_connections(client.get_connection_info());
+                direct = direct_connection(client.get_connection_info());
                 if matches!(
                     client.get_connection_info().addr(),
                     ConnectionAddr::TcpTls { .. }
@@ -318,7 +318,7 @@ impl RedisStore<RedisConnection> {
 /// The direct connection ([`super::direct`]) to the server `info` names,
 /// when it is a plain TCP server spoken to in RESP2 (a TLS or Unix socket
 /// server, or RESP3, uses the connection manager alone).
-fn direct_connections(info: &ConnectionInfo) -> Option<DirectConnections> {
+fn direct_connection(info: &ConnectionInfo) -> Option<DirectConnection> {
     let ConnectionAddr::Tcp(host, port) = info.addr() else {
         return None;
     };
@@ -326,7 +326,7 @@ fn direct_connections(info: &ConnectionInfo) -> Option<DirectConnections> {
     if redis.protocol() != ProtocolVersion::RESP2 {
         return None;
     }
-    Some(DirectConnections::new(
+    Some(DirectConnection::new(
         host,
         *port,
         redis.username(),

@@ -23,7 +23,7 @@
 //! # Invariants
 //!
 //! - An operation leases the connection only when it was the store's only
-//!   one in flight as it began ([`DirectConnections::begin`]); every
+//!   one in flight as it began ([`DirectConnection::begin`]); every
 //!   operation, on either path, counts as in flight until it ends or is
 //!   dropped. So at most one operation uses the direct path at a time, and
 //!   at most one direct connection is open (a second one, opened in a race
@@ -34,7 +34,7 @@
 //!   request's future dropped mid-way) is closed, never reused.
 //! - After [`close`], nothing is leased or kept.
 //!
-//! [`close`]: DirectConnections::close
+//! [`close`]: DirectConnection::close
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Mutex, PoisonError};
@@ -46,7 +46,7 @@ use tokio::net::TcpStream;
 use super::reply;
 
 /// A read buffer above this size (left by a large record) is shrunk back
-/// when its connection goes idle, so that idle connections stay small.
+/// when its connection is kept, so that a kept connection stays small.
 const KEPT_BUFFER: usize = 64 * 1024;
 
 /// The first read's room: a typical session record and its header.
@@ -54,7 +54,7 @@ const FIRST_READ: usize = 4096;
 
 /// The direct connection of one store to one server, and the count of the
 /// store's operations in flight that decides when it is used.
-pub(super) struct DirectConnections {
+pub(super) struct DirectConnection {
     host: String,
     port: u16,
     /// `AUTH` and `SELECT`, as the URL asks, sent on each new connection;
@@ -62,13 +62,13 @@ pub(super) struct DirectConnections {
     handshake: Vec<(Cmd, bool)>,
     /// The connection between two operations; `None` before the first and
     /// while one uses it.
-    idle: Mutex<Option<Connection>>,
+    kept: Mutex<Option<Connection>>,
     /// The store's operations in flight, on either path.
     in_flight: AtomicUsize,
     closed: AtomicBool,
 }
 
-impl DirectConnections {
+impl DirectConnection {
     /// The connection to `host:port`, authenticated and in database `db` as
     /// the URL says.
     pub(super) fn new(
@@ -92,7 +92,7 @@ impl DirectConnections {
             host: host.to_owned(),
             port,
             handshake,
-            idle: Mutex::new(None),
+            kept: Mutex::new(None),
             in_flight: AtomicUsize::new(0),
             closed: AtomicBool::new(false),
         }
@@ -105,23 +105,17 @@ impl DirectConnections {
         Operation { pool: self, alone }
     }
 
-    /// Closes the kept connection: after an operation found it broken, or
-    /// on shutdown.
-    pub(super) fn forget_idle(&self) {
-        drop(self.idle_slot().take());
-    }
-
     /// Closes the kept connection and leases no more; a leased one closes
     /// when its operation is done with it.
     pub(super) fn close(&self) {
         self.closed.store(true, Ordering::Relaxed);
-        self.forget_idle();
+        drop(self.kept_slot().take());
     }
 
-    fn idle_slot(&self) -> std::sync::MutexGuard<'_, Option<Connection>> {
+    fn kept_slot(&self) -> std::sync::MutexGuard<'_, Option<Connection>> {
         // A panic while the slot is locked leaves it whole: take and replace
         // cannot be interrupted half-way.
-        self.idle.lock().unwrap_or_else(PoisonError::into_inner)
+        self.kept.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     async fn connect(&self) -> Result<Connection, RedisError> {
@@ -150,10 +144,10 @@ impl DirectConnections {
     }
 }
 
-/// One store operation in flight, from [`DirectConnections::begin`]; it
+/// One store operation in flight, from [`DirectConnection::begin`]; it
 /// stops counting when dropped.
 pub(super) struct Operation<'a> {
-    pool: &'a DirectConnections,
+    pool: &'a DirectConnection,
     /// Whether no other operation of the store was in flight as it began.
     alone: bool,
 }
@@ -166,7 +160,7 @@ impl<'a> Operation<'a> {
         if !self.alone || self.pool.closed.load(Ordering::Relaxed) {
             return None;
         }
-        let connection = self.pool.idle_slot().take();
+        let connection = self.pool.kept_slot().take();
         Some(Lease {
             pool: self.pool,
             reused: connection.is_some(),
@@ -185,7 +179,7 @@ impl Drop for Operation<'_> {
 /// Dropped, it goes back to the store if its last reply was whole, and is
 /// closed otherwise.
 pub(super) struct Lease<'a> {
-    pool: &'a DirectConnections,
+    pool: &'a DirectConnection,
     /// `None` before the first command (not yet connected) and after a
     /// failed one (closed).
     connection: Option<Connection>,
@@ -193,7 +187,7 @@ pub(super) struct Lease<'a> {
 }
 
 impl Lease<'_> {
-    /// Whether the lease began on an idle connection, one that may have
+    /// Whether the lease began on the kept connection, one that may have
     /// broken while it waited.
     pub(super) fn reused(&self) -> bool {
         self.reused
@@ -231,7 +225,7 @@ impl Drop for Lease<'_> {
         }
         // A connection opened while another was leased (a race with its
         // return) is closed: one is kept.
-        let mut slot = self.pool.idle_slot();
+        let mut slot = self.pool.kept_slot();
         if slot.is_none() {
             *slot = Some(connection);
         }

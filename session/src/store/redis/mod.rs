@@ -141,7 +141,7 @@ use ::redis::{
 use async_trait::async_trait;
 
 pub use self::connection::{RedisClient, RedisConnection};
-use self::direct::{DirectConnections, Lease};
+use self::direct::{DirectConnection, Lease};
 pub use self::sentinel::SentinelConnection;
 use super::support::{ttl_seconds, within, TimedOut};
 use super::{
@@ -182,7 +182,7 @@ pub struct RedisStore<C = RedisConnection> {
     getex: Arc<AtomicBool>,
     /// Connections of a request's own for one-command operations, when the
     /// store talks to one plain `redis://` server (see "Connections").
-    direct: Option<Arc<DirectConnections>>,
+    direct: Option<Arc<DirectConnection>>,
 }
 
 impl<C: Clone> Clone for RedisStore<C> {
@@ -334,12 +334,10 @@ where
     async fn send<T: FromRedisValue>(&self, request: Request<'_>) -> Result<T, Failure> {
         // In flight until this returns or is dropped, on either path: only
         // an operation with no other in flight goes direct (see `direct`).
-        let operation = self.direct.as_deref().map(DirectConnections::begin);
-        if let (Some(direct), Some(operation), Some((command, script))) =
-            (self.direct.as_deref(), &operation, request.single())
-        {
+        let operation = self.direct.as_deref().map(DirectConnection::begin);
+        if let (Some(operation), Some((command, script))) = (&operation, request.single()) {
             if let Some(lease) = operation.lease() {
-                return self.send_direct(direct, lease, command, script).await;
+                return self.send_direct(lease, command, script).await;
             }
         }
         let Some(mut connection) = self.connection() else {
@@ -357,18 +355,18 @@ where
         }
     }
 
-    /// [`send`](Self::send) on a direct connection: `command` (an `EVALSHA`
-    /// of `script`, when there is one), under one timer of the deadline, once
-    /// more on a fresh connection when the leased one was idle and is found
-    /// broken (as every idle one is after a server restart).
+    /// [`send`](Self::send) on the direct connection: `command` (an
+    /// `EVALSHA` of `script`, when there is one), under one timer of the
+    /// deadline, once more on a fresh connection when the leased one was
+    /// kept from an earlier operation and is found broken (as it is after a
+    /// server restart).
     async fn send_direct<T: FromRedisValue>(
-        &self, direct: &DirectConnections, mut lease: Lease<'_>, command: &Cmd,
-        script: Option<&Script>,
+        &self, mut lease: Lease<'_>, command: &Cmd, script: Option<&Script>,
     ) -> Result<T, Failure> {
         let attempt = async {
             match self.query_direct(&mut lease, command, script).await {
+                // The failed connection was closed: the lease connects anew.
                 Err(error) if is_retried(&error) && lease.reused() => {
-                    direct.forget_idle();
                     self.query_direct(&mut lease, command, script).await
                 }
                 other => other,

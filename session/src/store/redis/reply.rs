@@ -103,6 +103,7 @@ fn protocol(what: &'static str) -> RedisError {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use ::redis::ServerErrorKind;
 
