@@ -102,7 +102,10 @@ impl DirectConnection {
     /// dropped; [`Operation::lease`] says whether it may go direct.
     pub(super) fn begin(&self) -> Operation<'_> {
         let alone = self.in_flight.fetch_add(1, Ordering::Relaxed) == 0;
-        Operation { pool: self, alone }
+        Operation {
+            direct: self,
+            alone,
+        }
     }
 
     /// Closes the kept connection and leases no more; a leased one closes
@@ -147,7 +150,7 @@ impl DirectConnection {
 /// One store operation in flight, from [`DirectConnection::begin`]; it
 /// stops counting when dropped.
 pub(super) struct Operation<'a> {
-    pool: &'a DirectConnection,
+    direct: &'a DirectConnection,
     /// Whether no other operation of the store was in flight as it began.
     alone: bool,
 }
@@ -157,12 +160,12 @@ impl<'a> Operation<'a> {
     /// store is open; `None` otherwise, and the operation goes to the
     /// connection manager.
     pub(super) fn lease(&self) -> Option<Lease<'a>> {
-        if !self.alone || self.pool.closed.load(Ordering::Relaxed) {
+        if !self.alone || self.direct.closed.load(Ordering::Relaxed) {
             return None;
         }
-        let connection = self.pool.kept_slot().take();
+        let connection = self.direct.kept_slot().take();
         Some(Lease {
-            pool: self.pool,
+            direct: self.direct,
             reused: connection.is_some(),
             connection,
         })
@@ -171,7 +174,7 @@ impl<'a> Operation<'a> {
 
 impl Drop for Operation<'_> {
     fn drop(&mut self) {
-        self.pool.in_flight.fetch_sub(1, Ordering::Relaxed);
+        self.direct.in_flight.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -179,7 +182,7 @@ impl Drop for Operation<'_> {
 /// Dropped, it goes back to the store if its last reply was whole, and is
 /// closed otherwise.
 pub(super) struct Lease<'a> {
-    pool: &'a DirectConnection,
+    direct: &'a DirectConnection,
     /// `None` before the first command (not yet connected) and after a
     /// failed one (closed).
     connection: Option<Connection>,
@@ -204,7 +207,7 @@ impl Lease<'_> {
     pub(super) async fn query(&mut self, command: &Cmd) -> Result<Value, RedisError> {
         let mut connection = match self.connection.take() {
             Some(connection) => connection,
-            None => self.pool.connect().await?,
+            None => self.direct.connect().await?,
         };
         let value = connection.round_trip(command).await?;
         self.connection = Some(connection);
@@ -217,7 +220,7 @@ impl Drop for Lease<'_> {
         let Some(mut connection) = self.connection.take() else {
             return;
         };
-        if self.pool.closed.load(Ordering::Relaxed) {
+        if self.direct.closed.load(Ordering::Relaxed) {
             return;
         }
         if connection.read.capacity() > KEPT_BUFFER {
@@ -225,7 +228,7 @@ impl Drop for Lease<'_> {
         }
         // A connection opened while another was leased (a race with its
         // return) is closed: one is kept.
-        let mut slot = self.pool.kept_slot();
+        let mut slot = self.direct.kept_slot();
         if slot.is_none() {
             *slot = Some(connection);
         }
