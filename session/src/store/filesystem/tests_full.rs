@@ -154,6 +154,13 @@ fn a_refusal_warns_naming_the_key_and_its_value_once_per_burst() {
         .with_ansi(false)
         .with_max_level(tracing::Level::WARN)
         .finish();
+    // tracing caches each callsite's interest the first time any thread
+    // reaches it. With one dispatcher registered, it asks only the reaching
+    // thread's own: another test's thread that first reaches the refusal's
+    // `warn!` while this test's subscriber is in place would cache "never"
+    // and silence it here (a flake seen in CI). A second dispatcher, alive
+    // for the whole test, makes every later caching ask all of them.
+    let _second = tracing::Dispatch::new(tracing::subscriber::NoSubscriber::default());
     // The store's blocking part, on this thread, where the subscriber is.
     tracing::subscriber::with_default(subscriber, || {
         let expiry = now_secs() + 3600;
