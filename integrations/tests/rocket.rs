@@ -215,6 +215,10 @@ fn capture_logs<R>(f: impl FnOnce() -> R) -> (R, String) {
         .with_ansi(false)
         .with_writer(move || writer.clone())
         .finish();
+    // With one dispatcher registered, tracing caches a callsite's interest
+    // from the first thread to reach it: another test's thread could cache
+    // "never" and silence this capture. A second one makes it ask them all.
+    let _second = tracing::Dispatch::new(tracing::subscriber::NoSubscriber::default());
     let result = tracing::subscriber::with_default(subscriber, f);
     let logs = String::from_utf8_lossy(&buffer.0.lock().unwrap()).into_owned();
     (result, logs)

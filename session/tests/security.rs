@@ -832,6 +832,10 @@ fn secrets_passwords_data_and_sids_never_reach_the_logs() {
         .without_time()
         .with_writer(move || writer.clone())
         .finish();
+    // With one dispatcher registered, tracing caches a callsite's interest
+    // from the first thread to reach it: another test's thread could cache
+    // "never" and silence this capture. A second one makes it ask them all.
+    let _second = tracing::Dispatch::new(tracing::subscriber::NoSubscriber::default());
     let sids = tracing::subscriber::with_default(subscriber, || {
         runtime().block_on(lifecycle_with_logging())
     });
