@@ -513,11 +513,11 @@ async fn connected_clients(raw: &mut MultiplexedConnection) -> usize {
 
 /// On a plain `redis://` server, an operation with no other in flight goes
 /// over the direct connection (authenticated and in the URL's database);
-/// a burst shares the connection manager, which batches it, and opens no
-/// more connections. Every operation answers; a shutdown closes both.
+/// a burst shares one connection, which batches it, and opens no more
+/// connections. Every operation answers; a shutdown closes them all.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs live servers: run scripts/test.sh"]
-async fn a_burst_shares_the_manager_and_opens_one_direct_connection_at_most() {
+async fn a_burst_shares_one_connection_and_opens_one_direct_connection_at_most() {
     let server = OwnRedis::start(&["--requirepass", "pw"]);
     let url = format!("redis://:pw@127.0.0.1:{}/3", server.port);
     let settings = on(&url);
@@ -548,22 +548,23 @@ async fn a_burst_shares_the_manager_and_opens_one_direct_connection_at_most() {
         })
         .collect();
     // The most clients seen during the burst: the first save began alone
-    // and went direct, the other 39 went to the manager. So three: the
-    // direct connection, the manager's and this test's.
+    // and went direct, the other 39 went to the shared connection. So four:
+    // the direct connection, the shared one, the connection manager's (for
+    // pipelines and script loads; idle here) and this test's.
     let mut most = 0;
     let paused_until = Instant::now() + Duration::from_millis(300);
     while Instant::now() < paused_until {
         most = most.max(connected_clients(&mut raw).await);
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    assert_eq!(most, 3, "clients during the burst");
+    assert_eq!(most, 4, "clients during the burst");
     for (i, task) in tasks.into_iter().enumerate() {
         assert_eq!(task.await.unwrap(), Some(format!("k{i}").into_bytes()));
     }
-    assert_eq!(connected_clients(&mut raw).await, 3);
+    assert_eq!(connected_clients(&mut raw).await, 4);
     // An operation on its own goes direct again, on the same connection.
     assert_eq!(store.load("k3").await.unwrap(), Some(b"k3".to_vec()));
-    assert_eq!(connected_clients(&mut raw).await, 3);
+    assert_eq!(connected_clients(&mut raw).await, 4);
     // In database 3, as the URL says.
     let stored: Option<String> = raw.get("k7").await.unwrap();
     assert_eq!(stored.as_deref(), Some("k7"));
@@ -606,6 +607,125 @@ async fn a_cancelled_operation_leaves_no_reply_for_the_next() {
     );
     assert_eq!(store.load("b").await.unwrap(), Some(b"B".to_vec()));
     assert_eq!(store.load("a").await.unwrap(), Some(b"A".to_vec()));
+}
+
+/// Loads of `keys`, all in flight at once; those whose index `cancel`
+/// picks are dropped after 100 ms, while the server holds them. Returns
+/// what each of the others read.
+async fn burst_of_loads(
+    store: &RedisStore, keys: &[String], cancel: fn(usize) -> bool,
+) -> Vec<(usize, Option<Vec<u8>>)> {
+    let ttl = Duration::from_secs(60);
+    let tasks: Vec<_> = keys
+        .iter()
+        .enumerate()
+        .map(|(i, key)| {
+            let (store, key) = (store.clone(), key.clone());
+            tokio::spawn(async move {
+                let load = store.load_and_touch(&key, ttl);
+                if cancel(i) {
+                    let cut = tokio::time::timeout(Duration::from_millis(100), load).await;
+                    assert!(cut.is_err(), "load {i} answered while paused: {cut:?}");
+                    None
+                } else {
+                    Some((i, load.await.unwrap()))
+                }
+            })
+        })
+        .collect();
+    let mut read = Vec::new();
+    for task in tasks {
+        read.extend(task.await.unwrap());
+    }
+    read
+}
+
+/// On the shared connection, operations cancelled while their replies were
+/// due leave those replies to no other: every operation still waiting, and
+/// every one after, reads its own key, on the same connection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs live servers: run scripts/test.sh"]
+async fn cancelled_operations_in_a_burst_leave_their_replies_to_no_other() {
+    let server = OwnRedis::start(&[]);
+    let store = RedisStore::from_settings(&on(&server.url())).await.unwrap();
+    let ttl = Duration::from_secs(60);
+    let keys: Vec<String> = (0..30).map(|i| format!("k{i}")).collect();
+    for key in &keys {
+        store
+            .save(key, key.as_bytes(), ttl, SaveHint::New)
+            .await
+            .unwrap();
+    }
+    let mut raw = raw_connection(&server.url()).await;
+    // `GETEX` with an expiry is a write: the server holds the loads.
+    let _: () = redis::cmd("CLIENT")
+        .arg("PAUSE")
+        .arg(400)
+        .arg("WRITE")
+        .query_async(&mut raw)
+        .await
+        .unwrap();
+    let read = burst_of_loads(&store, &keys, |i| i % 3 == 1).await;
+    assert_eq!(read.len(), 20);
+    for (i, value) in read {
+        assert_eq!(value, Some(keys[i].clone().into_bytes()), "load {i}");
+    }
+    let clients = connected_clients(&mut raw).await;
+    let read = burst_of_loads(&store, &keys, |_| false).await;
+    assert_eq!(read.len(), 30);
+    for (i, value) in read {
+        assert_eq!(value, Some(keys[i].clone().into_bytes()), "load {i} after");
+    }
+    assert_eq!(
+        connected_clients(&mut raw).await,
+        clients,
+        "cancelled operations close no shared connection"
+    );
+}
+
+/// The shared connection killed with a burst's commands in flight: each
+/// operation is sent again on a new connection, and every one answers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs live servers: run scripts/test.sh"]
+async fn a_burst_outlives_its_connection_being_killed() {
+    let server = OwnRedis::start(&[]);
+    let store = RedisStore::from_settings(&on(&server.url())).await.unwrap();
+    let ttl = Duration::from_secs(60);
+    let keys: Vec<String> = (0..30).map(|i| format!("k{i}")).collect();
+    for key in &keys {
+        store
+            .save(key, key.as_bytes(), ttl, SaveHint::New)
+            .await
+            .unwrap();
+    }
+    let mut raw = raw_connection(&server.url()).await;
+    let _: () = redis::cmd("CLIENT")
+        .arg("PAUSE")
+        .arg(300)
+        .arg("WRITE")
+        .query_async(&mut raw)
+        .await
+        .unwrap();
+    let burst = {
+        let (store, keys) = (store.clone(), keys.clone());
+        tokio::spawn(async move { burst_of_loads(&store, &keys, |_| false).await })
+    };
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let killed: i64 = redis::cmd("CLIENT")
+        .arg("KILL")
+        .arg("TYPE")
+        .arg("normal")
+        .arg("SKIPME")
+        .arg("yes")
+        .query_async(&mut raw)
+        .await
+        .unwrap();
+    assert!(killed >= 2, "the store's connections were killed: {killed}");
+    let read = burst.await.unwrap();
+    assert_eq!(read.len(), 30);
+    for (i, value) in read {
+        assert_eq!(value, Some(keys[i].clone().into_bytes()), "load {i}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -43,6 +43,7 @@ use ::redis::{Cmd, ErrorKind, RedisError, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+use super::multiplexed::Multiplexed;
 use super::reply;
 
 /// A read buffer above this size (left by a large record) is shrunk back
@@ -66,6 +67,8 @@ pub(super) struct DirectConnection {
     /// The store's operations in flight, on either path.
     in_flight: AtomicUsize,
     closed: AtomicBool,
+    /// The connection operations share when several are in flight.
+    shared: Multiplexed,
 }
 
 impl DirectConnection {
@@ -95,6 +98,7 @@ impl DirectConnection {
             kept: Mutex::new(None),
             in_flight: AtomicUsize::new(0),
             closed: AtomicBool::new(false),
+            shared: Multiplexed::new(),
         }
     }
 
@@ -113,6 +117,26 @@ impl DirectConnection {
     pub(super) fn close(&self) {
         self.closed.store(true, Ordering::Relaxed);
         drop(self.kept_slot().take());
+        self.shared.close();
+    }
+
+    /// Whether [`close`](Self::close) was called.
+    pub(super) fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Relaxed)
+    }
+
+    /// Sends `command` over the connection that operations share, and
+    /// waits for its reply (see [`multiplexed`](super::multiplexed)). A
+    /// server error is a reply: it is in the value.
+    ///
+    /// # Errors
+    ///
+    /// An I/O error (the connection could not be made, broke, or the store
+    /// was shut down) or a protocol error.
+    pub(super) async fn query_shared(&self, command: &Cmd) -> Result<Value, RedisError> {
+        self.shared
+            .query(command, || async { Ok(self.connect().await?.stream) })
+            .await
     }
 
     fn kept_slot(&self) -> std::sync::MutexGuard<'_, Option<Connection>> {

@@ -123,6 +123,7 @@ mod command;
 mod conditional;
 mod connection;
 mod direct;
+mod multiplexed;
 mod owners;
 mod ping;
 mod reply;
@@ -339,6 +340,9 @@ where
             if let Some(lease) = operation.lease() {
                 return self.send_direct(lease, command, script).await;
             }
+            if let Some(direct) = self.direct.as_deref().filter(|d| !d.is_closed()) {
+                return self.send_shared(direct, command, script).await;
+            }
         }
         let Some(mut connection) = self.connection() else {
             return Err(Failure::ShutDown);
@@ -376,6 +380,46 @@ where
             Ok(Ok(value)) => ::redis::from_redis_value(value).map_err(|e| Failure::Redis(e.into())),
             Ok(Err(error)) => Err(Failure::Redis(error)),
             Err(timed_out) => Err(Failure::TimedOut(timed_out)),
+        }
+    }
+
+    /// [`send`](Self::send) on the shared connection, when other operations
+    /// are in flight: `command` (an `EVALSHA` of `script`, when there is
+    /// one), under one timer of the deadline, once more when the connection
+    /// broke (it reconnects).
+    async fn send_shared<T: FromRedisValue>(
+        &self, direct: &DirectConnection, command: &Cmd, script: Option<&Script>,
+    ) -> Result<T, Failure> {
+        let attempt = async {
+            match self.query_shared(direct, command, script).await {
+                Err(error) if is_retried(&error) && !direct.is_closed() => {
+                    self.query_shared(direct, command, script).await
+                }
+                other => other,
+            }
+        };
+        match within(BACKEND, self.deadline, attempt).await {
+            Ok(Ok(value)) => ::redis::from_redis_value(value).map_err(|e| Failure::Redis(e.into())),
+            Ok(Err(_)) if direct.is_closed() => Err(Failure::ShutDown),
+            Ok(Err(error)) => Err(Failure::Redis(error)),
+            Err(timed_out) => Err(Failure::TimedOut(timed_out)),
+        }
+    }
+
+    /// One attempt of [`send_shared`](Self::send_shared), as
+    /// [`query_direct`](Self::query_direct) is of the direct path.
+    async fn query_shared(
+        &self, direct: &DirectConnection, command: &Cmd, script: Option<&Script>,
+    ) -> Result<Value, RedisError> {
+        let answer = direct.query_shared(command).await?.extract_error();
+        match (answer, script) {
+            (Err(error), Some(script))
+                if error.kind() == ErrorKind::Server(ServerErrorKind::NoScript) =>
+            {
+                Box::pin(self.load_script(script)).await?;
+                direct.query_shared(command).await?.extract_error()
+            }
+            (answer, _) => answer,
         }
     }
 
