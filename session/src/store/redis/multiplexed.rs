@@ -219,6 +219,10 @@ async fn drive(shared: Arc<Shared>, stream: TcpStream) {
         tokio::select! {
             biased;
             () = ending.shared.wake.notified() => {
+                // The runtime runs a task it was just woken by next: without
+                // this turn, each command would go out alone. After it, the
+                // commands of every request task ready now go out together.
+                tokio::task::yield_now().await;
                 let closing = {
                     let mut queue = ending.shared.lock();
                     std::mem::swap(&mut commands, &mut queue.commands);
