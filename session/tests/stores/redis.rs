@@ -640,12 +640,13 @@ async fn burst_of_loads(
     read
 }
 
-/// On the shared connection, operations cancelled while their replies were
-/// due leave those replies to no other: every operation still waiting, and
-/// every one after, reads its own key, on the same connection.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs live servers: run scripts/test.sh"]
-async fn cancelled_operations_in_a_burst_leave_their_replies_to_no_other() {
+/// A server of its own holding keys `k0`..`k29` (each its own name as
+/// value), a store on it, and a connection of the test's that has just
+/// paused writes for `ms` milliseconds (`GETEX` with an expiry is a write:
+/// the server holds the store's loads meanwhile).
+async fn thirty_keys_with_writes_paused(
+    ms: u64,
+) -> (OwnRedis, RedisStore, Vec<String>, MultiplexedConnection) {
     let server = OwnRedis::start(&[]);
     let store = RedisStore::from_settings(&on(&server.url())).await.unwrap();
     let ttl = Duration::from_secs(60);
@@ -657,14 +658,23 @@ async fn cancelled_operations_in_a_burst_leave_their_replies_to_no_other() {
             .unwrap();
     }
     let mut raw = raw_connection(&server.url()).await;
-    // `GETEX` with an expiry is a write: the server holds the loads.
     let _: () = redis::cmd("CLIENT")
         .arg("PAUSE")
-        .arg(400)
+        .arg(ms)
         .arg("WRITE")
         .query_async(&mut raw)
         .await
         .unwrap();
+    (server, store, keys, raw)
+}
+
+/// On the shared connection, operations cancelled while their replies were
+/// due leave those replies to no other: every operation still waiting, and
+/// every one after, reads its own key, on the same connection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs live servers: run scripts/test.sh"]
+async fn cancelled_operations_in_a_burst_leave_their_replies_to_no_other() {
+    let (_server, store, keys, mut raw) = thirty_keys_with_writes_paused(400).await;
     let read = burst_of_loads(&store, &keys, |i| i % 3 == 1).await;
     assert_eq!(read.len(), 20);
     for (i, value) in read {
@@ -688,24 +698,7 @@ async fn cancelled_operations_in_a_burst_leave_their_replies_to_no_other() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs live servers: run scripts/test.sh"]
 async fn a_burst_outlives_its_connection_being_killed() {
-    let server = OwnRedis::start(&[]);
-    let store = RedisStore::from_settings(&on(&server.url())).await.unwrap();
-    let ttl = Duration::from_secs(60);
-    let keys: Vec<String> = (0..30).map(|i| format!("k{i}")).collect();
-    for key in &keys {
-        store
-            .save(key, key.as_bytes(), ttl, SaveHint::New)
-            .await
-            .unwrap();
-    }
-    let mut raw = raw_connection(&server.url()).await;
-    let _: () = redis::cmd("CLIENT")
-        .arg("PAUSE")
-        .arg(300)
-        .arg("WRITE")
-        .query_async(&mut raw)
-        .await
-        .unwrap();
+    let (_server, store, keys, mut raw) = thirty_keys_with_writes_paused(300).await;
     let burst = {
         let (store, keys) = (store.clone(), keys.clone());
         tokio::spawn(async move { burst_of_loads(&store, &keys, |_| false).await })

@@ -13,12 +13,13 @@
 //! [`reply`](super::reply) decodes.
 //!
 //! Why only an operation on its own: when several are in flight, the
-//! manager writes their commands in one system call and reads their replies
-//! in one, where direct connections would make two calls per operation.
-//! System calls cost more than the instructions saved (measured with 32
-//! connections on Poem `/read`: 4.0 system calls per request against 2.95,
-//! and 3-43% more app CPU per request), so a burst goes to the manager,
-//! which batches it.
+//! shared connection ([`multiplexed`](super::multiplexed)) writes their
+//! commands in one system call and reads their replies in one, where direct
+//! connections would make two calls per operation. System calls cost more
+//! than the instructions saved (measured with 32 connections on Poem
+//! `/read`: 4.0 system calls per request against 2.95, and 3-43% more app
+//! CPU per request), so a burst goes to the shared connection, which
+//! batches it. This module holds both.
 //!
 //! # Invariants
 //!
@@ -182,7 +183,7 @@ pub(super) struct Operation<'a> {
 impl<'a> Operation<'a> {
     /// The direct connection, for an operation that began alone while the
     /// store is open; `None` otherwise, and the operation goes to the
-    /// connection manager.
+    /// shared connection ([`DirectConnection::query_shared`]).
     pub(super) fn lease(&self) -> Option<Lease<'a>> {
         if !self.alone || self.direct.closed.load(Ordering::Relaxed) {
             return None;

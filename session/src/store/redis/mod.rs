@@ -53,24 +53,27 @@
 //! system's root certificates); `rediss://` sentinel URLs mean TLS to the
 //! master as well.
 //!
-//! **The direct connection.** Over one plain `redis://` server (RESP2, the
-//! default protocol, whether from the settings or [`RedisStore::from_client`]),
-//! a one-command operation (`GET`, `GETEX`, `SET`, `EVALSHA`, …) that is the
-//! store's only one in flight does not go through the connection manager:
-//! the request's own task writes the command on a connection of the store's
-//! and reads its one reply, with no driver task, channel or streaming parser
-//! in between. That saves some 3,700 instructions per round trip and
-//! answers sooner (BENCHMARKS.md, issue 20). When other operations are in
-//! flight, it goes to the manager, which writes a burst's commands in one
-//! system call and reads their replies in one: under load that saves more
-//! than the direct path would. So the store opens at most one connection
-//! besides the manager's, whatever the load. A connection whose operation
-//! failed, timed out or was cancelled is closed, never reused, so no reply
-//! is ever read by the wrong request. TLS, unix sockets, RESP3, a Cluster, a
-//! Sentinel master and [`RedisStore::from_connection`] use redis-rs's
-//! connection alone.
-//! [`SessionManager::shutdown`](crate::SessionManager::shutdown) closes the
-//! direct connection with the manager's.
+//! **The direct and the shared connection.** Over one plain `redis://`
+//! server (RESP2, the default protocol, whether from the settings or
+//! [`RedisStore::from_client`]), a one-command operation (`GET`, `GETEX`,
+//! `SET`, `EVALSHA`, …) does not go through redis-rs's connection manager,
+//! whose driver task, channel and streaming parser cost some 3,700
+//! instructions per round trip (BENCHMARKS.md, issue 20). An operation that
+//! is the store's only one in flight goes over the direct connection: the
+//! request's own task writes the command and reads its one reply. When
+//! others are in flight, it goes over the shared connection, where one task
+//! writes the commands of every request ready in one system call and hands
+//! the replies out in order: under load that batching saves more than the
+//! direct path would (see `multiplexed` in the source). So the store opens
+//! two connections of its own besides the manager's, which keeps pipelines
+//! and script loads, whatever the load. No reply is ever read by the wrong
+//! request: a direct connection whose operation failed, timed out or was
+//! cancelled is closed, and on the shared connection a cancelled
+//! operation's reply is read and discarded. TLS, unix sockets, RESP3, a
+//! Cluster, a Sentinel master and [`RedisStore::from_connection`] use
+//! redis-rs's connection alone.
+//! [`SessionManager::shutdown`](crate::SessionManager::shutdown) closes both
+//! with the manager's.
 //!
 //! # Sentinel
 //!
@@ -100,8 +103,8 @@
 //! `connect_timeout` bounds each connection attempt and `operation_timeout`
 //! each reply, and every store operation has an overall deadline of both
 //! added together, so a dead or unreachable server fails the request fast
-//! instead of hanging it. On the direct connection one timer bounds the
-//! whole operation, a new connection and a retry included. Over the connection
+//! instead of hanging it. On the direct and the shared connection one timer
+//! bounds the whole operation, a new connection and a retry included. Over the connection
 //! manager a store builds itself, those two bounds are the deadline (a
 //! request waits for at most one reconnection attempt, then one reply), so
 //! the store arms a timer of its own only for a second attempt; over a
@@ -117,7 +120,8 @@
 //! the connection dropped is sent once more on a fresh connection, so the
 //! first request after a server restart succeeds (on the direct
 //! connection: when it was kept from an earlier operation and the server
-//! had closed it); every command here is idempotent.
+//! had closed it; on the shared one: when it broke with the command queued
+//! or sent); every command here is idempotent.
 
 mod command;
 mod conditional;

@@ -106,11 +106,7 @@ impl Multiplexed {
         Fut: std::future::Future<Output = Result<TcpStream, RedisError>>,
     {
         let (sender, receiver) = oneshot::channel();
-        let sender = match self.shared.enqueue(command, sender) {
-            Ok(()) => None,
-            Err(sender) => Some(sender),
-        };
-        if let Some(sender) = sender {
+        if let Err(sender) = self.shared.enqueue(command, sender) {
             self.connect_and_enqueue(command, sender, connect).await?;
         }
         receiver.await.unwrap_or_else(|_| Err(lost()))
