@@ -185,7 +185,7 @@ impl<'a> Operation<'a> {
     /// store is open; `None` otherwise, and the operation goes to the
     /// shared connection ([`DirectConnection::query_shared`]).
     pub(super) fn lease(&self) -> Option<Lease<'a>> {
-        if !self.alone || self.direct.closed.load(Ordering::Relaxed) {
+        if !self.alone || self.direct.is_closed() {
             return None;
         }
         let connection = self.direct.kept_slot().take();
