@@ -232,7 +232,9 @@ impl Lease<'_> {
     pub(super) async fn query(&mut self, command: &Cmd) -> Result<Value, RedisError> {
         let mut connection = match self.connection.take() {
             Some(connection) => connection,
-            None => self.direct.connect().await?,
+            // Boxed: connecting is rare, and its future (a name lookup, the
+            // handshake's round trips) would be held by every operation's.
+            None => Box::pin(self.direct.connect()).await?,
         };
         let value = connection.round_trip(command).await?;
         self.connection = Some(connection);

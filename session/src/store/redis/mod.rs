@@ -328,14 +328,11 @@ where
     }
 
     /// Sends one request within the deadline, once more on a fresh connection
-    /// when the first attempt found the connection dropped.
-    ///
-    /// Over a connection that bounds each attempt by itself
-    /// (`self_bounded`), the first attempt runs without a timer of the
-    /// store's: it waits at most for one connection attempt and one reply,
-    /// which is the deadline. Only the rare second attempt gets a timer, for
-    /// what is left of the deadline. Any other connection (an app's own, a
-    /// Cluster, a Sentinel master) runs both attempts under one timer.
+    /// when the first attempt found the connection dropped: a single command
+    /// on the direct connection when no other operation is in flight, on the
+    /// shared connection when others are, and anything else (a pipeline, a
+    /// Cluster, a Sentinel master, an app's own connection) over the store's
+    /// connection.
     async fn send<T: FromRedisValue>(&self, request: Request<'_>) -> Result<T, Failure> {
         // In flight until this returns or is dropped, on either path: only
         // an operation with no other in flight goes direct (see `direct`).
@@ -348,11 +345,28 @@ where
                 return self.send_shared(direct, command, script).await;
             }
         }
+        // The connection's own future is large (redis-rs's, some 1,300
+        // bytes): boxed, so that the future every operation awaits in place
+        // holds only the direct and shared paths' (BENCHMARKS.md, issue 20).
+        Box::pin(self.send_over_connection(request)).await
+    }
+
+    /// [`send`](Self::send) over the store's connection (the manager's, a
+    /// Cluster's, a Sentinel master's or an app's own), for what the direct
+    /// and shared connections do not carry.
+    ///
+    /// Over a connection that bounds each attempt by itself
+    /// (`self_bounded`), the first attempt runs without a timer of the
+    /// store's: it waits at most for one connection attempt and one reply,
+    /// which is the deadline. Only the rare second attempt gets a timer, for
+    /// what is left of the deadline. Any other connection (an app's own, a
+    /// Cluster, a Sentinel master) runs both attempts under one timer.
+    async fn send_over_connection<T: FromRedisValue>(
+        &self, request: Request<'_>,
+    ) -> Result<T, Failure> {
         let Some(mut connection) = self.connection() else {
             return Err(Failure::ShutDown);
         };
-        // The other paths are boxed futures of their own, so that the
-        // future every operation awaits holds one attempt and no timer.
         if !self.self_bounded {
             return Box::pin(self.send_under_timer(request, connection)).await;
         }
@@ -380,10 +394,10 @@ where
                 other => other,
             }
         };
-        match within(BACKEND, self.deadline, attempt).await {
+        match tokio::time::timeout(self.deadline, attempt).await {
             Ok(Ok(value)) => ::redis::from_redis_value(value).map_err(|e| Failure::Redis(e.into())),
             Ok(Err(error)) => Err(Failure::Redis(error)),
-            Err(timed_out) => Err(Failure::TimedOut(timed_out)),
+            Err(_) => Err(self.timed_out()),
         }
     }
 
@@ -402,12 +416,23 @@ where
                 other => other,
             }
         };
-        match within(BACKEND, self.deadline, attempt).await {
+        match tokio::time::timeout(self.deadline, attempt).await {
             Ok(Ok(value)) => ::redis::from_redis_value(value).map_err(|e| Failure::Redis(e.into())),
             Ok(Err(_)) if direct.is_closed() => Err(Failure::ShutDown),
             Ok(Err(error)) => Err(Failure::Redis(error)),
-            Err(timed_out) => Err(Failure::TimedOut(timed_out)),
+            Err(_) => Err(self.timed_out()),
         }
+    }
+
+    /// The deadline passed. (The direct and shared paths call tokio's
+    /// `timeout` rather than `within`: a future passed through one more
+    /// async function is held twice in its state, and these futures are
+    /// held by every request's.)
+    fn timed_out(&self) -> Failure {
+        Failure::TimedOut(TimedOut {
+            backend: BACKEND,
+            limit: self.deadline,
+        })
     }
 
     /// One attempt of [`send_shared`](Self::send_shared), as

@@ -107,7 +107,8 @@ impl Multiplexed {
     {
         let (sender, receiver) = oneshot::channel();
         if let Err(sender) = self.shared.enqueue(command, sender) {
-            self.connect_and_enqueue(command, sender, connect).await?;
+            // Boxed: connecting is rare (see `Lease::query`).
+            Box::pin(self.connect_and_enqueue(command, sender, connect)).await?;
         }
         receiver.await.unwrap_or_else(|_| Err(lost()))
     }
