@@ -16,7 +16,7 @@ use std::sync::LazyLock;
 use ::redis::{Cmd, Script, Value};
 use sha1::{Digest, Sha1};
 
-use super::command;
+use super::command::{self, Arg};
 use crate::store::support::hex;
 use crate::store::WriteOutcome;
 
@@ -31,9 +31,6 @@ static SAVE_IF_UNCHANGED: LazyLock<Script> =
 /// bound on how much a write's copy of its record adds on the wire.
 const SEND_WHOLE_UP_TO: usize = 1 << 20;
 
-/// A SHA-1 digest in hex.
-const DIGEST_HEX: usize = 40;
-
 /// `KEYS[1]` the key, `ARGV[1]` the value, `ARGV[2]` the TTL in seconds.
 /// Answers 1 (saved) or the value already there (changed).
 static INSERT_NEW: LazyLock<Script> = LazyLock::new(|| {
@@ -45,27 +42,32 @@ return redis.call('GET', KEYS[1])
     )
 });
 
-/// The `EVALSHA` that replaces `key` with `value` only if it still holds
-/// `expected`, and its script (to load on `NOSCRIPT`). Built as one command,
-/// not a `ScriptInvocation`, which copies every argument twice.
-pub(super) fn save_if_unchanged(
-    key: &str, expected: &[u8], value: &[u8], ttl_seconds: u64,
-) -> (Cmd, &'static Script) {
+/// The arguments of the `EVALSHA` that replaces `key` with `value` only if
+/// it still holds `expected`, and its script (to load on `NOSCRIPT`); a
+/// record too large to send whole is compared by its digest, which
+/// `digest` keeps. Borrowed, not a `ScriptInvocation`, which copies every
+/// argument twice.
+pub(super) fn save_if_unchanged<'a>(
+    key: &'a str, expected: &'a [u8], value: &'a [u8], ttl_seconds: u64, digest: &'a mut String,
+) -> ([Arg<'a>; 8], &'static Script) {
     let whole = expected.len() <= SEND_WHOLE_UP_TO;
-    let compared = if whole { expected.len() } else { DIGEST_HEX };
-    let hash = SAVE_IF_UNCHANGED.get_hash();
-    let data = hash.len() + 1 + key.len() + compared + value.len() + command::INTEGER + 4;
-    let mut cmd = command::sized("EVALSHA", 7, data);
-    cmd.arg(hash).arg(1).arg(key);
-    if whole {
-        cmd.arg(expected);
+    let compared = if whole {
+        Arg::from(expected)
     } else {
-        cmd.arg(hex(&Sha1::digest(expected)));
-    }
-    cmd.arg(value)
-        .arg(ttl_seconds)
-        .arg(if whole { "=" } else { "sha1" });
-    (cmd, &SAVE_IF_UNCHANGED)
+        *digest = hex(&Sha1::digest(expected));
+        Arg::from(digest.as_str())
+    };
+    let args = [
+        Arg::from("EVALSHA"),
+        Arg::from(SAVE_IF_UNCHANGED.get_hash()),
+        Arg::from(1),
+        Arg::from(key),
+        compared,
+        Arg::from(value),
+        Arg::from(ttl_seconds),
+        Arg::from(if whole { "=" } else { "sha1" }),
+    ];
+    (args, &SAVE_IF_UNCHANGED)
 }
 
 /// The `EVALSHA` that writes `key` only if it does not exist, and its script.

@@ -44,6 +44,7 @@ use ::redis::{Cmd, ErrorKind, RedisError, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+use super::command::Packed;
 use super::multiplexed::Multiplexed;
 use super::reply;
 
@@ -134,7 +135,7 @@ impl DirectConnection {
     ///
     /// An I/O error (the connection could not be made, broke, or the store
     /// was shut down) or a protocol error.
-    pub(super) async fn query_shared(&self, command: &Cmd) -> Result<Value, RedisError> {
+    pub(super) async fn query_shared(&self, command: &dyn Packed) -> Result<Value, RedisError> {
         self.shared
             .query(command, || async { Ok(self.connect().await?.stream) })
             .await
@@ -229,7 +230,7 @@ impl Lease<'_> {
     /// An I/O error (the connection could not be made or broke) or a
     /// protocol error; the connection is closed either way, and the next
     /// call on this lease connects afresh.
-    pub(super) async fn query(&mut self, command: &Cmd) -> Result<Value, RedisError> {
+    pub(super) async fn query(&mut self, command: &dyn Packed) -> Result<Value, RedisError> {
         let mut connection = match self.connection.take() {
             Some(connection) => connection,
             // Boxed: connecting is rare, and its future (a name lookup, the
@@ -272,9 +273,9 @@ struct Connection {
 }
 
 impl Connection {
-    async fn round_trip(&mut self, command: &Cmd) -> Result<Value, RedisError> {
+    async fn round_trip(&mut self, command: &dyn Packed) -> Result<Value, RedisError> {
         self.write.clear();
-        command.write_packed_command(&mut self.write);
+        command.pack(&mut self.write);
         self.stream.write_all(&self.write).await?;
         self.read.clear();
         loop {

@@ -145,6 +145,7 @@ use ::redis::{
 };
 use async_trait::async_trait;
 
+use self::command::{Arg, Command, Packed};
 pub use self::connection::{RedisClient, RedisConnection};
 use self::direct::{DirectConnection, Lease};
 pub use self::sentinel::SentinelConnection;
@@ -274,9 +275,8 @@ where
     /// on the store type [`RedisStore::from_settings`] builds, so that they
     /// box no future (ARCHITECTURE.md, "Modules", the `dispatch` entry).
     pub(crate) async fn load_in_place(&self, key: &str) -> StoreResult<Option<Vec<u8>>> {
-        let mut get = command::sized("GET", 1, key.len());
-        get.arg(key);
-        self.run("load", Request::Cmd(&get)).await
+        let get = [Arg::from("GET"), Arg::from(key)];
+        self.run("load", Request::Cmd(&Command(&get))).await
     }
 
     /// [`SessionStore::save`], as a future the caller awaits in place (see
@@ -284,10 +284,14 @@ where
     pub(crate) async fn save_in_place(
         &self, key: &str, value: &[u8], ttl: Duration,
     ) -> StoreResult<()> {
-        let data = key.len() + value.len() + 2 + command::INTEGER;
-        let mut set = command::sized("SET", 4, data);
-        set.arg(key).arg(value).arg("EX").arg(ttl_seconds(ttl));
-        self.run("save", Request::Cmd(&set)).await
+        let set = [
+            Arg::from("SET"),
+            Arg::from(key),
+            Arg::from(value),
+            Arg::from("EX"),
+            Arg::from(ttl_seconds(ttl)),
+        ];
+        self.run("save", Request::Cmd(&Command(&set))).await
     }
 
     /// [`SessionStore::load_and_touch`], as a future the caller awaits in
@@ -297,9 +301,13 @@ where
     ) -> StoreResult<Option<Vec<u8>>> {
         let seconds = ttl_seconds(ttl);
         if self.getex.load(Ordering::Relaxed) {
-            let mut getex = command::sized("GETEX", 3, key.len() + 2 + command::INTEGER);
-            getex.arg(key).arg("EX").arg(seconds);
-            match self.send(Request::Cmd(&getex)).await {
+            let getex = [
+                Arg::from("GETEX"),
+                Arg::from(key),
+                Arg::from("EX"),
+                Arg::from(seconds),
+            ];
+            match self.send(Request::Cmd(&Command(&getex))).await {
                 Err(Failure::Redis(error)) if is_unknown_command(&error) => {
                     self.getex.store(false, Ordering::Relaxed);
                     tracing::info!(
@@ -320,9 +328,10 @@ where
     pub(crate) async fn save_if_unchanged_in_place(
         &self, key: &str, expected: &[u8], value: &[u8], ttl: Duration,
     ) -> StoreResult<WriteOutcome> {
+        let mut digest = String::new();
         let (evalsha, script) =
-            conditional::save_if_unchanged(key, expected, value, ttl_seconds(ttl));
-        let request = Request::Script(&evalsha, script);
+            conditional::save_if_unchanged(key, expected, value, ttl_seconds(ttl), &mut digest);
+        let request = Request::Script(&Command(&evalsha), script);
         let answer = self.run("save_if_unchanged", request).await?;
         Ok(conditional::outcome(answer))
     }
@@ -339,10 +348,10 @@ where
         let operation = self.direct.as_deref().map(DirectConnection::begin);
         if let (Some(operation), Some((command, script))) = (&operation, request.single()) {
             if let Some(lease) = operation.lease() {
-                return self.send_direct(lease, command, script).await;
+                return Box::pin(self.send_direct(lease, command, script)).await;
             }
             if let Some(direct) = self.direct.as_deref().filter(|d| !d.is_closed()) {
-                return self.send_shared(direct, command, script).await;
+                return Box::pin(self.send_shared(direct, command, script)).await;
             }
         }
         // The connection's own future is large (redis-rs's, some 1,300
@@ -383,7 +392,7 @@ where
     /// kept from an earlier operation and is found broken (as it is after a
     /// server restart).
     async fn send_direct<T: FromRedisValue>(
-        &self, mut lease: Lease<'_>, command: &Cmd, script: Option<&Script>,
+        &self, mut lease: Lease<'_>, command: &dyn Packed, script: Option<&Script>,
     ) -> Result<T, Failure> {
         let attempt = async {
             match self.query_direct(&mut lease, command, script).await {
@@ -406,7 +415,7 @@ where
     /// one), under one timer of the deadline, once more when the connection
     /// broke (it reconnects).
     async fn send_shared<T: FromRedisValue>(
-        &self, direct: &DirectConnection, command: &Cmd, script: Option<&Script>,
+        &self, direct: &DirectConnection, command: &dyn Packed, script: Option<&Script>,
     ) -> Result<T, Failure> {
         let attempt = async {
             match self.query_shared(direct, command, script).await {
@@ -438,7 +447,7 @@ where
     /// One attempt of [`send_shared`](Self::send_shared), as
     /// [`query_direct`](Self::query_direct) is of the direct path.
     async fn query_shared(
-        &self, direct: &DirectConnection, command: &Cmd, script: Option<&Script>,
+        &self, direct: &DirectConnection, command: &dyn Packed, script: Option<&Script>,
     ) -> Result<Value, RedisError> {
         let answer = direct.query_shared(command).await?.extract_error();
         match (answer, script) {
@@ -456,7 +465,7 @@ where
     /// reply, or its error; a `NOSCRIPT` loads the script (over the
     /// connection manager) and sends the command again.
     async fn query_direct(
-        &self, lease: &mut Lease<'_>, command: &Cmd, script: Option<&Script>,
+        &self, lease: &mut Lease<'_>, command: &dyn Packed, script: Option<&Script>,
     ) -> Result<Value, RedisError> {
         let answer = lease.query(command).await?.extract_error();
         match (answer, script) {
@@ -637,16 +646,16 @@ where
 /// One command, one pipeline, or one script call.
 #[derive(Clone, Copy)]
 enum Request<'a> {
-    Cmd(&'a Cmd),
+    Cmd(&'a dyn Packed),
     Pipeline(&'a Pipeline),
     /// An `EVALSHA`, and the script to load when the server lacks it.
-    Script(&'a Cmd, &'a Script),
+    Script(&'a dyn Packed, &'a Script),
 }
 
 impl<'a> Request<'a> {
     /// The one command of a request that is one (a command, or a script's
     /// `EVALSHA`), and its script: what a direct connection sends.
-    fn single(self) -> Option<(&'a Cmd, Option<&'a Script>)> {
+    fn single(self) -> Option<(&'a dyn Packed, Option<&'a Script>)> {
         match self {
             Request::Cmd(cmd) => Some((cmd, None)),
             Request::Script(evalsha, script) => Some((evalsha, Some(script))),
@@ -658,18 +667,29 @@ impl<'a> Request<'a> {
         self, connection: &mut C,
     ) -> Result<T, RedisError> {
         match self {
-            Request::Cmd(cmd) => command(cmd, connection).await,
+            Request::Cmd(cmd) => command(&cmd.to_cmd(), connection).await,
             Request::Pipeline(pipeline) => pipeline.query_async(connection).await,
-            Request::Script(evalsha, script) => match command(evalsha, connection).await {
-                Err(error) if error.kind() == ErrorKind::Server(ServerErrorKind::NoScript) => {
-                    Box::pin(async {
-                        script.load_async(connection).await?;
-                        evalsha.query_async(connection).await
-                    })
-                    .await
-                }
-                other => other,
-            },
+            Request::Script(evalsha, script) => {
+                let evalsha = evalsha.to_cmd();
+                Self::script(&evalsha, script, connection).await
+            }
+        }
+    }
+
+    /// An `EVALSHA` of `script` over a connection redis-rs drives; on
+    /// `NOSCRIPT`, the script is loaded and the command sent again.
+    async fn script<T: FromRedisValue, C: ConnectionLike + 'static>(
+        evalsha: &Cmd, script: &Script, connection: &mut C,
+    ) -> Result<T, RedisError> {
+        match command(evalsha, connection).await {
+            Err(error) if error.kind() == ErrorKind::Server(ServerErrorKind::NoScript) => {
+                Box::pin(async {
+                    script.load_async(connection).await?;
+                    evalsha.query_async(connection).await
+                })
+                .await
+            }
+            other => other,
         }
     }
 }

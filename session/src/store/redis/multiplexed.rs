@@ -30,11 +30,12 @@ use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use ::redis::{Cmd, ErrorKind, RedisError, Value};
+use ::redis::{ErrorKind, RedisError, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::{oneshot, Notify};
 
+use super::command::Packed;
 use super::reply;
 
 /// The first read's room: a burst of typical session records.
@@ -100,7 +101,7 @@ impl Multiplexed {
     /// An I/O error when the connection could not be made, broke before the
     /// reply came, or the store was shut down; a protocol error when the
     /// server's bytes are not RESP2 (the connection is closed then).
-    pub(super) async fn query<F, Fut>(&self, command: &Cmd, connect: F) -> Reply
+    pub(super) async fn query<F, Fut>(&self, command: &dyn Packed, connect: F) -> Reply
     where
         F: FnOnce() -> Fut,
         Fut: std::future::Future<Output = Result<TcpStream, RedisError>>,
@@ -114,7 +115,7 @@ impl Multiplexed {
     }
 
     async fn connect_and_enqueue<F, Fut>(
-        &self, command: &Cmd, sender: oneshot::Sender<Reply>, connect: F,
+        &self, command: &dyn Packed, sender: oneshot::Sender<Reply>, connect: F,
     ) -> Result<(), RedisError>
     where
         F: FnOnce() -> Fut,
@@ -162,13 +163,13 @@ impl Shared {
     /// Queues `command` and its reply sender, or gives the sender back when
     /// no connection is open.
     fn enqueue(
-        &self, command: &Cmd, sender: oneshot::Sender<Reply>,
+        &self, command: &dyn Packed, sender: oneshot::Sender<Reply>,
     ) -> Result<(), oneshot::Sender<Reply>> {
         let mut queue = self.lock();
         if !queue.open || queue.closing {
             return Err(sender);
         }
-        command.write_packed_command(&mut queue.commands);
+        command.pack(&mut queue.commands);
         queue.senders.push(sender);
         let first = queue.senders.len() == 1;
         drop(queue);
