@@ -72,32 +72,26 @@ pub(super) struct Command<'a>(pub(super) &'a [Arg<'a>]);
 
 impl Packed for Command<'_> {
     fn pack(&self, out: &mut Vec<u8>) {
-        let mut digits = Digits::default();
-        let length: usize = self
+        // At most: each argument's `$`, length, CRLF and closing CRLF, and
+        // the count's line.
+        let most: usize = self
             .0
             .iter()
-            .map(|arg| {
-                let bytes = match arg {
-                    Arg::Bytes(bytes) => bytes.len(),
-                    Arg::Integer(number) => digits.of(*number).len(),
-                };
-                // `$`, the length, CRLF, the bytes, CRLF.
-                1 + digits.of(bytes as u64).len() + 2 + bytes + 2
+            .map(|arg| match arg {
+                Arg::Bytes(bytes) => bytes.len(),
+                Arg::Integer(_) => INTEGER,
             })
+            .map(|bytes| LINE + bytes + 2)
             .sum();
-        out.reserve(1 + digits.of(self.0.len() as u64).len() + 2 + length);
-        out.push(b'*');
-        out.extend_from_slice(digits.of(self.0.len() as u64));
-        out.extend_from_slice(b"\r\n");
+        out.reserve(LINE + most);
+        push_line(out, b'*', self.0.len());
         for arg in self.0 {
-            let mut number = Digits::default();
+            let mut digits = [0; INTEGER];
             let bytes = match arg {
-                Arg::Bytes(bytes) => *bytes,
-                Arg::Integer(value) => number.of(*value),
+                Arg::Bytes(bytes) => bytes,
+                Arg::Integer(number) => decimal(*number, &mut digits),
             };
-            out.push(b'$');
-            out.extend_from_slice(digits.of(bytes.len() as u64));
-            out.extend_from_slice(b"\r\n");
+            push_line(out, b'$', bytes.len());
             out.extend_from_slice(bytes);
             out.extend_from_slice(b"\r\n");
         }
@@ -123,21 +117,37 @@ impl Packed for Command<'_> {
     }
 }
 
-/// A number's decimal digits, written into a buffer of its own.
-#[derive(Default)]
-struct Digits([u8; INTEGER]);
+/// The most bytes of a line that gives a count or a length: its marker,
+/// the number and CRLF.
+const LINE: usize = 1 + INTEGER + 2;
 
-impl Digits {
-    fn of(&mut self, mut number: u64) -> &[u8] {
-        let mut start = INTEGER;
-        loop {
-            start -= 1;
-            // `number % 10` is below 10.
-            self.0[start] = b'0' + (number % 10) as u8;
-            number /= 10;
-            if number == 0 {
-                return &self.0[start..];
-            }
+/// Appends `marker`, `number` in decimal and CRLF. Counts and lengths below
+/// 100 (nearly all of a session command's) are written in one piece.
+fn push_line(out: &mut Vec<u8>, marker: u8, number: usize) {
+    // Each digit is below 10.
+    let digit = |n: usize| b'0' + (n % 10) as u8;
+    if number < 10 {
+        out.extend_from_slice(&[marker, digit(number), b'\r', b'\n']);
+    } else if number < 100 {
+        out.extend_from_slice(&[marker, digit(number / 10), digit(number), b'\r', b'\n']);
+    } else {
+        let mut digits = [0; INTEGER];
+        out.push(marker);
+        out.extend_from_slice(decimal(number as u64, &mut digits));
+        out.extend_from_slice(b"\r\n");
+    }
+}
+
+/// `number` in decimal, written at the end of `digits`.
+fn decimal(mut number: u64, digits: &mut [u8; INTEGER]) -> &[u8] {
+    let mut start = INTEGER;
+    loop {
+        start -= 1;
+        // `number % 10` is below 10.
+        digits[start] = b'0' + (number % 10) as u8;
+        number /= 10;
+        if number == 0 {
+            return &digits[start..];
         }
     }
 }
@@ -164,7 +174,8 @@ mod tests {
     #[test]
     fn a_borrowed_command_packs_as_redis_rs_does() {
         let long = vec![0xffu8; 1234];
-        let cases: [&[Arg<'_>]; 4] = [
+        let sizes: Vec<Vec<u8>> = [9, 10, 99, 100].map(|n| vec![b'x'; n]).to_vec();
+        let cases: [&[Arg<'_>]; 5] = [
             &[Arg::from("GET"), Arg::from("session:abc")],
             &[
                 Arg::from("SET"),
@@ -182,6 +193,19 @@ mod tests {
                 Arg::from(10),
             ],
             &[Arg::from("PING")],
+            &[
+                Arg::from(&sizes[0][..]),
+                Arg::from(&sizes[1][..]),
+                Arg::from(&sizes[2][..]),
+                Arg::from(&sizes[3][..]),
+                Arg::from(99),
+                Arg::from(100),
+                Arg::from(&b"0"[..]),
+                Arg::from(&b"1"[..]),
+                Arg::from(&b"2"[..]),
+                Arg::from(&b"3"[..]),
+                Arg::from(&b"4"[..]),
+            ],
         ];
         for args in cases {
             let command = Command(args);
