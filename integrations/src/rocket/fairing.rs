@@ -184,9 +184,8 @@ impl Fairing for SessionFairing {
 /// Finishes the request's session after the handler answered `status`, with
 /// the store operations, when there are any, in a box of their own. Rocket
 /// boxes `on_response`'s future; awaited in place, the store calls would
-/// make that box some 2.8 KB for every request with a loaded session, above
-/// the allocator's per-thread cache, where a read that stores nothing needs
-/// a few hundred bytes (BENCHMARKS.md, issue 20).
+/// make that box larger for every request with a loaded session, where a
+/// read that stores nothing needs some 200 bytes (BENCHMARKS.md, issue 20).
 async fn finish(request_session: &RequestSession, status: u16) -> ResponseChange {
     let finished = match request_session.finish_or_defer(status) {
         Ok(Finishing::Done(outcome)) => Ok(outcome),

@@ -5,11 +5,12 @@
 //! and writes of an existing session, its future awaited in place; any other
 //! call awaits the store's boxed future.
 //!
-//! The trade (BENCHMARKS.md, issue 20): awaiting the Redis future in place
-//! saves a box per operation over Redis (some 1,400 instructions on a
-//! `/incr`), but makes the lifecycle's futures larger for every store, the
-//! memory store included (some 500 instructions per request in process,
-//! where the framework boxes the larger future).
+//! Why (BENCHMARKS.md, issue 20): the trait's boxed future would be some
+//! 1.3 KB, above the allocator's per-thread cache, a cost of some 800
+//! instructions per operation over Redis. Awaited in place, the Redis call
+//! holds only a box of its own below that size (its direct or shared
+//! connection's attempt): a `load_and_touch` here is a future of some 370
+//! bytes for every store, where the whole call in place made it 1.9 KB.
 
 use std::time::Duration;
 

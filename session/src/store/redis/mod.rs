@@ -71,7 +71,10 @@
 //! cancelled is closed, and on the shared connection a cancelled
 //! operation's reply is read and discarded. TLS, unix sockets, RESP3, a
 //! Cluster, a Sentinel master and [`RedisStore::from_connection`] use
-//! redis-rs's connection alone.
+//! redis-rs's connection alone. The hot commands (`GET`, `GETEX`, `SET`, the
+//! conditional save's `EVALSHA`) are packed from their borrowed arguments
+//! straight into the connection's buffer, without redis-rs's `Cmd` and its
+//! two allocations (see `command` in the source).
 //! [`SessionManager::shutdown`](crate::SessionManager::shutdown) closes both
 //! with the manager's.
 //!
