@@ -66,6 +66,16 @@ impl From<u64> for Arg<'_> {
     }
 }
 
+impl Arg<'_> {
+    /// The most bytes the argument takes packed, before its framing.
+    fn most_bytes(&self) -> usize {
+        match self {
+            Arg::Bytes(bytes) => bytes.len(),
+            Arg::Integer(_) => INTEGER,
+        }
+    }
+}
+
 /// A command whose arguments (the name first) are borrowed.
 #[derive(Clone, Copy, Debug)]
 pub(super) struct Command<'a>(pub(super) &'a [Arg<'a>]);
@@ -74,15 +84,7 @@ impl Packed for Command<'_> {
     fn pack(&self, out: &mut Vec<u8>) {
         // At most: each argument's `$`, length, CRLF and closing CRLF, and
         // the count's line.
-        let most: usize = self
-            .0
-            .iter()
-            .map(|arg| match arg {
-                Arg::Bytes(bytes) => bytes.len(),
-                Arg::Integer(_) => INTEGER,
-            })
-            .map(|bytes| LINE + bytes + 2)
-            .sum();
+        let most: usize = self.0.iter().map(|arg| LINE + arg.most_bytes() + 2).sum();
         out.reserve(LINE + most);
         push_line(out, b'*', self.0.len());
         for arg in self.0 {
@@ -98,14 +100,7 @@ impl Packed for Command<'_> {
     }
 
     fn to_cmd(&self) -> Cow<'_, Cmd> {
-        let bytes = self
-            .0
-            .iter()
-            .map(|arg| match arg {
-                Arg::Bytes(bytes) => bytes.len(),
-                Arg::Integer(_) => INTEGER,
-            })
-            .sum();
+        let bytes = self.0.iter().map(Arg::most_bytes).sum();
         let mut cmd = Cmd::with_capacity(self.0.len(), bytes);
         for arg in self.0 {
             match arg {

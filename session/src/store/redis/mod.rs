@@ -674,25 +674,17 @@ impl<'a> Request<'a> {
             Request::Pipeline(pipeline) => pipeline.query_async(connection).await,
             Request::Script(evalsha, script) => {
                 let evalsha = evalsha.to_cmd();
-                Self::script(&evalsha, script, connection).await
+                match command(&evalsha, connection).await {
+                    Err(error) if error.kind() == ErrorKind::Server(ServerErrorKind::NoScript) => {
+                        Box::pin(async {
+                            script.load_async(connection).await?;
+                            evalsha.query_async(connection).await
+                        })
+                        .await
+                    }
+                    other => other,
+                }
             }
-        }
-    }
-
-    /// An `EVALSHA` of `script` over a connection redis-rs drives; on
-    /// `NOSCRIPT`, the script is loaded and the command sent again.
-    async fn script<T: FromRedisValue, C: ConnectionLike + 'static>(
-        evalsha: &Cmd, script: &Script, connection: &mut C,
-    ) -> Result<T, RedisError> {
-        match command(evalsha, connection).await {
-            Err(error) if error.kind() == ErrorKind::Server(ServerErrorKind::NoScript) => {
-                Box::pin(async {
-                    script.load_async(connection).await?;
-                    evalsha.query_async(connection).await
-                })
-                .await
-            }
-            other => other,
         }
     }
 }
