@@ -31,6 +31,26 @@ pub fn port() -> u16 {
         .unwrap_or(8000)
 }
 
+/// Serves a Poem app as the Poem demo does: on 127.0.0.1 at [`port`], with
+/// the graceful shutdown on Ctrl-C (10 s at most) that the session
+/// middleware's docs ask for. Poem's graceful shutdown watches a cancellation
+/// token on every poll of a connection, some 330 instructions per request
+/// (BENCHMARKS.md): the baselines serve the same way, so that the cost is not
+/// counted as the session layer's.
+pub async fn serve_poem(app: impl poem::Endpoint + 'static) {
+    poem::Server::new(poem::listener::TcpListener::bind(format!(
+        "127.0.0.1:{}",
+        port()
+    )))
+    .run_with_graceful_shutdown(
+        app,
+        async { tokio::signal::ctrl_c().await.unwrap_or_default() },
+        Some(Duration::from_secs(10)),
+    )
+    .await
+    .expect("server");
+}
+
 /// The demos' logging: a `tracing` subscriber with the same default filter,
 /// which `log` records (Rocket's) also go through.
 pub fn init_logging(default_filter: &str) {

@@ -1,9 +1,8 @@
-//! Bare Poem: the demo's `/plain` with no session middleware. Same port and
-//! logging as the Poem demo.
+//! Bare Poem: the demo's `/plain` with no session middleware. Same port,
+//! graceful shutdown and logging as the Poem demo.
 
-use poem::listener::TcpListener;
-use poem::{get, handler, Route, Server};
-use session_bench::{init_logging, port};
+use poem::{get, handler, Route};
+use session_bench::{init_logging, serve_poem};
 
 #[handler]
 fn plain() -> &'static str {
@@ -14,8 +13,5 @@ fn plain() -> &'static str {
 async fn main() {
     init_logging("info");
     let app = Route::new().at("/plain", get(plain));
-    Server::new(TcpListener::bind(format!("127.0.0.1:{}", port())))
-        .run(app)
-        .await
-        .expect("server");
+    serve_poem(app).await;
 }

@@ -1,14 +1,13 @@
 //! Poem's built-in server-side sessions: `ServerSession<RedisStorage>` over
 //! the `ConnectionManager` of the redis crate poem is built on (0.32), with
 //! the demo's routes and the demo's 31-day lifetime (so a write is SET EX, as
-//! ours). Same port and logging as the Poem demo.
+//! ours). Same port, graceful shutdown and logging as the Poem demo.
 
 use std::time::Duration;
 
-use poem::listener::TcpListener;
 use poem::session::{CookieConfig, RedisStorage, ServerSession, Session};
-use poem::{get, handler, EndpointExt, Route, Server};
-use session_bench::{init_logging, port, redis_url, TTL};
+use poem::{get, handler, EndpointExt, Route};
+use session_bench::{init_logging, redis_url, serve_poem, TTL};
 
 #[handler]
 fn plain() -> &'static str {
@@ -40,8 +39,5 @@ async fn main() {
         .at("/incr", get(incr))
         .at("/read", get(read))
         .with(ServerSession::new(config, RedisStorage::new(manager)));
-    Server::new(TcpListener::bind(format!("127.0.0.1:{}", port())))
-        .run(app)
-        .await
-        .expect("server");
+    serve_poem(app).await;
 }

@@ -2,7 +2,8 @@
 //! `ConnectionManager` (our redis 1), with no middleware. `/read` is one GET;
 //! `/incr` is one GET and one SET EX and a `Set-Cookie`; both find the cookie
 //! and check the sid's shape first. `/plain` touches nothing. The value is the
-//! count as text. Same routes, port and logging as the Poem demo.
+//! count as text. Same routes, port, graceful shutdown and logging as the
+//! Poem demo.
 //!
 //! With `RAW_REDIS_WORK=merge` it sends Redis what ours sends with its
 //! default settings, still by hand: `/read` is one `GETEX … EX` (the
@@ -24,12 +25,11 @@ use std::sync::OnceLock;
 
 use poem::http::header::{COOKIE, SET_COOKIE, VARY};
 use poem::http::{HeaderValue, StatusCode};
-use poem::listener::TcpListener;
-use poem::{get, handler, IntoResponse, Request, Response, Route, Server};
+use poem::{get, handler, IntoResponse, Request, Response, Route};
 use session::store::redis::redis::{self, aio::ConnectionManager};
 use session_bench::{
-    decode_record, encode_record, init_logging, load_save_script, new_sid, port, read_command,
-    redis_url, set_cookie, sid_from_cookie_headers, store_key, write_command,
+    decode_record, encode_record, init_logging, load_save_script, new_sid, read_command, redis_url,
+    serve_poem, set_cookie, sid_from_cookie_headers, store_key, write_command,
 };
 
 static REDIS: OnceLock<ConnectionManager> = OnceLock::new();
@@ -205,8 +205,5 @@ async fn main() {
         .at("/plain", get(plain))
         .at("/incr", get(incr))
         .at("/read", get(read));
-    Server::new(TcpListener::bind(format!("127.0.0.1:{}", port())))
-        .run(app)
-        .await
-        .expect("server");
+    serve_poem(app).await;
 }

@@ -123,6 +123,10 @@ impl<E: Endpoint> Endpoint for SessionEndpoint<E> {
         match self.inner.call(req).await {
             Ok(output) => {
                 let mut response = output.into_response();
+                // Row 1: a session no extractor loaded is left alone.
+                if !request_session.is_loaded() {
+                    return Ok(response);
+                }
                 Ok(finish(&request_session, response.status(), &mut response)
                     .await
                     .unwrap_or(response))

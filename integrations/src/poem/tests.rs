@@ -1,6 +1,8 @@
-//! The documented shutdown of a Poem app, over a real socket: the server's
-//! graceful shutdown, then [`SessionMiddleware::shutdown`], closes the SQL
-//! pool and ends the cleanup task; after it, session routes answer 503.
+//! The Poem adapter's own behaviour: the documented shutdown over a real
+//! socket (the server's graceful shutdown, then
+//! [`SessionMiddleware::shutdown`], closes the SQL pool and ends the cleanup
+//! task; after it, session routes answer 503), an error's message kept, and
+//! which session an extractor finds.
 
 #![allow(clippy::unwrap_used)]
 
@@ -135,4 +137,75 @@ async fn an_error_keeps_its_message_and_gets_the_session_headers() {
     let response = error.into_response();
     assert!(response.headers().contains_key("set-cookie"));
     assert_eq!(response.headers()["vary"], "Cookie");
+}
+
+/// Yields to the task first, so that two such requests polled together
+/// interleave: each extracts its session after the other has started.
+#[handler]
+async fn count_after_a_yield(req: &Request) -> String {
+    tokio::task::yield_now().await;
+    let session = <Session as poem::FromRequest>::from_request_without_body(req)
+        .await
+        .unwrap();
+    session
+        .get::<u32>("count")
+        .unwrap()
+        .unwrap_or(0)
+        .to_string()
+}
+
+/// The cookie pair (`session=…`) a response sets.
+fn session_cookie(response: &poem::Response) -> String {
+    let set_cookie = response.headers()["set-cookie"].to_str().unwrap();
+    set_cookie.split(';').next().unwrap().to_owned()
+}
+
+/// Each extractor finds its own request's session, also when one task polls
+/// two requests at once and each extracts after the other has started.
+#[tokio::test]
+async fn requests_polled_together_in_one_task_each_find_their_own_session() {
+    let settings = Settings::from_map([("type", "memory")]).unwrap();
+    let sessions = SessionMiddleware::from_settings(settings).await.unwrap();
+    let app = Route::new()
+        .at("/incr", get(incr))
+        .at("/count", get(count_after_a_yield))
+        .with(sessions);
+    let first = app
+        .get_response(Request::builder().uri_str("/incr").finish())
+        .await;
+    let first = session_cookie(&first);
+    let mut second = String::new();
+    for _ in 0..3 {
+        let response = app
+            .get_response(
+                Request::builder()
+                    .uri_str("/incr")
+                    .header("cookie", &second)
+                    .finish(),
+            )
+            .await;
+        second = session_cookie(&response);
+    }
+    let read = |cookie: &str| {
+        app.get_response(
+            Request::builder()
+                .uri_str("/count")
+                .header("cookie", cookie)
+                .finish(),
+        )
+    };
+    let (one, three) = tokio::join!(read(&first), read(&second));
+    assert_eq!(one.into_body().into_string().await.unwrap(), "1");
+    assert_eq!(three.into_body().into_string().await.unwrap(), "3");
+}
+
+/// Without the middleware the extractor finds no session: a 500 that says
+/// why, never a panic.
+#[tokio::test]
+async fn an_extractor_without_the_middleware_is_refused() {
+    let bare = Route::new().at("/incr", get(incr));
+    let response = bare
+        .get_response(Request::builder().uri_str("/incr").finish())
+        .await;
+    assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
 }
