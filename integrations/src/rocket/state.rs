@@ -2,6 +2,8 @@
 //! cache, for the guards, the sentinel and the test helpers to find. The
 //! fairing and the guards both import this module, never each other.
 
+use std::borrow::Cow;
+
 use rocket::Request;
 use session::{RequestSession, SessionManager};
 
@@ -36,10 +38,20 @@ pub(super) fn open<'r>(request: &'r Request<'_>) -> Option<&'r RequestSession> {
                     // local test client's cookies are only in the jar. Rocket
                     // drops a header that is not UTF-8 before any adapter
                     // sees it; what it keeps is parsed as bytes.
+                    // Found by walking the request's few headers: a lookup
+                    // by name hashes the name with SipHash, byte by byte,
+                    // some 600 instructions (BENCHMARKS.md, issue 20). Names
+                    // compare without regard to case, as the lookup's do;
+                    // the walk lends each value from the map (`Borrowed`).
                     let mut headers = request
                         .headers()
-                        .get("Cookie")
-                        .map(str::as_bytes)
+                        .iter()
+                        .filter_map(|header| match header.value {
+                            Cow::Borrowed(value) if header.name == "Cookie" => {
+                                Some(value.as_bytes())
+                            }
+                            _ => None,
+                        })
                         .peekable();
                     if headers.peek().is_some() {
                         return manager.open_with_header(headers, session_headers);
