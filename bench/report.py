@@ -499,7 +499,8 @@ def main():
         " only a modified session, with `SET … XX EXAT`, so `/read` refreshes nothing), with `raw_axum` as its raw limit"
         " (the raw Poem app's work in axum); `bare_poem`/`bare_rocket`/`bare_axum` have no session"
         " layer. All use the demos' logging"
-        " set-up and listen on 127.0.0.1.",
+        " set-up and listen on 127.0.0.1; the Poem apps all serve with the Poem demo's graceful"
+        " shutdown (`serve_poem` in `bench/src/lib.rs`).",
         "- **Load:** `wrk -t1 -c32`, one session per connection: a 2 s seeding run of `/incr` captures the"
         " Set-Cookie of each connection's first response (`bench/wrk/session.lua`), then every request"
         " of the measured runs carries one of those cookies (bare apps get cookies of the same shape)."
