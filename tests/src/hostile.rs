@@ -38,7 +38,8 @@ pub fn login_after_clear_leaves_a_planted_sid_behind(framework: Framework, backe
 }
 
 /// Other cookies' bytes never hide the session cookie: UTF-8 and Latin-1
-/// values, several `Cookie` headers, empty values and quotes. A session
+/// values, several `Cookie` headers, empty values, quotes and a second,
+/// malformed session cookie. A session
 /// cookie whose value is not a sid is an invalid cookie, never a 5xx.
 pub fn foreign_cookie_bytes_never_hide_the_session(framework: Framework, backend: &dyn Backend) {
     let app = start(framework, backend);
@@ -52,7 +53,10 @@ pub fn foreign_cookie_bytes_never_hide_the_session(framework: Framework, backend
     let utf8 = format!("theme=caf\u{e9}; {session}; lang=\u{65e5}\u{672c}");
     let quoted = format!("a=\"1\"; session=\"{value}\"");
     let empty_first = format!("session=; other=; {session}");
-    let cases: [(&str, Vec<&[u8]>); 4] = [
+    // A cookie jar keeps one value per name (Rocket's keeps the last): the
+    // adapters must read every value the request sent.
+    let malformed_after = format!("{session}; session=not*a*sid");
+    let cases: [(&str, Vec<&[u8]>); 5] = [
         ("a UTF-8 cookie beside it", vec![utf8.as_bytes()]),
         (
             "several Cookie headers",
@@ -60,6 +64,10 @@ pub fn foreign_cookie_bytes_never_hide_the_session(framework: Framework, backend
         ),
         ("a quoted value", vec![quoted.as_bytes()]),
         ("an empty value first", vec![empty_first.as_bytes()]),
+        (
+            "a malformed session cookie after it",
+            vec![malformed_after.as_bytes()],
+        ),
     ];
     let mut expected = 1;
     for (case, headers) in cases {

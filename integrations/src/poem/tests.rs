@@ -208,4 +208,6 @@ async fn an_extractor_without_the_middleware_is_refused() {
         .get_response(Request::builder().uri_str("/incr").finish())
         .await;
     assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    let body = response.into_body().into_string().await.unwrap();
+    assert!(body.contains("without SessionMiddleware"), "{body}");
 }

@@ -41,8 +41,11 @@ pub(super) fn open<'r>(request: &'r Request<'_>) -> Option<&'r RequestSession> {
                     // Found by walking the request's few headers: a lookup
                     // by name hashes the name with SipHash, byte by byte,
                     // some 600 instructions (BENCHMARKS.md, issue 20). Names
-                    // compare without regard to case, as the lookup's do;
-                    // the walk lends each value from the map (`Borrowed`).
+                    // compare without regard to case, as the lookup's do.
+                    // The walk lends every value from the map (`Borrowed`);
+                    // were it to copy one, the jar's single value would stand
+                    // in, and the hostile-cookie conformance test's second
+                    // session cookie fails.
                     let mut headers = request
                         .headers()
                         .iter()
