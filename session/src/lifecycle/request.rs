@@ -215,10 +215,13 @@ impl RequestSession {
     /// opaque [`status`](FinishError::status) and
     /// [`public_message`](FinishError::public_message).
     pub async fn finish(&self, status: u16) -> Result<FinishOutcome, FinishError> {
-        match self.finish_or_defer(status)? {
-            Finishing::Done(outcome) => Ok(outcome),
-            Finishing::Store(store_work) => store_work.run().await,
-        }
+        // Not awaited inside the `match`: its scrutinee would stay in the
+        // future for the whole await.
+        let store_work = match self.finish_or_defer(status)? {
+            Finishing::Done(outcome) => return Ok(outcome),
+            Finishing::Store(store_work) => store_work,
+        };
+        store_work.run().await
     }
 
     /// Step 3 in two parts, for an adapter whose framework boxes the

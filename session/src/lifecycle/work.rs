@@ -4,6 +4,7 @@
 //! (see [`dispatch`](super::dispatch)), so its finish completes on its first
 //! poll with no boxed future.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -112,8 +113,10 @@ impl<'a> StoreFinish<'a> {
     ///
     /// As [`RequestSession::finish`](super::RequestSession::finish): a
     /// [`FinishError`] when the store cannot be written or was shut down.
-    pub async fn run(self) -> Result<FinishOutcome, FinishError> {
-        self.work.run(self.engine, self.transport).await
+    pub fn run(self) -> impl Future<Output = Result<FinishOutcome, FinishError>> + Send + 'a {
+        // The work's own future, not one that wraps it: a wrapper would hold
+        // the work twice (its argument, then the inner future's copy).
+        self.work.run(self.engine, self.transport)
     }
 }
 
@@ -165,6 +168,16 @@ pub(super) enum Write {
     },
     /// A new record, insert-only.
     Insert { key: String, bytes: Vec<u8> },
+}
+
+impl Write {
+    /// Hands the encoded record's buffer back for a later encoding.
+    fn recycle(self) {
+        let (Self::Overwrite { bytes, .. }
+        | Self::Conditional { bytes, .. }
+        | Self::Insert { bytes, .. }) = self;
+        crate::buffer_pool::give_back(bytes);
+    }
 }
 
 /// The owner-index entries a finish changes: an entry is added once the
@@ -237,28 +250,45 @@ impl Work {
     /// adapter's own (boxed) one, so it is kept small: the rare steps (index
     /// changes, deletes, a merge after a conflict) are boxed futures of their
     /// own, allocated only when they run.
-    pub(super) async fn run(
+    ///
+    /// An `async` block rather than an `async fn`: an `async fn` keeps its
+    /// arguments twice, as captured and as moved into its body.
+    #[allow(
+        clippy::manual_async_fn,
+        reason = "an async fn would hold the work twice"
+    )]
+    pub(super) fn run(
         mut self, engine: &Engine, transport: Transport,
-    ) -> Result<FinishOutcome, FinishError> {
-        let store = engine.live_store("save")?.as_ref();
-        let inserted = matches!(self.write, Some(Write::Insert { .. }));
-        // The copy a regenerate wrote, to take back if its original ended.
-        let moved_to = match &self.write {
-            Some(Write::Insert { key, .. }) if self.moved_from_loaded => Some(key.clone()),
-            _ => None,
-        };
-        if let Some(write) = self.write.take() {
-            if !write_record(engine, store, write).await? {
+    ) -> impl Future<Output = Result<FinishOutcome, FinishError>> + Send + '_ {
+        async move {
+            let store = engine.live_store("save")?.as_ref();
+            // The write is borrowed, not moved out, and nothing else is held
+            // across its await: a future that moved it would hold it twice, in
+            // `self` and in the write's own state (the future is boxed by
+            // Rocket, where below 1,032 bytes it stays in the allocator's
+            // per-thread cache; BENCHMARKS.md, issue 20).
+            if let Some(write) = &self.write {
+                if !write_record(engine, store, write).await? {
+                    self.end_instead(engine, transport);
+                }
+            }
+            let inserted = matches!(self.write, Some(Write::Insert { .. }));
+            // The copy a regenerate wrote, to take back if its original ended.
+            let moved_to = match &self.write {
+                Some(Write::Insert { key, .. }) if self.moved_from_loaded => Some(key.clone()),
+                _ => None,
+            };
+            if let Some(write) = self.write.take() {
+                write.recycle();
+            }
+            if (self.index.is_some() || self.delete.is_some())
+                && !Box::pin(self.index_and_delete(engine, store, inserted, moved_to)).await?
+            {
                 self.end_instead(engine, transport);
             }
+            maybe_cleanup(engine);
+            Ok(self.outcome(engine, transport))
         }
-        if (self.index.is_some() || self.delete.is_some())
-            && !Box::pin(self.index_and_delete(engine, store, inserted, moved_to)).await?
-        {
-            self.end_instead(engine, transport);
-        }
-        maybe_cleanup(engine);
-        Ok(self.outcome(engine, transport))
     }
 
     /// After the write: adds the owner-index entry, checks that the record a
@@ -358,47 +388,50 @@ impl Work {
 
 /// Writes the record as `write` says. `Ok(false)` when a conditional save
 /// found the record gone: nothing was written.
-async fn write_record(
-    engine: &Engine, store: &dyn SessionStore, write: Write,
-) -> Result<bool, FinishError> {
-    let ttl = engine.settings().permanent_session_lifetime;
-    match write {
-        Write::Overwrite { key, bytes, hint } => {
-            dispatch::save(store, &key, &bytes, ttl, hint).await?;
-            crate::buffer_pool::give_back(bytes);
-            Ok(true)
-        }
-        Write::Insert { key, bytes } => match dispatch::insert_new(store, &key, &bytes, ttl).await?
-        {
-            // Our own record, when a store resent the insert after a
-            // dropped connection: it was written.
-            WriteOutcome::Changed(current) if current == bytes => Ok(true),
-            WriteOutcome::Saved => {
-                crate::buffer_pool::give_back(bytes);
+///
+/// An `async` block, as [`Work::run`]'s is, for the same reason: the write's
+/// future is part of the work's.
+#[allow(
+    clippy::manual_async_fn,
+    reason = "an async fn would hold its arguments twice"
+)]
+fn write_record<'a>(
+    engine: &'a Engine, store: &'a dyn SessionStore, write: &'a Write,
+) -> impl Future<Output = Result<bool, FinishError>> + Send + 'a {
+    async move {
+        let ttl = engine.settings().permanent_session_lifetime;
+        match write {
+            Write::Overwrite { key, bytes, hint } => {
+                dispatch::save(store, key, bytes, ttl, *hint).await?;
                 Ok(true)
             }
-            // A new sid is 128 bits or more from the OS random source: a
-            // record under it is not a collision to retry.
-            _ => Err(FinishError::Store(StoreError::failed(
-                store.backend(),
-                "insert",
-                "a record already exists under a new sid",
-            ))),
-        },
-        Write::Conditional { key, bytes, ours } => {
-            let expected = ours.stored_bytes();
-            match dispatch::save_if_unchanged(store, &key, expected, &bytes, ttl).await? {
-                WriteOutcome::Saved => {
-                    crate::buffer_pool::give_back(bytes);
-                    Ok(true)
+            Write::Insert { key, bytes } => {
+                match dispatch::insert_new(store, key, bytes, ttl).await? {
+                    // Our own record, when a store resent the insert after a
+                    // dropped connection: it was written.
+                    WriteOutcome::Changed(current) if current == *bytes => Ok(true),
+                    WriteOutcome::Saved => Ok(true),
+                    // A new sid is 128 bits or more from the OS random source: a
+                    // record under it is not a collision to retry.
+                    _ => Err(FinishError::Store(StoreError::failed(
+                        store.backend(),
+                        "insert",
+                        "a record already exists under a new sid",
+                    ))),
                 }
-                // Our own record, when a store resent the save after a
-                // dropped connection: it was written.
-                WriteOutcome::Changed(now) if now == bytes => Ok(true),
-                WriteOutcome::Changed(now) => {
-                    Box::pin(merge_and_retry(engine, store, &key, now, &ours)).await
+            }
+            Write::Conditional { key, bytes, ours } => {
+                let expected = ours.stored_bytes();
+                match dispatch::save_if_unchanged(store, key, expected, bytes, ttl).await? {
+                    WriteOutcome::Saved => Ok(true),
+                    // Our own record, when a store resent the save after a
+                    // dropped connection: it was written.
+                    WriteOutcome::Changed(now) if now == *bytes => Ok(true),
+                    WriteOutcome::Changed(now) => {
+                        Box::pin(merge_and_retry(engine, store, key, now, ours)).await
+                    }
+                    _ => Ok(false),
                 }
-                _ => Ok(false),
             }
         }
     }
@@ -473,4 +506,35 @@ fn maybe_cleanup(engine: &Engine) {
             Err(error) => tracing::warn!(%error, "session cleanup pass failed"),
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The size of the future `Work::run` gives for `work`.
+    fn run_future_size(engine: &'static Engine, work: Work) -> usize {
+        fn size_of_future<F: Future>(_: &F) -> usize {
+            std::mem::size_of::<F>()
+        }
+        size_of_future(&work.run(engine, Transport::Cookie))
+    }
+
+    /// Rocket's fairing boxes this future on every request that stores
+    /// (`Box::pin(store_work.run())`). glibc serves a block of 1,032 bytes or
+    /// less from its per-thread cache; a larger one costs some 700
+    /// instructions more per request (BENCHMARKS.md, issue 20). The future
+    /// was 1,448 bytes while `run` and `write_record` were `async fn`s that
+    /// moved the write out of the work.
+    #[test]
+    #[cfg(feature = "memory")]
+    fn the_store_work_future_fits_the_allocators_per_thread_cache() {
+        let settings = session_config::Settings::default();
+        let store: Arc<dyn SessionStore> = Arc::new(crate::store::memory::MemoryStore::new());
+        let engine: &'static Engine = Box::leak(Box::new(
+            Engine::new(settings, store).expect("valid settings"),
+        ));
+        let size = run_future_size(engine, Work::headers(None));
+        assert!(size <= 1032, "the store work's future is {size} bytes");
+    }
 }
