@@ -10,10 +10,13 @@
 # drifts, interleave the variants being compared (issue 20's section of
 # BENCHMARKS.md) and compare pairs, not single runs.
 #
-#   bash bench/cpu.sh ours_poem read        # CONN=32 RUNS=3 STRACE=0
+#   bash bench/cpu.sh ours_poem read        # CONN=32 RUNS=3 STRACE=0 PERF=0
 #
-# Needs the apps built in $CARGO_TARGET_DIR (default bench/target), wrk,
-# redis-server and, for STRACE=1, strace.
+# APP_CPU and LOAD_CPU (default 0 and 1) are taskset's core lists: 0,1 for
+# both leaves the app, wrk and Redis unpinned. RAW_REDIS_WORK reaches the app
+# (src/bin/raw_poem.rs). Needs the apps built in $CARGO_TARGET_DIR (default
+# bench/target), wrk, redis-server and, for STRACE=1, strace; for PERF=1,
+# perf with the raw_syscalls tracepoint.
 set -euo pipefail
 APP=${1:?app}
 ROUTE=${2:?route}
@@ -55,10 +58,23 @@ wrk_run seed incr 2 >/dev/null
 wrk_run use "$ROUTE" 1 >/dev/null
 hz=$(getconf CLK_TCK)
 for ((run = 1; run <= RUNS; run++)); do
+  if [[ ${PERF:-0} == 1 ]]; then
+    perf stat -x, -e context-switches,raw_syscalls:sys_enter -p "$APP_PID" -o "$WORK/perf" &
+    perf_pid=$!
+    sleep 0.2
+  fi
   before=$(ticks)
   n=$(wrk_run use "$ROUTE" 4 | requests)
   after=$(ticks)
-  echo "$APP $ROUTE rps=$((n / 4)) cpu_us_per_req=$(python3 -c "print(round(($after - $before) * 1e6 / $hz / $n, 1))") requests=$n"
+  counts=
+  if [[ ${PERF:-0} == 1 ]]; then
+    kill -INT "$perf_pid" 2>/dev/null || true
+    wait "$perf_pid" 2>/dev/null || true
+    # perf's CSV: value,unit,event,...; per request, rounded.
+    counts=$(awk -F, -v n="$n" '$3 == "context-switches" { printf " ctx_per_req=%.3f", $1 / n }
+      $3 == "raw_syscalls:sys_enter" { printf " syscalls_per_req=%.2f", $1 / n }' "$WORK/perf")
+  fi
+  echo "$APP $ROUTE rps=$((n / 4)) cpu_us_per_req=$(python3 -c "print(round(($after - $before) * 1e6 / $hz / $n, 1))") requests=$n$counts"
 done
 if [[ ${STRACE:-0} == 1 ]]; then
   strace -c -f -p "$APP_PID" -o "$WORK/strace" 2>/dev/null &
