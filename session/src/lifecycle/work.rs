@@ -512,14 +512,6 @@ fn maybe_cleanup(engine: &Engine) {
 mod tests {
     use super::*;
 
-    /// The size of the future `Work::run` gives for `work`.
-    fn run_future_size(engine: &'static Engine, work: Work) -> usize {
-        fn size_of_future<F: Future>(_: &F) -> usize {
-            std::mem::size_of::<F>()
-        }
-        size_of_future(&work.run(engine, Transport::Cookie))
-    }
-
     /// Rocket's fairing boxes this future on every request that stores
     /// (`Box::pin(store_work.run())`). glibc serves a block of 1,032 bytes or
     /// less from its per-thread cache; a larger one costs some 700
@@ -531,10 +523,8 @@ mod tests {
     fn the_store_work_future_fits_the_allocators_per_thread_cache() {
         let settings = session_config::Settings::default();
         let store: Arc<dyn SessionStore> = Arc::new(crate::store::memory::MemoryStore::new());
-        let engine: &'static Engine = Box::leak(Box::new(
-            Engine::new(settings, store).expect("valid settings"),
-        ));
-        let size = run_future_size(engine, Work::headers(None));
+        let engine = Engine::new(settings, store).expect("valid settings");
+        let size = std::mem::size_of_val(&Work::headers(None).run(&engine, Transport::Cookie));
         assert!(size <= 1032, "the store work's future is {size} bytes");
     }
 }
