@@ -49,7 +49,9 @@
 //!   and adds `Set-Cookie` and `Vary: Cookie` to the response headers itself,
 //!   because Rocket flushes its cookie jar before response fairings run. A
 //!   store failure here replaces the response with an opaque 503 or 500 (the
-//!   details are logged).
+//!   details are logged). While no request of the process holds an opened
+//!   session, a response does not even look in the local cache, which would
+//!   otherwise store an entry for every request that took no session guard.
 //! - **A [`Sentinel`](rocket::Sentinel)** aborts launch when a route takes a
 //!   session guard and the fairing is not attached, and logs which fairing to
 //!   attach (Rocket itself prints only the guard's type name).
