@@ -23,8 +23,9 @@
 //!   before it ends, whatever ends it (an error, the store's shutdown, its
 //!   runtime's end), and every operation still waiting on it then gets an
 //!   error; the next operation connects afresh.
-//! - After [`Multiplexed::close`], nothing connects again; the task writes
-//!   what was queued, reads its replies and ends.
+//! - After [`Multiplexed::close`], nothing connects again, and a connection
+//!   being made as it is called is dropped unused; the open connection's task
+//!   writes what was queued, reads its replies and ends.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -132,6 +133,13 @@ impl Multiplexed {
         let stream = connect().await?;
         {
             let mut queue = self.shared.lock();
+            // A `close` while this connected: the new connection is dropped
+            // unused. Checked under the queue's lock, which `close` takes
+            // after marking the store closed, so one of the two always sees
+            // the other.
+            if self.closed.load(Ordering::Relaxed) {
+                return Err(shut_down());
+            }
             queue.open = true;
             queue.closing = false;
         }
@@ -291,4 +299,39 @@ fn lost() -> RedisError {
 
 fn shut_down() -> RedisError {
     RedisError::from((ErrorKind::Io, "the session store was shut down"))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use std::future::Future;
+    use std::pin::pin;
+    use std::task::{Context, Waker};
+
+    use super::*;
+
+    /// A `close` while the shared connection is being made: the connection
+    /// is dropped unused and the operation fails as shut down. (It used to
+    /// open anyway, and stay open after the store's shutdown.)
+    #[tokio::test]
+    #[ignore = "needs live servers: run scripts/test.sh"]
+    async fn a_close_while_connecting_leaves_no_connection_open() {
+        let shared = Multiplexed::new();
+        let (connect, connecting) = oneshot::channel::<()>();
+        let ping = ::redis::cmd("PING");
+        let mut query = pin!(shared.query(&ping, || async move {
+            connecting.await.ok();
+            Ok(TcpStream::connect("127.0.0.1:6379").await?)
+        }));
+        let mut context = Context::from_waker(Waker::noop());
+        assert!(
+            query.as_mut().poll(&mut context).is_pending(),
+            "waits to connect"
+        );
+        shared.close();
+        connect.send(()).unwrap();
+        let error = query.await.unwrap_err();
+        assert!(error.to_string().contains("shut down"), "{error}");
+        assert!(!shared.shared.lock().open, "no connection is left open");
+    }
 }
